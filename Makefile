@@ -1,0 +1,36 @@
+# labelloop: `make run` serves the demo project on SQLite; `make test` runs the whole suite.
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv lint bench-simulate clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+venv: $(UV)
+	$(SYNC) --inexact
+
+run: venv
+	$(VENV)/bin/labelloop migrate
+	$(VENV)/bin/labelloop demo
+	@echo "Open http://$(HOST):$(PORT)/docs and authorise with the token above."
+	$(VENV)/bin/labelloop serve --host $(HOST) --port $(PORT)
+
+test: $(UV)
+	$(SYNC) --extra dev
+	$(VENV)/bin/ruff check app tests bench migrations
+	$(VENV)/bin/pytest
+
+lint: $(UV)
+	$(SYNC) --extra dev
+	$(VENV)/bin/ruff check app tests bench migrations
+	$(VENV)/bin/ruff format --check app tests bench migrations
+
+clean:
+	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache

@@ -1,0 +1,83 @@
+"""Annotations: validate against the project's labels, store one per annotator and item."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import Invalid, NotFound
+from app.models import Annotation, Item, Project, User
+from app.models.base import utcnow
+from app.queue import service as queue
+from app.training import service as training
+
+
+def check_labels(project: Project, labels: list[str]) -> list[str]:
+    """Return the labels if they fit the project (one known label, or a set of them)."""
+    unknown = [label for label in labels if label not in project.labels]
+    if unknown:
+        raise Invalid(
+            f"unknown label {unknown[0]!r}; the project's labels are: {', '.join(project.labels)}"
+        )
+    if len(set(labels)) != len(labels):
+        raise Invalid("labels must not repeat")
+    if not project.multi_label and len(labels) != 1:
+        raise Invalid("this project is single-label: send exactly one label in 'label'")
+    return labels
+
+
+def submit(
+    session: Session, project: Project, user: User, *, item_id: int, labels: list[str]
+) -> tuple[Annotation, bool]:
+    """Store ``user``'s label(s) for an item; returns the annotation and whether it is new.
+
+    A second submit by the same annotator replaces the first. The item's lease is
+    released, the project's label counter bumped, and a training run queued when a batch
+    of new labels is complete.
+    """
+    check_labels(project, labels)
+    item = session.scalar(select(Item).where(Item.id == item_id, Item.project_id == project.id))
+    if item is None:
+        raise NotFound(f"item {item_id} not found in project {project.id}")
+    annotation, created = _upsert(session, project, user, item, labels)
+    queue.settle(session, project.id, item.id, user.id)
+    events = session.scalar(
+        update(Project)
+        .where(Project.id == project.id)
+        .values(label_events=Project.label_events + 1)
+        .returning(Project.label_events)
+    )
+    training.maybe_queue_run(
+        session, project.id, label_events=events or 0, batch_size=project.batch_size
+    )
+    return annotation, created
+
+
+def _upsert(
+    session: Session, project: Project, user: User, item: Item, labels: list[str]
+) -> tuple[Annotation, bool]:
+    existing = _find(session, item.id, user.id)
+    if existing is None:
+        annotation = Annotation(
+            project_id=project.id, item_id=item.id, user_id=user.id, labels=labels, source="human"
+        )
+        try:
+            with session.begin_nested():
+                session.add(annotation)
+                session.flush()
+            return annotation, True
+        except IntegrityError:  # a concurrent identical submit won the insert
+            existing = _find(session, item.id, user.id)
+            if existing is None:
+                raise
+    existing.labels = labels
+    existing.updated_at = utcnow()
+    session.flush()
+    return existing, False
+
+
+def _find(session: Session, item_id: int, user_id: int) -> Annotation | None:
+    return session.scalar(
+        select(Annotation).where(Annotation.item_id == item_id, Annotation.user_id == user_id)
+    )

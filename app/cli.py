@@ -1,0 +1,166 @@
+"""The ``labelloop`` command: migrate, serve, worker, user add, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from app.config import Settings
+from app.db import open_database
+from app.errors import AppError
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from app.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.sqlalchemy_url)
+    print(f"database at head: {_safe_url(settings)}")
+    return 0
+
+
+def _safe_url(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(settings.sqlalchemy_url).render_as_string(hide_password=True)
+
+
+def _require_migrated(settings: Settings) -> bool:
+    from app.migrate import current_revision, head_revision
+
+    db = open_database(settings.sqlalchemy_url)
+    try:
+        current = current_revision(db.engine)
+    finally:
+        db.dispose()
+    head = head_revision(settings.sqlalchemy_url)
+    if current != head:
+        print(
+            f"error: the database {_safe_url(settings)} is not migrated "
+            f"(revision {current or 'none'}, head {head}); run `labelloop migrate` first",
+            file=sys.stderr,
+        )
+        return False
+    return True
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.main import create_app
+
+    settings = _settings()
+    if not _require_migrated(settings):
+        return 2
+    app = create_app(settings, worker=not args.no_worker)
+    print(f"labelloop serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+def cmd_worker(_: argparse.Namespace) -> int:
+    from app.scheduler.worker import Worker
+
+    settings = _settings()
+    if not _require_migrated(settings):
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    db = open_database(settings.sqlalchemy_url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        Worker(db, settings).run_forever(stop)
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from app.users.service import create_user
+
+    settings = _settings()
+    if not _require_migrated(settings):
+        return 2
+    db = open_database(settings.sqlalchemy_url)
+    try:
+        with db.writer() as session, session.begin():
+            user, token = create_user(session, name=args.name, role=args.role)
+            print(f"created {user.role} {user.name!r}; API token:")
+    except AppError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(token)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.demo.loader import load_demo
+    from app.users.service import create_user, get_by_name, regenerate_token
+
+    settings = _settings()
+    if not _require_migrated(settings):
+        return 2
+    db = open_database(settings.sqlalchemy_url)
+    try:
+        with db.writer() as session, session.begin():
+            project, created = load_demo(session)
+            admin = get_by_name(session, args.admin)
+            if admin is None:
+                admin, token = create_user(session, name=args.admin, role="admin")
+            else:
+                token = regenerate_token(session, admin)
+    finally:
+        db.dispose()
+    state = "created" if created else "already present"
+    print(f"demo project {project.name!r} (id {project.id}) {state}")
+    print(f"admin user {args.admin!r}; API token (new on every run):")
+    print(token)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="labelloop", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
+        func=cmd_migrate
+    )
+    serve = sub.add_parser("serve", help="serve the web app and API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--no-worker", action="store_true", help="do not train in this process")
+    serve.add_argument("--log-level", default="info")
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("worker", help="run the training worker").set_defaults(func=cmd_worker)
+    user = sub.add_parser("user", help="manage users").add_subparsers(
+        dest="user_command", required=True
+    )
+    add = user.add_parser("add", help="create a user and print its API token (last line)")
+    add.add_argument("name")
+    add.add_argument("--role", choices=["admin", "annotator"], default="annotator")
+    add.set_defaults(func=cmd_user_add)
+    demo = sub.add_parser("demo", help="load the demo project and print an admin token")
+    demo.add_argument("--admin", default="admin")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

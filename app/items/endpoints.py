@@ -1,0 +1,70 @@
+"""JSON routes for dataset import and export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel
+
+from app.deps import AdminUser, CurrentUser, DatabaseDep, ReadSession, SettingsDep, WriteSession
+from app.items import export, service
+from app.projects.service import get_project
+from app.training import service as training
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["items"])
+
+
+class ImportOut(BaseModel):
+    imported: int
+    duplicates: int
+    labeled: int
+
+
+@router.post("/imports", status_code=status.HTTP_201_CREATED)
+def import_file(
+    project_id: int,
+    file: Annotated[UploadFile, File(description="CSV, TSV, JSONL or JSON (array of objects)")],
+    session: WriteSession,
+    settings: SettingsDep,
+    _: AdminUser,
+    text_field: Annotated[str, Form(min_length=1, max_length=200)] = "text",
+    label_field: Annotated[str | None, Form(max_length=200)] = None,
+    id_field: Annotated[str | None, Form(max_length=200)] = None,
+    format: Annotated[str | None, Form(max_length=10)] = None,
+) -> ImportOut:
+    """Import a dataset, all or nothing; rows with a label become seed annotations."""
+    project = get_project(session, project_id)
+    options = service.ImportOptions(
+        filename=file.filename,
+        format=format or None,
+        text_field=text_field,
+        label_field=label_field or None,
+        id_field=id_field or None,
+        max_text_chars=settings.max_text_chars,
+    )
+    result = service.import_records(session, project, file.file, options)
+    training.maybe_queue_run(
+        session, project.id, label_events=project.label_events, batch_size=project.batch_size
+    )
+    return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
+
+
+@router.get("/export")
+def export_annotations(
+    project_id: int,
+    session: ReadSession,
+    db: DatabaseDep,
+    _: CurrentUser,
+    format: Literal["csv", "jsonl"] = "csv",
+) -> StreamingResponse:
+    """Every labelled item with its label(s), annotator and time, as CSV or JSONL."""
+    project = get_project(session, project_id)
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
+    filename = f"project-{project.id}-labels.{format}"
+    return StreamingResponse(
+        export.stream_export(db.reader, project.id, format),
+        media_type=f"{media}; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,179 @@
+"""The label model: logistic regression over a fixed label space of `n_labels` indices.
+
+Single-label is one multinomial model; multi-label is one binary model per label column.
+"""
+
+from typing import Self
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import Tags
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+Matrix = np.ndarray | sp.spmatrix | sp.sparray
+
+
+class NotEnoughLabelsError(ValueError):
+    """The annotations cannot train a model yet (no rows, or a single class)."""
+
+
+class LabelModel(ClassifierMixin, BaseEstimator):
+    """Logistic regression whose outputs always span all `n_labels` label indices.
+
+    Single-label: `y` is (n,) ints in [0, n_labels); probabilities of labels absent from
+    training are 0. Multi-label: `y` is an (n, n_labels) 0/1 matrix; a column that is constant
+    in training is predicted as that constant.
+    """
+
+    def __init__(
+        self,
+        n_labels: int,
+        *,
+        multi_label: bool = False,
+        C: float = 10.0,
+        max_iter: int = 1000,
+        random_state: int = 0,
+    ) -> None:
+        self.n_labels = n_labels
+        self.multi_label = multi_label
+        self.C = C
+        self.max_iter = max_iter
+        self.random_state = random_state
+
+    def fit(self, X: Matrix, y: np.ndarray) -> Self:
+        """Train on labelled rows.
+
+        Args:
+            X: features, sparse or dense, shape (n, d).
+            y: shape (n,) label indices in [0, n_labels) if single-label, else an
+                (n, n_labels) 0/1 indicator matrix.
+
+        Returns:
+            self, fitted.
+
+        Raises:
+            NotEnoughLabelsError: no rows, or (single-label) fewer than 2 distinct labels.
+            ValueError: `y` has the wrong shape or values outside the label space.
+        """
+        if self.n_labels < 1:
+            raise ValueError(f"n_labels must be >= 1, got {self.n_labels}")
+        if np.shape(X)[0] == 0:
+            raise NotEnoughLabelsError("cannot train a model on zero labelled rows")
+        X = validate_data(self, X, accept_sparse="csr", reset=True)
+        active = _active_columns(X)
+        if self.multi_label:
+            Y = _check_indicator(y, X.shape[0], self.n_labels)
+            self.estimators_ = self._fit_per_label(X[:, active], Y)
+        else:
+            labels = _check_indices(y, X.shape[0], self.n_labels)
+            self.estimator_ = self._fit_multinomial(X[:, active], labels)
+        self.active_features_ = active
+        self.classes_ = np.arange(self.n_labels)
+        return self
+
+    def predict_proba(self, X: Matrix) -> np.ndarray:
+        """Probability of every label index.
+
+        Args:
+            X: features, sparse or dense, shape (n, d) with the training d.
+
+        Returns:
+            float64 array of shape (n, n_labels): rows sum to 1 if single-label (0.0 for
+            labels never seen in training); independent probabilities in [0, 1] if multi-label.
+        """
+        check_is_fitted(self, "classes_")
+        X = validate_data(self, X, accept_sparse="csr", reset=False)[:, self.active_features_]
+        if self.multi_label:
+            return self._per_label_proba(X)
+        proba = np.zeros((X.shape[0], self.n_labels), dtype=np.float64)
+        proba[:, self.estimator_.classes_] = self.estimator_.predict_proba(X)
+        # float32 features give float32 probabilities; renormalise so rows sum to 1 in float64.
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Matrix) -> np.ndarray:
+        """Most likely label(s).
+
+        Args:
+            X: features, sparse or dense, shape (n, d).
+
+        Returns:
+            (n,) int label indices if single-label, else an (n, n_labels) int 0/1 matrix
+            (probability >= 0.5).
+        """
+        proba = self.predict_proba(X)
+        if self.multi_label:
+            return (proba >= 0.5).astype(np.int64)
+        return proba.argmax(axis=1).astype(np.int64)
+
+    def __sklearn_tags__(self) -> Tags:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = self.multi_label
+        tags.input_tags.sparse = True
+        return tags
+
+    def _logistic_regression(self) -> LogisticRegression:
+        return LogisticRegression(
+            C=self.C, solver="lbfgs", max_iter=self.max_iter, random_state=self.random_state
+        )
+
+    def _fit_multinomial(self, X: Matrix, y: np.ndarray) -> LogisticRegression:
+        n_seen = np.unique(y).size
+        if n_seen < 2:
+            raise NotEnoughLabelsError(
+                f"need labelled rows of at least 2 different labels to train, got {n_seen}"
+            )
+        return self._logistic_regression().fit(X, y)
+
+    def _fit_per_label(self, X: Matrix, Y: np.ndarray) -> list[LogisticRegression | float]:
+        """One binary model per column of Y (n, n_labels); a constant column stores its value."""
+        models: list[LogisticRegression | float] = []
+        for column in Y.T:
+            if np.all(column == column[0]):
+                models.append(float(column[0]))
+            else:
+                models.append(self._logistic_regression().fit(X, column))
+        return models
+
+    def _per_label_proba(self, X: Matrix) -> np.ndarray:
+        proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)
+        for j, model in enumerate(self.estimators_):
+            proba[:, j] = model if isinstance(model, float) else model.predict_proba(X)[:, 1]
+        return proba
+
+
+def _active_columns(X: Matrix) -> np.ndarray:
+    """Indices of the columns of X (n, d) with a non-zero entry; [0] if there is none.
+
+    An L2-penalised logistic regression puts exactly zero weight on an all-zero column, so
+    fitting on the active columns only gives the same model, much faster when d >> n.
+    """
+    nonzero = X.getnnz(axis=0) > 0 if sp.issparse(X) else np.any(X != 0, axis=0)
+    return np.flatnonzero(nonzero) if nonzero.any() else np.arange(1)
+
+
+def _check_indices(y: np.ndarray, n_rows: int, n_labels: int) -> np.ndarray:
+    """Validate single-label targets: (n_rows,) integers in [0, n_labels)."""
+    y = np.asarray(y)
+    if y.shape != (n_rows,):
+        raise ValueError(f"single-label y must have shape ({n_rows},), got {y.shape}")
+    if not _is_integral(y) or y.min() < 0 or y.max() >= n_labels:
+        raise ValueError(f"single-label y must hold integer label indices in [0, {n_labels})")
+    return y.astype(np.int64)
+
+
+def _check_indicator(y: np.ndarray, n_rows: int, n_labels: int) -> np.ndarray:
+    """Validate multi-label targets: an (n_rows, n_labels) matrix of 0/1."""
+    y = y.toarray() if sp.issparse(y) else np.asarray(y)
+    if y.shape != (n_rows, n_labels):
+        raise ValueError(f"multi-label y must have shape ({n_rows}, {n_labels}), got {y.shape}")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError("multi-label y must be a 0/1 indicator matrix")
+    return y.astype(np.int64)
+
+
+def _is_integral(y: np.ndarray) -> bool:
+    if np.issubdtype(y.dtype, np.integer):
+        return True
+    return np.issubdtype(y.dtype, np.floating) and bool(np.all(np.mod(y, 1) == 0))

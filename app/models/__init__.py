@@ -1,0 +1,24 @@
+"""SQLAlchemy tables, one module each; importing this package registers them all."""
+
+from app.models.annotation import Annotation
+from app.models.base import Base
+from app.models.item import Item
+from app.models.lease import Lease
+from app.models.model_version import ModelVersion, RankEntry
+from app.models.project import Project
+from app.models.training_run import RunStatus, TrainingRun
+from app.models.user import Role, User
+
+__all__ = [
+    "Annotation",
+    "Base",
+    "Item",
+    "Lease",
+    "ModelVersion",
+    "Project",
+    "RankEntry",
+    "Role",
+    "RunStatus",
+    "TrainingRun",
+    "User",
+]

@@ -1,0 +1,23 @@
+"""Leases: an item served to one caller, reserved until it expires (one lease per item)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime
+
+
+class Lease(Base):
+    __tablename__ = "leases"
+    __table_args__ = (Index("ix_leases_project_user", "project_id", "user_id"),)
+
+    # The primary key on item_id is what makes a double lease impossible.
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

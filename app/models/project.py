@@ -1,0 +1,33 @@
+"""Projects: the label set, the query strategy and the pointer to the published model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, UTCDateTime, utcnow
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    labels: Mapped[list[str]] = mapped_column(JSON)
+    multi_label: Mapped[bool] = mapped_column(Boolean, default=False)
+    strategy: Mapped[str] = mapped_column(String(50))
+    batch_size: Mapped[int] = mapped_column(Integer)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    random_seed: Mapped[int] = mapped_column(Integer)
+    # Bumped by every label write; a run records the value it saw, so "new labels since
+    # the last run" is a subtraction, with no scan of the annotations table.
+    label_events: Mapped[int] = mapped_column(Integer, default=0)
+    # Bumped by every import that adds items; feature caches are keyed by it.
+    pool_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The published model version. A plain column, not a foreign key: model_versions
+    # already points here, and the publish transaction is the only writer.
+    current_model_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

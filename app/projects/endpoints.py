@@ -1,0 +1,57 @@
+"""JSON routes for projects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy.orm import Session
+
+from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
+from app.models import Project
+from app.projects import service
+from app.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+
+def _out(session: Session, project: Project) -> ProjectOut:
+    c = service.counts(session, project)
+    return ProjectOut(
+        id=project.id,
+        name=project.name,
+        labels=project.labels,
+        multi_label=project.multi_label,
+        strategy=project.strategy,
+        batch_size=project.batch_size,
+        created_at=project.created_at,
+        n_items=c.n_items,
+        n_labeled=c.n_labeled,
+        n_unlabeled=c.n_unlabeled,
+        model_version=c.model_version,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def create_project(data: ProjectCreate, session: WriteSession, _: AdminUser) -> ProjectOut:
+    """Create a project with its label set, query strategy and retrain batch size."""
+    return _out(session, service.create_project(session, data))
+
+
+@router.get("")
+def list_projects(session: ReadSession, _: CurrentUser) -> list[ProjectOut]:
+    """List every project with its counts."""
+    return [_out(session, p) for p in service.list_projects(session)]
+
+
+@router.get("/{project_id}")
+def get_project(project_id: int, session: ReadSession, _: CurrentUser) -> ProjectOut:
+    """One project with counts of items, labelled and unlabelled."""
+    return _out(session, service.get_project(session, project_id))
+
+
+@router.patch("/{project_id}")
+def update_project(
+    project_id: int, data: ProjectUpdate, session: WriteSession, _: AdminUser
+) -> ProjectOut:
+    """Change the query strategy or the retrain batch size."""
+    project = service.update_project(session, service.get_project(session, project_id), data)
+    return _out(session, project)

@@ -1,0 +1,76 @@
+"""Project request and response bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.learning.strategies import strategy_names
+
+MAX_LABELS = 1000
+
+
+def _check_strategy(value: str) -> str:
+    if value not in strategy_names():
+        raise ValueError(f"unknown strategy {value!r}; use one of: {', '.join(strategy_names())}")
+    return value
+
+
+class ProjectCreate(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    labels: list[str] = Field(min_length=1, max_length=MAX_LABELS)
+    multi_label: bool = False
+    strategy: str = "margin"
+    batch_size: int = Field(default=20, ge=1, le=10_000)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("name must not be blank")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: list[str]) -> list[str]:
+        labels = [label.strip() for label in value]
+        if any(not label or len(label) > 200 for label in labels):
+            raise ValueError("labels must be non-blank strings of at most 200 characters")
+        if len(set(labels)) != len(labels):
+            raise ValueError("labels must be unique")
+        return labels
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        return _check_strategy(value)
+
+
+class ProjectUpdate(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    strategy: str | None = None
+    batch_size: int | None = Field(default=None, ge=1, le=10_000)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str | None) -> str | None:
+        return None if value is None else _check_strategy(value)
+
+
+class ProjectOut(BaseModel):
+    id: int
+    name: str
+    labels: list[str]
+    multi_label: bool
+    strategy: str
+    batch_size: int
+    created_at: datetime
+    n_items: int
+    n_labeled: int
+    n_unlabeled: int
+    model_version: int | None

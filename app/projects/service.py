@@ -1,0 +1,82 @@
+"""Projects: creation, lookup, settings and counts."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import distinct, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, NotFound
+from app.models import Annotation, Item, ModelVersion, Project
+from app.projects.schemas import ProjectCreate, ProjectUpdate
+
+
+@dataclass(frozen=True)
+class ProjectCounts:
+    n_items: int
+    n_labeled: int
+    model_version: int | None
+
+    @property
+    def n_unlabeled(self) -> int:
+        return self.n_items - self.n_labeled
+
+
+def create_project(session: Session, data: ProjectCreate) -> Project:
+    project = Project(
+        name=data.name,
+        labels=data.labels,
+        multi_label=data.multi_label,
+        strategy=data.strategy,
+        batch_size=data.batch_size,
+        settings={},
+        random_seed=secrets.randbelow(2**31),
+        label_events=0,
+        pool_version=0,
+    )
+    session.add(project)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a project named {data.name!r} already exists") from None
+    return project
+
+
+def get_project(session: Session, project_id: int, *, for_update: bool = False) -> Project:
+    stmt = select(Project).where(Project.id == project_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    project = session.scalar(stmt)
+    if project is None:
+        raise NotFound(f"project {project_id} not found")
+    return project
+
+
+def list_projects(session: Session) -> list[Project]:
+    return list(session.scalars(select(Project).order_by(Project.id)))
+
+
+def update_project(session: Session, project: Project, data: ProjectUpdate) -> Project:
+    if data.strategy is not None:
+        project.strategy = data.strategy
+    if data.batch_size is not None:
+        project.batch_size = data.batch_size
+    session.flush()
+    return project
+
+
+def counts(session: Session, project: Project) -> ProjectCounts:
+    n_items = session.scalar(select(func.count()).where(Item.project_id == project.id)) or 0
+    n_labeled = session.scalar(
+        select(func.count(distinct(Annotation.item_id))).where(Annotation.project_id == project.id)
+    )
+    version = None
+    if project.current_model_id is not None:
+        version = session.scalar(
+            select(ModelVersion.version).where(ModelVersion.id == project.current_model_id)
+        )
+    return ProjectCounts(n_items=n_items, n_labeled=n_labeled or 0, model_version=version)

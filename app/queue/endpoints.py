@@ -1,0 +1,58 @@
+"""JSON route for the annotation queue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from app.deps import CurrentUser, SettingsDep, WriteSession
+from app.projects.service import get_project
+from app.queue import service
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["queue"])
+
+
+class QueueItemOut(BaseModel):
+    id: int
+    external_id: str | None
+    text: str
+    score: float | None
+    prediction: dict[str, Any] | None
+
+
+class QueueOut(BaseModel):
+    model_version: int | None
+    items: list[QueueItemOut]
+
+
+@router.get("/queue")
+def get_queue(
+    project_id: int,
+    session: WriteSession,
+    user: CurrentUser,
+    settings: SettingsDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> QueueOut:
+    """The next items to label, most informative first; each is leased to the caller."""
+    batch = service.next_items(
+        session,
+        get_project(session, project_id),
+        user,
+        limit=limit,
+        lease_seconds=settings.lease_seconds,
+    )
+    return QueueOut(
+        model_version=batch.model_version,
+        items=[
+            QueueItemOut(
+                id=q.item.id,
+                external_id=q.item.external_id,
+                text=q.item.text,
+                score=q.score,
+                prediction=q.prediction,
+            )
+            for q in batch.items
+        ],
+    )

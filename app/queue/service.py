@@ -1,0 +1,189 @@
+"""The queue: serve the best-ranked unlabelled items, each leased to one caller until it expires."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from app.models import Annotation, Item, Lease, ModelVersion, Project, RankEntry, User
+from app.models.base import utcnow
+
+MAX_ACQUIRE_ROUNDS = 5
+SETTLED = datetime(9999, 1, 1, tzinfo=UTC)  # the lease of a labelled item never expires
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    item: Item
+    score: float | None
+    prediction: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class QueueBatch:
+    model_version: int | None
+    items: list[QueueItem]
+
+
+def is_unlabeled(item_id: Any) -> ColumnElement[bool]:
+    """SQL predicate: the item has no annotation yet."""
+    return ~exists().where(Annotation.item_id == item_id)
+
+
+def _lease_free(item_id: Any, now: datetime) -> ColumnElement[bool]:
+    return ~exists().where(Lease.item_id == item_id, Lease.expires_at > now)
+
+
+def next_items(
+    session: Session, project: Project, user: User, *, limit: int, lease_seconds: int
+) -> QueueBatch:
+    """Up to ``limit`` items for ``user``: its own unexpired leases first, then new leases.
+
+    Runs in a write transaction. The published model version is read once, so every
+    item of the answer comes from one ranking even if a new one is published meanwhile.
+    """
+    now = utcnow()
+    expires = now + timedelta(seconds=lease_seconds)
+    version_id, version = _published(session, project.id)
+    ids = _own_leases(session, project, user, now, limit)
+    if ids:
+        session.execute(update(Lease).where(Lease.item_id.in_(ids)).values(expires_at=expires))
+    for _ in range(MAX_ACQUIRE_ROUNDS):
+        if len(ids) >= limit:
+            break
+        candidates = _candidates(session, project, version_id, now, limit - len(ids))
+        if not candidates:
+            break
+        ids += _acquire(session, project, user, candidates, now, expires)
+    return QueueBatch(model_version=version, items=_load(session, ids, version_id))
+
+
+def _published(session: Session, project_id: int) -> tuple[int | None, int | None]:
+    row = session.execute(
+        select(ModelVersion.id, ModelVersion.version)
+        .join(Project, Project.current_model_id == ModelVersion.id)
+        .where(Project.id == project_id)
+    ).first()
+    return (row[0], row[1]) if row else (None, None)
+
+
+def _own_leases(
+    session: Session, project: Project, user: User, now: datetime, limit: int
+) -> list[int]:
+    stmt = (
+        select(Lease.item_id)
+        .join(Item, Item.id == Lease.item_id)
+        .where(
+            Lease.project_id == project.id,
+            Lease.user_id == user.id,
+            Lease.expires_at > now,
+            Lease.expires_at < SETTLED,
+            is_unlabeled(Lease.item_id),
+        )
+        .order_by(Item.random_key, Item.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def _candidates(
+    session: Session, project: Project, version_id: int | None, now: datetime, n: int
+) -> list[int]:
+    """Free, unlabelled item ids in serving order: the ranking, then the seeded random order."""
+    found: list[int] = []
+    if version_id is not None:
+        ranked = (
+            select(RankEntry.item_id)
+            .where(
+                RankEntry.model_version_id == version_id,
+                is_unlabeled(RankEntry.item_id),
+                _lease_free(RankEntry.item_id, now),
+            )
+            .order_by(RankEntry.rank)
+            .limit(n)
+        )
+        found = list(session.scalars(ranked))
+    if len(found) < n:
+        taken = set(found)
+        rest = (
+            select(Item.id)
+            .where(Item.project_id == project.id, is_unlabeled(Item.id), _lease_free(Item.id, now))
+            .order_by(Item.random_key, Item.id)
+            .limit(n)
+        )
+        found += [i for i in session.scalars(rest) if i not in taken][: n - len(found)]
+    return found
+
+
+def _acquire(
+    session: Session,
+    project: Project,
+    user: User,
+    candidates: list[int],
+    now: datetime,
+    expires: datetime,
+) -> list[int]:
+    """Lease the candidates that are still free; returns the ids actually leased, in order.
+
+    The primary key on ``leases.item_id`` decides races: an insert that meets a live lease
+    updates nothing and returns nothing, so no item is ever leased to two callers.
+    """
+    stmt = _insert(session).values(
+        [
+            {"item_id": i, "project_id": project.id, "user_id": user.id, "expires_at": expires}
+            for i in candidates
+        ]
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[Lease.item_id],
+        set_={"user_id": stmt.excluded.user_id, "expires_at": stmt.excluded.expires_at},
+        where=and_(Lease.expires_at <= now),
+    ).returning(Lease.item_id)
+    won = set(session.scalars(stmt))
+    return [i for i in candidates if i in won]
+
+
+def _load(session: Session, ids: list[int], version_id: int | None) -> list[QueueItem]:
+    if not ids:
+        return []
+    items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(ids)))}
+    ranked: dict[int, tuple[float, dict[str, Any]]] = {}
+    if version_id is not None:
+        rows = session.execute(
+            select(RankEntry.item_id, RankEntry.score, RankEntry.prediction).where(
+                RankEntry.model_version_id == version_id, RankEntry.item_id.in_(ids)
+            )
+        )
+        ranked = {item_id: (score, pred) for item_id, score, pred in rows}
+    out = []
+    for i in ids:
+        score, prediction = ranked.get(i, (None, None))
+        out.append(QueueItem(item=items[i], score=score, prediction=prediction))
+    return out
+
+
+def settle(session: Session, project_id: int, item_id: int, user_id: int) -> None:
+    """Turn the item's lease into a permanent claim: it has been labelled.
+
+    The row is kept (not deleted) on purpose: a concurrent ``_acquire`` that raced past the
+    candidate query then meets this row and, once this transaction commits, finds it
+    unexpired, so a labelled item can never be leased again.
+    """
+    stmt = _insert(session).values(
+        item_id=item_id, project_id=project_id, user_id=user_id, expires_at=SETTLED
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Lease.item_id], set_={"expires_at": SETTLED, "user_id": user_id}
+        )
+    )
+
+
+def _insert(session: Session) -> Any:
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(Lease)

@@ -1,0 +1,93 @@
+"""The background training worker: claims queued runs from the database and executes them.
+
+Runs as a thread inside ``labelloop serve`` (embedded default) or as its own process
+(``labelloop worker``); any number may run against one database, and the claim in the
+database still gives exactly one run at a time per project.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from datetime import timedelta
+
+from app.config import Settings
+from app.db import Database
+from app.learning.estimators import NotEnoughLabelsError
+from app.training import jobs
+from app.training import service as training
+
+log = logging.getLogger("labelloop.worker")
+
+
+class Worker:
+    def __init__(self, db: Database, settings: Settings, name: str | None = None) -> None:
+        self.db = db
+        self.settings = settings
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+    def run_once(self) -> bool:
+        """Recover stale runs, then claim and execute one run. Returns whether one ran."""
+        with self.db.writer() as session, session.begin():
+            training.recover_stale(
+                session, stale_after=timedelta(seconds=self.settings.worker_stale_seconds)
+            )
+        with self.db.writer() as session, session.begin():
+            run_id = training.claim_next(session, self.name)
+        if run_id is None:
+            return False
+        self._execute(run_id)
+        return True
+
+    def _execute(self, run_id: int) -> None:
+        stop_beating = threading.Event()
+        beater = threading.Thread(target=self._beat, args=(run_id, stop_beating), daemon=True)
+        beater.start()
+        try:
+            jobs.execute_run(self.db, self.settings, run_id)
+            log.info("run %s succeeded", run_id)
+        except NotEnoughLabelsError as exc:
+            self._fail(run_id, str(exc))
+        except Exception as exc:  # noqa: BLE001 - any error fails the run, the worker goes on
+            log.exception("run %s failed", run_id)
+            self._fail(run_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+        finally:
+            stop_beating.set()
+            beater.join()
+
+    def _fail(self, run_id: int, error: str) -> None:
+        with self.db.writer() as session, session.begin():
+            training.fail_run(session, run_id, error)
+
+    def _beat(self, run_id: int, stop: threading.Event) -> None:
+        while not stop.wait(self.settings.worker_heartbeat_seconds):
+            try:
+                with self.db.writer() as session, session.begin():
+                    training.heartbeat(session, run_id)
+            except Exception:  # noqa: BLE001 - a missed beat is retried on the next tick
+                log.warning("heartbeat for run %s failed", run_id, exc_info=True)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """Poll until ``stop`` is set; an error in one iteration never ends the loop."""
+        log.info("worker %s started", self.name)
+        while not stop.is_set():
+            try:
+                worked = self.run_once()
+            except Exception:  # noqa: BLE001
+                log.exception("worker iteration failed")
+                worked = False
+            if not worked:
+                stop.wait(self.settings.worker_poll_seconds)
+
+
+def start_thread(db: Database, settings: Settings) -> tuple[threading.Thread, threading.Event]:
+    """Start an embedded worker thread; set the returned event to stop it."""
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=Worker(db, settings).run_forever, args=(stop,), name="labelloop-worker", daemon=True
+    )
+    thread.start()
+    return thread, stop

@@ -1,0 +1,124 @@
+"""JSON routes for the model: status, predictions, training runs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Request, status
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy import distinct, func, select
+
+from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
+from app.errors import Conflict
+from app.models import Annotation, ModelVersion, Project, TrainingRun
+from app.projects.service import get_project
+from app.training import service
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["model"])
+
+
+class ModelOut(BaseModel):
+    version: int | None
+    status: str
+    n_labels: int
+    trained_at: datetime | None
+    metrics: dict[str, float] | None
+    labels_total: int
+    labels_until_retrain: int
+    strategy: str | None
+
+
+class RunOut(BaseModel):
+    id: int
+    status: str
+    reason: str
+    queued_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    n_labels: int | None
+    model_version_id: int | None
+    timings: dict[str, Any]
+    error: str | None
+
+
+class PredictIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
+        min_length=1, max_length=1000
+    )
+
+
+class PredictOut(BaseModel):
+    model_version: int
+    predictions: list[dict[str, Any]]
+
+
+def _current(session: ReadSession, project: Project) -> ModelVersion | None:
+    if project.current_model_id is None:
+        return None
+    return session.get(ModelVersion, project.current_model_id)
+
+
+@router.get("/model")
+def get_model(project_id: int, session: ReadSession, _: CurrentUser) -> ModelOut:
+    """The published model version, its cross-validated metrics and the training status."""
+    project = get_project(session, project_id)
+    model = _current(session, project)
+    total = (
+        session.scalar(
+            select(func.count(distinct(Annotation.item_id))).where(
+                Annotation.project_id == project.id
+            )
+        )
+        or 0
+    )
+    last_trigger = (
+        session.scalar(
+            select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)
+        )
+        or 0
+    )
+    return ModelOut(
+        version=model.version if model else None,
+        status=service.status(session, project.id),
+        n_labels=model.n_labels if model else 0,
+        trained_at=model.trained_at if model else None,
+        metrics=model.metrics if model else None,
+        labels_total=total,
+        labels_until_retrain=max(0, project.batch_size - (project.label_events - last_trigger)),
+        strategy=model.strategy if model else None,
+    )
+
+
+@router.post("/predict")
+def predict(
+    project_id: int, body: PredictIn, session: ReadSession, _: CurrentUser, request: Request
+) -> PredictOut:
+    """Predict labels for texts with the published model (409 before the first model)."""
+    project = get_project(session, project_id)
+    model = _current(session, project)
+    if model is None:
+        raise Conflict("the project has no trained model yet")
+    predictions = request.app.state.predictor.predict(model, body.texts)
+    return PredictOut(model_version=model.version, predictions=predictions)
+
+
+@router.post("/train", status_code=status.HTTP_202_ACCEPTED)
+def train(project_id: int, session: WriteSession, _: AdminUser) -> RunOut:
+    """Queue a training run now (joins the queued one if there is one)."""
+    project = get_project(session, project_id)
+    return RunOut.model_validate(
+        service.queue_run(session, project.id, reason="manual"), from_attributes=True
+    )
+
+
+@router.get("/runs")
+def list_runs(project_id: int, session: ReadSession, _: CurrentUser) -> list[RunOut]:
+    """The project's training runs, newest first, with timings and errors."""
+    project = get_project(session, project_id)
+    return [
+        RunOut.model_validate(r, from_attributes=True)
+        for r in service.list_runs(session, project.id)
+    ]

@@ -1,0 +1,85 @@
+"""The pool's feature matrix, cached on disk per pool version so re-scoring never re-featurises.
+
+The featuriser is fitted on every text of the project when the pool changes (an import
+bumps ``Project.pool_version``); retrains in between reuse the cached matrix.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from app.learning.features import TfidfFeaturizer
+from app.training import artifacts
+
+
+@dataclass(frozen=True)
+class PoolFeatures:
+    """Rows of ``matrix`` belong to ``item_ids`` (sorted ascending), shape (n_items, d)."""
+
+    item_ids: np.ndarray
+    matrix: sp.csr_matrix
+    featurizer_path: Path
+    featurizer_sha256: str
+
+    def rows(self, ids: Sequence[int] | np.ndarray) -> sp.csr_matrix:
+        """Feature rows for ``ids`` (each must be in the pool), shape (len(ids), d)."""
+        ids = np.asarray(ids, dtype=np.int64)
+        pos = np.searchsorted(self.item_ids, ids)
+        if len(ids) and (pos.max() >= len(self.item_ids) or (self.item_ids[pos] != ids).any()):
+            raise KeyError("item ids missing from the feature cache")
+        return self.matrix[pos]
+
+
+def _paths(directory: Path, pool_version: int) -> tuple[Path, Path, Path, Path]:
+    stem = directory / f"pool-{pool_version}"
+    return (
+        stem.with_suffix(".npz"),
+        stem.with_name(stem.name + "-ids.npy"),
+        stem.with_name(stem.name + "-featurizer.joblib"),
+        stem.with_suffix(".json"),
+    )
+
+
+def load_or_build(
+    directory: Path,
+    pool_version: int,
+    item_ids: np.ndarray,
+    texts: Callable[[], list[str]],
+) -> PoolFeatures:
+    """Load the cache for ``pool_version`` if it covers exactly ``item_ids``, else build it.
+
+    Args:
+        item_ids: (n,) int64 ids of every item of the project, ascending.
+        texts: called only when building; returns the n texts in ``item_ids`` order.
+    """
+    matrix_path, ids_path, featurizer_path, meta_path = _paths(directory, pool_version)
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        cached_ids = np.load(ids_path)
+        if np.array_equal(cached_ids, item_ids):
+            return PoolFeatures(
+                cached_ids, sp.load_npz(matrix_path).tocsr(), featurizer_path, meta["sha256"]
+            )
+    featurizer = TfidfFeaturizer()
+    matrix = featurizer.fit_transform(texts())
+    directory.mkdir(parents=True, exist_ok=True)
+    sha = artifacts.save(featurizer, featurizer_path)
+    sp.save_npz(matrix_path, matrix, compressed=False)
+    np.save(ids_path, item_ids)
+    meta_path.write_text(json.dumps({"sha256": sha, "n_items": len(item_ids)}))
+    _prune(directory, keep=pool_version)
+    return PoolFeatures(item_ids, matrix, featurizer_path, sha)
+
+
+def _prune(directory: Path, *, keep: int) -> None:
+    """Remove caches of older pool versions (published models keep their featuriser)."""
+    for path in directory.glob("pool-*"):
+        version = path.name.split("-")[1].split(".")[0]
+        if version.isdigit() and int(version) < keep and "featurizer" not in path.name:
+            path.unlink(missing_ok=True)

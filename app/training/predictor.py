@@ -1,0 +1,42 @@
+"""Predictions with a published model: the model and its featuriser, loaded once per version."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any
+
+from app.models import ModelVersion
+from app.training import artifacts
+from app.training.predictions import to_predictions
+
+
+class Predictor:
+    """A small per-process LRU of loaded model versions (keyed by model version id)."""
+
+    def __init__(self, capacity: int = 4) -> None:
+        self._cache: OrderedDict[int, tuple[Any, Any, dict[str, Any]]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._capacity = capacity
+
+    def _load(self, version: ModelVersion) -> tuple[Any, Any, dict[str, Any]]:
+        with self._lock:
+            if version.id in self._cache:
+                self._cache.move_to_end(version.id)
+                return self._cache[version.id]
+        bundle = artifacts.load(Path(version.path), version.sha256)
+        featurizer = artifacts.load(
+            Path(version.details["featurizer_path"]), version.details["featurizer_sha256"]
+        )
+        entry = (featurizer, bundle["model"], bundle)
+        with self._lock:
+            self._cache[version.id] = entry
+            while len(self._cache) > self._capacity:
+                self._cache.popitem(last=False)
+        return entry
+
+    def predict(self, version: ModelVersion, texts: list[str]) -> list[dict[str, Any]]:
+        featurizer, model, bundle = self._load(version)
+        proba = model.predict_proba(featurizer.transform(texts))
+        return to_predictions(proba, bundle["labels"], multi_label=bundle["multi_label"])

@@ -1,0 +1,152 @@
+"""Training runs as database rows: queue (coalescing), claim (one per project), finish, recover."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.models import Project, RunStatus, TrainingRun
+from app.models.base import utcnow
+
+
+def maybe_queue_run(
+    session: Session, project_id: int, *, label_events: int, batch_size: int
+) -> None:
+    """Queue a run once ``batch_size`` label events have happened since the last trigger."""
+    last = session.scalar(
+        select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project_id)
+    )
+    if label_events - (last or 0) >= batch_size:
+        queue_run(session, project_id, reason="labels", trigger_events=label_events)
+
+
+def queue_run(
+    session: Session, project_id: int, *, reason: str, trigger_events: int | None = None
+) -> TrainingRun:
+    """Queue a run, or fold this trigger into the one already queued for the project."""
+    if trigger_events is None:
+        trigger_events = (
+            session.scalar(select(Project.label_events).where(Project.id == project_id)) or 0
+        )
+    queued = _queued(session, project_id)
+    if queued is None:
+        run = TrainingRun(
+            project_id=project_id,
+            status=RunStatus.QUEUED,
+            reason=reason,
+            trigger_events=trigger_events,
+            timings={},
+        )
+        try:
+            with session.begin_nested():
+                session.add(run)
+                session.flush()
+            return run
+        except IntegrityError:  # another request queued one first: coalesce into it
+            queued = _queued(session, project_id)
+            if queued is None:
+                raise
+    queued.trigger_events = max(queued.trigger_events, trigger_events)
+    session.flush()
+    return queued
+
+
+def _queued(session: Session, project_id: int) -> TrainingRun | None:
+    return session.scalar(
+        select(TrainingRun).where(
+            TrainingRun.project_id == project_id, TrainingRun.status == RunStatus.QUEUED
+        )
+    )
+
+
+def claim_next(session: Session, worker: str) -> int | None:
+    """Move the oldest claimable queued run to running; returns its id, or None.
+
+    The conditional UPDATE makes the claim atomic between workers, and the partial unique
+    index on running runs refuses a second concurrent run of the same project.
+    """
+    busy = select(TrainingRun.project_id).where(TrainingRun.status == RunStatus.RUNNING)
+    candidates = session.scalars(
+        select(TrainingRun.id)
+        .where(TrainingRun.status == RunStatus.QUEUED, TrainingRun.project_id.not_in(busy))
+        .order_by(TrainingRun.id)
+        .limit(10)
+    ).all()
+    now = utcnow()
+    for run_id in candidates:
+        try:
+            with session.begin_nested():
+                claimed = session.execute(
+                    update(TrainingRun)
+                    .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.QUEUED)
+                    .values(
+                        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker
+                    )
+                ).rowcount
+        except IntegrityError:
+            continue
+        if claimed == 1:
+            return run_id
+    return None
+
+
+def heartbeat(session: Session, run_id: int) -> None:
+    session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING)
+        .values(heartbeat_at=utcnow())
+    )
+
+
+def fail_run(session: Session, run_id: int, error: str) -> None:
+    session.execute(
+        update(TrainingRun)
+        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING)
+        .values(status=RunStatus.FAILED, error=error[:4000], finished_at=utcnow())
+    )
+
+
+def recover_stale(session: Session, *, stale_after: timedelta) -> list[int]:
+    """Fail running runs whose worker stopped beating, and queue a fresh run for each project."""
+    cutoff: datetime = utcnow() - stale_after
+    stale = session.scalars(
+        select(TrainingRun).where(
+            TrainingRun.status == RunStatus.RUNNING, TrainingRun.heartbeat_at < cutoff
+        )
+    ).all()
+    for run in stale:
+        run.status = RunStatus.FAILED
+        run.finished_at = utcnow()
+        run.error = f"worker {run.worker} stopped responding (last heartbeat {run.heartbeat_at})"
+        session.flush()
+        queue_run(session, run.project_id, reason="recovery", trigger_events=run.trigger_events)
+    return [run.id for run in stale]
+
+
+def status(session: Session, project_id: int) -> str:
+    """'training' while a run is running, 'queued' while one waits, else 'idle'."""
+    states = set(
+        session.scalars(
+            select(TrainingRun.status).where(
+                TrainingRun.project_id == project_id,
+                TrainingRun.status.in_([RunStatus.QUEUED, RunStatus.RUNNING]),
+            )
+        )
+    )
+    if RunStatus.RUNNING in states:
+        return "training"
+    return "queued" if RunStatus.QUEUED in states else "idle"
+
+
+def list_runs(session: Session, project_id: int, *, limit: int = 50) -> list[TrainingRun]:
+    return list(
+        session.scalars(
+            select(TrainingRun)
+            .where(TrainingRun.project_id == project_id)
+            .order_by(TrainingRun.id.desc())
+            .limit(limit)
+        )
+    )

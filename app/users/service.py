@@ -1,0 +1,57 @@
+"""Users and API tokens: tokens are random, shown once, and stored as SHA-256 digests."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.errors import Conflict, Invalid
+from app.models import Role, User
+
+TOKEN_PREFIX = "ll_"
+
+
+def hash_token(token: str) -> str:
+    """Digest of a token; tokens carry 256 bits of randomness, so a fast hash is enough."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_user(session: Session, *, name: str, role: str) -> tuple[User, str]:
+    """Create a user; returns it with its plain token (the only time the token is seen)."""
+    name = name.strip()
+    if not name:
+        raise Invalid("user name must not be empty")
+    if role not in {r.value for r in Role}:
+        raise Invalid(f"unknown role {role!r}; use one of: admin, annotator")
+    token = new_token()
+    user = User(name=name, role=role, token_hash=hash_token(token))
+    session.add(user)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a user named {name!r} already exists") from None
+    return user, token
+
+
+def regenerate_token(session: Session, user: User) -> str:
+    token = new_token()
+    user.token_hash = hash_token(token)
+    session.flush()
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    return session.scalar(select(User).where(User.token_hash == hash_token(token)))
+
+
+def get_by_name(session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
