@@ -31,6 +31,7 @@ _BY_EXTENSION: dict[str, Format] = {
 _CHUNK_BYTES = 64 * 1024
 _MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
 _MAX_JSON_DEPTH = 64
+_JSON_DECODER = json.JSONDecoder()
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SIGNATURES = {
@@ -42,6 +43,7 @@ _SIGNATURES = {
     b"\xd0\xcf\x11\xe0": "an Office document (an Excel .xls file?)",
     b"\x1f\x8b": "a gzip archive",
 }
+_CONTAINER_STARTS = frozenset(("start_map", "start_array"))
 _JSON_EVENT_TYPES = {
     "start_map": "an object",
     "start_array": "an array",
@@ -274,21 +276,30 @@ def _iter_delimited(source: _Source, options: _Options, *, delimiter: str) -> It
     )
     columns = _read_header(reader, options, delimiter)
     row = 0
-    while True:
-        line = reader.line_num + 1
+    while (next_row := _next_row(reader, options, row + 1)) is not None:
+        line, cells = next_row
         try:
-            cells = next(reader, None)
-            if cells is None:
-                break
             record = _csv_record(cells, columns, options, row + 1)
-        except (_Problem, csv.Error) as exc:
-            at_line = reader.line_num + 1 if isinstance(exc, _ReadProblem) else line
-            _fail(_describe_csv_error(exc, options), row + 1, at_line)
+        except _Problem as exc:
+            _fail(exc, row + 1, line)
         if record is not None:
             row += 1
             yield record
     if row == 0:
         raise ImportFormatError("the file has no data rows")
+
+
+def _next_row(
+    reader: _RowReader, options: _Options, row: int | None
+) -> tuple[int, list[str]] | None:
+    """Read the next row and the line it starts on; None at the end of the file."""
+    start = reader.line_num + 1
+    try:
+        cells = next(reader, None)
+    except (_Problem, csv.Error) as exc:
+        line = reader.line_num + 1 if isinstance(exc, _ReadProblem) else start
+        _fail(_describe_csv_error(exc, options), row, line)
+    return None if cells is None else (start, cells)
 
 
 def _raise_csv_field_limit(limit: int) -> None:
@@ -310,11 +321,11 @@ def _bounded_lines(text: TextIO, limit: int) -> Iterator[str]:
 
 def _read_header(reader: _RowReader, options: _Options, delimiter: str) -> _Columns:
     """Read the first non-blank line as the header and find the columns in it."""
-    try:
-        header = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
-    except (_Problem, csv.Error) as exc:
-        _fail(_describe_csv_error(exc, options), None, reader.line_num + 1)
-    if header is None:
+    while (next_row := _next_row(reader, options, None)) is not None:
+        header = next_row[1]
+        if any(cell.strip() for cell in header):
+            break
+    else:
         raise ImportFormatError("the file is empty")
     names = tuple(cell.strip() for cell in header)
     _check_unique(names)
@@ -365,7 +376,7 @@ def _csv_record(cells: list[str], columns: _Columns, options: _Options, row: int
     if (not text or text.isspace()) and all(not cell or cell.isspace() for cell in cells):
         return None
     labels = _csv_labels(cells[columns.label], options) if columns.label is not None else ()
-    external_id = cells[columns.id].strip() or None if columns.id is not None else None
+    external_id = _strip_or_none(cells[columns.id]) if columns.id is not None else None
     return _record(row, text, labels, external_id, options)
 
 
@@ -383,13 +394,7 @@ def _ragged_record(
     label = _optional_field(present, options.label_field, options.label_required)
     external_id = _optional_field(present, options.id_field, options.id_required)
     labels = _csv_labels(label, options) if label else ()
-    return _record(
-        row,
-        present[options.text_field],
-        labels,
-        external_id.strip() or None if external_id else None,
-        options,
-    )
+    return _record(row, present[options.text_field], labels, _strip_or_none(external_id), options)
 
 
 def _csv_labels(cell: str, options: _Options) -> tuple[str, ...]:
@@ -405,10 +410,11 @@ def _describe_csv_error(exc: Exception, options: _Options) -> str:
         return str(exc)
     message = str(exc)
     if "field larger than field limit" in message:
-        return f"a field is longer than {options.record_limit} characters"
+        limit = options.record_limit
+        return f"a field is longer than {limit} characters (is a quote left open?)"
     if "unexpected end of data" in message:
         return "unterminated quoted field (a quote is opened but never closed)"
-    return f"malformed quoting ({message})"
+    return f"a quoted field must end with a quote; double any quote inside it ({message})"
 
 
 # --- JSON Lines ------------------------------------------------------------------------------
@@ -439,9 +445,11 @@ def _iter_jsonl(source: _Source, options: _Options) -> Iterator[Record]:
 
 def _load_json_line(raw: bytes) -> Any:
     try:
-        value = json.loads(raw)
+        value = _JSON_DECODER.decode(raw.decode())
     except json.JSONDecodeError as exc:
         raise _Problem(f"invalid JSON ({exc.msg} at character {exc.pos + 1})") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise _Problem(f"invalid JSON ({exc})") from None
     except RecursionError:
         raise _Problem("the JSON is nested too deeply") from None
     if not isinstance(value, dict):
@@ -575,12 +583,12 @@ def _read_list(events: Iterator[tuple[str, Any]], depth: int) -> list[Any]:
 
 def _skip_value(events: Iterator[tuple[str, Any]], event: str, depth: int) -> None:
     """Consume the value that starts with `event`, at nesting level `depth`, unbuilt."""
-    if event not in ("start_map", "start_array"):
+    if event not in _CONTAINER_STARTS:
         return
     level = 1
     _check_depth(depth + level)
     for inner, _ in events:
-        if inner in ("start_map", "start_array"):
+        if inner in _CONTAINER_STARTS:
             level += 1
             _check_depth(depth + level)
         elif inner in ("end_map", "end_array"):
@@ -605,11 +613,16 @@ def _json_record(item: Mapping[str, Any], options: _Options, row: int) -> Record
     text = item[field]
     if not isinstance(text, str):
         raise _Problem(f'field "{field}" must be a string, not {_json_type(text)}')
+    _check_no_nul(text, field)
     labels = _json_labels(item, options)
     external_id = _json_id(item, options)
-    if "\x00" in text or any("\x00" in value for value in (*labels, external_id or "")):
-        raise _Problem("a field contains a NUL character (\\u0000)")
     return _record(row, text, labels, external_id, options)
+
+
+def _check_no_nul(value: str, field: str | None) -> None:
+    """Refuse a NUL character, which JSON can escape as \\u0000 (databases refuse it)."""
+    if "\x00" in value:
+        raise _Problem(f'field "{field}" contains a NUL character (\\u0000)')
 
 
 def _optional_field(item: Mapping[str, Any], field: str | None, required: bool) -> Any:
@@ -627,10 +640,13 @@ def _json_labels(item: Mapping[str, Any], options: _Options) -> tuple[str, ...]:
     if value is None:
         return ()
     if isinstance(value, str):
-        return _clean_labels([value])
+        _check_no_nul(value, field)
+        label = value.strip()
+        return (label,) if label else ()
     if isinstance(value, list) and not options.multi_label:
         raise _Problem(f'field "{field}" is a list, but the project takes one label per item')
     if isinstance(value, list) and all(isinstance(label, str) for label in value):
+        _check_no_nul("".join(value), field)
         return _clean_labels(value)
     expected = "a string or a list of strings" if options.multi_label else "a string"
     raise _Problem(f'field "{field}" must be {expected}, not {_json_type(value)}')
@@ -639,16 +655,23 @@ def _json_labels(item: Mapping[str, Any], options: _Options) -> tuple[str, ...]:
 def _json_id(item: Mapping[str, Any], options: _Options) -> str | None:
     field = options.id_field
     value = _optional_field(item, field, options.id_required)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        _check_no_nul(value, field)
+        return _strip_or_none(value)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise _Problem(f'field "{field}" must be a string or an integer, not {_json_type(value)}')
-    return str(value).strip() or None
+    raise _Problem(f'field "{field}" must be a string or an integer, not {_json_type(value)}')
 
 
 def _clean_labels(values: list[str]) -> tuple[str, ...]:
     """Strip labels, drop empty ones and repeats, keep their order."""
     return tuple(dict.fromkeys(label for label in map(str.strip, values) if label))
+
+
+def _strip_or_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value else None
 
 
 def _record(

@@ -68,13 +68,6 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     n_labels = len(snap.labels)
     with timer("fit"):
         model = LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y)
-    with timer("cv"):
-        metrics = cross_validated_metrics(
-            X,
-            y,
-            lambda: LabelModel(n_labels, multi_label=snap.multi_label),
-            n_splits=settings.cv_folds,
-        )
     with timer("score"):
         ranking = _rank(snap, feats, model, settings.ranking_depth)
     with timer("save"):
@@ -84,7 +77,7 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     version = ModelVersion(
         project_id=snap.project_id,
         n_labels=len(labeled_ids),
-        metrics=metrics,
+        metrics=None,
         strategy=snap.strategy,
         path=str(path),
         sha256=sha,
@@ -95,7 +88,16 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
             "run_id": run_id,
         },
     )
-    _publish(db, run_id, version, ranking, timer)
+    with timer("publish"):
+        _publish(db, run_id, version, ranking)
+    # Cross-validation runs after the ranking is live: annotators get the fresh ranking
+    # first, the metrics follow on the same version a moment later.
+    with timer("cv"):
+        metrics = cross_validated_metrics(
+            X, y, lambda: LabelModel(n_labels, multi_label=snap.multi_label),
+            n_splits=settings.cv_folds,
+        )
+    finish(db, run_id, version.id, metrics, timer.timings)
 
 
 def _snapshot(db: Database, run_id: int) -> Snapshot:
@@ -174,10 +176,8 @@ def _rank(
     return Ranking(pool[top], scores[top], predictions)
 
 
-def _publish(
-    db: Database, run_id: int, version: ModelVersion, ranking: Ranking, timer: Timer
-) -> None:
-    start = time.perf_counter()
+def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking) -> None:
+    """Make ``version`` and its ranking the published ones, in one transaction."""
     with db.writer() as session, session.begin():
         run = session.get_one(TrainingRun, run_id)
         if run.status != RunStatus.RUNNING:  # declared lost meanwhile: its successor publishes
@@ -208,12 +208,23 @@ def _publish(
                 )
             )
         )
-        timer.timings["publish"] = round(time.perf_counter() - start, 4)
+        run.model_version_id = version.id
+
+
+def finish(
+    db: Database,
+    run_id: int,
+    version_id: int,
+    metrics: dict[str, float] | None,
+    timings: dict[str, float],
+) -> None:
+    """Store the version's metrics and mark the run succeeded."""
+    with db.writer() as session, session.begin():
+        session.get_one(ModelVersion, version_id).metrics = metrics
+        run = session.get_one(TrainingRun, run_id)
         run.status = RunStatus.SUCCEEDED
         run.finished_at = utcnow()
-        run.model_version_id = version.id
-        run.timings = dict(timer.timings)
-
+        run.timings = dict(timings)
 
 def _rank_rows(version_id: int, ranking: Ranking) -> list[dict[str, Any]]:
     return [
