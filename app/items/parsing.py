@@ -321,13 +321,13 @@ def _bounded_lines(text: TextIO, limit: int) -> Iterator[str]:
 
 def _read_header(reader: _RowReader, options: _Options, delimiter: str) -> _Columns:
     """Read the first non-blank line as the header and find the columns in it."""
-    while (next_row := _next_row(reader, options, None)) is not None:
-        header = next_row[1]
-        if any(cell.strip() for cell in header):
+    while True:
+        next_row = _next_row(reader, options, None)
+        if next_row is None:
+            raise ImportFormatError("the file is empty")
+        if any(cell.strip() for cell in next_row[1]):
             break
-    else:
-        raise ImportFormatError("the file is empty")
-    names = tuple(cell.strip() for cell in header)
+    names = tuple(cell.strip() for cell in next_row[1])
     _check_unique(names)
     return _Columns(
         names=names,
@@ -384,10 +384,10 @@ def _ragged_record(
     cells: list[str], columns: _Columns, options: _Options, row: int
 ) -> Record | None:
     """Build the record of a row with more or fewer fields than the header."""
-    if len(cells) > len(columns.names):
-        raise _Problem(f"{len(cells)} fields, but the header has {len(columns.names)} columns")
     if all(not cell or cell.isspace() for cell in cells):
         return None
+    if len(cells) > len(columns.names):
+        raise _Problem(f"{len(cells)} fields, but the header has {len(columns.names)} columns")
     present = {name: cells[index] for index, name in enumerate(columns.names[: len(cells)])}
     if options.text_field not in present:
         raise _Problem(f'missing field "{options.text_field}"')

@@ -1,0 +1,42 @@
+"""The ``labelloop`` command as a user runs it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import User
+from app.users.service import hash_token
+from tests.server import labelloop, server_env
+
+
+def test_user_add_prints_the_token_last(db_url: str, db: Database, tmp_path: Path) -> None:
+    env = server_env(db_url, tmp_path / "data")
+    done = labelloop("user", "add", "carol", "--role", "admin", env=env)
+    assert done.returncode == 0, done.stderr
+    token = done.stdout.strip().splitlines()[-1]
+    with db.reader() as session:
+        user = session.scalar(select(User).where(User.name == "carol"))
+    assert user is not None and user.role == "admin"
+    assert user.token_hash == hash_token(token) and token not in user.token_hash
+    again = labelloop("user", "add", "carol", env=env)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = server_env(f"sqlite:///{tmp_path / 'empty.db'}", tmp_path / "data")
+    done = labelloop("serve", "--port", "1", env=env, timeout=60)
+    assert done.returncode == 2
+    assert "not migrated" in done.stderr and "labelloop migrate" in done.stderr
+
+
+def test_migrate_then_demo(tmp_path: Path) -> None:
+    env = server_env(f"sqlite:///{tmp_path / 'x.db'}", tmp_path / "data")
+    assert labelloop("migrate", env=env).returncode == 0
+    demo = labelloop("demo", env=env)
+    assert demo.returncode == 0, demo.stderr
+    assert "created" in demo.stdout and demo.stdout.strip().splitlines()[-1].startswith("ll_")
+    again = labelloop("demo", env=env)
+    assert "already present" in again.stdout
