@@ -78,4 +78,8 @@ def serve(db_url: str, data_dir: Path, *extra_args: str, **env_extra: str) -> It
                  env=env, log=log) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, proc, log)
-        yield url
+        try:
+            yield url
+        except BaseException:
+            print(f"--- server log ---\n{log.read_text()[-8000:]}")  # shown by pytest on failure
+            raise

@@ -63,9 +63,9 @@ def test_twenty_rounds_of_labelling_advance_the_model(
         versions, during_training = [], []
         for round_no in range(ROUNDS + 1):  # the random seed batch, then 20 ranked rounds
             queue = api.get(f"/api/v1/projects/{pid}/queue", params={"limit": BATCH}).json()
-            assert len(queue["items"]) == BATCH
+            assert len(queue["items"]) == BATCH, queue
             if round_no > 0:
-                assert queue["model_version"] == round_no
+                assert queue["model_version"] == round_no, (round_no, queue["model_version"])
                 assert all(item["prediction"] is not None for item in queue["items"])
             for item in queue["items"]:
                 posted = api.post(f"/api/v1/projects/{pid}/annotations", json={

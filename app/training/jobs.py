@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from app.config import Settings
 from app.db import Database
@@ -182,14 +182,14 @@ def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking)
         run = session.get_one(TrainingRun, run_id)
         if run.status != RunStatus.RUNNING:  # declared lost meanwhile: its successor publishes
             raise RuntimeError(f"run {run_id} is {run.status}, not publishing")
-        project = session.scalar(
-            select(Project).where(Project.id == version.project_id).with_for_update()
+        previous = session.scalar(
+            select(Project.current_model_id).where(Project.id == version.project_id)
         )
-        assert project is not None
-        previous = project.current_model_id
         version.version = 1 + (
             session.scalar(
-                select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project.id)
+                select(func.max(ModelVersion.version)).where(
+                    ModelVersion.project_id == version.project_id
+                )
             )
             or 0
         )
@@ -197,16 +197,22 @@ def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking)
         session.flush()
         if len(ranking.item_ids):
             session.execute(RankEntry.__table__.insert(), _rank_rows(version.id, ranking))
-        project.current_model_id = version.id
         keep = [v for v in (version.id, previous) if v is not None]
         session.execute(
             delete(RankEntry).where(
                 RankEntry.model_version_id.in_(
                     select(ModelVersion.id).where(
-                        ModelVersion.project_id == project.id, ModelVersion.id.not_in(keep)
+                        ModelVersion.project_id == version.project_id,
+                        ModelVersion.id.not_in(keep),
                     )
                 )
             )
+        )
+        # The switch itself, last, so the project row is locked only for the commit.
+        session.execute(
+            update(Project)
+            .where(Project.id == version.project_id)
+            .values(current_model_id=version.id)
         )
         run.model_version_id = version.id
 
