@@ -24,15 +24,24 @@ def free_port() -> int:
 
 def labelloop(*args: str, env: dict[str, str], **kwargs: object) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT,
-        capture_output=True, text=True, check=False, **kwargs,  # type: ignore[arg-type]
+        [sys.executable, "-m", "app.cli", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
 def server_env(db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
-    env.update(LABELLOOP_DATABASE_URL=db_url, LABELLOOP_DATA_DIR=str(data_dir),
-               LABELLOOP_WORKER_POLL_SECONDS="0.1", **extra)
+    env.update(
+        LABELLOOP_DATABASE_URL=db_url,
+        LABELLOOP_DATA_DIR=str(data_dir),
+        LABELLOOP_WORKER_POLL_SECONDS="0.1",
+    )
+    env.update(extra)
     return env
 
 
@@ -40,8 +49,13 @@ def server_env(db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
 def running(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
     """Run ``labelloop <args>`` in the background; kill it on exit."""
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli", *args], env=env, cwd=ROOT,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", *args],
+            env=env,
+            cwd=ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
         try:
             yield proc
         finally:
@@ -74,8 +88,9 @@ def serve(db_url: str, data_dir: Path, *extra_args: str, **env_extra: str) -> It
     port = free_port()
     log = data_dir.parent / f"serve-{port}.log"
     data_dir.mkdir(parents=True, exist_ok=True)
-    with running("serve", "--port", str(port), "--log-level", "warning", *extra_args,
-                 env=env, log=log) as proc:
+    with running(
+        "serve", "--port", str(port), "--log-level", "warning", *extra_args, env=env, log=log
+    ) as proc:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url, proc, log)
         try:

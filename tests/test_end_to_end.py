@@ -19,9 +19,9 @@ ROUNDS = 20
 BATCH = 25
 
 
-def _wait_for_version(api: httpx.Client, pid: int, version: int, timeout: float = 180) -> tuple[
-    dict, list[float]
-]:
+def _wait_for_version(
+    api: httpx.Client, pid: int, version: int, timeout: float = 180
+) -> tuple[dict, list[float]]:
     """Poll /model until ``version`` is published; meanwhile time queue requests."""
     deadline = time.monotonic() + timeout
     latencies: list[float] = []
@@ -49,15 +49,24 @@ def test_twenty_rounds_of_labelling_advance_the_model(
     writer.writerows([str(i), row["text"]] for i, row in enumerate(rows))
     _, token = create_user(db)
     labels = sorted(set(gold.values()))
-    with serve(db_url, tmp_path / "data", LABELLOOP_CV_FOLDS="3") as url, httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-    ) as api:
-        project = api.post("/api/v1/projects", json={
-            "name": "banking77", "labels": labels, "strategy": "margin", "batch_size": BATCH,
-        }).json()
+    with (
+        serve(db_url, tmp_path / "data", LABELLOOP_CV_FOLDS="3") as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as api,
+    ):
+        project = api.post(
+            "/api/v1/projects",
+            json={
+                "name": "banking77",
+                "labels": labels,
+                "strategy": "margin",
+                "batch_size": BATCH,
+            },
+        ).json()
         pid = project["id"]
-        imported = api.post(f"/api/v1/projects/{pid}/imports",
-                            files={"file": ("train.csv", pool.getvalue().encode(), "text/csv")})
+        imported = api.post(
+            f"/api/v1/projects/{pid}/imports",
+            files={"file": ("train.csv", pool.getvalue().encode(), "text/csv")},
+        )
         assert imported.status_code == 201, imported.text
         assert imported.json()["imported"] + imported.json()["duplicates"] == len(rows)
         versions, during_training = [], []
@@ -68,8 +77,10 @@ def test_twenty_rounds_of_labelling_advance_the_model(
                 assert queue["model_version"] == round_no, (round_no, queue["model_version"])
                 assert all(item["prediction"] is not None for item in queue["items"])
             for item in queue["items"]:
-                posted = api.post(f"/api/v1/projects/{pid}/annotations", json={
-                    "item_id": item["id"], "label": gold[item["external_id"]]})
+                posted = api.post(
+                    f"/api/v1/projects/{pid}/annotations",
+                    json={"item_id": item["id"], "label": gold[item["external_id"]]},
+                )
                 assert posted.status_code == 201, posted.text
             model, latencies = _wait_for_version(api, pid, round_no + 1)
             versions.append(model["version"])
@@ -79,7 +90,9 @@ def test_twenty_rounds_of_labelling_advance_the_model(
         assert during_training, "queue requests should have been made while training ran"
         final = api.get(f"/api/v1/projects/{pid}/model").json()
         assert final["metrics"] is None or final["metrics"]["accuracy"] > 0.3
-        predicted = api.post(f"/api/v1/projects/{pid}/predict",
-                             json={"texts": ["I lost my card", "what is the exchange rate?"]})
+        predicted = api.post(
+            f"/api/v1/projects/{pid}/predict",
+            json={"texts": ["I lost my card", "what is the exchange rate?"]},
+        )
         assert predicted.status_code == 200
         assert all(p["label"] in labels for p in predicted.json()["predictions"])

@@ -94,7 +94,9 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     # first, the metrics follow on the same version a moment later.
     with timer("cv"):
         metrics = cross_validated_metrics(
-            X, y, lambda: LabelModel(n_labels, multi_label=snap.multi_label),
+            X,
+            y,
+            lambda: LabelModel(n_labels, multi_label=snap.multi_label),
             n_splits=settings.cv_folds,
         )
     finish(db, run_id, version.id, metrics, timer.timings)
@@ -231,6 +233,7 @@ def finish(
         run.status = RunStatus.SUCCEEDED
         run.finished_at = utcnow()
         run.timings = dict(timings)
+
 
 def _rank_rows(version_id: int, ranking: Ranking) -> list[dict[str, Any]]:
     return [

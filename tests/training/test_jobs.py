@@ -104,9 +104,7 @@ def test_stale_running_run_is_failed_and_requeued(db: Database, settings: Settin
     with db.writer() as session, session.begin():
         training.queue_run(session, project.id, reason="manual")
         run_id = training.claim_next(session, "dead-worker")
-        session.execute(
-            update(TrainingRun).values(heartbeat_at=utcnow() - timedelta(minutes=10))
-        )
+        session.execute(update(TrainingRun).values(heartbeat_at=utcnow() - timedelta(minutes=10)))
     assert Worker(db, settings).run_once()  # recovers, then trains the replacement
     with db.reader() as session:
         runs = session.scalars(select(TrainingRun).order_by(TrainingRun.id)).all()
@@ -115,9 +113,7 @@ def test_stale_running_run_is_failed_and_requeued(db: Database, settings: Settin
     assert runs[1].reason == "recovery" and runs[1].status == "succeeded"
 
 
-def test_two_workers_never_train_a_project_twice_at_once(
-    db: Database, settings: Settings
-) -> None:
+def test_two_workers_never_train_a_project_twice_at_once(db: Database, settings: Settings) -> None:
     project = create_project(db, n_items=120, n_labeled=30, batch_size=1)
     annotator, _ = create_user(db, name="ann", role="annotator")
     stop = threading.Event()
@@ -137,8 +133,9 @@ def test_two_workers_never_train_a_project_twice_at_once(
             w.join()
     with db.reader() as session:
         runs = session.scalars(
-            select(TrainingRun).where(TrainingRun.status == "succeeded").order_by(
-                TrainingRun.started_at)
+            select(TrainingRun)
+            .where(TrainingRun.status == "succeeded")
+            .order_by(TrainingRun.started_at)
         ).all()
     assert len(runs) >= 2
     for before, after in zip(runs, runs[1:], strict=False):
@@ -190,11 +187,21 @@ def test_published_ranking_switches_atomically(db: Database, settings: Settings)
             with db.writer() as session, session.begin():
                 training.queue_run(session, project.id, reason="manual")
                 run_id = training.claim_next(session, "test")
-            ranking = jobs.Ranking(pool, np.full(len(pool), float(k)),
-                                   [{"label": "food", "probabilities": {}}] * len(pool))
-            version = ModelVersion(project_id=project.id, n_labels=30, metrics=None,
-                                   strategy="margin", path="-", sha256="-",
-                                   sklearn_version="-", details={})
+            ranking = jobs.Ranking(
+                pool,
+                np.full(len(pool), float(k)),
+                [{"label": "food", "probabilities": {}}] * len(pool),
+            )
+            version = ModelVersion(
+                project_id=project.id,
+                n_labels=30,
+                metrics=None,
+                strategy="margin",
+                path="-",
+                sha256="-",
+                sklearn_version="-",
+                details={},
+            )
             jobs._publish(db, run_id, version, ranking)
             jobs.finish(db, run_id, version.id, None, {})
             score_of[version.version] = float(k)
