@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 from datetime import timedelta
 
 import numpy as np
@@ -124,9 +126,10 @@ def test_two_workers_never_train_a_project_twice_at_once(db: Database, settings:
     for w in workers:
         w.start()
     try:
-        for _ in range(8):
+        for _ in range(6):
             _label(db, project, annotator, 2)
-        _wait_idle(db, project.id)
+            _wait_until(db, project.id, lambda queued, _: queued == 0)  # claimed
+        _wait_until(db, project.id, lambda queued, running: queued + running == 0)
     finally:
         stop.set()
         for w in workers:
@@ -137,24 +140,25 @@ def test_two_workers_never_train_a_project_twice_at_once(db: Database, settings:
             .where(TrainingRun.status == "succeeded")
             .order_by(TrainingRun.started_at)
         ).all()
-    assert len(runs) >= 2
+    assert len(runs) >= 6, [(r.status, r.error) for r in session.scalars(select(TrainingRun))]
     for before, after in zip(runs, runs[1:], strict=False):
         assert before.finished_at <= after.started_at  # no overlap
 
 
-def _wait_idle(db: Database, project_id: int, timeout: float = 120) -> None:
-    deadline = threading.Event()
-    timer = threading.Timer(timeout, deadline.set)
-    timer.start()
-    try:
-        while not deadline.is_set():
-            with db.reader() as session:
-                if training.status(session, project_id) == "idle":
-                    return
-            deadline.wait(0.05)
-        pytest.fail("training did not become idle in time")
-    finally:
-        timer.cancel()
+def _wait_until(
+    db: Database, project_id: int, condition: Callable[[int, int], bool], timeout: float = 120
+) -> None:
+    """Poll until ``condition(n_queued, n_running)`` holds for the project's runs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with db.reader() as session:
+            states = session.scalars(
+                select(TrainingRun.status).where(TrainingRun.project_id == project_id)
+            ).all()
+            if condition(states.count("queued"), states.count("running")):
+                return
+        time.sleep(0.02)  # poll interval while waiting on the condition
+    pytest.fail("training did not reach the expected state in time")
 
 
 def test_published_ranking_switches_atomically(db: Database, settings: Settings) -> None:
