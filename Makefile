@@ -7,7 +7,7 @@ SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv lint bench-simulate clean
+.PHONY: run test venv lint chromium clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -22,10 +22,14 @@ run: venv
 	@echo "Open http://$(HOST):$(PORT)/docs and authorise with the token above."
 	$(VENV)/bin/labelloop serve --host $(HOST) --port $(PORT)
 
-test: $(UV)
+test: $(UV) chromium
 	$(SYNC) --extra dev
 	$(VENV)/bin/ruff check app tests bench migrations
 	$(VENV)/bin/pytest
+
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 lint: $(UV)
 	$(SYNC) --extra dev

@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         default=True, description="`labelloop serve` runs the training worker in-process."
     )
     cv_folds: int = Field(default=5, ge=2)
+    secret_key: str | None = Field(
+        default=None, description="Signs session cookies; generated into data_dir if unset."
+    )
+    secure_cookies: bool = Field(default=False, description="Send cookies over HTTPS only.")
+    session_days: int = Field(default=14, gt=0)
 
     @field_validator("data_dir")
     @classmethod

@@ -8,6 +8,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+UPLOAD_SUFFIXES = ("/imports", "/import/preview")
+
 
 class BodyTooLarge(HTTPException):
     def __init__(self, limit: int) -> None:
@@ -17,8 +19,8 @@ class BodyTooLarge(HTTPException):
 class BodyLimitMiddleware:
     """Refuse bodies over a limit: by Content-Length up front, else by counting the stream.
 
-    Upload routes (paths ending in ``/imports``) get ``upload_limit``; all others
-    ``default_limit``.
+    Upload routes (paths ending in one of ``UPLOAD_SUFFIXES``) get ``upload_limit``; all
+    others ``default_limit``.
     """
 
     def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int) -> None:
@@ -31,7 +33,8 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        limit = self.upload_limit if path.rstrip("/").endswith("/imports") else self.default_limit
+        is_upload = path.rstrip("/").endswith(UPLOAD_SUFFIXES)
+        limit = self.upload_limit if is_upload else self.default_limit
         length = _content_length(scope)
         if length is not None and length > limit:
             await _reject(send, limit)

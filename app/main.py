@@ -7,7 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
 
 from app.annotations.endpoints import router as annotations_router
 from app.config import Settings
@@ -20,6 +23,9 @@ from app.queue.endpoints import router as queue_router
 from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
+from app.web import annotate, auth, imports, projects, users
+from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
+from app.web.templating import ROOT, is_htmx, render
 
 log = logging.getLogger("labelloop")
 
@@ -64,10 +70,64 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         default_limit=JSON_BODY_LIMIT,
         upload_limit=settings.max_upload_bytes,
     )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="labelloop_session",
+        max_age=settings.session_days * 86400,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api_router())
+    for module in (auth, projects, imports, annotate, users):
+        app.include_router(module.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    _error_handlers(app)
+    return app
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def _error_response(request: Request, message: str, status_code: int) -> Response:
+    """JSON for the API; a toast for HTMX requests; a page otherwise."""
+    if _is_api(request):
+        return JSONResponse({"detail": message}, status_code=status_code)
+    if is_htmx(request):
+        headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"}
+        return render(
+            request,
+            "error.html",
+            {"message": message, "status": status_code},
+            block="toast",
+            status_code=status_code,
+            headers=headers,
+        )
+    return render(
+        request, "error.html", {"message": message, "status": status_code}, status_code=status_code
+    )
+
+
+def _error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(LoginRequired)
+    async def _login(request: Request, exc: LoginRequired) -> Response:
+        target = f"/login?next={request.url.path}"
+        if is_htmx(request):
+            return Response(status_code=204, headers={"HX-Redirect": target})
+        return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status_code)
+    async def _app_error(request: Request, exc: AppError) -> Response:
+        return _error_response(request, exc.message, exc.status_code)
 
-    return app
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": exc.detail},
+                status_code=exc.status_code,
+                headers=getattr(exc, "headers", None),
+            )
+        return _error_response(request, str(exc.detail), exc.status_code)

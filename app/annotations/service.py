@@ -42,14 +42,9 @@ def submit(
         raise NotFound(f"item {item_id} not found in project {project.id}")
     annotation, created = _upsert(session, project, user, item, labels)
     queue.settle(session, project.id, item.id, user.id)
-    events = session.scalar(
-        update(Project)
-        .where(Project.id == project.id)
-        .values(label_events=Project.label_events + 1)
-        .returning(Project.label_events)
-    )
+    events = _bump_label_events(session, project.id)
     training.maybe_queue_run(
-        session, project.id, label_events=events or 0, batch_size=project.batch_size
+        session, project.id, label_events=events, batch_size=project.batch_size
     )
     return annotation, created
 
@@ -81,3 +76,59 @@ def _find(session: Session, item_id: int, user_id: int) -> Annotation | None:
     return session.scalar(
         select(Annotation).where(Annotation.item_id == item_id, Annotation.user_id == user_id)
     )
+
+
+def undo_last(session: Session, project: Project, user: User, *, lease_seconds: int) -> Item | None:
+    """Withdraw ``user``'s most recent label in the project; the item is leased back to them."""
+    annotation = session.scalar(
+        select(Annotation)
+        .where(Annotation.project_id == project.id, Annotation.user_id == user.id)
+        .order_by(Annotation.updated_at.desc(), Annotation.id.desc())
+        .limit(1)
+    )
+    if annotation is None:
+        return None
+    item = session.get_one(Item, annotation.item_id)
+    session.delete(annotation)
+    session.flush()
+    queue.lease_again(session, project.id, item.id, user.id, lease_seconds)
+    _bump_label_events(session, project.id)
+    return item
+
+
+def _bump_label_events(session: Session, project_id: int) -> int:
+    return (
+        session.scalar(
+            update(Project)
+            .where(Project.id == project_id)
+            .values(label_events=Project.label_events + 1)
+            .returning(Project.label_events)
+        )
+        or 0
+    )
+
+
+def history(
+    session: Session, project: Project, user: User, *, limit: int = 20
+) -> list[tuple[Annotation, Item]]:
+    """The annotator's most recent labels in the project, newest first."""
+    rows = session.execute(
+        select(Annotation, Item)
+        .join(Item, Item.id == Annotation.item_id)
+        .where(Annotation.project_id == project.id, Annotation.user_id == user.id)
+        .order_by(Annotation.updated_at.desc(), Annotation.id.desc())
+        .limit(limit)
+    )
+    return [(annotation, item) for annotation, item in rows]
+
+
+def label_counts(session: Session, project: Project) -> dict[str, int]:
+    """How often each label was given in the project (every label present, zeros included)."""
+    counts = dict.fromkeys(project.labels, 0)
+    for (labels,) in session.execute(
+        select(Annotation.labels).where(Annotation.project_id == project.id)
+    ):
+        for label in labels:
+            if label in counts:
+                counts[label] += 1
+    return counts

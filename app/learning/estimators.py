@@ -7,12 +7,14 @@ from typing import Self
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit, softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 Matrix = np.ndarray | sp.spmatrix | sp.sparray
+PREDICT_CHUNK_ROWS = 16_384
 
 
 class NotEnoughLabelsError(ValueError):
@@ -78,6 +80,10 @@ class LabelModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Matrix) -> np.ndarray:
         """Probability of every label index.
 
+        Computed in chunks of rows straight from the coefficients (the same formulas as
+        scikit-learn: softmax, or the logistic function for two classes / per label), so a
+        pool of a million rows never holds more than one chunk of temporaries.
+
         Args:
             X: features, sparse or dense, shape (n, d) with the training d.
 
@@ -86,13 +92,13 @@ class LabelModel(ClassifierMixin, BaseEstimator):
             labels never seen in training); independent probabilities in [0, 1] if multi-label.
         """
         check_is_fitted(self, "classes_")
-        X = validate_data(self, X, accept_sparse="csr", reset=False)[:, self.active_features_]
-        if self.multi_label:
-            return self._per_label_proba(X)
-        proba = np.zeros((X.shape[0], self.n_labels), dtype=np.float64)
-        proba[:, self.estimator_.classes_] = self.estimator_.predict_proba(X)
-        # float32 features give float32 probabilities; renormalise so rows sum to 1 in float64.
-        return proba / proba.sum(axis=1, keepdims=True)
+        X = validate_data(self, X, accept_sparse="csr", reset=False)
+        proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)
+        for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
+            rows = self._active_rows(X[start : start + PREDICT_CHUNK_ROWS])
+            chunk = self._per_label_proba(rows) if self.multi_label else self._single_proba(rows)
+            proba[start : start + PREDICT_CHUNK_ROWS] = chunk
+        return proba
 
     def predict(self, X: Matrix) -> np.ndarray:
         """Most likely label(s).
@@ -144,11 +150,46 @@ class LabelModel(ClassifierMixin, BaseEstimator):
                 models.append(self._logistic_regression().fit(X, column))
         return models
 
+    def _active_rows(self, X: Matrix) -> Matrix:
+        """X restricted to the training's active columns; no copy when every column is active."""
+        if self.active_features_.size == X.shape[1]:
+            return X
+        return X[:, self.active_features_]
+
+    def _single_proba(self, X: Matrix) -> np.ndarray:
+        model = self.estimator_
+        decision = _decision(X, model.coef_, model.intercept_)
+        proba = np.zeros((X.shape[0], self.n_labels), dtype=np.float64)
+        if model.classes_.size == 2:  # one logistic score, as scikit-learn's binary model
+            positive = expit(decision[:, 0])
+            proba[:, model.classes_[0]], proba[:, model.classes_[1]] = 1.0 - positive, positive
+        else:
+            proba[:, model.classes_] = softmax(decision, axis=1)
+        return proba
+
     def _per_label_proba(self, X: Matrix) -> np.ndarray:
         proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)
+        fitted = [j for j, model in enumerate(self.estimators_) if not isinstance(model, float)]
         for j, model in enumerate(self.estimators_):
-            proba[:, j] = model if isinstance(model, float) else model.predict_proba(X)[:, 1]
+            if isinstance(model, float):
+                proba[:, j] = model
+        if fitted:
+            coef = np.vstack([self.estimators_[j].coef_ for j in fitted])
+            intercept = np.concatenate([self.estimators_[j].intercept_ for j in fitted])
+            proba[:, fitted] = expit(_decision(X, coef, intercept))
         return proba
+
+
+def _decision(X: Matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+    """Linear scores X (n, d) @ coef (c, d).T + intercept (c,), float64 (n, c).
+
+    float32 features are multiplied by float32 coefficients (twice as fast; probabilities agree
+    with float64 to ~1e-6), then widened.
+    """
+    weights = coef.astype(X.dtype, copy=False) if X.dtype == np.float32 else coef
+    scores = np.asarray(X @ weights.T, dtype=np.float64)
+    scores += intercept
+    return scores
 
 
 def _active_columns(X: Matrix) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Text featurisation: word (1-2 gram) and char_wb (2-5 gram) TF-IDF, hstacked, rows L2-normalised.
 
-Pure scikit-learn transformer; texts in, float32 CSR matrix out.
+Pure scikit-learn transformer; texts in, float32 CSR matrix out. `pool_features` picks or joins
+TF-IDF and sentence embeddings (`app.learning.embeddings`) by a project's feature kind.
 """
 
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 _EMPTY_VOCABULARY = "empty vocabulary"
+FEATURE_KINDS = ("tfidf", "minilm", "both")
 
 
 def _word_vectorizer(max_features: int | None) -> TfidfVectorizer:
@@ -139,3 +141,39 @@ def _stack_and_normalize(blocks: list[sp.csr_matrix]) -> sp.csr_matrix:
     """hstack (n, d_i) blocks into a float32 (n, sum d_i) CSR matrix with unit-L2 rows."""
     stacked = sp.hstack(blocks, format="csr", dtype=np.float32)
     return normalize(stacked, norm="l2", copy=False)
+
+
+def pool_features(
+    kind: str,
+    *,
+    tfidf: sp.csr_matrix | None = None,
+    embeddings: np.ndarray | None = None,
+    embedding_weight: float = 1.0,
+) -> sp.csr_matrix | np.ndarray:
+    """The feature matrix of a feature kind.
+
+    Args:
+        kind: "tfidf", "minilm", or "both" (TF-IDF and embeddings side by side).
+        tfidf: (n, d) unit-row CSR from `TfidfFeaturizer`, needed for "tfidf" and "both".
+        embeddings: (n, e) unit-row float32 (e.g. MiniLM, e = 384), for "minilm" and "both".
+        embedding_weight: "both": weight of the embedding block against the TF-IDF block
+            before the joint rows are L2-normalised again (1.0 = equal weight).
+
+    Returns:
+        "tfidf": the CSR matrix; "minilm": the dense array; "both": float32 CSR (n, d + e)
+        with unit rows.
+    """
+    if kind not in FEATURE_KINDS:
+        raise ValueError(f"unknown feature kind {kind!r}; known: {', '.join(FEATURE_KINDS)}")
+    if kind in ("tfidf", "both") and tfidf is None:
+        raise ValueError(f"feature kind {kind!r} needs the TF-IDF matrix")
+    if kind in ("minilm", "both") and embeddings is None:
+        raise ValueError(f"feature kind {kind!r} needs the embeddings")
+    if kind == "tfidf":
+        return tfidf
+    if kind == "minilm":
+        return embeddings
+    if tfidf.shape[0] != embeddings.shape[0]:
+        raise ValueError("TF-IDF and embeddings must have the same rows")
+    dense = sp.csr_matrix(np.asarray(embeddings, dtype=np.float32) * embedding_weight)
+    return _stack_and_normalize([tfidf, dense])

@@ -1,12 +1,16 @@
 """Query strategies as pure functions proba (n, k) -> scores (n,), higher = more informative.
 
-Pick one by name from `STRATEGIES` with `score`, then choose items with `select_top_k`.
+Pick one by name from `STRATEGIES` with `score`, then choose items with `select_top_k` (or the
+whole recipe with `app.learning.ranking.rank_pool`). Committee strategies also take the members'
+probabilities (m, n, k); expected gradient length takes the feature row norms (n,).
 """
 
 from typing import Protocol
 
 import numpy as np
 from scipy.special import xlogy
+
+from app.learning import committee as qbc
 
 _PROBA_TOLERANCE = 1e-6
 
@@ -19,8 +23,16 @@ class UnknownStrategyError(ValueError):
     """No strategy is registered under the requested name."""
 
 
+class MissingInputError(ValueError):
+    """The strategy needs an input that was not given (e.g. committee probabilities)."""
+
+
 class Strategy(Protocol):
-    """A vectorised scoring function: proba (n, k) -> finite float64 scores (n,)."""
+    """A vectorised scoring function: proba (n, k) -> finite float64 scores (n,).
+
+    `committee` (m, n, k) and `norms` (n,) are passed by keyword only to the strategies that
+    declare them (see `needs_committee`, `uses_norms`).
+    """
 
     def __call__(
         self, proba: np.ndarray, *, multi_label: bool, rng: np.random.Generator
@@ -97,17 +109,72 @@ def entropy(proba: np.ndarray, *, multi_label: bool, rng: np.random.Generator) -
     return -xlogy(proba, proba).sum(axis=1)
 
 
+def expected_gradient_length(
+    proba: np.ndarray,
+    *,
+    multi_label: bool,
+    rng: np.random.Generator,
+    norms: np.ndarray | None = None,
+) -> np.ndarray:
+    """Expected norm of the log-loss gradient of a linear (logistic) model, in closed form.
+
+    The gradient for label y is (p - e_y) outer x~ with x~ = [x, 1] (the intercept), so
+    EGL = ||x~|| * sum_y p_y ||p - e_y||, with ||p - e_y||^2 = ||p||^2 - 2 p_y + 1. Multi-label
+    (one logistic model per label): the mean over labels of 2 p (1 - p) ||x~||. A two-class
+    single-label LabelModel is one logistic model: its EGL is this value / sqrt(2).
+
+    Args:
+        proba: shape (n, k).
+        multi_label: whether columns are independent per-label probabilities.
+        rng: ignored.
+        norms: (n,) ||x~|| per row (see `app.learning.diversity.gradient_norms`); None
+            counts every row as norm 1 (ranks by the probability term alone).
+
+    Returns:
+        float64 array of shape (n,), >= 0.
+    """
+    if multi_label:
+        change = np.mean(2.0 * proba * (1.0 - proba), axis=1)
+    else:
+        squared = np.sum(proba * proba, axis=1, keepdims=True)
+        distance = np.sqrt(np.maximum(squared - 2.0 * proba + 1.0, 0.0))
+        change = np.sum(proba * distance, axis=1)
+    if norms is None:
+        return change
+    norms = np.asarray(norms, dtype=np.float64)
+    if norms.shape != change.shape or not np.all(np.isfinite(norms)) or norms.min() < 0:
+        raise ValueError(f"norms must be ({change.shape[0]},) finite and >= 0")
+    return change * norms
+
+
 STRATEGIES: dict[str, Strategy] = {
     "random": random_sampling,
     "least_confidence": least_confidence,
     "margin": margin,
     "entropy": entropy,
+    "expected_gradient_length": expected_gradient_length,
+    "qbc_vote_entropy": qbc.vote_entropy,
+    "qbc_kl": qbc.kl_to_consensus,
 }
+_COMMITTEE = frozenset({"qbc_vote_entropy", "qbc_kl"})
+_NORMS = frozenset({"expected_gradient_length"})
 
 
 def strategy_names() -> list[str]:
     """Names accepted by `score`, in registry order."""
     return list(STRATEGIES)
+
+
+def needs_committee(name: str) -> bool:
+    """Whether the named strategy scores committee probabilities (m, n, k), see `Committee`."""
+    _lookup(name)
+    return name in _COMMITTEE
+
+
+def uses_norms(name: str) -> bool:
+    """Whether the named strategy uses feature row norms (n,) when given them."""
+    _lookup(name)
+    return name in _NORMS
 
 
 def score(
@@ -116,14 +183,20 @@ def score(
     *,
     multi_label: bool = False,
     rng: np.random.Generator | None = None,
+    committee: np.ndarray | None = None,
+    norms: np.ndarray | None = None,
 ) -> np.ndarray:
     """Score every pool item with the named strategy.
 
     Args:
         name: a key of `STRATEGIES`.
-        proba: shape (n, k), probabilities in [0, 1] of the current model on the pool.
+        proba: shape (n, k), probabilities in [0, 1] of the current model on the pool (for a
+            committee: the consensus, i.e. the members' mean).
         multi_label: whether columns are independent per-label probabilities.
         rng: randomness for "random"; a fresh unseeded generator if None.
+        committee: shape (m, n, k), each member's probabilities; required by the committee
+            strategies (`needs_committee`), ignored by the others.
+        norms: shape (n,), feature row norms for `expected_gradient_length`; ignored by others.
 
     Returns:
         finite float64 array of shape (n,), higher = more informative.
@@ -131,12 +204,19 @@ def score(
     Raises:
         UnknownStrategyError: `name` is not registered.
         EmptyPoolError: `proba` has no rows.
-        ValueError: `proba` is not 2-D, or has values outside [0, 1] or non-finite.
+        MissingInputError: a committee strategy got no `committee`.
+        ValueError: `proba` or `committee` is malformed (shape, values outside [0, 1]).
     """
     strategy = _lookup(name)
     proba = _check_proba(proba)
     generator = rng if rng is not None else np.random.default_rng()
-    return np.asarray(strategy(proba, multi_label=multi_label, rng=generator), dtype=np.float64)
+    extra: dict[str, np.ndarray | None] = {}
+    if name in _COMMITTEE:
+        extra["committee"] = _check_committee(name, committee, proba.shape)
+    elif name in _NORMS:
+        extra["norms"] = norms
+    scores = strategy(proba, multi_label=multi_label, rng=generator, **extra)
+    return np.asarray(scores, dtype=np.float64)
 
 
 def select_top_k(scores: np.ndarray, k: int) -> np.ndarray:
@@ -188,6 +268,21 @@ def _check_proba(proba: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(proba)) or proba.min() < -tol or proba.max() > 1.0 + tol:
         raise ValueError("proba must hold finite probabilities in [0, 1]")
     return np.clip(proba, 0.0, 1.0)
+
+
+def _check_committee(name: str, committee: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
+    """Validate (m, n, k) member probabilities against the consensus shape (n, k)."""
+    if committee is None:
+        raise MissingInputError(f"strategy {name!r} needs committee probabilities (m, n, k)")
+    committee = np.asarray(committee, dtype=np.float64)
+    if committee.ndim != 3 or committee.shape[1:] != shape or committee.shape[0] < 1:
+        raise ValueError(
+            f"committee must have shape (m, {shape[0]}, {shape[1]}), got {committee.shape}"
+        )
+    tol = _PROBA_TOLERANCE
+    if not np.all(np.isfinite(committee)) or committee.min() < -tol or committee.max() > 1 + tol:
+        raise ValueError("committee must hold finite probabilities in [0, 1]")
+    return np.clip(committee, 0.0, 1.0)
 
 
 def _check_scores(scores: np.ndarray) -> np.ndarray:

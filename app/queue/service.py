@@ -22,6 +22,7 @@ class QueueItem:
     item: Item
     score: float | None
     prediction: dict[str, Any] | None
+    rank: int | None = None  # 0-based position in the published ranking
 
 
 @dataclass(frozen=True)
@@ -35,8 +36,12 @@ def is_unlabeled(item_id: Any) -> ColumnElement[bool]:
     return ~exists().where(Annotation.item_id == item_id)
 
 
-def _lease_free(item_id: Any, now: datetime) -> ColumnElement[bool]:
-    return ~exists().where(Lease.item_id == item_id, Lease.expires_at > now)
+def _lease_free(item_id: Any, now: datetime, user: User) -> ColumnElement[bool]:
+    """Nobody holds a live lease on the item, and ``user`` has not skipped it."""
+    return ~exists().where(
+        Lease.item_id == item_id,
+        (Lease.expires_at > now) | (Lease.skipped & (Lease.user_id == user.id)),
+    )
 
 
 def next_items(
@@ -56,7 +61,7 @@ def next_items(
     for _ in range(MAX_ACQUIRE_ROUNDS):
         if len(ids) >= limit:
             break
-        candidates = _candidates(session, project, version_id, now, limit - len(ids))
+        candidates = _candidates(session, project, user, version_id, now, limit - len(ids))
         if not candidates:
             break
         ids += _acquire(session, project, user, candidates, now, expires)
@@ -92,7 +97,7 @@ def _own_leases(
 
 
 def _candidates(
-    session: Session, project: Project, version_id: int | None, now: datetime, n: int
+    session: Session, project: Project, user: User, version_id: int | None, now: datetime, n: int
 ) -> list[int]:
     """Free, unlabelled item ids in serving order: the ranking, then the seeded random order."""
     found: list[int] = []
@@ -102,7 +107,7 @@ def _candidates(
             .where(
                 RankEntry.model_version_id == version_id,
                 is_unlabeled(RankEntry.item_id),
-                _lease_free(RankEntry.item_id, now),
+                _lease_free(RankEntry.item_id, now, user),
             )
             .order_by(RankEntry.rank)
             .limit(n)
@@ -112,7 +117,11 @@ def _candidates(
         taken = set(found)
         rest = (
             select(Item.id)
-            .where(Item.project_id == project.id, is_unlabeled(Item.id), _lease_free(Item.id, now))
+            .where(
+                Item.project_id == project.id,
+                is_unlabeled(Item.id),
+                _lease_free(Item.id, now, user),
+            )
             .order_by(Item.random_key, Item.id)
             .limit(n)
         )
@@ -141,7 +150,11 @@ def _acquire(
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[Lease.item_id],
-        set_={"user_id": stmt.excluded.user_id, "expires_at": stmt.excluded.expires_at},
+        set_={
+            "user_id": stmt.excluded.user_id,
+            "expires_at": stmt.excluded.expires_at,
+            "skipped": False,
+        },
         where=and_(Lease.expires_at <= now),
     ).returning(Lease.item_id)
     won = set(session.scalars(stmt))
@@ -152,19 +165,49 @@ def _load(session: Session, ids: list[int], version_id: int | None) -> list[Queu
     if not ids:
         return []
     items = {i.id: i for i in session.scalars(select(Item).where(Item.id.in_(ids)))}
-    ranked: dict[int, tuple[float, dict[str, Any]]] = {}
+    ranked: dict[int, tuple[float, dict[str, Any], int]] = {}
     if version_id is not None:
         rows = session.execute(
-            select(RankEntry.item_id, RankEntry.score, RankEntry.prediction).where(
+            select(RankEntry.item_id, RankEntry.score, RankEntry.prediction, RankEntry.rank).where(
                 RankEntry.model_version_id == version_id, RankEntry.item_id.in_(ids)
             )
         )
-        ranked = {item_id: (score, pred) for item_id, score, pred in rows}
+        ranked = {item_id: (score, pred, rank) for item_id, score, pred, rank in rows}
     out = []
     for i in ids:
-        score, prediction = ranked.get(i, (None, None))
-        out.append(QueueItem(item=items[i], score=score, prediction=prediction))
+        score, prediction, rank = ranked.get(i, (None, None, None))
+        out.append(QueueItem(item=items[i], score=score, prediction=prediction, rank=rank))
     return out
+
+
+def skip(session: Session, project: Project, user: User, item_id: int) -> None:
+    """Pass on a leased item: free it for others and never serve it to ``user`` again."""
+    session.execute(
+        update(Lease)
+        .where(
+            Lease.item_id == item_id,
+            Lease.project_id == project.id,
+            Lease.user_id == user.id,
+            Lease.expires_at < SETTLED,
+        )
+        .values(expires_at=utcnow(), skipped=True)
+    )
+
+
+def lease_again(
+    session: Session, project_id: int, item_id: int, user_id: int, lease_seconds: int
+) -> None:
+    """Lease an item to ``user_id`` again (undo of a label), whatever its lease said."""
+    expires = utcnow() + timedelta(seconds=lease_seconds)
+    stmt = _insert(session).values(
+        item_id=item_id, project_id=project_id, user_id=user_id, expires_at=expires
+    )
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[Lease.item_id],
+            set_={"expires_at": expires, "user_id": user_id, "skipped": False},
+        )
+    )
 
 
 def settle(session: Session, project_id: int, item_id: int, user_id: int) -> None:

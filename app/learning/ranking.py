@@ -1,0 +1,282 @@
+"""The published ranking: score the pool with a strategy, then order it (density, diversity, ε).
+
+`rank_pool` is the one entry point the service calls; `Recipe` bundles a project's choices and
+`DEFAULT_RECIPE` is the one the label-efficiency benchmark found best (bench/README.md).
+"""
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from app.learning import strategies
+from app.learning.coldstart import exploration_positions, representative_items
+from app.learning.committee import Committee
+from app.learning.diversity import (
+    density_weighted,
+    farthest_first,
+    gradient_norms,
+    information_density,
+)
+from app.learning.estimators import LabelModel, Matrix
+from app.learning.features import FEATURE_KINDS
+
+SCORE_CHUNK_ROWS = 16_384
+
+
+class Ranking(NamedTuple):
+    """Pool rows best first, shape (D,) intp, and the score of each, shape (D,) float64.
+
+    With diversity or exploration the scores are not monotone: the order is the ranking.
+    """
+
+    indices: np.ndarray
+    scores: np.ndarray
+
+
+@dataclass(frozen=True)
+class Diversity:
+    """Batch-mode diversity: the first `batch` positions are picked farthest-first among the
+    `candidates * batch` best-scored items (the rest of the ranking follows by score)."""
+
+    batch: int = 25
+    candidates: int = 10
+
+    def __post_init__(self) -> None:
+        if self.batch < 1 or self.candidates < 1:
+            raise ValueError("diversity batch and candidates must be >= 1")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything a project chooses about querying; the fields map to `rank_pool` arguments.
+
+    features: one of FEATURE_KINDS. committee_size: members of the `Committee` when the
+    strategy `needs_committee`. diversity_batch: 0 for none, else the project's batch size.
+    cold_start: "representative" (k-means) or "random" ranking before the first model.
+    """
+
+    strategy: str = "margin"
+    features: str = "minilm"
+    committee_size: int = 5
+    diversity_batch: int = 0
+    diversity_candidates: int = 10
+    density_power: float = 0.0
+    epsilon: float = 0.0
+    cold_start: str = "representative"
+
+    def __post_init__(self) -> None:
+        strategies.needs_committee(self.strategy)  # raises UnknownStrategyError
+        if self.features not in FEATURE_KINDS:
+            raise ValueError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
+        if self.cold_start not in ("representative", "random"):
+            raise ValueError(f"cold_start must be representative or random: {self.cold_start!r}")
+        if self.committee_size < 1 or self.diversity_batch < 0:
+            raise ValueError("committee_size must be >= 1 and diversity_batch >= 0")
+
+    @property
+    def diversity(self) -> Diversity | None:
+        if self.diversity_batch == 0:
+            return None
+        return Diversity(self.diversity_batch, self.diversity_candidates)
+
+
+DEFAULT_RECIPE = Recipe(strategy="margin", features="minilm", diversity_batch=25)
+
+
+def rank_pool(
+    strategy: str,
+    proba: np.ndarray | None,
+    *,
+    depth: int,
+    rng: np.random.Generator,
+    committee: np.ndarray | None = None,
+    features: Matrix | None = None,
+    labeled_features: Matrix | None = None,
+    multi_label: bool = False,
+    diversity: Diversity | None = None,
+    density_power: float = 0.0,
+    epsilon: float = 0.0,
+    n_representatives: int = 25,
+) -> Ranking:
+    """Rank the unlabelled pool for annotation.
+
+    Args:
+        strategy: a name from `strategies.strategy_names()`.
+        proba: (n, k) current model's probabilities on the pool (a committee's consensus
+            mean for committee strategies), or None before any model: cold start.
+        depth: ranking length D (capped at n).
+        rng: randomness ("random" strategy, exploration, k-means); seed it for repeatability.
+        committee: (m, n, k) members' probabilities, required by committee strategies.
+        features: (n, d) pool features, needed for diversity, density, representative cold
+            start and EGL's norms (EGL without features counts every norm as 1).
+        labeled_features: (L, d) features of labelled items; diversity keeps away from them.
+        multi_label: whether proba columns are independent per-label probabilities.
+        diversity: farthest-first batch mode; None for plain score order.
+        density_power: beta of information-density weighting; 0 for none.
+        epsilon: share of every batch given to uniformly random pool items.
+        n_representatives: cold start: how many k-means representatives lead the ranking.
+
+    Returns:
+        Ranking of D distinct pool rows. Cold start: representatives score 1.0, then random
+        items scoring 0.0.
+
+    Raises:
+        EmptyPoolError: the pool (proba, or features when cold) has no rows.
+        MissingInputError: a committee strategy got no committee.
+        ValueError: diversity or density_power > 0 without features.
+    """
+    if proba is None:
+        return _cold_start(features, depth, rng, n_representatives)
+    norms = None
+    if features is not None and strategies.uses_norms(strategy):
+        norms = gradient_norms(features)
+    scores = strategies.score(
+        strategy, proba, multi_label=multi_label, rng=rng, committee=committee, norms=norms
+    )
+    return rank_scores(
+        scores,
+        depth=depth,
+        rng=rng,
+        features=features,
+        labeled_features=labeled_features,
+        diversity=diversity,
+        density_power=density_power,
+        epsilon=epsilon,
+    )
+
+
+def rank_scores(
+    scores: np.ndarray,
+    *,
+    depth: int,
+    rng: np.random.Generator,
+    features: Matrix | None = None,
+    labeled_features: Matrix | None = None,
+    diversity: Diversity | None = None,
+    density_power: float = 0.0,
+    epsilon: float = 0.0,
+) -> Ranking:
+    """The ordering stage of `rank_pool`, for scores computed elsewhere (e.g. `score_pool`).
+
+    Args:
+        scores: (n,) finite strategy scores, higher = more informative.
+        depth, rng, features, labeled_features, diversity, density_power, epsilon: as in
+            `rank_pool`.
+
+    Returns:
+        Ranking of min(depth, n) distinct rows.
+    """
+    scores = strategies._check_scores(scores)
+    if (diversity is not None or density_power > 0) and features is None:
+        raise ValueError("diversity and density weighting need the pool features")
+    if features is not None and features.shape[0] != scores.shape[0]:
+        raise ValueError(f"features have {features.shape[0]} rows for {scores.shape[0]} scores")
+    if density_power > 0:
+        scores = density_weighted(scores, information_density(features), density_power)
+    depth = min(depth, scores.shape[0])
+    slots = exploration_positions(depth, epsilon)
+    order = _ordered(scores, depth - slots.size, features, labeled_features, diversity)
+    order = _with_exploration(order, slots, scores.shape[0], depth, rng)
+    return Ranking(order, scores[order])
+
+
+def score_pool(
+    strategy: str,
+    model: LabelModel | Committee,
+    X: Matrix | list[Matrix],
+    *,
+    multi_label: bool = False,
+    rng: np.random.Generator,
+    chunk_rows: int = SCORE_CHUNK_ROWS,
+) -> np.ndarray:
+    """Predict and score a large pool chunk by chunk, never holding (m, n, k) at once.
+
+    Args:
+        strategy: a registered name; committee strategies need `model` to be a Committee.
+        model: fitted LabelModel or Committee (a Committee scores its consensus for
+            single-model strategies).
+        X: pool features (n, d), or the Committee's list of views.
+        multi_label, rng: as in `strategies.score`.
+        chunk_rows: rows per chunk.
+
+    Returns:
+        float64 (n,) scores.
+    """
+    views = list(X) if isinstance(X, list | tuple) else [X]
+    n = views[0].shape[0]
+    if strategies.needs_committee(strategy) and not isinstance(model, Committee):
+        raise strategies.MissingInputError(f"strategy {strategy!r} needs a Committee model")
+    out = np.empty(n, dtype=np.float64)
+    for start in range(0, max(n, 1), chunk_rows):
+        chunk = [v[start : start + chunk_rows] for v in views]
+        out[start : start + chunk_rows] = _score_chunk(strategy, model, chunk, multi_label, rng)
+    return out
+
+
+def _score_chunk(
+    strategy: str,
+    model: LabelModel | Committee,
+    views: list[Matrix],
+    multi_label: bool,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    committee = None
+    if isinstance(model, Committee):
+        committee = model.predict_proba_members(views)
+        proba = committee.mean(axis=0)
+    else:
+        proba = model.predict_proba(views[0])
+    norms = gradient_norms(views[0]) if strategies.uses_norms(strategy) else None
+    return strategies.score(
+        strategy, proba, multi_label=multi_label, rng=rng, committee=committee, norms=norms
+    )
+
+
+def _ordered(
+    scores: np.ndarray,
+    count: int,
+    features: Matrix | None,
+    labeled: Matrix | None,
+    diversity: Diversity | None,
+) -> np.ndarray:
+    """The `count` best rows by score, the first `diversity.batch` of them farthest-first."""
+    if diversity is None or count <= 1:
+        return strategies.select_top_k(scores, count)
+    pool = strategies.select_top_k(scores, max(count, diversity.batch * diversity.candidates))
+    candidates = pool[: diversity.batch * diversity.candidates]
+    head = candidates[farthest_first(features[candidates], diversity.batch, labeled=labeled)]
+    rest = pool[~np.isin(pool, head)]
+    return np.concatenate([head, rest])[:count]
+
+
+def _with_exploration(
+    order: np.ndarray, slots: np.ndarray, n: int, depth: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Place uniformly random rows (not already in `order`) at the exploration `slots`."""
+    if slots.size == 0:
+        return order
+    taken = np.zeros(n, dtype=bool)
+    taken[order] = True
+    picks = rng.choice(np.flatnonzero(~taken), slots.size, replace=False)
+    ranking = np.empty(depth, dtype=np.intp)
+    keep = np.ones(depth, dtype=bool)
+    keep[slots] = False
+    ranking[slots], ranking[keep] = picks, order
+    return ranking
+
+
+def _cold_start(
+    features: Matrix | None, depth: int, rng: np.random.Generator, n_representatives: int
+) -> Ranking:
+    """Representatives (if features are given) first, then random items."""
+    if features is None:
+        raise ValueError("a ranking without a model needs the pool features")
+    n = features.shape[0]
+    if n == 0:
+        raise strategies.EmptyPoolError("the pool is empty: there are no items to rank")
+    depth = min(depth, n)
+    head = representative_items(features, min(n_representatives, depth), rng=rng)
+    rest = rng.permutation(np.setdiff1d(np.arange(n), head))[: depth - head.size]
+    scores = np.concatenate([np.ones(head.size), np.zeros(rest.size)])
+    return Ranking(np.concatenate([head, rest]).astype(np.intp), scores)

@@ -1,0 +1,259 @@
+"""The annotate screen: one item at a time, keyboard-driven, the next items fetched ahead.
+
+The page holds the current item plus a few leased items ahead (``BUFFER``); the browser shows
+the next one the moment a key is pressed and posts the label in the background. Each answer
+brings one more item for the buffer, and out-of-band updates of progress and history.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from app.annotations import service as annotations
+from app.deps import ReadSession, SettingsDep, WriteSession
+from app.errors import Conflict
+from app.models import Lease, ModelVersion, Project, TrainingRun, User
+from app.models.base import utcnow
+from app.projects import service as projects
+from app.queue import service as queue
+from app.training import service as training
+from app.web.security import WebUser, check_csrf
+from app.web.templating import render
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+BUFFER = 4
+TEMPLATE = "annotate.html"
+
+
+def _have(have: str) -> set[int]:
+    return {int(part) for part in have.split(",") if part.strip().isdigit()}
+
+
+def _progress(session: Session, project: Project) -> dict[str, Any]:
+    counts = projects.counts(session, project)
+    model = (
+        session.get(ModelVersion, project.current_model_id) if project.current_model_id else None
+    )
+    last = (
+        session.scalar(
+            select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)
+        )
+        or 0
+    )
+    return {
+        "counts": counts,
+        "model": model,
+        "status": training.status(session, project.id),
+        "until_retrain": max(0, project.batch_size - (project.label_events - last)),
+    }
+
+
+SHORTCUTS = [str(d) for d in range(1, 10)] + list("abcdefghijklmnopqrtvwxyz")  # not s, u
+
+
+def _label_keys(project: Project) -> list[tuple[str, str]]:
+    """(label, shortcut key) in the project's order, so a key always means the same label."""
+    return [
+        (label, SHORTCUTS[i] if i < len(SHORTCUTS) else "")
+        for i, label in enumerate(project.labels)
+    ]
+
+
+def _by_frequency(session: Session, project: Project) -> list[str]:
+    """Labels for the type-to-filter picker, the most used first."""
+    counts = annotations.label_counts(session, project)
+    return sorted(project.labels, key=lambda label: -counts[label])
+
+
+def _empty_reason(session: Session, project: Project) -> str:
+    counts = projects.counts(session, project)
+    if counts.n_items == 0:
+        return "This project has no items yet: an admin can import a dataset."
+    if counts.n_unlabeled == 0:
+        return f"All {counts.n_items} items are labelled. Nothing left to do here."
+    leased = (
+        session.scalar(
+            select(func.count()).where(
+                Lease.project_id == project.id,
+                Lease.expires_at > utcnow(),
+                Lease.expires_at < queue.SETTLED,
+            )
+        )
+        or 0
+    )
+    return (
+        f"The {counts.n_unlabeled} unlabelled items are reserved by annotators or skipped "
+        f"by you ({leased} reserved now). Reserved items come back when their lease expires."
+    )
+
+
+def _context(
+    session: Session, project: Project, user: User, settings: SettingsDep, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "current_user": user,
+        "project": project,
+        "labels": _label_keys(project),
+        "picker": _by_frequency(session, project),
+        "history": annotations.history(session, project, user),
+        "lease_minutes": settings.lease_seconds // 60,
+        **_progress(session, project),
+        **extra,
+    }
+
+
+def _fetch(
+    session: Session,
+    project: Project,
+    user: User,
+    settings: SettingsDep,
+    have: set[int],
+    want: int,
+) -> tuple[list[queue.QueueItem], int | None]:
+    batch = queue.next_items(
+        session, project, user, limit=len(have) + want, lease_seconds=settings.lease_seconds
+    )
+    fresh = [q for q in batch.items if q.item.id not in have][:want]
+    return fresh, batch.model_version
+
+
+@router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
+def annotate_page(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebUser,
+) -> HTMLResponse:
+    """The annotate screen with the current item and the next ones fetched ahead."""
+    project = projects.get_project(session, project_id)
+    items, version = _fetch(session, project, user, settings, set(), BUFFER)
+    context = _context(
+        session,
+        project,
+        user,
+        settings,
+        items=items,
+        model_version=version,
+        empty_reason=None if items else _empty_reason(session, project),
+    )
+    return render(request, TEMPLATE, context)
+
+
+def _next_fragment(
+    request: Request,
+    session: Session,
+    project: Project,
+    user: User,
+    settings: SettingsDep,
+    have: set[int],
+) -> HTMLResponse:
+    items, version = _fetch(session, project, user, settings, have, 1)
+    context = _context(
+        session,
+        project,
+        user,
+        settings,
+        items=items,
+        model_version=version,
+        empty_reason=None if items else _empty_reason(session, project),
+        oob=True,
+        hide_all=True,
+    )
+    return render(request, TEMPLATE, context, block="after_submit")
+
+
+@router.post("/projects/{project_id}/annotate/submit", response_class=HTMLResponse)
+def submit(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebUser,
+    item_id: Annotated[int, Form()],
+    label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
+    have: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """Store a label and hand back one more item for the buffer."""
+    project = projects.get_project(session, project_id)
+    annotations.submit(session, project, user, item_id=item_id, labels=list(label))
+    return _next_fragment(request, session, project, user, settings, _have(have) | {item_id})
+
+
+@router.post("/projects/{project_id}/annotate/skip", response_class=HTMLResponse)
+def skip(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebUser,
+    item_id: Annotated[int, Form()],
+    have: Annotated[str, Form(max_length=2000)] = "",
+) -> HTMLResponse:
+    """Pass on an item (it goes to someone else) and hand back one more item."""
+    project = projects.get_project(session, project_id)
+    queue.skip(session, project, user, item_id)
+    return _next_fragment(request, session, project, user, settings, _have(have) | {item_id})
+
+
+@router.post("/projects/{project_id}/annotate/undo", response_class=HTMLResponse)
+def undo(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebUser,
+) -> HTMLResponse:
+    """Withdraw the last label; the item comes back on screen to be labelled again."""
+    project = projects.get_project(session, project_id)
+    item = annotations.undo_last(session, project, user, lease_seconds=settings.lease_seconds)
+    if item is None:
+        raise Conflict("nothing to undo yet")
+    undone = queue.QueueItem(item=item, score=None, prediction=None)
+    context = _context(
+        session,
+        project,
+        user,
+        settings,
+        items=[undone],
+        undone=True,
+        model_version=None,
+        empty_reason=None,
+        oob=True,
+        hide_all=False,
+    )
+    return render(request, TEMPLATE, context, block="after_submit")
+
+
+@router.post("/projects/{project_id}/annotate/history/{item_id}", response_class=HTMLResponse)
+def relabel(
+    request: Request,
+    project_id: int,
+    item_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebUser,
+    label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
+) -> HTMLResponse:
+    """Change a label from the history panel."""
+    project = projects.get_project(session, project_id)
+    annotations.submit(session, project, user, item_id=item_id, labels=list(label))
+    context = _context(
+        session, project, user, settings, items=[], model_version=None, empty_reason=None
+    )
+    return render(request, TEMPLATE, context, block="history")
+
+
+@router.get("/projects/{project_id}/annotate/progress", response_class=HTMLResponse)
+def progress(
+    request: Request, project_id: int, session: ReadSession, user: WebUser
+) -> HTMLResponse:
+    """The progress bar and model status (polled)."""
+    project = projects.get_project(session, project_id)
+    context = {"current_user": user, "project": project, **_progress(session, project)}
+    return render(request, TEMPLATE, context, block="progress")

@@ -1,0 +1,60 @@
+"""Sign in and out with a username and password (session cookie)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlparse
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from app.deps import WriteSession
+from app.users import service as users
+from app.web.security import check_csrf, sign_in
+from app.web.templating import render
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths: never redirect to another host after signing in."""
+    if not target:
+        return "/"
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None) -> HTMLResponse:
+    """The sign-in form."""
+    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+
+
+@router.post("/login", dependencies=[Depends(check_csrf)], response_model=None)
+def login(
+    request: Request,
+    session: WriteSession,
+    username: Annotated[str, Form(max_length=100)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form(max_length=2000)] = "/",
+) -> HTMLResponse | RedirectResponse:
+    """Check the password; on success start a session and go on to ``next``."""
+    user = users.authenticate(session, username, password)
+    if user is None:
+        context = {
+            "next": _safe_next(next),
+            "error": "Wrong username or password.",
+            "username": username,
+        }
+        return render(request, "login.html", context, status_code=401)
+    sign_in(request, user)
+    return RedirectResponse(_safe_next(next), status_code=303)
+
+
+@router.post("/logout", dependencies=[Depends(check_csrf)])
+def logout(request: Request) -> RedirectResponse:
+    """End the session."""
+    request.session.clear()
+    return RedirectResponse("/login", status_code=303)

@@ -1,0 +1,121 @@
+"""Upload a dataset in the browser: upload with progress, preview, map fields, import."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from app.deps import SettingsDep, WriteSession
+from app.errors import AppError, Invalid
+from app.items import service as items
+from app.items.parsing import ImportFormatError, detect_format
+from app.items.preview import preview
+from app.projects.service import get_project
+from app.training.service import maybe_queue_run
+from app.web.security import WebAdmin, check_csrf
+from app.web.templating import render
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(csv|tsv|jsonl|json)$")
+
+
+def _uploads(settings: SettingsDep) -> Path:
+    path = settings.data_dir / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@router.get("/projects/{project_id}/import", response_class=HTMLResponse)
+def import_page(
+    request: Request, project_id: int, session: WriteSession, user: WebAdmin
+) -> HTMLResponse:
+    """Choose a file to upload."""
+    project = get_project(session, project_id)
+    return render(request, "projects/import.html", {"current_user": user, "project": project})
+
+
+@router.post("/projects/{project_id}/import/preview", response_class=HTMLResponse)
+def upload_preview(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebAdmin,
+    file: Annotated[UploadFile, File()],
+) -> HTMLResponse:
+    """Keep the uploaded file aside and show its columns and first rows for mapping."""
+    project = get_project(session, project_id)
+    try:
+        fmt = detect_format(file.filename)
+    except ImportFormatError as exc:
+        raise AppError(exc.message, status_code=exc.status_code) from None
+    upload_id = f"{secrets.token_urlsafe(18)}.{fmt}"  # the client's file name is never a path
+    with (_uploads(settings) / upload_id).open("wb") as out:
+        shutil.copyfileobj(file.file, out, length=1 << 20)
+    with (_uploads(settings) / upload_id).open("rb") as fh:
+        peek = preview(fh, fmt)
+    context = {
+        "current_user": user,
+        "project": project,
+        "upload_id": upload_id,
+        "filename": file.filename or "upload",
+        "preview": peek,
+        "guess": _guess(peek.columns),
+    }
+    return render(request, "projects/import.html", context, block="mapping")
+
+
+def _guess(columns: list[str]) -> dict[str, str]:
+    lower = {c.lower(): c for c in columns}
+    pick = {}
+    for field, names in (
+        ("text", ("text", "sentence", "body", "content")),
+        ("label", ("label", "category", "class", "intent", "labels")),
+        ("id", ("id", "uid", "key")),
+    ):
+        pick[field] = next((lower[n] for n in names if n in lower), "")
+    return pick
+
+
+@router.post("/projects/{project_id}/import", response_class=HTMLResponse)
+def run_import(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    settings: SettingsDep,
+    user: WebAdmin,
+    upload_id: Annotated[str, Form(max_length=100)],
+    text_field: Annotated[str, Form(min_length=1, max_length=200)],
+    label_field: Annotated[str, Form(max_length=200)] = "",
+    id_field: Annotated[str, Form(max_length=200)] = "",
+) -> HTMLResponse:
+    """Import the kept file with the chosen mapping; all or nothing."""
+    project = get_project(session, project_id)
+    if not UPLOAD_ID.match(upload_id) or not (_uploads(settings) / upload_id).is_file():
+        raise Invalid("the uploaded file has expired; upload it again")
+    path = _uploads(settings) / upload_id
+    options = items.ImportOptions(
+        filename=path.name,
+        text_field=text_field,
+        label_field=label_field or None,
+        id_field=id_field or None,
+        max_text_chars=settings.max_text_chars,
+    )
+    context = {"current_user": user, "project": project, "error": None, "result": None}
+    try:
+        with path.open("rb") as fh, session.begin_nested():
+            context["result"] = items.import_records(session, project, fh, options)
+        maybe_queue_run(
+            session, project.id, label_events=project.label_events, batch_size=project.batch_size
+        )
+        path.unlink(missing_ok=True)
+    except AppError as exc:
+        context["error"] = exc.message
+        context["upload_id"] = upload_id
+    return render(request, "projects/import.html", context, block="result")

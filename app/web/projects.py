@@ -1,0 +1,196 @@
+"""Admin console screens: project list, creation, dashboard, settings, runs, export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.annotations.service import label_counts
+from app.deps import DatabaseDep, ReadSession, WriteSession
+from app.errors import Invalid
+from app.items import export
+from app.learning.strategies import strategy_names
+from app.models import ModelVersion, Project
+from app.projects import service as projects
+from app.projects.schemas import ProjectCreate, ProjectUpdate
+from app.training import service as training
+from app.web.charts import learning_curve
+from app.web.security import WebAdmin, WebUser, check_csrf
+from app.web.templating import render
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "form"
+    return f"{field}: {first['msg']}"
+
+
+@router.get("/", response_class=HTMLResponse)
+def project_list(request: Request, session: ReadSession, user: WebUser) -> HTMLResponse:
+    """Every project with its counts and model version."""
+    rows = [(p, projects.counts(session, p)) for p in projects.list_projects(session)]
+    return render(request, "projects/list.html", {"current_user": user, "rows": rows})
+
+
+@router.get("/projects/new", response_class=HTMLResponse)
+def new_project(request: Request, user: WebAdmin) -> HTMLResponse:
+    """The create-project form."""
+    return render(
+        request,
+        "projects/new.html",
+        {
+            "current_user": user,
+            "strategies": strategy_names(),
+            "error": None,
+            "form": {},
+        },
+    )
+
+
+@router.post("/projects", response_model=None)
+def create_project(
+    request: Request,
+    session: WriteSession,
+    user: WebAdmin,
+    name: Annotated[str, Form(max_length=200)],
+    labels: Annotated[str, Form(max_length=100_000)],
+    strategy: Annotated[str, Form(max_length=50)] = "margin",
+    batch_size: Annotated[int, Form()] = 20,
+    multi_label: Annotated[bool, Form()] = False,
+) -> HTMLResponse | RedirectResponse:
+    """Create a project; labels come one per line (or comma-separated)."""
+    separator = "\n" if "\n" in labels.strip() else ","
+    label_list = [part.strip() for part in labels.split(separator) if part.strip()]
+    form = {
+        "name": name,
+        "labels": labels,
+        "strategy": strategy,
+        "batch_size": batch_size,
+        "multi_label": multi_label,
+    }
+    try:
+        data = ProjectCreate(
+            name=name,
+            labels=label_list,
+            strategy=strategy,
+            batch_size=batch_size,
+            multi_label=multi_label,
+        )
+    except ValidationError as exc:
+        return render(
+            request,
+            "projects/new.html",
+            {
+                "current_user": user,
+                "strategies": strategy_names(),
+                "error": _validation_message(exc),
+                "form": form,
+            },
+            status_code=422,
+        )
+    project = projects.create_project(session, data)
+    return RedirectResponse(f"/projects/{project.id}/import", status_code=303)
+
+
+def _model_context(session: Session, project: Project) -> dict[str, Any]:
+    model = (
+        session.get(ModelVersion, project.current_model_id) if project.current_model_id else None
+    )
+    return {
+        "model": model,
+        "status": training.status(session, project.id),
+        "counts": projects.counts(session, project),
+    }
+
+
+def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
+    versions = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.project_id == project.id)
+        .order_by(ModelVersion.version)
+    ).all()
+    counts = label_counts(session, project)
+    return {
+        "project": project,
+        **_model_context(session, project),
+        "label_counts": sorted(counts.items(), key=lambda kv: -kv[1]),
+        "max_count": max(counts.values(), default=0) or 1,
+        "chart": learning_curve([(v.n_labels, v.metrics or {}) for v in versions]),
+        "versions": versions,
+        "runs": training.list_runs(session, project.id, limit=15),
+        "strategies": strategy_names(),
+    }
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+def dashboard(
+    request: Request, project_id: int, session: ReadSession, user: WebUser
+) -> HTMLResponse:
+    """Counts, label distribution, learning curve, training runs, settings and export."""
+    project = projects.get_project(session, project_id)
+    context = {"current_user": user, **_dashboard_context(session, project)}
+    return render(request, "projects/dashboard.html", context)
+
+
+@router.get("/projects/{project_id}/live", response_class=HTMLResponse)
+def live(request: Request, project_id: int, session: ReadSession, user: WebUser) -> HTMLResponse:
+    """The self-polling part of the dashboard: model, counts, curve and runs."""
+    project = projects.get_project(session, project_id)
+    context = {"current_user": user, **_dashboard_context(session, project)}
+    return render(request, "projects/dashboard.html", context, block="live")
+
+
+@router.post("/projects/{project_id}/train", response_class=HTMLResponse)
+def train_now(
+    request: Request, project_id: int, session: WriteSession, user: WebAdmin
+) -> HTMLResponse:
+    """Queue a training run now."""
+    project = projects.get_project(session, project_id)
+    training.queue_run(session, project.id, reason="manual")
+    context = {"current_user": user, **_dashboard_context(session, project)}
+    return render(request, "projects/dashboard.html", context, block="live")
+
+
+@router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
+def update_settings(
+    request: Request,
+    project_id: int,
+    session: WriteSession,
+    user: WebAdmin,
+    strategy: Annotated[str, Form(max_length=50)],
+    batch_size: Annotated[int, Form()],
+) -> HTMLResponse:
+    """Change the query strategy and batch size."""
+    project = projects.get_project(session, project_id)
+    try:
+        data = ProjectUpdate(strategy=strategy, batch_size=batch_size)
+    except ValidationError as exc:
+        raise Invalid(_validation_message(exc)) from None
+    projects.update_project(session, project, data)
+    context = {"current_user": user, "saved": True, **_dashboard_context(session, project)}
+    return render(request, "projects/dashboard.html", context, block="settings")
+
+
+@router.get("/projects/{project_id}/export.{fmt}")
+def export_file(
+    project_id: int, fmt: str, session: ReadSession, db: DatabaseDep, _: WebUser
+) -> StreamingResponse:
+    """Download every annotation as CSV or JSONL."""
+    if fmt not in export.FORMATS:
+        raise Invalid(f"unknown export format {fmt!r}; use csv or jsonl")
+    project = projects.get_project(session, project_id)
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    return StreamingResponse(
+        export.stream_export(db.reader, project.id, fmt),
+        media_type=f"{media}; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="project-{project.id}-labels.{fmt}"'
+        },
+    )

