@@ -19,13 +19,18 @@
   const current = () => articles()[0] || null;
   const buttons = () => Array.from(document.querySelectorAll("#labels .label-btn"));
 
+  let shownId = null;
+
   function show(pressedAt) {
     const items = articles();
     items.forEach((item, i) => { item.hidden = i !== 0; });
     const empty = document.getElementById("empty-reason");
     if (empty) empty.hidden = items.length > 0;
+    const id = items.length ? items[0].dataset.itemId : null;
+    const changed = id !== shownId;
+    shownId = id;
     buttons().forEach((b) => {
-      if (multi) b.setAttribute("aria-pressed", "false");
+      if (multi && changed) b.setAttribute("aria-pressed", "false");
       b.disabled = items.length === 0;
     });
     if (pressedAt !== undefined) {
@@ -33,14 +38,31 @@
     }
   }
 
+  // Requests go one at a time, in key-press order: an undo never overtakes the label it
+  // undoes, and each request tells the server which items the page already holds.
+  let chain = Promise.resolve();
+
   function post(path, values, swap) {
-    return htmx.ajax("POST", `${base}/${path}`, {
-      target: "#stage", swap: swap, values: values, source: root,
-    }).then(() => show());
+    chain = chain.then(() => htmx.ajax("POST", `${base}/${path}`, {
+      target: "#stage", swap: swap, values: values(), source: root,
+    })).catch(() => {}).then(() => { dedupe(); show(); });
+    return chain;
   }
 
+  function dedupe() {
+    const seen = new Set();
+    articles().forEach((a) => {
+      if (seen.has(a.dataset.itemId)) a.remove();
+      seen.add(a.dataset.itemId);
+    });
+  }
+
+  // Items already answered but whose request has not been sent or finished yet: the
+  // server must not hand them back as new items.
+  const pending = new Set();
+
   function have() {
-    return articles().map((a) => a.dataset.itemId).join(",");
+    return [...articles().map((a) => a.dataset.itemId), ...pending].join(",");
   }
 
   function submit(labels, pressedAt) {
@@ -48,7 +70,10 @@
     if (!item || labels.length === 0) return;
     item.remove();
     show(pressedAt);
-    post("submit", { item_id: item.dataset.itemId, label: labels, have: have() }, "beforeend");
+    const id = item.dataset.itemId;
+    pending.add(id);
+    post("submit", () => ({ item_id: id, label: labels, have: have() }), "beforeend")
+      .then(() => pending.delete(id));
   }
 
   function skip(pressedAt) {
@@ -56,11 +81,13 @@
     if (!item) return;
     item.remove();
     show(pressedAt);
-    post("skip", { item_id: item.dataset.itemId, have: have() }, "beforeend");
+    const id = item.dataset.itemId;
+    pending.add(id);
+    post("skip", () => ({ item_id: id, have: have() }), "beforeend").then(() => pending.delete(id));
   }
 
   function undo() {
-    post("undo", {}, "afterbegin");
+    post("undo", () => ({}), "afterbegin");
   }
 
   function chosen() {

@@ -153,7 +153,7 @@ def _next_fragment(
     settings: SettingsDep,
     have: set[int],
 ) -> HTMLResponse:
-    items, version = _fetch(session, project, user, settings, have, 1)
+    items, version = _fetch(session, project, user, settings, have, max(1, BUFFER - len(have)))
     context = _context(
         session,
         project,
@@ -182,7 +182,7 @@ def submit(
     """Store a label and hand back one more item for the buffer."""
     project = projects.get_project(session, project_id)
     annotations.submit(session, project, user, item_id=item_id, labels=list(label))
-    return _next_fragment(request, session, project, user, settings, _have(have) | {item_id})
+    return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
 
 @router.post("/projects/{project_id}/annotate/skip", response_class=HTMLResponse)
@@ -198,7 +198,7 @@ def skip(
     """Pass on an item (it goes to someone else) and hand back one more item."""
     project = projects.get_project(session, project_id)
     queue.skip(session, project, user, item_id)
-    return _next_fragment(request, session, project, user, settings, _have(have) | {item_id})
+    return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
 
 @router.post("/projects/{project_id}/annotate/undo", response_class=HTMLResponse)
