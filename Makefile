@@ -19,7 +19,7 @@ venv: $(UV)
 run: venv
 	$(VENV)/bin/labelloop migrate
 	$(VENV)/bin/labelloop demo
-	@echo "Open http://$(HOST):$(PORT)/docs and authorise with the token above."
+	@echo "Open http://$(HOST):$(PORT)/ and sign in with the password above (API docs: /docs)."
 	$(VENV)/bin/labelloop serve --host $(HOST) --port $(PORT)
 
 test: $(UV) chromium

@@ -86,6 +86,21 @@ def cmd_worker(_: argparse.Namespace) -> int:
     return 0
 
 
+PROMPT = object()
+
+
+def _password(value: object) -> str | None:
+    """The --password value; prompt (twice, without echo) when given without a value."""
+    if value is not PROMPT:
+        return value  # type: ignore[return-value]
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat password: ") != first:
+        raise AppError("the passwords do not match")
+    return first
+
+
 def cmd_user_add(args: argparse.Namespace) -> int:
     from app.users.service import create_user
 
@@ -94,8 +109,9 @@ def cmd_user_add(args: argparse.Namespace) -> int:
         return 2
     db = open_database(settings.sqlalchemy_url)
     try:
+        password = _password(args.password)
         with db.writer() as session, session.begin():
-            user, token = create_user(session, name=args.name, role=args.role)
+            user, token = create_user(session, name=args.name, role=args.role, password=password)
             print(f"created {user.role} {user.name!r}; API token:")
     except AppError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
@@ -107,8 +123,10 @@ def cmd_user_add(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import secrets
+
     from app.demo.loader import load_demo
-    from app.users.service import create_user, get_by_name, regenerate_token
+    from app.users.service import create_user, get_by_name, regenerate_token, set_password
 
     settings = _settings()
     if not _require_migrated(settings):
@@ -122,11 +140,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 admin, token = create_user(session, name=args.admin, role="admin")
             else:
                 token = regenerate_token(session, admin)
+            password = secrets.token_urlsafe(9)
+            set_password(session, admin, password)
     finally:
         db.dispose()
     state = "created" if created else "already present"
     print(f"demo project {project.name!r} (id {project.id}) {state}")
-    print(f"admin user {args.admin!r}; API token (new on every run):")
+    print(f"sign in as {args.admin!r} with password {password} (both new on every run)")
+    print("admin API token:")
     print(token)
     return 0
 
@@ -150,6 +171,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = user.add_parser("add", help="create a user and print its API token (last line)")
     add.add_argument("name")
     add.add_argument("--role", choices=["admin", "annotator"], default="annotator")
+    add.add_argument(
+        "--password",
+        nargs="?",
+        const=PROMPT,
+        default=None,
+        help="password for signing in to the web UI (prompted for when no value is given)",
+    )
     add.set_defaults(func=cmd_user_add)
     demo = sub.add_parser("demo", help="load the demo project and print an admin token")
     demo.add_argument("--admin", default="admin")

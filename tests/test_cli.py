@@ -40,3 +40,16 @@ def test_migrate_then_demo(tmp_path: Path) -> None:
     assert "created" in demo.stdout and demo.stdout.strip().splitlines()[-1].startswith("ll_")
     again = labelloop("demo", env=env)
     assert "already present" in again.stdout
+
+
+def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_path: Path) -> None:
+    from app.users.service import authenticate
+
+    env = server_env(db_url, tmp_path / "data")
+    done = labelloop("user", "add", "dan", "--password", "long-enough-pw", env=env)
+    assert done.returncode == 0, done.stderr
+    short = labelloop("user", "add", "eve", "--password", "short", env=env)
+    assert short.returncode == 1 and "at least 8 characters" in short.stderr
+    with db.writer() as session, session.begin():
+        assert authenticate(session, "dan", "long-enough-pw") is not None
+        assert authenticate(session, "dan", "wrong-password") is None

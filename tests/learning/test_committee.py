@@ -75,15 +75,3 @@ def test_multi_label_committee(features: sp.csr_matrix, topics: np.ndarray) -> N
 def test_a_single_label_cannot_train(features: sp.csr_matrix) -> None:
     with pytest.raises(NotEnoughLabelsError):
         Committee(3).fit(features[:4], np.zeros(4, dtype=int))
-
-
-def test_committee_scores_rank_held_out_ambiguity_first(
-    features: sp.csr_matrix, topics: np.ndarray, featurizer
-) -> None:
-    committee = Committee(3, n_members=5).fit(features, topics)
-    pool = featurizer.transform(
-        ["The striker scored a goal in the match.", "the cake", "the team and the oven and code"]
-    )
-    members = committee.predict_proba_members(pool)
-    kl = score("qbc_kl", members.mean(0), committee=members)
-    assert kl[0] < kl[2]

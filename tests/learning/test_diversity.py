@@ -113,7 +113,8 @@ def test_farthest_first_skips_near_duplicates() -> None:
 def test_farthest_first_keeps_away_from_labelled_rows() -> None:
     X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [-5.0, 5.0]])
     picked = farthest_first(X, 2, labeled=np.array([[-5.0, 5.1]]))
-    assert_array_equal(picked, [0, 2])
+    assert_array_equal(picked, [0, 3])  # not row 4, right next to the labelled row
+    assert_array_equal(farthest_first(X, 2), [0, 4])
 
 
 def test_farthest_first_edge_cases() -> None:

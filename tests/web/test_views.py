@@ -1,0 +1,124 @@
+"""The HTML surface over HTTP: sign-in, CSRF, roles, error pages and toasts, headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+from app.models import Project
+from app.users.service import create_user
+from tests.factories import create_project
+
+
+@pytest.fixture
+def web(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings, worker=False), follow_redirects=False) as client:
+        yield client
+
+
+def _user(db: Database, name: str, role: str) -> None:
+    with db.writer() as session, session.begin():
+        create_user(session, name=name, role=role, password=f"{name}-password")
+
+
+def _csrf(client: TestClient, path: str = "/login") -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match, "the page should carry a CSRF token"
+    return match.group(1)
+
+
+def _sign_in(client: TestClient, name: str) -> str:
+    token = _csrf(client)
+    response = client.post(
+        "/login",
+        data={"username": name, "password": f"{name}-password", "csrf_token": token, "next": "/"},
+    )
+    assert response.status_code == 303, response.text
+    return _csrf(client, "/")  # signing in starts a new session with a new token
+
+
+def test_pages_need_a_session(web: TestClient) -> None:
+    response = web.get("/projects/1/annotate")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=/projects/1/annotate"
+
+
+def test_sign_in_sets_a_hardened_cookie(web: TestClient, db: Database) -> None:
+    _user(db, "ada", "admin")
+    token = _csrf(web)
+    wrong = web.post("/login", data={"username": "ada", "password": "nope", "csrf_token": token})
+    assert wrong.status_code == 401 and "Wrong username or password" in wrong.text
+    ok = web.post(
+        "/login",
+        data={
+            "username": "ada",
+            "password": "ada-password",
+            "csrf_token": token,
+            "next": "//evil.example/",
+        },
+    )
+    assert ok.status_code == 303 and ok.headers["location"] == "/"
+    cookie = ok.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=lax" in cookie
+    assert web.get("/").status_code == 200
+
+
+def test_state_changes_need_the_csrf_token(web: TestClient, db: Database) -> None:
+    _user(db, "ada", "admin")
+    _sign_in(web, "ada")
+    form = {"name": "x", "labels": "a\nb"}
+    refused = web.post("/projects", data=form)
+    assert refused.status_code == 403 and "did not come from this site" in refused.text
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Project)) == 0
+    token = _csrf(web, "/projects/new")
+    assert web.post("/projects", data={**form, "csrf_token": token}).status_code == 303
+
+
+def test_annotators_cannot_open_admin_screens(web: TestClient, db: Database) -> None:
+    _user(db, "bo", "annotator")
+    project = create_project(db, n_items=3)
+    _sign_in(web, "bo")
+    for path in ("/projects/new", "/users", f"/projects/{project.id}/import"):
+        response = web.get(path)
+        assert response.status_code == 403, path
+        assert "Not allowed" in response.text and "text/html" in response.headers["content-type"]
+    assert web.get(f"/projects/{project.id}/annotate").status_code == 200
+
+
+def test_errors_are_pages_or_toasts(web: TestClient, db: Database) -> None:
+    _user(db, "ada", "admin")
+    token = _sign_in(web, "ada")
+    page = web.get("/projects/999")
+    assert page.status_code == 404 and "<html" in page.text and "project 999" in page.text
+    toast = web.post("/projects/999/train", headers={"HX-Request": "true", "X-CSRF-Token": token})
+    assert toast.status_code == 404
+    assert toast.headers["HX-Retarget"] == "#toasts"
+    assert 'class="toast toast-error"' in toast.text and "<html" not in toast.text
+
+
+def test_security_headers_everywhere(web: TestClient) -> None:
+    for path in ("/login", "/api/v1/projects", "/static/app.css"):
+        headers = web.get(path).headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_undo_with_nothing_to_undo_is_a_conflict_toast(web: TestClient, db: Database) -> None:
+    _user(db, "bo", "annotator")
+    project = create_project(db, n_items=3)
+    token = _sign_in(web, "bo")
+    response = web.post(
+        f"/projects/{project.id}/annotate/undo",
+        headers={"HX-Request": "true", "X-CSRF-Token": token},
+    )
+    assert response.status_code == 409 and "nothing to undo" in response.text
