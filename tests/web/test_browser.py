@@ -153,3 +153,55 @@ def test_html_in_item_text_is_shown_literally_and_never_runs(
     assert dialogs == []
     assert all(r.startswith(live_server) for r in requests), requests
     assert not any(r.endswith("/x") for r in requests)
+
+
+def test_many_labels_picker_and_multi_label_toggles(
+    browser: Browser, live_server: str, web_db: Database
+) -> None:
+    from sqlalchemy import select
+
+    from app.models import Annotation, Project
+    from tests.factories import create_project, import_jsonl
+
+    labels = [
+        f"intent_{name}"
+        for name in [
+            "alpha",
+            "bravo",
+            "charlie",
+            "delta",
+            "echo",
+            "foxtrot",
+            "golf",
+            "hotel",
+            "india",
+            "juliet",
+            "kilo",
+            "lima",
+        ]
+    ]
+    project = create_project(web_db, name="many", labels=labels, multi_label=True)
+    with web_db.writer() as session, session.begin():
+        rows = [{"text": f"message number {i}"} for i in range(5)]
+        import_jsonl(session, session.get_one(Project, project.id), rows)
+    _user(web_db, "kim", "annotator", "kim-password")
+    page = browser.new_context().new_page()
+    _sign_in(page, live_server, "kim", "kim-password")
+    page.goto(f"{live_server}/projects/{project.id}/annotate")
+    item = page.locator("#stage article.item:not([hidden]) .item-text")
+    first = item.inner_text()
+    page.keyboard.press("2")  # toggles intent_bravo
+    page.keyboard.press("/")
+    page.keyboard.type("kil")
+    expect(page.locator("#picker-list li:not([hidden])")).to_have_count(1)
+    page.keyboard.press("Enter")  # toggles intent_kilo, focus stays in the picker
+    page.keyboard.press("Escape")
+    pressed = page.locator("#labels .label-btn[aria-pressed=true]")
+    expect(pressed).to_have_count(2)
+    page.keyboard.press("Enter")  # submits the toggled set
+    expect(item).not_to_have_text(first)
+    expect(pressed).to_have_count(0)
+    expect(page.locator("#history li")).to_have_count(1)
+    with web_db.reader() as session:
+        stored = session.scalars(select(Annotation.labels)).all()
+    assert [sorted(labels) for labels in stored] == [["intent_bravo", "intent_kilo"]]
