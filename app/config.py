@@ -23,9 +23,9 @@ class Settings(BaseSettings):
     lease_seconds: int = Field(default=600, gt=0)
     queue_max_limit: int = Field(default=100, gt=0)
     ranking_depth: int = Field(
-        default=20_000, gt=0, description="How many top-ranked items a model version publishes."
+        default=2_000, gt=0, description="How many top-ranked items a model version publishes."
     )
-    worker_poll_seconds: float = Field(default=0.5, gt=0)
+    worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     worker_stale_seconds: float = Field(
         default=60.0, gt=0, description="A running run without a heartbeat this long is failed."

@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from datetime import timedelta
 
@@ -28,13 +29,23 @@ class Worker:
         self.db = db
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self._last_recovery = float("-inf")
 
     def run_once(self) -> bool:
-        """Recover stale runs, then claim and execute one run. Returns whether one ran."""
-        with self.db.writer() as session, session.begin():
-            training.recover_stale(
-                session, stale_after=timedelta(seconds=self.settings.worker_stale_seconds)
-            )
+        """Recover stale runs (now and then), claim and execute one run. Returns whether one ran.
+
+        Idle polls only read; the write lock is taken when there is something to claim.
+        """
+        now = time.monotonic()
+        if now - self._last_recovery >= self.settings.worker_heartbeat_seconds:
+            self._last_recovery = now
+            with self.db.writer() as session, session.begin():
+                training.recover_stale(
+                    session, stale_after=timedelta(seconds=self.settings.worker_stale_seconds)
+                )
+        with self.db.reader() as session:
+            if not training.has_queued(session):
+                return False
         with self.db.writer() as session, session.begin():
             run_id = training.claim_next(session, self.name)
         if run_id is None:

@@ -62,6 +62,16 @@ def _queued(session: Session, project_id: int) -> TrainingRun | None:
     )
 
 
+def has_queued(session: Session) -> bool:
+    """Whether any run waits to be claimed (a cheap read for idle workers)."""
+    return (
+        session.scalar(
+            select(TrainingRun.id).where(TrainingRun.status == RunStatus.QUEUED).limit(1)
+        )
+        is not None
+    )
+
+
 def claim_next(session: Session, worker: str) -> int | None:
     """Move the oldest claimable queued run to running; returns its id, or None.
 

@@ -66,7 +66,11 @@ def test_density_never_allocates_an_n_by_n_matrix() -> None:
 
 
 def test_sparse_density_at_200k_stays_linear() -> None:
-    X = sp.random(200_000, 1_000, density=0.005, format="csr", dtype=np.float32, random_state=0)
+    n, d, per_row = 200_000, 1_000, 5
+    rng = np.random.default_rng(0)
+    indices = rng.integers(0, d, size=n * per_row)
+    data = rng.random(n * per_row, dtype=np.float32)
+    X = sp.csr_matrix((data, indices, np.arange(0, n * per_row + 1, per_row)), shape=(n, d))
     tracemalloc.start()
     try:
         information_density(X)
@@ -111,8 +115,8 @@ def test_farthest_first_skips_near_duplicates() -> None:
 
 
 def test_farthest_first_keeps_away_from_labelled_rows() -> None:
-    X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [-5.0, 5.0]])
-    picked = farthest_first(X, 2, labeled=np.array([[-5.0, 5.1]]))
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [-6.0, 5.0]])
+    picked = farthest_first(X, 2, labeled=np.array([[-6.0, 5.1]]))
     assert_array_equal(picked, [0, 3])  # not row 4, right next to the labelled row
     assert_array_equal(farthest_first(X, 2), [0, 4])
 

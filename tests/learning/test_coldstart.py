@@ -1,0 +1,74 @@
+"""Cold start: k-means representatives cover the clusters; exploration slots are spread evenly."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+
+from app.learning import coldstart
+from app.learning.coldstart import exploration_positions, representative_items
+
+
+def _clusters(sizes: list[int], d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-norm rows around len(sizes) orthogonal directions, and each row's cluster."""
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(len(sizes)), sizes)
+    X = np.eye(d)[cluster] + rng.normal(scale=0.1, size=(cluster.size, d))
+    return X / np.linalg.norm(X, axis=1, keepdims=True), cluster
+
+
+def test_one_representative_per_cluster_largest_first() -> None:
+    X, cluster = _clusters([40, 10, 25, 5])
+    picked = representative_items(X, 4, rng=np.random.default_rng(0))
+    assert_array_equal(cluster[picked], [0, 2, 1, 3])
+
+
+def test_representatives_are_near_their_cluster_centre() -> None:
+    X, cluster = _clusters([30, 30])
+    picked = representative_items(X, 2, rng=np.random.default_rng(0))
+    for item in picked:
+        members = X[cluster == cluster[item]]
+        distance = np.linalg.norm(members - members.mean(axis=0), axis=1)
+        assert np.linalg.norm(X[item] - members.mean(axis=0)) <= np.quantile(distance, 0.25)
+
+
+def test_sparse_features_and_distinct_items() -> None:
+    X, cluster = _clusters([20, 20, 20])
+    picked = representative_items(sp.csr_matrix(X), 10, rng=np.random.default_rng(1))
+    assert picked.shape == (10,) and np.unique(picked).size == 10
+    assert set(cluster[picked]) == {0, 1, 2}
+
+
+def test_k_is_capped_at_the_pool_size() -> None:
+    X, _ = _clusters([2, 1])
+    picked = representative_items(X, 10, rng=np.random.default_rng(0))
+    assert sorted(picked) == [0, 1, 2]
+    assert representative_items(X, 0, rng=np.random.default_rng(0)).shape == (0,)
+
+
+def test_big_pools_cluster_a_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(coldstart, "MAX_KMEANS_ROWS", 300)
+    X, cluster = _clusters([500, 500, 500])
+    picked = representative_items(X, 3, rng=np.random.default_rng(0))
+    assert sorted(cluster[picked]) == [0, 1, 2]
+    assert picked.max() < 1500
+
+
+def test_is_deterministic_for_a_seed() -> None:
+    X, _ = _clusters([30, 30, 30])
+    first = representative_items(X, 5, rng=np.random.default_rng(7))
+    second = representative_items(X, 5, rng=np.random.default_rng(7))
+    assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize(
+    ("depth", "epsilon", "expected"),
+    [(20, 0.2, [4, 9, 14, 19]), (10, 0.0, []), (3, 1.0, [0, 1, 2]), (25, 0.1, [11, 24])],
+)
+def test_exploration_positions(depth: int, epsilon: float, expected: list[int]) -> None:
+    assert_array_equal(exploration_positions(depth, epsilon), expected)
+
+
+def test_exploration_share_must_be_a_fraction() -> None:
+    with pytest.raises(ValueError, match="epsilon"):
+        exploration_positions(10, 1.5)
