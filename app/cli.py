@@ -186,8 +186,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except ValidationError as exc:  # a LABELLOOP_* variable with a bad value
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            print(
+                f"error: configuration{' ' + where if where else ''}: {error['msg']}",
+                file=sys.stderr,
+            )
+        return 2
 
 
 if __name__ == "__main__":

@@ -2,11 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIN_SECRET_CHARS = 32
+# Values people leave in place of a secret (compared lower-cased, without - _ . and spaces).
+PLACEHOLDER_SECRETS = frozenset(
+    {
+        "changeme",
+        "changethis",
+        "replaceme",
+        "secret",
+        "secretkey",
+        "mysecret",
+        "yoursecret",
+        "yoursecretkey",
+        "supersecret",
+        "password",
+        "default",
+        "development",
+        "dev",
+        "test",
+        "insecure",
+        "labelloop",
+        "example",
+        "placeholder",
+        "xxx",
+        "todo",
+    }
+)
 
 
 class Settings(BaseSettings):
@@ -39,11 +68,31 @@ class Settings(BaseSettings):
     )
     secure_cookies: bool = Field(default=False, description="Send cookies over HTTPS only.")
     session_days: int = Field(default=14, gt=0)
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="Outside development a placeholder or short secret_key is refused.",
+    )
+    login_max_failures: int = Field(
+        default=5, gt=0, description="Failed sign-ins per username and address per window."
+    )
+    login_window_seconds: float = Field(default=300.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _real_secret_outside_development(self) -> Settings:
+        problem = secret_key_problem(self.secret_key)
+        if problem and self.environment != "development":
+            raise ValueError(
+                f"LABELLOOP_SECRET_KEY {problem}; set a random value of at least "
+                f"{MIN_SECRET_CHARS} characters (python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'), or unset it to generate one into "
+                "the data directory"
+            )
+        return self
 
     @cached_property
     def sqlalchemy_url(self) -> str:
@@ -55,3 +104,16 @@ class Settings(BaseSettings):
     def project_dir(self, project_id: int) -> Path:
         """Directory holding one project's model files and feature caches."""
         return self.data_dir / "projects" / str(project_id)
+
+
+def secret_key_problem(secret: str | None) -> str | None:
+    """Why ``secret`` is unfit to sign sessions (placeholder, too short); None if fine or unset."""
+    if secret is None:
+        return None
+    if re.sub(r"[\s._-]+", "", secret.lower()) in PLACEHOLDER_SECRETS:
+        return "is a well-known placeholder"
+    if len(secret) < MIN_SECRET_CHARS:
+        return f"is {len(secret)} characters long, shorter than {MIN_SECRET_CHARS}"
+    if len(set(secret)) < 8:
+        return "repeats too few distinct characters to be random"
+    return None

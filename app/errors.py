@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import BaseModel
+
 
 class AppError(Exception):
     """Base error: a user-facing ``message`` and the HTTP ``status_code`` it maps to."""
@@ -47,3 +51,43 @@ class Invalid(AppError):
     """The request is well-formed but breaks a rule (unknown label, bad field)."""
 
     status_code = 422
+
+
+class ErrorOut(BaseModel):
+    """The body of every API error."""
+
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    """One problem found by request validation (FastAPI's format)."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidOut(BaseModel):
+    """422: a broken rule (a message) or a request that fails validation (a list of problems)."""
+
+    detail: str | list[FieldProblem]
+
+
+_DESCRIPTIONS = {
+    400: "The body could not be parsed",
+    401: "Missing or invalid bearer token",
+    403: "The action needs the admin role",
+    404: "No such project or item",
+    409: "Conflicts with the current state",
+    413: "The body is over the size limit",
+    415: "Unsupported file format",
+    422: "Invalid request",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI documentation of the error responses ``codes`` (for ``responses=``)."""
+    return {
+        code: {"model": InvalidOut if code == 422 else ErrorOut, "description": _DESCRIPTIONS[code]}
+        for code in codes
+    }

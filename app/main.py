@@ -15,7 +15,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.annotations.endpoints import router as annotations_router
 from app.config import Settings
 from app.db import open_database
-from app.errors import AppError
+from app.errors import AppError, responses
 from app.items.endpoints import router as items_router
 from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
@@ -24,6 +24,7 @@ from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
 from app.web import annotate, auth, imports, projects, users
+from app.web.ratelimit import LoginLimiter
 from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
 from app.web.templating import ROOT, is_htmx, render
 
@@ -33,7 +34,7 @@ JSON_BODY_LIMIT = 16 * 1024 * 1024
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix="/api/v1", responses=responses(400, 401, 413, 422))
     for sub in (projects_router, items_router, queue_router, annotations_router, training_router):
         router.include_router(sub)
     return router
@@ -65,6 +66,9 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.login_limiter = LoginLimiter(
+        settings.login_max_failures, settings.login_window_seconds
+    )
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=JSON_BODY_LIMIT,

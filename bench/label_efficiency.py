@@ -218,7 +218,12 @@ def build_features(data: Dataset, kinds: set[str], cache: EmbeddingCache) -> dic
 
 @dataclass(frozen=True)
 class Spec:
-    """A benchmark recipe, written `strategy[+div[N]][+dens][+eps[P]][+rep]@features`."""
+    """A benchmark recipe, written `strategy[+div[N]][+dens][+eps[P]][+rep][+sub]@features`.
+
+    div[N]: farthest-first batch over the N x 25 best (N = 10); dens: density weighting
+    (power 1); eps[P]: P% random exploration (10); rep: k-means seed set instead of random;
+    sub: committee members on random half feature subspaces instead of bootstrap resamples.
+    """
 
     text: str
     strategy: str
@@ -227,6 +232,7 @@ class Spec:
     density: float = 0.0
     epsilon: float = 0.0
     representative: bool = False
+    subspace: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Spec:
@@ -247,6 +253,8 @@ class Spec:
                 kwargs["epsilon"] = int(option[3:] or 10) / 100
             elif option == "rep":
                 kwargs["representative"] = True
+            elif option == "sub":
+                kwargs["subspace"] = True
             else:
                 raise SystemExit(f"bad recipe option {option!r} in {text!r}")
         return cls(text, strategy, features, **kwargs)
@@ -302,7 +310,14 @@ def simulate(
     for round_ in range(args.rounds + 1):
         start = time.perf_counter()
         if committee:
-            model = Committee(n_labels, n_members=args.committee, C=args.C, random_state=seed)
+            model = Committee(
+                n_labels,
+                n_members=args.committee,
+                bootstrap=not spec.subspace,
+                max_features=0.5 if spec.subspace else 1.0,
+                C=args.C,
+                random_state=seed,
+            )
         else:
             model = LabelModel(n_labels, C=args.C)
         model.fit(X[labelled], y[labelled])
@@ -522,7 +537,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--recipes",
         default=DEFAULT_RECIPES,
-        help="comma-separated strategy[+div[N]][+dens][+eps[P]][+rep]@features",
+        help="comma-separated strategy[+div[N]][+dens][+eps[P]][+rep][+sub]@features",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="batches after the seed set")

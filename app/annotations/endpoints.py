@@ -3,15 +3,32 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Header, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.annotations import service
+from app.annotations import idempotency, service
 from app.deps import CurrentUser, WriteSession
+from app.errors import responses
+from app.fields import Id, PathId, Text
+from app.models import Annotation, Project, User
 from app.projects.service import get_project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["annotations"])
+REPLAYED = {"Idempotent-Replayed": "true"}
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias=idempotency.HEADER,
+        min_length=1,
+        max_length=255,
+        pattern=r"^[!-~]+$",
+        description="Makes a retry safe: the same key with the same body replays the first "
+        "response (for 24 hours); the same key with another body is refused with 422.",
+    ),
+]
 
 
 class AnnotationIn(BaseModel):
@@ -19,9 +36,9 @@ class AnnotationIn(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    item_id: int
-    label: str | None = Field(default=None, max_length=200)
-    labels: list[str] | None = Field(default=None, max_length=1000)
+    item_id: Id
+    label: Text | None = Field(default=None, max_length=200)
+    labels: list[Text] | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _one_of(self) -> AnnotationIn:
@@ -43,21 +60,42 @@ class AnnotationOut(BaseModel):
     updated_at: datetime
 
 
-@router.post("/annotations", status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/annotations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AnnotationOut,
+    responses={200: {"model": AnnotationOut, "description": "Replaced an earlier label"}}
+    | responses(404, 409),
+)
 def submit_annotation(
-    project_id: int,
+    project_id: PathId,
     body: AnnotationIn,
     session: WriteSession,
     user: CurrentUser,
     response: Response,
-) -> AnnotationOut:
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> AnnotationOut | Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
+    if idempotency_key is not None:
+        request_hash = idempotency.fingerprint(
+            "POST", f"/projects/{project_id}/annotations", body.model_dump()
+        )
+        stored = idempotency.claim(session, user.id, idempotency_key, request_hash)
+        if stored is not None:
+            return JSONResponse(stored.body, stored.status_code, headers=REPLAYED)
     project = get_project(session, project_id)
     annotation, created = service.submit(
         session, project, user, item_id=body.item_id, labels=body.label_list()
     )
-    if not created:
-        response.status_code = status.HTTP_200_OK
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    out = _out(project, annotation, user)
+    if idempotency_key is not None:
+        body_json = out.model_dump(mode="json")
+        idempotency.record(session, user.id, idempotency_key, response.status_code, body_json)
+    return out
+
+
+def _out(project: Project, annotation: Annotation, user: User) -> AnnotationOut:
     return AnnotationOut(
         id=annotation.id,
         item_id=annotation.item_id,

@@ -32,16 +32,22 @@ def submit(
 ) -> tuple[Annotation, bool]:
     """Store ``user``'s label(s) for an item; returns the annotation and whether it is new.
 
-    A second submit by the same annotator replaces the first. The item's lease is
-    released, the project's label counter bumped, and a training run queued when a batch
-    of new labels is complete.
+    A second submit by the same annotator replaces the first; one with the same labels
+    changes nothing (a retry). The item's lease is settled, the project's label counter
+    bumped, and a training run queued when a batch of new labels is complete.
+
+    The lease does not gate the submit: a label sent after the caller's lease expired is
+    still stored as the caller's own annotation, even if the item went to someone else
+    meanwhile (who may then label it too; each annotator has at most one row per item).
     """
     check_labels(project, labels)
     item = session.scalar(select(Item).where(Item.id == item_id, Item.project_id == project.id))
     if item is None:
         raise NotFound(f"item {item_id} not found in project {project.id}")
-    annotation, created = _upsert(session, project, user, item, labels)
+    annotation, created, changed = _upsert(session, project, user, item, labels)
     queue.settle(session, project.id, item.id, user.id)
+    if not changed:
+        return annotation, created
     events = _bump_label_events(session, project.id)
     training.maybe_queue_run(
         session, project.id, label_events=events, batch_size=project.batch_size
@@ -51,7 +57,8 @@ def submit(
 
 def _upsert(
     session: Session, project: Project, user: User, item: Item, labels: list[str]
-) -> tuple[Annotation, bool]:
+) -> tuple[Annotation, bool, bool]:
+    """Insert or replace the user's annotation; returns it, whether new, whether changed."""
     existing = _find(session, item.id, user.id)
     if existing is None:
         annotation = Annotation(
@@ -61,15 +68,17 @@ def _upsert(
             with session.begin_nested():
                 session.add(annotation)
                 session.flush()
-            return annotation, True
-        except IntegrityError:  # a concurrent identical submit won the insert
+            return annotation, True, True
+        except IntegrityError:  # a concurrent submit of the same user won the insert
             existing = _find(session, item.id, user.id)
             if existing is None:
                 raise
+    if existing.labels == labels:
+        return existing, False, False
     existing.labels = labels
     existing.updated_at = utcnow()
     session.flush()
-    return existing, False
+    return existing, False, True
 
 
 def _find(session: Session, item_id: int, user_id: int) -> Annotation | None:

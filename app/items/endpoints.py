@@ -9,11 +9,13 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.deps import AdminUser, CurrentUser, DatabaseDep, ReadSession, SettingsDep, WriteSession
+from app.errors import responses
+from app.fields import PathId
 from app.items import export, service
 from app.projects.service import get_project
 from app.training import service as training
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["items"])
+router = APIRouter(prefix="/projects/{project_id}", tags=["items"], responses=responses(404))
 
 
 class ImportOut(BaseModel):
@@ -22,9 +24,9 @@ class ImportOut(BaseModel):
     labeled: int
 
 
-@router.post("/imports", status_code=status.HTTP_201_CREATED)
+@router.post("/imports", status_code=status.HTTP_201_CREATED, responses=responses(403, 415))
 def import_file(
-    project_id: int,
+    project_id: PathId,
     file: Annotated[UploadFile, File(description="CSV, TSV, JSONL or JSON (array of objects)")],
     session: WriteSession,
     settings: SettingsDep,
@@ -53,7 +55,7 @@ def import_file(
 
 @router.get("/export")
 def export_annotations(
-    project_id: int,
+    project_id: PathId,
     session: ReadSession,
     db: DatabaseDep,
     _: CurrentUser,

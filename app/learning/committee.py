@@ -1,7 +1,8 @@
 """Query by committee: a committee of label models and its two disagreement measures.
 
-Members differ by bootstrap resample of the labelled rows and/or by feature view (e.g. one
-member on TF-IDF, one on MiniLM). Disagreement is scored as vote entropy or mean KL divergence.
+Members differ by bootstrap resample of the labelled rows, by random feature subspace and/or by
+feature view (e.g. one member on TF-IDF, one on MiniLM). Disagreement is scored as vote entropy
+or mean KL divergence to the consensus.
 """
 
 from collections.abc import Sequence
@@ -23,6 +24,9 @@ class Committee(BaseEstimator):
     Single-label bootstrap resamples keep one row of every labelled class per member, so no
     member is blind to a class it could have seen (with 25 labels over 77 classes a plain
     bootstrap would drop a third of the classes and turn that into fake disagreement).
+    `max_features` < 1 gives each member a random subset of the feature columns instead of (or
+    as well as) resampled rows: every member then sees every labelled row, so members do not
+    disagree merely about the near-duplicates of rows some of them missed.
     """
 
     def __init__(
@@ -32,6 +36,7 @@ class Committee(BaseEstimator):
         n_members: int = 5,
         multi_label: bool = False,
         bootstrap: bool = True,
+        max_features: float = 1.0,
         C: float = 10.0,
         max_iter: int = 300,
         tol: float = 1e-3,
@@ -41,6 +46,7 @@ class Committee(BaseEstimator):
         self.n_members = n_members
         self.multi_label = multi_label
         self.bootstrap = bootstrap
+        self.max_features = max_features
         self.C = C
         self.max_iter = max_iter
         self.tol = tol
@@ -55,20 +61,24 @@ class Committee(BaseEstimator):
             y: (n,) label indices, or (n, n_labels) 0/1 if multi-label.
 
         Returns:
-            self, fitted (`members_`, `views_`).
+            self, fitted (`members_`, `views_`, `columns_`: each member's feature columns or
+            None for all).
 
         Raises:
             NotEnoughLabelsError: as `LabelModel.fit`.
         """
         if self.n_members < 1:
             raise ValueError(f"n_members must be >= 1, got {self.n_members}")
+        if not 0.0 < self.max_features <= 1.0:
+            raise ValueError(f"max_features must be in (0, 1], got {self.max_features}")
         views = list(X) if isinstance(X, list | tuple) else [X]
         rng = np.random.default_rng(self.random_state)
         y = np.asarray(y)
-        self.members_, self.views_ = [], []
+        self.members_, self.views_, self.columns_ = [], [], []
         for i in range(self.n_members):
             view = i % len(views)
             rows = self._resample(y, rng) if self.bootstrap else np.arange(y.shape[0])
+            columns = self._subspace(views[view].shape[1], rng)
             member = LabelModel(
                 self.n_labels,
                 multi_label=self.multi_label,
@@ -77,8 +87,9 @@ class Committee(BaseEstimator):
                 tol=self.tol,
                 random_state=self.random_state + i,
             )
-            self.members_.append(member.fit(views[view][rows], y[rows]))
+            self.members_.append(member.fit(_columns(views[view][rows], columns), y[rows]))
             self.views_.append(view)
+            self.columns_.append(columns)
         return self
 
     def predict_proba_members(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
@@ -93,7 +104,12 @@ class Committee(BaseEstimator):
         check_is_fitted(self, "members_")
         views = list(X) if isinstance(X, list | tuple) else [X]
         return np.stack(
-            [m.predict_proba(views[v]) for m, v in zip(self.members_, self.views_, strict=True)]
+            [
+                member.predict_proba(_columns(views[view], columns))
+                for member, view, columns in zip(
+                    self.members_, self.views_, self.columns_, strict=True
+                )
+            ]
         )
 
     def predict_proba(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
@@ -107,6 +123,13 @@ class Committee(BaseEstimator):
             return (proba >= 0.5).astype(np.int64)
         return proba.argmax(axis=1).astype(np.int64)
 
+    def _subspace(self, d: int, rng: np.random.Generator) -> np.ndarray | None:
+        """Sorted random feature columns for one member, or None for all d."""
+        if self.max_features >= 1.0:
+            return None
+        size = max(1, int(np.ceil(self.max_features * d)))
+        return np.sort(rng.choice(d, size, replace=False))
+
     def _resample(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Bootstrap row indices (n,); single-label: the first row of each class guaranteed."""
         n = y.shape[0]
@@ -116,6 +139,10 @@ class Committee(BaseEstimator):
         keep = np.array([rng.choice(np.flatnonzero(y == c)) for c in classes])
         rest = rng.integers(0, n, size=max(n - classes.size, 0))
         return np.concatenate([keep, rest])
+
+
+def _columns(X: Matrix, columns: np.ndarray | None) -> Matrix:
+    return X if columns is None else X[:, columns]
 
 
 def vote_entropy(

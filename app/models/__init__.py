@@ -2,6 +2,7 @@
 
 from app.models.annotation import Annotation
 from app.models.base import Base
+from app.models.idempotency_key import IdempotencyKey
 from app.models.item import Item
 from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
@@ -12,6 +13,7 @@ from app.models.user import Role, User
 __all__ = [
     "Annotation",
     "Base",
+    "IdempotencyKey",
     "Item",
     "Lease",
     "ModelVersion",

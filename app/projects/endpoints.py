@@ -6,6 +6,8 @@ from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
 from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
+from app.errors import responses
+from app.fields import PathId
 from app.models import Project
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
@@ -30,7 +32,7 @@ def _out(session: Session, project: Project) -> ProjectOut:
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=responses(403, 409))
 def create_project(data: ProjectCreate, session: WriteSession, _: AdminUser) -> ProjectOut:
     """Create a project with its label set, query strategy and retrain batch size."""
     return _out(session, service.create_project(session, data))
@@ -42,15 +44,15 @@ def list_projects(session: ReadSession, _: CurrentUser) -> list[ProjectOut]:
     return [_out(session, p) for p in service.list_projects(session)]
 
 
-@router.get("/{project_id}")
-def get_project(project_id: int, session: ReadSession, _: CurrentUser) -> ProjectOut:
+@router.get("/{project_id}", responses=responses(404))
+def get_project(project_id: PathId, session: ReadSession, _: CurrentUser) -> ProjectOut:
     """One project with counts of items, labelled and unlabelled."""
     return _out(session, service.get_project(session, project_id))
 
 
-@router.patch("/{project_id}")
+@router.patch("/{project_id}", responses=responses(403, 404))
 def update_project(
-    project_id: int, data: ProjectUpdate, session: WriteSession, _: AdminUser
+    project_id: PathId, data: ProjectUpdate, session: WriteSession, _: AdminUser
 ) -> ProjectOut:
     """Change the query strategy or the retrain batch size."""
     project = service.update_project(session, service.get_project(session, project_id), data)

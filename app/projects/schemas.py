@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.fields import Text
 from app.learning.strategies import strategy_names
 
 MAX_LABELS = 1000
@@ -20,8 +21,8 @@ def _check_strategy(value: str) -> str:
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
-    labels: list[str] = Field(min_length=1, max_length=MAX_LABELS)
+    name: Text = Field(min_length=1, max_length=200)
+    labels: list[Text] = Field(min_length=1, max_length=MAX_LABELS)
     multi_label: bool = False
     strategy: str = "margin"
     batch_size: int = Field(default=20, ge=1, le=10_000)

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from app.deps import CurrentUser, SettingsDep, WriteSession
+from app.errors import responses
+from app.fields import PathId
 from app.projects.service import get_project
 from app.queue import service
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["queue"])
+router = APIRouter(prefix="/projects/{project_id}", tags=["queue"], responses=responses(404))
 
 
 class QueueItemOut(BaseModel):
@@ -29,7 +31,7 @@ class QueueOut(BaseModel):
 
 @router.get("/queue")
 def get_queue(
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     user: CurrentUser,
     settings: SettingsDep,

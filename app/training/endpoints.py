@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import distinct, func, select
 
 from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
-from app.errors import Conflict
+from app.errors import Conflict, responses
+from app.fields import PathId
 from app.models import Annotation, ModelVersion, Project, TrainingRun
 from app.projects.service import get_project
 from app.training import service
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["model"])
+router = APIRouter(prefix="/projects/{project_id}", tags=["model"], responses=responses(404))
 
 
 class ModelOut(BaseModel):
@@ -62,7 +63,7 @@ def _current(session: ReadSession, project: Project) -> ModelVersion | None:
 
 
 @router.get("/model")
-def get_model(project_id: int, session: ReadSession, _: CurrentUser) -> ModelOut:
+def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> ModelOut:
     """The published model version, its cross-validated metrics and the training status."""
     project = get_project(session, project_id)
     model = _current(session, project)
@@ -92,9 +93,9 @@ def get_model(project_id: int, session: ReadSession, _: CurrentUser) -> ModelOut
     )
 
 
-@router.post("/predict")
+@router.post("/predict", responses=responses(409))
 def predict(
-    project_id: int, body: PredictIn, session: ReadSession, _: CurrentUser, request: Request
+    project_id: PathId, body: PredictIn, session: ReadSession, _: CurrentUser, request: Request
 ) -> PredictOut:
     """Predict labels for texts with the published model (409 before the first model)."""
     project = get_project(session, project_id)
@@ -105,8 +106,8 @@ def predict(
     return PredictOut(model_version=model.version, predictions=predictions)
 
 
-@router.post("/train", status_code=status.HTTP_202_ACCEPTED)
-def train(project_id: int, session: WriteSession, _: AdminUser) -> RunOut:
+@router.post("/train", status_code=status.HTTP_202_ACCEPTED, responses=responses(403))
+def train(project_id: PathId, session: WriteSession, _: AdminUser) -> RunOut:
     """Queue a training run now (joins the queued one if there is one)."""
     project = get_project(session, project_id)
     return RunOut.model_validate(
@@ -115,7 +116,7 @@ def train(project_id: int, session: WriteSession, _: AdminUser) -> RunOut:
 
 
 @router.get("/runs")
-def list_runs(project_id: int, session: ReadSession, _: CurrentUser) -> list[RunOut]:
+def list_runs(project_id: PathId, session: ReadSession, _: CurrentUser) -> list[RunOut]:
     """The project's training runs, newest first, with timings and errors."""
     project = get_project(session, project_id)
     return [

@@ -33,6 +33,8 @@ def create_user(
     name = name.strip()
     if not name:
         raise Invalid("user name must not be empty")
+    if "\x00" in name:
+        raise Invalid("user name must not contain a NUL character")
     if role not in {r.value for r in Role}:
         raise Invalid(f"unknown role {role!r}; use one of: admin, annotator")
     token = new_token()
@@ -60,6 +62,8 @@ def user_for_token(session: Session, token: str) -> User | None:
 
 
 def get_by_name(session: Session, name: str) -> User | None:
+    if "\x00" in name:  # no stored name has one (and PostgreSQL refuses it in a query)
+        return None
     return session.scalar(select(User).where(User.name == name))
 
 

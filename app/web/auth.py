@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated
 from urllib.parse import urlparse
 
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import WriteSession
 from app.users import service as users
+from app.web.ratelimit import LoginLimiter
 from app.web.security import check_csrf, sign_in
 from app.web.templating import render
 
@@ -41,14 +43,24 @@ def login(
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> HTMLResponse | RedirectResponse:
     """Check the password; on success start a session and go on to ``next``."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    address = request.client.host if request.client else "unknown"
+    if wait := limiter.retry_after(username, address):
+        minutes = math.ceil(wait / 60)
+        error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
+        context = {"next": _safe_next(next), "error": error, "username": username}
+        headers = {"Retry-After": str(wait)}
+        return render(request, "login.html", context, status_code=429, headers=headers)
     user = users.authenticate(session, username, password)
     if user is None:
+        limiter.failed(username, address)
         context = {
             "next": _safe_next(next),
             "error": "Wrong username or password.",
             "username": username,
         }
         return render(request, "login.html", context, status_code=401)
+    limiter.succeeded(username, address)
     sign_in(request, user)
     return RedirectResponse(_safe_next(next), status_code=303)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets
 from pathlib import Path
@@ -11,10 +12,12 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.config import Settings
+from app.config import Settings, secret_key_problem
 from app.deps import DatabaseDep
 from app.errors import AppError, Forbidden
 from app.models import User
+
+log = logging.getLogger("labelloop")
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -34,15 +37,29 @@ SECURITY_HEADERS = [
 
 
 def session_secret(settings: Settings) -> str:
-    """The configured secret, else one generated once into ``data_dir/secret_key`` (0600)."""
+    """The configured secret, else one generated once into ``data_dir/secret_key`` (0600).
+
+    Settings refuse a weak configured secret outside development; in development it is
+    only logged. The generated file appears whole or not at all (written aside, then
+    linked), so web processes starting together agree on one secret.
+    """
     if settings.secret_key:
+        if problem := secret_key_problem(settings.secret_key):
+            log.warning("LABELLOOP_SECRET_KEY %s: acceptable in development only", problem)
         return settings.secret_key
     path: Path = settings.data_dir / "secret_key"
     if not path.exists():
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = path.with_name(f".secret_key.{secrets.token_hex(8)}")
+        fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process created it first: use theirs
+        finally:
+            aside.unlink()
     return path.read_text().strip()
 
 

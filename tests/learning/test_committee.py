@@ -75,3 +75,17 @@ def test_multi_label_committee(features: sp.csr_matrix, topics: np.ndarray) -> N
 def test_a_single_label_cannot_train(features: sp.csr_matrix) -> None:
     with pytest.raises(NotEnoughLabelsError):
         Committee(3).fit(features[:4], np.zeros(4, dtype=int))
+
+
+def test_random_subspace_members_see_every_row_and_part_of_the_columns(
+    features: sp.csr_matrix, topics: np.ndarray
+) -> None:
+    committee = Committee(3, n_members=3, bootstrap=False, max_features=0.5).fit(features, topics)
+    d = features.shape[1]
+    for columns in committee.columns_:
+        assert columns.size == int(np.ceil(d / 2)) and np.all(np.diff(columns) > 0)
+    members = committee.predict_proba_members(features)
+    assert members.shape == (3, 45, 3)
+    assert not np.allclose(members[0], members[1])
+    with pytest.raises(ValueError, match="max_features"):
+        Committee(3, max_features=0.0).fit(features, topics)

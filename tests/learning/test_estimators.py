@@ -9,6 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
 from sklearn.linear_model import LogisticRegression
 
+from app.learning import estimators
 from app.learning.estimators import LabelModel, NotEnoughLabelsError
 from app.learning.features import TfidfFeaturizer
 
@@ -176,3 +177,37 @@ def test_survives_a_pickle_round_trip(features: sp.csr_matrix, topics: np.ndarra
     model = LabelModel(3).fit(features, topics)
     restored = pickle.loads(pickle.dumps(model))
     assert_array_equal(restored.predict_proba(features), model.predict_proba(features))
+
+
+@pytest.mark.parametrize("n_labels", [2, 3])
+def test_chunked_probabilities_equal_scikit_learn(
+    features: sp.csr_matrix, topics: np.ndarray, n_labels: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(estimators, "PREDICT_CHUNK_ROWS", 7)  # several chunks on 45 rows
+    keep = topics < n_labels
+    model = LabelModel(4).fit(features[keep], topics[keep])
+    expected = model.estimator_.predict_proba(features[:, model.active_features_])
+    proba = model.predict_proba(features)
+    assert_allclose(proba[:, model.estimator_.classes_], expected, atol=1e-6)
+    assert np.all(proba[:, n_labels:] == 0.0)
+
+
+def test_dense_float32_features_are_used_without_a_copy(topics: np.ndarray) -> None:
+    X = (np.eye(3)[topics] + np.random.default_rng(0).normal(scale=0.3, size=(45, 3))).astype(
+        np.float32
+    )
+    model = LabelModel(3).fit(X, topics)
+    assert model.active_features_.size == 3
+    reference = model.estimator_.predict_proba(X.astype(np.float64))
+    assert_allclose(model.predict_proba(X), reference, atol=1e-6)
+
+
+def test_multi_label_chunked_probabilities_equal_scikit_learn(
+    features: sp.csr_matrix, topics: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(estimators, "PREDICT_CHUNK_ROWS", 10)
+    model = LabelModel(4, multi_label=True).fit(features, _multi_label_targets(topics))
+    proba = model.predict_proba(features)
+    active = features[:, model.active_features_]
+    for j in (0, 1):
+        assert_allclose(proba[:, j], model.estimators_[j].predict_proba(active)[:, 1], atol=1e-6)

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
-from app.learning.features import TfidfFeaturizer
+from app.learning.features import TfidfFeaturizer, pool_features
 
 
 def _row_norms(X: sp.csr_matrix) -> np.ndarray:
@@ -98,3 +98,28 @@ def test_follows_the_estimator_parameter_contract() -> None:
 def test_survives_a_pickle_round_trip(featurizer: TfidfFeaturizer, texts: list[str]) -> None:
     restored = pickle.loads(pickle.dumps(featurizer))
     assert_allclose(restored.transform(texts).toarray(), featurizer.transform(texts).toarray())
+
+
+def test_pool_features_picks_or_joins_the_kinds(features: sp.csr_matrix) -> None:
+    rng = np.random.default_rng(0)
+    embeddings = rng.normal(size=(features.shape[0], 8)).astype(np.float32)
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    assert pool_features("tfidf", tfidf=features) is features
+    assert pool_features("minilm", embeddings=embeddings) is embeddings
+    both = pool_features("both", tfidf=features, embeddings=embeddings)
+    assert sp.issparse(both) and both.dtype == np.float32
+    assert both.shape == (features.shape[0], features.shape[1] + 8)
+    assert_allclose(_row_norms(both), 1.0, rtol=1e-5)
+    # equal weight: each unit block ends up with norm 1 / sqrt(2)
+    assert_allclose(np.linalg.norm(both[:, -8:].toarray(), axis=1), 2**-0.5, rtol=1e-5)
+
+
+def test_pool_features_needs_the_right_inputs(features: sp.csr_matrix) -> None:
+    with pytest.raises(ValueError, match="unknown feature kind"):
+        pool_features("bert", tfidf=features)
+    with pytest.raises(ValueError, match="embeddings"):
+        pool_features("both", tfidf=features)
+    with pytest.raises(ValueError, match="TF-IDF"):
+        pool_features("tfidf", embeddings=np.ones((2, 2)))
+    with pytest.raises(ValueError, match="same rows"):
+        pool_features("both", tfidf=features, embeddings=np.ones((2, 2)))
