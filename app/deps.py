@@ -48,8 +48,10 @@ def write_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Se
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
-ReadSession = Annotated[Session, Depends(read_session)]
-WriteSession = Annotated[Session, Depends(write_session)]
+# scope="function": the transaction commits before the response is sent, so a 2xx is only
+# ever sent for work that is durably in the database (the default would commit after it).
+ReadSession = Annotated[Session, Depends(read_session, scope="function")]
+WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 
 
 def current_user(

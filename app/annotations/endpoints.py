@@ -64,6 +64,7 @@ class AnnotationOut(BaseModel):
     "/annotations",
     status_code=status.HTTP_201_CREATED,
     response_model=AnnotationOut,
+    response_description="A new label",
     responses={200: {"model": AnnotationOut, "description": "Replaced an earlier label"}}
     | responses(404, 409),
 )

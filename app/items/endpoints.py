@@ -53,7 +53,19 @@ def import_file(
     return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
 
 
-@router.get("/export")
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The export file",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}},
+            },
+        }
+    },
+)
 def export_annotations(
     project_id: PathId,
     session: ReadSession,

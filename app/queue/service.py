@@ -99,7 +99,12 @@ def _own_leases(
 def _candidates(
     session: Session, project: Project, user: User, version_id: int | None, now: datetime, n: int
 ) -> list[int]:
-    """Free, unlabelled item ids in serving order: the ranking, then the seeded random order."""
+    """Free, unlabelled item ids in serving order: the ranking, then the seeded random order.
+
+    On PostgreSQL the candidate rows are locked with ``SKIP LOCKED``, so concurrent callers
+    take the next free items instead of all racing for the first one (on SQLite writers are
+    serialised by ``BEGIN IMMEDIATE``, and the clause is left out).
+    """
     found: list[int] = []
     if version_id is not None:
         ranked = (
@@ -111,6 +116,7 @@ def _candidates(
             )
             .order_by(RankEntry.rank)
             .limit(n)
+            .with_for_update(skip_locked=True, key_share=True, of=RankEntry)
         )
         found = list(session.scalars(ranked))
     if len(found) < n:
@@ -124,6 +130,7 @@ def _candidates(
             )
             .order_by(Item.random_key, Item.id)
             .limit(n)
+            .with_for_update(skip_locked=True, key_share=True, of=Item)
         )
         found += [i for i in session.scalars(rest) if i not in taken][: n - len(found)]
     return found

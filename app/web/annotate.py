@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from app.annotations import service as annotations
 from app.deps import ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
+from app.fields import FormId, PathId
 from app.models import Lease, ModelVersion, Project, TrainingRun, User
 from app.models.base import utcnow
 from app.projects import service as projects
@@ -125,7 +126,7 @@ def _fetch(
 @router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
 def annotate_page(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
@@ -171,11 +172,11 @@ def _next_fragment(
 @router.post("/projects/{project_id}/annotate/submit", response_class=HTMLResponse)
 def submit(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
-    item_id: Annotated[int, Form()],
+    item_id: FormId,
     label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
     have: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
@@ -188,11 +189,11 @@ def submit(
 @router.post("/projects/{project_id}/annotate/skip", response_class=HTMLResponse)
 def skip(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
-    item_id: Annotated[int, Form()],
+    item_id: FormId,
     have: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
     """Pass on an item (it goes to someone else) and hand back one more item."""
@@ -204,7 +205,7 @@ def skip(
 @router.post("/projects/{project_id}/annotate/undo", response_class=HTMLResponse)
 def undo(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
@@ -233,8 +234,8 @@ def undo(
 @router.post("/projects/{project_id}/annotate/history/{item_id}", response_class=HTMLResponse)
 def relabel(
     request: Request,
-    project_id: int,
-    item_id: int,
+    project_id: PathId,
+    item_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
@@ -251,7 +252,7 @@ def relabel(
 
 @router.get("/projects/{project_id}/annotate/progress", response_class=HTMLResponse)
 def progress(
-    request: Request, project_id: int, session: ReadSession, user: WebUser
+    request: Request, project_id: PathId, session: ReadSession, user: WebUser
 ) -> HTMLResponse:
     """The progress bar and model status (polled)."""
     project = projects.get_project(session, project_id)

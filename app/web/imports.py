@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import SettingsDep, WriteSession
 from app.errors import AppError, Invalid
+from app.fields import PathId
 from app.items import service as items
 from app.items.parsing import ImportFormatError, detect_format
 from app.items.preview import preview
@@ -33,7 +34,7 @@ def _uploads(settings: SettingsDep) -> Path:
 
 @router.get("/projects/{project_id}/import", response_class=HTMLResponse)
 def import_page(
-    request: Request, project_id: int, session: WriteSession, user: WebAdmin
+    request: Request, project_id: PathId, session: WriteSession, user: WebAdmin
 ) -> HTMLResponse:
     """Choose a file to upload."""
     project = get_project(session, project_id)
@@ -43,7 +44,7 @@ def import_page(
 @router.post("/projects/{project_id}/import/preview", response_class=HTMLResponse)
 def upload_preview(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebAdmin,
@@ -86,7 +87,7 @@ def _guess(columns: list[str]) -> dict[str, str]:
 @router.post("/projects/{project_id}/import", response_class=HTMLResponse)
 def run_import(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
     user: WebAdmin,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from app.annotations.service import label_counts
 from app.deps import DatabaseDep, ReadSession, WriteSession
 from app.errors import Invalid
+from app.fields import PathId
 from app.items import export
 from app.learning.strategies import strategy_names
 from app.models import ModelVersion, Project
@@ -131,7 +132,7 @@ def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def dashboard(
-    request: Request, project_id: int, session: ReadSession, user: WebUser
+    request: Request, project_id: PathId, session: ReadSession, user: WebUser
 ) -> HTMLResponse:
     """Counts, label distribution, learning curve, training runs, settings and export."""
     project = projects.get_project(session, project_id)
@@ -140,7 +141,7 @@ def dashboard(
 
 
 @router.get("/projects/{project_id}/live", response_class=HTMLResponse)
-def live(request: Request, project_id: int, session: ReadSession, user: WebUser) -> HTMLResponse:
+def live(request: Request, project_id: PathId, session: ReadSession, user: WebUser) -> HTMLResponse:
     """The self-polling part of the dashboard: model, counts, curve and runs."""
     project = projects.get_project(session, project_id)
     context = {"current_user": user, **_dashboard_context(session, project)}
@@ -149,7 +150,7 @@ def live(request: Request, project_id: int, session: ReadSession, user: WebUser)
 
 @router.post("/projects/{project_id}/train", response_class=HTMLResponse)
 def train_now(
-    request: Request, project_id: int, session: WriteSession, user: WebAdmin
+    request: Request, project_id: PathId, session: WriteSession, user: WebAdmin
 ) -> HTMLResponse:
     """Queue a training run now."""
     project = projects.get_project(session, project_id)
@@ -161,7 +162,7 @@ def train_now(
 @router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
 def update_settings(
     request: Request,
-    project_id: int,
+    project_id: PathId,
     session: WriteSession,
     user: WebAdmin,
     strategy: Annotated[str, Form(max_length=50)],
@@ -180,7 +181,7 @@ def update_settings(
 
 @router.get("/projects/{project_id}/export.{fmt}")
 def export_file(
-    project_id: int, fmt: str, session: ReadSession, db: DatabaseDep, _: WebUser
+    project_id: PathId, fmt: str, session: ReadSession, db: DatabaseDep, _: WebUser
 ) -> StreamingResponse:
     """Download every annotation as CSV or JSONL."""
     if fmt not in export.FORMATS:

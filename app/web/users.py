@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import ReadSession, WriteSession
 from app.errors import NotFound
+from app.fields import PathId
 from app.models import User
 from app.users import service as users
 from app.web.security import WebAdmin, WebUser, check_csrf, sign_in
@@ -46,7 +47,7 @@ def add_user(
 @router.post("/users/{user_id}/password", response_class=HTMLResponse)
 def reset_password(
     request: Request,
-    user_id: int,
+    user_id: PathId,
     session: WriteSession,
     user: WebAdmin,
     password: Annotated[str, Form(max_length=1000)],
