@@ -218,21 +218,25 @@ def build_features(data: Dataset, kinds: set[str], cache: EmbeddingCache) -> dic
 
 @dataclass(frozen=True)
 class Spec:
-    """A benchmark recipe, written `strategy[+div[N]][+dens][+eps[P]][+rep][+sub]@features`.
+    """A benchmark recipe: `strategy[+option...]@features`, features tfidf, minilm or both.
 
-    div[N]: farthest-first batch over the N x 25 best (N = 10); dens: density weighting
+    div[N]: farthest-first batch over the N x 25 best (N = 10); clu[N]: the best item of each
+    of 25 k-means clusters of the N x 25 best; dens: density weighting
     (power 1); eps[P]: P% random exploration (10); rep: k-means seed set instead of random;
-    sub: committee members on random half feature subspaces instead of bootstrap resamples.
+    sub: committee members on random half feature subspaces instead of bootstrap resamples;
+    ens: a bootstrap committee as the label model of any strategy (scores its consensus).
     """
 
     text: str
     strategy: str
     features: str
-    diversity: int = 0  # candidates factor of farthest-first over the batch; 0 = off
+    diversity: int = 0  # candidates factor of the diverse batch; 0 = off
+    diversity_method: str = "farthest_first"
     density: float = 0.0
     epsilon: float = 0.0
     representative: bool = False
     subspace: bool = False
+    ensemble: bool = False
 
     @classmethod
     def parse(cls, text: str) -> Spec:
@@ -245,8 +249,9 @@ class Spec:
             raise SystemExit(f"bad recipe {text!r}: strategy or @features unknown")
         kwargs: dict[str, object] = {}
         for option in options:
-            if option.startswith("div"):
+            if option.startswith(("div", "clu")):
                 kwargs["diversity"] = int(option[3:] or 10)
+                kwargs["diversity_method"] = "cluster" if option[:3] == "clu" else "farthest_first"
             elif option == "dens":
                 kwargs["density"] = 1.0
             elif option.startswith("eps"):
@@ -255,6 +260,8 @@ class Spec:
                 kwargs["representative"] = True
             elif option == "sub":
                 kwargs["subspace"] = True
+            elif option == "ens":
+                kwargs["ensemble"] = True
             else:
                 raise SystemExit(f"bad recipe option {option!r} in {text!r}")
         return cls(text, strategy, features, **kwargs)
@@ -303,8 +310,8 @@ def simulate(
         labelled = representative_items(X, SEED_SIZE, rng=np.random.default_rng([seed, 2]))
     else:
         labelled = seed_rng.choice(X.shape[0], SEED_SIZE, replace=False)
-    committee = needs_committee(spec.strategy)
-    diversity = Diversity(BATCH, spec.diversity) if spec.diversity else None
+    committee = needs_committee(spec.strategy) or spec.ensemble
+    diversity = Diversity(BATCH, spec.diversity, spec.diversity_method) if spec.diversity else None
     present = np.unique(data.test_y)
     curve = Curve([], [], [], 0.0, 0.0)
     for round_ in range(args.rounds + 1):
@@ -341,7 +348,7 @@ def simulate(
             proba,
             depth=BATCH,
             rng=rng,
-            committee=members,
+            committee=members if needs_committee(spec.strategy) else None,
             features=X[pool],
             labeled_features=X[labelled] if diversity else None,
             diversity=diversity,
@@ -501,7 +508,7 @@ def time_scoring(specs: list[Spec], sizes: list[int], n_labels: int) -> None:
         proba = np.tile(proba, (n // proba.shape[0] + 1, 1))[:n]
         for spec in specs:
             is_committee = needs_committee(spec.strategy)
-            diversity = Diversity(50, 10) if spec.diversity else None
+            diversity = Diversity(50, 10, spec.diversity_method) if spec.diversity else None
             kwargs = dict(
                 depth=20_000,
                 rng=rng,
@@ -537,7 +544,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--recipes",
         default=DEFAULT_RECIPES,
-        help="comma-separated strategy[+div[N]][+dens][+eps[P]][+rep][+sub]@features",
+        help="comma-separated strategy[+div[N]|+clu[N]][+dens][+eps[P]][+rep][+sub][+ens]@features",
     )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="batches after the seed set")

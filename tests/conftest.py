@@ -12,6 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -80,9 +81,16 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of a fresh, migrated database for this test."""
+    with fresh_database(backend, request, tmp_path) as url:
+        yield url
+
+
+@contextmanager
+def fresh_database(backend: str, request: pytest.FixtureRequest, directory: Path) -> Iterator[str]:
+    """A fresh copy of the migrated template of ``backend`` (a file in ``directory`` for SQLite)."""
     if backend == "sqlite":
         template: Path = request.getfixturevalue("sqlite_template")
-        path = tmp_path / "labelloop.db"
+        path = directory / "labelloop.db"
         shutil.copy(template, path)
         yield f"sqlite:///{path}"
         return
@@ -91,10 +99,12 @@ def db_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iter
     engine = _admin_engine()
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    yield _pg_url(name)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    try:
+        yield _pg_url(name)
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
 
 
 @pytest.fixture

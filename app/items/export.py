@@ -46,8 +46,9 @@ def _rows(session: Session, project: Project) -> Iterator[dict[str, Any]]:
 
 
 def _csv_line(values: list[Any]) -> str:
+    """One CSV record, RFC 4180: CRLF-terminated, so a field with a bare CR is quoted too."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(values)
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
     return buffer.getvalue()
 
 

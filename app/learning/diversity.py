@@ -1,10 +1,12 @@
-"""Geometry of the pool: row norms, information density and farthest-first batch diversity.
+"""Geometry of the pool: row norms, information density and batch diversity (farthest-first
+k-center, or one item per k-means cluster of the candidates).
 
 Everything is O(n * d) time and O(n) extra memory: no n x n similarity matrix is ever built.
 """
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.cluster import KMeans
 from sklearn.utils.extmath import row_norms as _sklearn_row_norms
 
 from app.learning.estimators import Matrix
@@ -103,6 +105,32 @@ def farthest_first(
         nearest[chosen] = -1.0
         chosen.append(int(np.argmax(nearest)))
     return np.array(chosen, dtype=np.intp)
+
+
+def best_per_cluster(X: Matrix, k: int, *, rng: np.random.Generator) -> np.ndarray:
+    """Cluster the candidates into k groups and take the first (best-scored) row of each.
+
+    Rows must be in score order, best first; unlike farthest-first this never prefers outliers:
+    each pick is the most informative item of a region of the candidates ("cluster-margin").
+
+    Args:
+        X: candidates (m, d), sparse or dense, best-scored first.
+        k: how many to take; capped at m.
+        rng: seeds k-means.
+
+    Returns:
+        int (intp) array of shape (min(k, m),), rows of X in ascending order (= score order).
+    """
+    m = X.shape[0]
+    k = min(k, m)
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    if k == m:
+        return np.arange(m, dtype=np.intp)
+    seed = int(rng.integers(2**31 - 1))
+    labels = KMeans(k, n_init=1, random_state=seed).fit_predict(X)
+    _, first = np.unique(labels, return_index=True)
+    return np.sort(first).astype(np.intp)
 
 
 def _squared_distance_to_row(X: Matrix, squared: np.ndarray, row: int) -> np.ndarray:

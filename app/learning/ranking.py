@@ -13,6 +13,7 @@ from app.learning import strategies
 from app.learning.coldstart import exploration_positions, representative_items
 from app.learning.committee import Committee
 from app.learning.diversity import (
+    best_per_cluster,
     density_weighted,
     farthest_first,
     gradient_norms,
@@ -34,17 +35,27 @@ class Ranking(NamedTuple):
     scores: np.ndarray
 
 
+DIVERSITY_METHODS = ("cluster", "farthest_first")
+
+
 @dataclass(frozen=True)
 class Diversity:
-    """Batch-mode diversity: the first `batch` positions are picked farthest-first among the
-    `candidates * batch` best-scored items (the rest of the ranking follows by score)."""
+    """Batch-mode diversity over the first `batch` positions of the ranking.
+
+    They are picked among the `candidates * batch` best-scored items, either one per k-means
+    cluster of those candidates (the best of each, "cluster") or greedy k-center away from each
+    other and the labelled items ("farthest_first"); the rest of the ranking follows by score.
+    """
 
     batch: int = 25
     candidates: int = 10
+    method: str = "cluster"
 
     def __post_init__(self) -> None:
         if self.batch < 1 or self.candidates < 1:
             raise ValueError("diversity batch and candidates must be >= 1")
+        if self.method not in DIVERSITY_METHODS:
+            raise ValueError(f"diversity method must be one of {DIVERSITY_METHODS}")
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class Recipe:
     committee_size: int = 5
     diversity_batch: int = 0
     diversity_candidates: int = 10
+    diversity_method: str = "cluster"
     density_power: float = 0.0
     epsilon: float = 0.0
     cold_start: str = "representative"
@@ -71,6 +83,8 @@ class Recipe:
             raise ValueError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
         if self.cold_start not in ("representative", "random"):
             raise ValueError(f"cold_start must be representative or random: {self.cold_start!r}")
+        if self.diversity_method not in DIVERSITY_METHODS:
+            raise ValueError(f"diversity_method must be one of {DIVERSITY_METHODS}")
         if self.committee_size < 1 or self.diversity_batch < 0:
             raise ValueError("committee_size must be >= 1 and diversity_batch >= 0")
 
@@ -78,7 +92,7 @@ class Recipe:
     def diversity(self) -> Diversity | None:
         if self.diversity_batch == 0:
             return None
-        return Diversity(self.diversity_batch, self.diversity_candidates)
+        return Diversity(self.diversity_batch, self.diversity_candidates, self.diversity_method)
 
 
 DEFAULT_RECIPE = Recipe(strategy="margin", features="minilm", diversity_batch=25)
@@ -176,7 +190,7 @@ def rank_scores(
         scores = density_weighted(scores, information_density(features), density_power)
     depth = min(depth, scores.shape[0])
     slots = exploration_positions(depth, epsilon)
-    order = _ordered(scores, depth - slots.size, features, labeled_features, diversity)
+    order = _ordered(scores, depth - slots.size, features, labeled_features, diversity, rng)
     order = _with_exploration(order, slots, scores.shape[0], depth, rng)
     return Ranking(order, scores[order])
 
@@ -239,13 +253,18 @@ def _ordered(
     features: Matrix | None,
     labeled: Matrix | None,
     diversity: Diversity | None,
+    rng: np.random.Generator,
 ) -> np.ndarray:
-    """The `count` best rows by score, the first `diversity.batch` of them farthest-first."""
+    """The `count` best rows by score, the first `diversity.batch` of them diversified."""
     if diversity is None or count <= 1:
         return strategies.select_top_k(scores, count)
     pool = strategies.select_top_k(scores, max(count, diversity.batch * diversity.candidates))
     candidates = pool[: diversity.batch * diversity.candidates]
-    head = candidates[farthest_first(features[candidates], diversity.batch, labeled=labeled)]
+    if diversity.method == "cluster":
+        picked = best_per_cluster(features[candidates], diversity.batch, rng=rng)
+    else:
+        picked = farthest_first(features[candidates], diversity.batch, labeled=labeled)
+    head = candidates[picked]
     rest = pool[~np.isin(pool, head)]
     return np.concatenate([head, rest])[:count]
 

@@ -10,6 +10,8 @@ from app.fields import Text
 from app.learning.strategies import strategy_names
 
 MAX_LABELS = 1000
+OPTIONS = ("diversity", "epsilon", "committee_size")  # kept in Project.settings
+OPTION_DEFAULTS = {"diversity": False, "epsilon": 0.0, "committee_size": 5}
 
 
 def _check_strategy(value: str) -> str:
@@ -26,6 +28,9 @@ class ProjectCreate(BaseModel):
     multi_label: bool = False
     strategy: str = "margin"
     batch_size: int = Field(default=20, ge=1, le=10_000)
+    diversity: bool = Field(default=False, description="Diversify each batch (farthest-first).")
+    epsilon: float = Field(default=0.0, ge=0.0, le=0.5, description="Random share of a batch.")
+    committee_size: int = Field(default=5, ge=2, le=20, description="For qbc_* strategies.")
 
     @field_validator("name")
     @classmethod
@@ -56,6 +61,9 @@ class ProjectUpdate(BaseModel):
 
     strategy: str | None = None
     batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    diversity: bool | None = None
+    epsilon: float | None = Field(default=None, ge=0.0, le=0.5)
+    committee_size: int | None = Field(default=None, ge=2, le=20)
 
     @field_validator("strategy")
     @classmethod
@@ -70,6 +78,9 @@ class ProjectOut(BaseModel):
     multi_label: bool
     strategy: str
     batch_size: int
+    diversity: bool
+    epsilon: float
+    committee_size: int
     created_at: datetime
     n_items: int
     n_labeled: int

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
 from app.models import Annotation, Item, ModelVersion, Project
-from app.projects.schemas import ProjectCreate, ProjectUpdate
+from app.projects.schemas import OPTION_DEFAULTS, OPTIONS, ProjectCreate, ProjectUpdate
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ def create_project(session: Session, data: ProjectCreate) -> Project:
         multi_label=data.multi_label,
         strategy=data.strategy,
         batch_size=data.batch_size,
-        settings={},
+        settings={name: getattr(data, name) for name in OPTIONS},
         random_seed=secrets.randbelow(2**31),
         label_events=0,
         pool_version=0,
@@ -65,6 +65,9 @@ def update_project(session: Session, project: Project, data: ProjectUpdate) -> P
         project.strategy = data.strategy
     if data.batch_size is not None:
         project.batch_size = data.batch_size
+    changed = {name: getattr(data, name) for name in OPTIONS if getattr(data, name) is not None}
+    if changed:
+        project.settings = {**(project.settings or {}), **changed}
     session.flush()
     return project
 
@@ -80,3 +83,8 @@ def counts(session: Session, project: Project) -> ProjectCounts:
             select(ModelVersion.version).where(ModelVersion.id == project.current_model_id)
         )
     return ProjectCounts(n_items=n_items, n_labeled=n_labeled or 0, model_version=version)
+
+
+def options(project: Project) -> dict[str, object]:
+    """The project's query options (diversity, epsilon, committee size) with defaults."""
+    return {**OPTION_DEFAULTS, **(project.settings or {})}

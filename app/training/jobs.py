@@ -18,13 +18,17 @@ from sqlalchemy import delete, func, select, update
 
 from app.config import Settings
 from app.db import Database
+from app.learning import ranking as pool_ranking
 from app.learning import strategies
+from app.learning.committee import Committee
 from app.learning.estimators import LabelModel, NotEnoughLabelsError
 from app.learning.metrics import cross_validated_metrics
 from app.models import Annotation, Item, ModelVersion, Project, RankEntry, RunStatus, TrainingRun
 from app.models.base import utcnow
 from app.training import artifacts, featurestore
 from app.training.predictions import to_predictions
+
+DEFAULT_COMMITTEE = 5
 
 
 @dataclass
@@ -38,6 +42,8 @@ class Snapshot:
     label_events: int
     item_ids: np.ndarray  # (n_items,) ascending
     labeled: dict[int, list[str]]  # item id -> labels
+    batch_size: int = 20
+    options: dict[str, Any] = field(default_factory=dict)  # Project.settings
 
 
 @dataclass
@@ -67,9 +73,9 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     X, y = feats.rows(labeled_ids), _targets(snap, labeled_ids)
     n_labels = len(snap.labels)
     with timer("fit"):
-        model = LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y)
+        model = _fit(snap, X, y)
     with timer("score"):
-        ranking = _rank(snap, feats, model, settings.ranking_depth)
+        ranking = _rank(snap, feats, model, X, settings.ranking_depth)
     with timer("save"):
         path = settings.project_dir(snap.project_id) / "models" / f"run-{run_id}.joblib"
         payload = {"model": model, "labels": snap.labels, "multi_label": snap.multi_label}
@@ -134,6 +140,8 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             label_events=project.label_events,
             item_ids=item_ids,
             labeled=labeled,
+            batch_size=project.batch_size,
+            options=dict(project.settings or {}),
         )
 
 
@@ -164,18 +172,48 @@ class Ranking:
     predictions: list[dict[str, Any]]
 
 
+def _fit(snap: Snapshot, X: Any, y: np.ndarray) -> LabelModel | Committee:
+    """One model, or a committee of ``committee_size`` for the committee strategies."""
+    n_labels = len(snap.labels)
+    if strategies.needs_committee(snap.strategy):
+        size = int(snap.options.get("committee_size", DEFAULT_COMMITTEE))
+        return Committee(n_labels, n_members=size, multi_label=snap.multi_label).fit(X, y)
+    return LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y)
+
+
 def _rank(
-    snap: Snapshot, feats: featurestore.PoolFeatures, model: LabelModel, depth: int
+    snap: Snapshot,
+    feats: featurestore.PoolFeatures,
+    model: LabelModel | Committee,
+    X_labeled: Any,
+    depth: int,
 ) -> Ranking:
+    """Score the unlabelled pool with the project's strategy and order its top ``depth``.
+
+    Batch diversity (farthest-first over the best candidates, away from labelled items) and
+    the exploration share come from the project's options; see ``app.learning.ranking``.
+    """
     pool = np.setdiff1d(snap.item_ids, np.fromiter(snap.labeled, dtype=np.int64))
     if len(pool) == 0:
         return Ranking(pool, np.zeros(0), [])
-    proba = model.predict_proba(feats.rows(pool))
+    X_pool = feats.rows(pool)
     rng = np.random.default_rng([snap.random_seed, snap.label_events])
-    scores = strategies.score(snap.strategy, proba, multi_label=snap.multi_label, rng=rng)
-    top = strategies.select_top_k(scores, depth)
-    predictions = to_predictions(proba[top], snap.labels, multi_label=snap.multi_label)
-    return Ranking(pool[top], scores[top], predictions)
+    scores = pool_ranking.score_pool(
+        snap.strategy, model, X_pool, multi_label=snap.multi_label, rng=rng
+    )
+    diverse = bool(snap.options.get("diversity"))
+    order = pool_ranking.rank_scores(
+        scores,
+        depth=depth,
+        rng=rng,
+        features=X_pool if diverse else None,
+        labeled_features=X_labeled if diverse else None,
+        diversity=pool_ranking.Diversity(batch=snap.batch_size) if diverse else None,
+        epsilon=float(snap.options.get("epsilon", 0.0)),
+    )
+    proba = model.predict_proba(X_pool[order.indices])
+    predictions = to_predictions(proba, snap.labels, multi_label=snap.multi_label)
+    return Ranking(pool[order.indices], order.scores, predictions)
 
 
 def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking) -> None:

@@ -127,6 +127,7 @@ def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
         "versions": versions,
         "runs": training.list_runs(session, project.id, limit=15),
         "strategies": strategy_names(),
+        "options": projects.options(project),
     }
 
 
@@ -167,11 +168,12 @@ def update_settings(
     user: WebAdmin,
     strategy: Annotated[str, Form(max_length=50)],
     batch_size: Annotated[int, Form()],
+    diversity: Annotated[bool, Form()] = False,
 ) -> HTMLResponse:
-    """Change the query strategy and batch size."""
+    """Change the query strategy, batch size and batch diversity."""
     project = projects.get_project(session, project_id)
     try:
-        data = ProjectUpdate(strategy=strategy, batch_size=batch_size)
+        data = ProjectUpdate(strategy=strategy, batch_size=batch_size, diversity=diversity)
     except ValidationError as exc:
         raise Invalid(_validation_message(exc)) from None
     projects.update_project(session, project, data)

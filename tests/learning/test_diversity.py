@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
 from app.learning.diversity import (
+    best_per_cluster,
     density_weighted,
     farthest_first,
     gradient_norms,
@@ -127,3 +128,24 @@ def test_farthest_first_edge_cases() -> None:
     assert_array_equal(farthest_first(X, 0), np.empty(0, dtype=np.intp))
     picked = farthest_first(X, 10)  # identical rows, k beyond m: distinct rows, lowest first
     assert_array_equal(picked, [0, 1, 2])
+
+
+def test_best_per_cluster_takes_the_first_row_of_each_group() -> None:
+    rng = np.random.default_rng(0)
+    group = np.array([0, 0, 1, 0, 2, 1, 2, 3, 3, 0])  # rows in score order
+    X = np.eye(4)[group] * 5 + rng.normal(scale=0.05, size=(10, 4))
+    picked = best_per_cluster(X, 4, rng=np.random.default_rng(0))
+    assert_array_equal(picked, [0, 2, 4, 7])  # the best-scored row of every group
+
+
+def test_best_per_cluster_prefers_the_crowd_to_the_outlier() -> None:
+    # farthest-first would take the far outlier (row 5); clustering takes one per dense group.
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [3.0, 0.0], [3.1, 0.0], [0.0, 0.1], [40.0, 40.0]])
+    assert 5 in farthest_first(X, 2)
+    assert_array_equal(best_per_cluster(X[:5], 2, rng=np.random.default_rng(0)), [0, 2])
+
+
+def test_best_per_cluster_edge_cases() -> None:
+    X = np.random.default_rng(0).normal(size=(3, 2))
+    assert_array_equal(best_per_cluster(X, 5, rng=np.random.default_rng(0)), [0, 1, 2])
+    assert best_per_cluster(X, 0, rng=np.random.default_rng(0)).shape == (0,)

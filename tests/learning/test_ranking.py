@@ -96,7 +96,8 @@ def test_plain_margin_takes_a_batch_of_near_duplicates() -> None:
     assert set(result.indices // 10) == {0}
 
 
-def test_diversity_spreads_the_batch_over_the_groups() -> None:
+@pytest.mark.parametrize("method", ["cluster", "farthest_first"])
+def test_diversity_spreads_the_batch_over_the_groups(method: str) -> None:
     features, proba = _duplicated_pool()
     result = rank_pool(
         "margin",
@@ -104,7 +105,7 @@ def test_diversity_spreads_the_batch_over_the_groups() -> None:
         depth=30,
         rng=np.random.default_rng(0),
         features=features,
-        diversity=Diversity(batch=5, candidates=10),
+        diversity=Diversity(batch=5, candidates=10, method=method),
     )
     assert sorted(result.indices[:5] // 10) == [0, 1, 2, 3, 4]
     assert result.indices[0] == np.argmax(score("margin", proba))  # the best item leads
@@ -123,7 +124,7 @@ def test_diversity_keeps_away_from_labelled_items() -> None:
         rng=np.random.default_rng(0),
         features=features,
         labeled_features=labeled,
-        diversity=Diversity(batch=2, candidates=25),
+        diversity=Diversity(batch=2, candidates=25, method="farthest_first"),
     )
     assert set(result.indices // 10) == {0}
 
@@ -230,3 +231,5 @@ def test_recipes_validate_their_fields() -> None:
         Recipe(features="bert")
     with pytest.raises(ValueError, match="cold_start"):
         Recipe(cold_start="never")
+    with pytest.raises(ValueError, match="method"):
+        Recipe(diversity_batch=5, diversity_method="mmr")

@@ -14,8 +14,11 @@ from sqlalchemy import func, select, update
 from app.annotations.service import submit
 from app.config import Settings
 from app.db import Database
-from app.models import ModelVersion, Project, RankEntry, RunStatus, TrainingRun, User
+from app.learning.strategies import strategy_names
+from app.models import Item, ModelVersion, Project, RankEntry, RunStatus, TrainingRun, User
 from app.models.base import utcnow
+from app.projects.schemas import ProjectUpdate
+from app.projects.service import update_project
 from app.queue.service import next_items
 from app.scheduler.worker import Worker
 from app.training import jobs
@@ -218,3 +221,35 @@ def test_published_ranking_switches_atomically(db: Database, settings: Settings)
     for version, scores in seen:
         if version is not None:
             assert scores and all(s == score_of[version] for s in scores)
+
+
+@pytest.mark.parametrize("strategy", strategy_names())
+def test_every_strategy_trains_and_ranks(db: Database, settings: Settings, strategy: str) -> None:
+    project = create_project(db, n_items=80, n_labeled=24, strategy=strategy)
+    run = _queue_and_work(db, settings, project)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    with db.reader() as session:
+        scores = session.scalars(
+            select(RankEntry.score).where(RankEntry.model_version_id == run.model_version_id)
+        ).all()
+    assert len(scores) == 56 and all(np.isfinite(scores))
+
+
+def test_diverse_batches_avoid_near_duplicates(db: Database, settings: Settings) -> None:
+    """With diversity on, the first batch holds far fewer copies of one phrase."""
+    project = create_project(db, n_items=150, n_labeled=15, batch_size=10)
+    plain = _queue_and_work(db, settings, project)
+    with db.writer() as session, session.begin():
+        update_project(session, session.get_one(Project, project.id), ProjectUpdate(diversity=True))
+    diverse = _queue_and_work(db, settings, project)
+
+    def distinct_phrases(run: TrainingRun) -> int:
+        with db.reader() as session:
+            texts = session.scalars(
+                select(Item.text)
+                .join(RankEntry, RankEntry.item_id == Item.id)
+                .where(RankEntry.model_version_id == run.model_version_id, RankEntry.rank < 10)
+            ).all()
+        return len({text.rsplit(" number ", 1)[0] for text in texts})
+
+    assert distinct_phrases(diverse) > distinct_phrases(plain)
