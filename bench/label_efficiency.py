@@ -185,7 +185,9 @@ class Features:
     test: object  # (n_test, d)
 
 
-def build_features(data: Dataset, kinds: set[str], cache: EmbeddingCache) -> dict[str, Features]:
+def build_features(
+    data: Dataset, kinds: set[str], cache: EmbeddingCache, embedding_weight: float = 1.0
+) -> dict[str, Features]:
     from app.learning.features import TfidfFeaturizer, pool_features
 
     out: dict[str, Features] = {}
@@ -206,6 +208,7 @@ def build_features(data: Dataset, kinds: set[str], cache: EmbeddingCache) -> dic
                     kind,
                     tfidf=None if tfidf is None else getattr(tfidf, part),
                     embeddings=None if embeddings is None else getattr(embeddings, part),
+                    embedding_weight=embedding_weight,
                 )
                 for part in ("train", "test")
             )
@@ -394,7 +397,8 @@ def run_all(args: argparse.Namespace, specs: list[Spec]) -> dict[tuple[str, str]
             f"{len(data.labels)} labels"
         )
         _STATE["data"][name] = data
-        _STATE["features"][name] = build_features(data, {s.features for s in specs}, cache)
+        kinds = {s.features for s in specs}
+        _STATE["features"][name] = build_features(data, kinds, cache, args.embedding_weight)
     jobs = [(d, s.text, seed) for d in args.datasets for s in specs for seed in args.seeds]
     results: dict[tuple[str, str], list[Curve]] = {}
     start = time.perf_counter()
@@ -550,6 +554,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=ROUNDS, help="batches after the seed set")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--committee", type=int, default=5, help="committee members")
+    parser.add_argument(
+        "--embedding-weight", type=float, default=1.0, help="MiniLM block weight in 'both'"
+    )
     parser.add_argument("--C", type=float, default=10.0, help="inverse regularisation")
     parser.add_argument(
         "--timing", default="100000,1000000", help="pool sizes to time scoring on ('' to skip)"
@@ -574,7 +581,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print_report(run_all(args, specs), args)
     if args.timing:
         timed = list(
-            {(s.strategy, s.diversity > 0, s.density, s.epsilon): s for s in specs}.values()
+            {
+                (s.strategy, s.diversity_method if s.diversity else "", s.density, s.epsilon): s
+                for s in specs
+            }.values()
         )
         time_scoring(timed, args.timing, args.timing_labels)
     return 0

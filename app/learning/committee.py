@@ -103,14 +103,12 @@ class Committee(BaseEstimator):
         """
         check_is_fitted(self, "members_")
         views = list(X) if isinstance(X, list | tuple) else [X]
-        return np.stack(
-            [
-                member.predict_proba(_columns(views[view], columns))
-                for member, view, columns in zip(
-                    self.members_, self.views_, self.columns_, strict=True
-                )
-            ]
-        )
+        out = np.empty((len(self.members_), views[0].shape[0], self.n_labels))
+        for i, (member, view, columns) in enumerate(
+            zip(self.members_, self.views_, self.columns_, strict=True)
+        ):
+            out[i] = member.predict_proba(_columns(views[view], columns))
+        return out
 
     def predict_proba(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
         """The consensus: the members' mean probabilities, shape (n, n_labels)."""
@@ -192,6 +190,9 @@ def kl_to_consensus(
 ) -> np.ndarray:
     """Mean over members of KL(member || consensus), consensus = the members' mean.
 
+    Computed as H(consensus) - mean_m H(member_m) (the two are equal when the consensus is the
+    mean), so only one log pass over the (m, n, k) array is needed.
+
     Args:
         proba: (n, k); ignored (the consensus is recomputed from `committee`).
         multi_label: per-label Bernoulli KL averaged over labels if True.
@@ -202,16 +203,12 @@ def kl_to_consensus(
         float64 array of shape (n,), >= 0 (0 when all members agree).
     """
     consensus = committee.mean(axis=0)
-    kl = _kl(committee, consensus)
     if multi_label:
-        kl = kl + _kl(1.0 - committee, 1.0 - consensus)
-        return np.maximum(kl.mean(axis=0).mean(axis=1), 0.0)
-    return np.maximum(kl.sum(axis=2).mean(axis=0), 0.0)
-
-
-def _kl(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """Elementwise p log(p / q) with 0 log 0 = 0; q >= p / m > 0 wherever p > 0."""
-    return xlogy(p, p) - xlogy(p, np.where(p > 0, q, 1.0))
+        spread = _binary_entropy(consensus) - _binary_entropy(committee).mean(axis=0)
+        return np.maximum(spread.mean(axis=1), 0.0)
+    spread = -xlogy(consensus, consensus).sum(axis=1)
+    spread += xlogy(committee, committee).sum(axis=2).mean(axis=0)
+    return np.maximum(spread, 0.0)
 
 
 def _binary_entropy(p: np.ndarray) -> np.ndarray:

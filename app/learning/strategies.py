@@ -264,10 +264,7 @@ def _check_proba(proba: np.ndarray) -> np.ndarray:
         raise EmptyPoolError("the pool is empty: there are no unlabelled items to score")
     if proba.shape[1] == 0:
         raise ValueError("proba must have at least one column")
-    tol = _PROBA_TOLERANCE
-    if not np.all(np.isfinite(proba)) or proba.min() < -tol or proba.max() > 1.0 + tol:
-        raise ValueError("proba must hold finite probabilities in [0, 1]")
-    return np.clip(proba, 0.0, 1.0)
+    return _clip_probabilities(proba, "proba")
 
 
 def _check_committee(name: str, committee: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray:
@@ -279,10 +276,19 @@ def _check_committee(name: str, committee: np.ndarray | None, shape: tuple[int, 
         raise ValueError(
             f"committee must have shape (m, {shape[0]}, {shape[1]}), got {committee.shape}"
         )
+    return _clip_probabilities(committee, "committee")
+
+
+def _clip_probabilities(values: np.ndarray, name: str) -> np.ndarray:
+    """Reject non-finite values or values off [0, 1] by more than float noise; clip the noise.
+
+    Two passes (min and max propagate NaN), and a copy only when something needs clipping.
+    """
+    low, high = values.min(), values.max()
     tol = _PROBA_TOLERANCE
-    if not np.all(np.isfinite(committee)) or committee.min() < -tol or committee.max() > 1 + tol:
-        raise ValueError("committee must hold finite probabilities in [0, 1]")
-    return np.clip(committee, 0.0, 1.0)
+    if not (np.isfinite(low) and np.isfinite(high)) or low < -tol or high > 1.0 + tol:
+        raise ValueError(f"{name} must hold finite probabilities in [0, 1]")
+    return np.clip(values, 0.0, 1.0) if low < 0.0 or high > 1.0 else values
 
 
 def _check_scores(scores: np.ndarray) -> np.ndarray:

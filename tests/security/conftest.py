@@ -1,18 +1,29 @@
-"""Helpers for the security battery: tokens, a signed-in browser client, database snapshots."""
+"""Helpers for the security battery: tokens, a signed-in browser client, database snapshots,
+and one real server per database shared by the tests that need a socket.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from app.db import Database
+from app.config import Settings
+from app.db import Database, open_database
 from app.models import Annotation, Item, Project
 from app.users.service import create_user as create_user_with_password
+from tests.conftest import BACKENDS, fresh_database
 from tests.factories import create_user
+from tests.server import serve
+
+UPLOAD_LIMIT = 1024 * 1024  # the live server's LABELLOOP_MAX_UPLOAD_BYTES
+_names = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -58,3 +69,37 @@ def sign_in(client: TestClient, db: Database, name: str = "ada", role: str = "ad
 def admin(db: Database) -> str:
     """An admin's API token."""
     return create_user(db)[1]
+
+
+@dataclass(frozen=True)
+class Live:
+    """A ``labelloop serve --no-worker`` process, its database and settings, and its log."""
+
+    url: str
+    db: Database
+    settings: Settings
+    log: Path
+
+    def user(self, role: str = "admin") -> str:
+        """A new user with a name of its own; returns its API token."""
+        return create_user(self.db, name=f"{role}-{next(_names)}", role=role)[1]
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Live]:
+    """One server per database for the whole battery (a start costs seconds); tests that use
+    it make their own projects and users, and compare counts they own."""
+    directory = tmp_path_factory.mktemp(f"live-{request.param}")
+    with fresh_database(request.param, request, directory) as url:
+        settings = Settings(database_url=url, data_dir=directory / "data", cv_folds=3)
+        db = open_database(url)
+        try:
+            with serve(
+                url, settings.data_dir, "--no-worker", LABELLOOP_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT)
+            ) as base:
+                (log,) = directory.glob("serve-*.log")
+                yield Live(url=base, db=db, settings=settings, log=log)
+        finally:
+            db.dispose()

@@ -15,13 +15,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from app.config import Settings
-from app.db import Database
-from app.models import Item
+from app.models import Item, Project
 from app.scheduler.worker import Worker
 from app.training import service as training
-from tests.factories import create_project, create_user
-from tests.server import serve
+from tests.factories import create_project
+from tests.security.conftest import Live
 
 EXAMPLES = int(os.environ.get("LABELLOOP_FUZZ_EXAMPLES", "8"))
 SEED = os.environ.get("LABELLOOP_FUZZ_SEED", "20261130")
@@ -59,13 +57,17 @@ fields = {{ values = ["text", "label", "id"] }}
 """
 
 
-def _seed(db: Database, settings: Settings, config: Path) -> dict[str, str | None]:
+def _seed(live: Live, config: Path) -> dict[str, str | None]:
     """A project with a published model (so predict and the queue have data); one token per role."""
-    project = create_project(db, n_items=60, n_labeled=24)
-    with db.writer() as session, session.begin():
+    worker = Worker(live.db, live.settings)
+    project = create_project(live.db, name="fuzzed", n_items=60, n_labeled=24)
+    with live.db.writer() as session, session.begin():
         training.queue_run(session, project.id, reason="manual")
+    while worker.run_once():  # this project's run, and any other queued by earlier tests
+        pass
+    with live.db.reader() as session:
+        assert session.get_one(Project, project.id).current_model_id is not None
         items = session.scalars(select(Item.id).where(Item.project_id == project.id)).all()
-    assert Worker(db, settings).run_once()
     config.write_text(
         CONFIG.format(
             project=project.id,
@@ -73,9 +75,7 @@ def _seed(db: Database, settings: Settings, config: Path) -> dict[str, str | Non
             labels=", ".join(f'"{label}"' for label in project.labels),
         )
     )
-    _, admin = create_user(db, name="admin", role="admin")
-    _, annotator = create_user(db, name="ann", role="annotator")
-    return {"admin": admin, "annotator": annotator, "anonymous": None}
+    return {"admin": live.user("admin"), "annotator": live.user("annotator"), "anonymous": None}
 
 
 def _fuzz(url: str, token: str | None, workdir: Path) -> subprocess.CompletedProcess[str]:
@@ -102,14 +102,13 @@ def _fuzz(url: str, token: str | None, workdir: Path) -> subprocess.CompletedPro
     )
 
 
-def test_no_server_errors_or_schema_violations_for_any_role(
-    db_url: str, db: Database, settings: Settings, tmp_path: Path
-) -> None:
-    tokens = _seed(db, settings, tmp_path / "schemathesis.toml")
+def test_no_server_errors_or_schema_violations_for_any_role(live: Live, tmp_path: Path) -> None:
+    tokens = _seed(live, tmp_path / "schemathesis.toml")
     failed = {}
-    with serve(db_url, settings.data_dir, "--no-worker") as url:
-        for role, token in tokens.items():
-            result = _fuzz(url, token, tmp_path)
-            if result.returncode != 0:
-                failed[role] = result.stdout[-6000:] + result.stderr[-2000:]
+    for role, token in tokens.items():
+        result = _fuzz(live.url, token, tmp_path)
+        if result.returncode != 0:
+            failed[role] = result.stdout[-6000:] + result.stderr[-2000:]
     assert not failed, "\n\n".join(f"=== {role} ===\n{out}" for role, out in failed.items())
+    log = live.log.read_text()
+    assert "Traceback" not in log, log[-4000:]

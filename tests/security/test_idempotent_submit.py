@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import httpx
 from fastapi.testclient import TestClient
@@ -11,20 +10,21 @@ from sqlalchemy import func, select, update
 
 from app.annotations.idempotency import RETENTION
 from app.db import Database
-from app.models import Annotation, IdempotencyKey, Project, TrainingRun, User
+from app.models import Annotation, IdempotencyKey, Item, Project, TrainingRun, User
 from app.models.base import utcnow
 from tests.factories import auth, create_project, create_user
-from tests.server import serve
+from tests.security.conftest import Live
 
 CLIENTS = 20
 
 
-def _annotations(db: Database) -> list[tuple[int, str, list[str]]]:
-    """(item id, annotator, labels) of every human annotation."""
+def _annotations(db: Database, project_id: int = 1) -> list[tuple[int, str, list[str]]]:
+    """(item id, annotator, labels) of every human annotation of the project."""
     with db.reader() as session:
         rows = session.execute(
             select(Annotation.item_id, User.name, Annotation.labels)
             .join(User, User.id == Annotation.user_id)
+            .where(Annotation.project_id == project_id)
             .order_by(Annotation.id)
         )
         return [(item_id, name, labels) for item_id, name, labels in rows]
@@ -35,40 +35,44 @@ def _label_events(db: Database, project_id: int) -> int:
         return session.get_one(Project, project_id).label_events
 
 
-def test_twenty_identical_concurrent_posts_store_one_row(
-    db_url: str, db: Database, tmp_path: Path
-) -> None:
-    project = create_project(db, n_items=5, batch_size=5)
-    _, token = create_user(db, name="ann", role="annotator")
-    url_path = f"/api/v1/projects/{project.id}/annotations"
-    with serve(db_url, tmp_path / "data", "--no-worker") as url:
-        with httpx.Client(base_url=url, headers=auth(token), timeout=60) as api:
-            item = api.get(f"/api/v1/projects/{project.id}/queue?limit=1").json()["items"][0]
-        barrier = threading.Barrier(CLIENTS)
-        results: list[httpx.Response | BaseException] = []
+def _concurrently(url: str, headers: dict[str, str], path: str, body: dict) -> list[httpx.Response]:
+    """POST ``body`` from CLIENTS threads released together; every answer, or the failure."""
+    barrier = threading.Barrier(CLIENTS)
+    results: list[httpx.Response | BaseException] = []
 
-        def post() -> None:
-            with httpx.Client(base_url=url, headers=auth(token), timeout=60) as api:
-                barrier.wait()
-                try:
-                    results.append(
-                        api.post(url_path, json={"item_id": item["id"], "label": "food"})
-                    )
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    results.append(exc)
+    def post() -> None:
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as api:
+            barrier.wait()
+            try:
+                results.append(api.post(path, json=body))
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                results.append(exc)
 
-        threads = [threading.Thread(target=post) for _ in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    statuses = sorted(r.status_code if isinstance(r, httpx.Response) else repr(r) for r in results)
-    assert statuses == [200] * (CLIENTS - 1) + [201], statuses
-    assert len({r.json()["id"] for r in results if isinstance(r, httpx.Response)}) == 1
-    assert len(_annotations(db)) == 1
-    assert _label_events(db, project.id) == 1  # the 19 repeats changed nothing
-    with db.reader() as session:  # and so did not count towards a retrain
-        assert session.scalar(select(func.count()).select_from(TrainingRun)) == 0
+    threads = [threading.Thread(target=post) for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    failures = [r for r in results if not isinstance(r, httpx.Response)]
+    assert not failures, failures
+    return [r for r in results if isinstance(r, httpx.Response)]
+
+
+def test_twenty_identical_concurrent_posts_store_one_row(live: Live) -> None:
+    token = live.user("annotator")
+    project = create_project(live.db, name=f"r3-{token[-8:]}", n_items=5, batch_size=5)
+    path = f"/api/v1/projects/{project.id}/annotations"
+    with httpx.Client(base_url=live.url, headers=auth(token), timeout=60) as api:
+        item = api.get(f"/api/v1/projects/{project.id}/queue?limit=1").json()["items"][0]
+    responses = _concurrently(live.url, auth(token), path, {"item_id": item["id"], "label": "food"})
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * (CLIENTS - 1) + [201], [r.text for r in responses]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len(_annotations(live.db, project.id)) == 1
+    assert _label_events(live.db, project.id) == 1  # the 19 repeats changed nothing
+    with live.db.reader() as session:  # and so did not count towards a retrain
+        runs = select(func.count()).where(TrainingRun.project_id == project.id)
+        assert session.scalar(runs) == 0
 
 
 def _post(client: TestClient, pid: int, token: str, body: dict, key: str | None = None):
@@ -153,35 +157,19 @@ def test_malformed_keys_are_422(client: TestClient, db: Database) -> None:
     assert _annotations(db) == []
 
 
-def test_concurrent_retries_with_one_key_write_once(
-    db_url: str, db: Database, tmp_path: Path
-) -> None:
+def test_concurrent_retries_with_one_key_write_once(live: Live) -> None:
     """The same keyed request, sent 20 times at once: one write, 20 identical answers."""
-    project = create_project(db, n_items=5)
-    _, token = create_user(db, name="ann", role="annotator")
+    token = live.user("annotator")
+    project = create_project(live.db, name=f"r3-{token[-8:]}", n_items=5)
+    with live.db.reader() as session:
+        item = session.scalars(select(Item.id).where(Item.project_id == project.id)).first()
     path = f"/api/v1/projects/{project.id}/annotations"
     headers = auth(token) | {"Idempotency-Key": "retry-storm"}
-    with serve(db_url, tmp_path / "data", "--no-worker") as url:
-        barrier = threading.Barrier(CLIENTS)
-        results: list[httpx.Response | BaseException] = []
-
-        def post() -> None:
-            with httpx.Client(base_url=url, headers=headers, timeout=60) as api:
-                barrier.wait()
-                try:
-                    results.append(api.post(path, json={"item_id": 3, "label": "weather"}))
-                except BaseException as exc:  # noqa: BLE001 - reported below
-                    results.append(exc)
-
-        threads = [threading.Thread(target=post) for _ in range(CLIENTS)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert all(isinstance(r, httpx.Response) for r in results), results
-    responses = [r for r in results if isinstance(r, httpx.Response)]
+    responses = _concurrently(live.url, headers, path, {"item_id": item, "label": "weather"})
     assert {r.status_code for r in responses} == {201}, [r.text for r in responses]
     assert len({r.text for r in responses}) == 1
     assert sum(r.headers.get("Idempotent-Replayed") == "true" for r in responses) == CLIENTS - 1
-    assert _annotations(db) == [(3, "ann", ["weather"])]
-    assert _label_events(db, project.id) == 1
+    assert [(i, labels) for i, _, labels in _annotations(live.db, project.id)] == [
+        (item, ["weather"])
+    ]
+    assert _label_events(live.db, project.id) == 1

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from app.cli import main
 from app.config import Settings
 from app.web.security import session_secret
-from tests.server import labelloop, server_env
 
 GOOD = "Zq3vW8rT1yU6iO0pA5sD9fG2hJ7kL4xC"  # 32 characters, varied
 
@@ -56,14 +56,14 @@ def test_generated_secret_is_private_random_and_stable(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["secret_key"]  # nothing left aside
 
 
-def test_serve_refuses_to_start_with_a_placeholder_in_production(tmp_path: Path) -> None:
-    env = server_env(
-        f"sqlite:///{tmp_path / 'x.db'}",
-        tmp_path / "data",
-        LABELLOOP_ENVIRONMENT="production",
-        LABELLOOP_SECRET_KEY="changeme",
-    )
-    result = labelloop("serve", "--port", "1", env=env, timeout=60)
-    assert result.returncode == 2
-    assert "LABELLOOP_SECRET_KEY is a well-known placeholder" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_serve_refuses_to_start_with_a_placeholder_in_production(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LABELLOOP_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("LABELLOOP_ENVIRONMENT", "production")
+    monkeypatch.setenv("LABELLOOP_SECRET_KEY", "changeme")
+    assert main(["serve", "--port", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "LABELLOOP_SECRET_KEY is a well-known placeholder" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # refused before touching anything

@@ -1,7 +1,7 @@
 """R7 over a real socket: oversized bodies are refused while they stream, hang-ups leave no trace.
 
-A ``labelloop serve`` process with a 1 MB upload limit; requests are written by hand on a
-raw socket so the test controls Content-Length, chunking and when the client goes away.
+The shared ``labelloop serve`` process has a 1 MB upload limit; requests are written by hand
+on a raw socket so the test controls Content-Length, chunking and when the client goes away.
 """
 
 from __future__ import annotations
@@ -10,27 +10,15 @@ import select
 import socket
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
-from app.db import Database
-from tests.factories import auth, create_project, create_user
-from tests.security.conftest import snapshot
-from tests.server import serve
+from tests.factories import auth, create_project
+from tests.security.conftest import UPLOAD_LIMIT, Live, snapshot
 
-LIMIT = 1024 * 1024
+LIMIT = UPLOAD_LIMIT
 BOUNDARY = "labelloop-stream-boundary"
-
-
-@pytest.fixture
-def server(db_url: str, tmp_path: Path) -> Iterator[str]:
-    with serve(
-        db_url, tmp_path / "data", "--no-worker", LABELLOOP_MAX_UPLOAD_BYTES=str(LIMIT)
-    ) as url:
-        yield url
 
 
 def _connect(url: str) -> socket.socket:
@@ -89,20 +77,20 @@ def _rows(n: int) -> Iterator[bytes]:
         yield b"%d " % i + line * 1000
 
 
-def test_declared_length_over_the_limit_is_413_before_the_body(server: str, db: Database) -> None:
-    project = create_project(db)
-    _, token = create_user(db)
+def test_declared_length_over_the_limit_is_413_before_the_body(live: Live) -> None:
+    db, token = live.db, live.user()
+    project = create_project(db, name=f"streams-{token[-8:]}")
     before = snapshot(db)
-    with _connect(server) as sock:
+    with _connect(live.url) as sock:
         path = f"/api/v1/projects/{project.id}/imports"
         sock.sendall(_head(path, token, f"Content-Length: {100 * LIMIT}\r\n") + _part_start())
         assert _status(sock) == 413  # answered although almost none of the body was sent
     assert snapshot(db) == before
 
 
-def test_chunked_body_over_the_limit_is_413_while_streaming(server: str, db: Database) -> None:
-    project = create_project(db)
-    _, token = create_user(db)
+def test_chunked_body_over_the_limit_is_413_while_streaming(live: Live) -> None:
+    db, token = live.db, live.user()
+    project = create_project(db, name=f"streams-{token[-8:]}")
     before = snapshot(db)
     total = 64 * LIMIT
 
@@ -110,7 +98,7 @@ def test_chunked_body_over_the_limit_is_413_while_streaming(server: str, db: Dat
         for data in (_part_start(), *_rows(total // 52_000)):
             yield b"%x\r\n%s\r\n" % (len(data), data)
 
-    with _connect(server) as sock:
+    with _connect(live.url) as sock:
         path = f"/api/v1/projects/{project.id}/imports"
         sock.sendall(_head(path, token, "Transfer-Encoding: chunked\r\n"))
         sent = _send_until_answered(sock, chunks())
@@ -119,35 +107,33 @@ def test_chunked_body_over_the_limit_is_413_while_streaming(server: str, db: Dat
     assert snapshot(db) == before
 
 
-def test_client_hanging_up_mid_upload_leaves_nothing(
-    server: str, db: Database, tmp_path: Path
-) -> None:
-    project = create_project(db)
-    _, token = create_user(db)
+def test_client_hanging_up_mid_upload_leaves_nothing(live: Live) -> None:
+    db, token = live.db, live.user()
+    project = create_project(db, name=f"streams-{token[-8:]}")
     before = snapshot(db)
     path = f"/api/v1/projects/{project.id}/imports"
     for _ in range(3):
-        with _connect(server) as sock:
+        with _connect(live.url) as sock:
             sock.sendall(_head(path, token, f"Content-Length: {LIMIT - 1000}\r\n") + _part_start())
             for rows in _rows(4):
                 sock.sendall(rows)
     # The server is still healthy, and the next upload is the only thing that lands.
-    with httpx.Client(base_url=server, headers=auth(token), timeout=30) as api:
+    with httpx.Client(base_url=live.url, headers=auth(token), timeout=30) as api:
         response = api.post(path, files={"file": ("ok.csv", b"text\nafter the hang-ups\n")})
         assert response.status_code == 201 and response.json()["imported"] == 1
     after = snapshot(db)
     assert (after.items, after.annotations) == (before.items + 1, before.annotations)
-    log = next(tmp_path.glob("serve-*.log")).read_text()
+    log = live.log.read_text()
     assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-4000:]
-    assert not list((tmp_path / "data").glob("uploads/*"))
+    assert not list(live.settings.data_dir.glob("uploads/*"))
 
 
-def test_slow_body_is_still_read(server: str, db: Database) -> None:
+def test_slow_body_is_still_read(live: Live) -> None:
     """Bytes arriving in small pieces over time are not an error (no premature timeout)."""
-    project = create_project(db)
-    _, token = create_user(db)
+    token = live.user()
+    project = create_project(live.db, name=f"streams-{token[-8:]}")
     body = _part_start() + b"line one\r\nline two\r\n\r\n--%s--\r\n" % BOUNDARY.encode()
-    with _connect(server) as sock:
+    with _connect(live.url) as sock:
         path = f"/api/v1/projects/{project.id}/imports"
         sock.sendall(_head(path, token, f"Content-Length: {len(body)}\r\n"))
         for i in range(0, len(body), 16):
