@@ -233,3 +233,19 @@ def test_recipes_validate_their_fields() -> None:
         Recipe(cold_start="never")
     with pytest.raises(ValueError, match="method"):
         Recipe(diversity_batch=5, diversity_method="mmr")
+
+
+def test_the_default_recipe_ranks_a_pool_and_a_cold_pool() -> None:
+    features, proba, _ = _pool(n=400)
+    options = DEFAULT_RECIPE.rank_options()
+    warm = rank_pool(
+        "margin", proba, depth=100, rng=np.random.default_rng(0), features=features, **options
+    )
+    cold = rank_pool(
+        "margin", None, depth=100, rng=np.random.default_rng(0), features=features, **options
+    )
+    for result in (warm, cold):
+        assert result.indices.shape == (100,) and np.unique(result.indices).size == 100
+    assert cold.scores.sum() == DEFAULT_RECIPE.diversity_batch  # representatives score 1
+    random_start = Recipe(cold_start="random").rank_options()
+    assert random_start["n_representatives"] == 0 and random_start["diversity"] is None
