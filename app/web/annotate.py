@@ -146,6 +146,20 @@ def annotate_page(
     return render(request, TEMPLATE, context)
 
 
+def _after_submit(
+    request: Request,
+    session: Session,
+    project: Project,
+    user: User,
+    settings: SettingsDep,
+    items: list[queue.QueueItem],
+    **extra: Any,
+) -> HTMLResponse:
+    """Items for the page's buffer plus out-of-band progress, history and empty notice."""
+    context = _context(session, project, user, settings, items=items, oob=True, **extra)
+    return render(request, TEMPLATE, context, block="after_submit")
+
+
 def _next_fragment(
     request: Request,
     session: Session,
@@ -155,18 +169,18 @@ def _next_fragment(
     have: set[int],
 ) -> HTMLResponse:
     items, version = _fetch(session, project, user, settings, have, max(1, BUFFER - len(have)))
-    context = _context(
+    empty = None if items else _empty_reason(session, project)
+    return _after_submit(
+        request,
         session,
         project,
         user,
         settings,
-        items=items,
+        items,
         model_version=version,
-        empty_reason=None if items else _empty_reason(session, project),
-        oob=True,
+        empty_reason=empty,
         hide_all=True,
     )
-    return render(request, TEMPLATE, context, block="after_submit")
 
 
 @router.post("/projects/{project_id}/annotate/submit", response_class=HTMLResponse)
@@ -216,19 +230,18 @@ def undo(
     if item is None:
         raise Conflict("nothing to undo yet")
     undone = queue.QueueItem(item=item, score=None, prediction=None)
-    context = _context(
+    return _after_submit(
+        request,
         session,
         project,
         user,
         settings,
-        items=[undone],
+        [undone],
         undone=True,
         model_version=None,
         empty_reason=None,
-        oob=True,
         hide_all=False,
     )
-    return render(request, TEMPLATE, context, block="after_submit")
 
 
 @router.post("/projects/{project_id}/annotate/history/{item_id}", response_class=HTMLResponse)
