@@ -159,14 +159,19 @@ class LabelModel(ClassifierMixin, BaseEstimator):
     def _single_proba(self, X: Matrix) -> np.ndarray:
         model = self.estimator_
         decision = _decision(X, model.coef_, model.intercept_)
-        proba = np.zeros((X.shape[0], self.n_labels), dtype=np.float64)
         if model.classes_.size == 2:  # one logistic score, as scikit-learn's binary model
             positive = expit(decision[:, 0])
-            proba[:, model.classes_[0]], proba[:, model.classes_[1]] = 1.0 - positive, positive
+            decision = np.column_stack([1.0 - positive, positive])
         else:
-            proba[:, model.classes_] = _softmax_rows(decision)
+            _softmax_rows(decision)
+        if model.classes_.size == self.n_labels:  # every label seen: no scatter needed
+            proba = decision.astype(np.float64)
+        else:
+            proba = np.zeros((X.shape[0], self.n_labels), dtype=np.float64)
+            proba[:, model.classes_] = decision
         # float32 features give float32 probabilities; renormalise so rows sum to 1 in float64.
-        return proba / proba.sum(axis=1, keepdims=True)
+        proba /= proba.sum(axis=1, keepdims=True)
+        return proba
 
     def _per_label_proba(self, X: Matrix) -> np.ndarray:
         proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)

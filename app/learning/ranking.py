@@ -149,7 +149,8 @@ def rank_pool(
         committee: (m, n, k) members' probabilities, required by committee strategies.
         features: (n, d) pool features, needed for diversity, density, representative cold
             start and EGL's norms (EGL without features counts every norm as 1).
-        labeled_features: (L, d) features of labelled items; diversity keeps away from them.
+        labeled_features: (L, d) features of labelled items; farthest-first diversity keeps
+            away from them (cluster diversity does not use them).
         multi_label: whether proba columns are independent per-label probabilities.
         diversity: farthest-first batch mode; None for plain score order.
         density_power: beta of information-density weighting; 0 for none.
