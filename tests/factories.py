@@ -7,9 +7,10 @@ import json
 
 from sqlalchemy.orm import Session
 
+from app.config import Settings
 from app.db import Database
 from app.items.service import ImportOptions, import_records
-from app.models import Project, User
+from app.models import Project, TrainingRun, User
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project as _create_project
 from app.users.service import create_user as _create_user
@@ -66,6 +67,8 @@ def create_project(
     multi_label: bool = False,
     strategy: str = "margin",
     batch_size: int = 10,
+    features: str = "tfidf",
+    diversity: bool = False,
 ) -> Project:
     with db.writer() as session, session.begin():
         project = _create_project(
@@ -76,6 +79,8 @@ def create_project(
                 multi_label=multi_label,
                 strategy=strategy,
                 batch_size=batch_size,
+                features=features,
+                diversity=diversity,
             ),
         )
         if n_items:
@@ -97,3 +102,15 @@ def import_jsonl(session: Session, project: Project, rows: list[dict[str, object
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def queue_and_work(db: Database, settings: Settings, project: Project) -> TrainingRun:
+    """Queue a manual run for ``project`` and execute it with a real worker, in this thread."""
+    from app.scheduler.worker import Worker
+    from app.training import service as training
+
+    with db.writer() as session, session.begin():
+        run_id = training.queue_run(session, project.id, reason="manual").id
+    assert Worker(db, settings).run_once()
+    with db.reader() as session:
+        return session.get_one(TrainingRun, run_id)

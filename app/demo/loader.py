@@ -14,7 +14,7 @@ from app.items.service import ImportOptions, import_records
 from app.models import Project
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project
-from app.training.service import maybe_queue_run
+from app.training.service import queue_after_import
 
 DEMO_FILE = Path(__file__).with_name("banking77_demo.csv")
 DEMO_NAME = "Banking77 demo"
@@ -40,8 +40,6 @@ def load_demo(session: Session, *, seed: int = SEED_LABELS) -> tuple[Project, bo
         for i, r in enumerate(rows)
     ]
     stream = io.BytesIO(("\n".join(lines) + "\n").encode("utf-8"))
-    import_records(session, project, stream, ImportOptions(filename="demo.jsonl"))
-    maybe_queue_run(
-        session, project.id, label_events=project.label_events, batch_size=project.batch_size
-    )
+    result = import_records(session, project, stream, ImportOptions(filename="demo.jsonl"))
+    queue_after_import(session, project, imported=result.imported)
     return project, True

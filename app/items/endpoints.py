@@ -47,9 +47,7 @@ def import_file(
         max_text_chars=settings.max_text_chars,
     )
     result = service.import_records(session, project, file.file, options)
-    training.maybe_queue_run(
-        session, project.id, label_events=project.label_events, batch_size=project.batch_size
-    )
+    training.queue_after_import(session, project, imported=result.imported)
     return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
 
 

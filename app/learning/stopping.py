@@ -34,6 +34,27 @@ def stop_set(n_items: int, size: int, *, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n_items, size, replace=False))
 
 
+def stable_sample(ids: np.ndarray, size: int, *, seed: int) -> np.ndarray:
+    """A fixed sample of item ids that stays mostly the same as the pool grows.
+
+    Each id gets a seeded pseudo-random key (a multiplicative hash); the `size` ids with the
+    smallest keys are the sample, so adding items swaps in only those with smaller keys.
+
+    Args:
+        ids: (n,) distinct int item ids.
+        size: wanted sample size; capped at n.
+        seed: the project's seed.
+
+    Returns:
+        int64 ids, sorted ascending, shape (min(size, n),).
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    size = max(min(size, ids.size), 0)
+    mixed = (ids.astype(np.uint64) + np.uint64(seed & 0xFFFFFFFF)) * np.uint64(0x9E3779B97F4A7C15)
+    keys = mixed ^ (mixed >> np.uint64(29))
+    return np.sort(ids[np.argsort(keys, kind="stable")[:size]])
+
+
 def cohen_kappa(previous: np.ndarray, current: np.ndarray) -> float:
     """Cohen's kappa between two models' predictions on the same items.
 

@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.fields import Text
+from app.learning.ranking import DEFAULT_RECIPE
 from app.learning.strategies import strategy_names
 
 MAX_LABELS = 1000
-OPTIONS = ("diversity", "epsilon", "committee_size")  # kept in Project.settings
-OPTION_DEFAULTS = {"diversity": False, "epsilon": 0.0, "committee_size": 5}
+OPTIONS = ("diversity", "epsilon", "committee_size", "features")  # kept in Project.settings
+# What a project stored without an option means (projects older than the option).
+OPTION_DEFAULTS = {"diversity": False, "epsilon": 0.0, "committee_size": 5, "features": "tfidf"}
+Features = Literal["tfidf", "minilm", "both"]
+FEATURES_HELP = (
+    "Item features: TF-IDF words and characters, MiniLM sentence embeddings (computed once "
+    "per item by the worker), or both side by side."
+)
 
 
 def _check_strategy(value: str) -> str:
@@ -26,11 +34,16 @@ class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     labels: list[Text] = Field(min_length=1, max_length=MAX_LABELS)
     multi_label: bool = False
-    strategy: str = "margin"
+    strategy: str = DEFAULT_RECIPE.strategy
     batch_size: int = Field(default=20, ge=1, le=10_000)
-    diversity: bool = Field(default=False, description="Diversify each batch (farthest-first).")
+    diversity: bool = Field(
+        default=DEFAULT_RECIPE.diversity_batch > 0,
+        description="Diversify each batch: the best item of each of `batch_size` k-means "
+        "clusters of the top 10 x batch_size.",
+    )
     epsilon: float = Field(default=0.0, ge=0.0, le=0.5, description="Random share of a batch.")
     committee_size: int = Field(default=5, ge=2, le=20, description="For qbc_* strategies.")
+    features: Features = Field(default=DEFAULT_RECIPE.features, description=FEATURES_HELP)
 
     @field_validator("name")
     @classmethod
@@ -64,6 +77,7 @@ class ProjectUpdate(BaseModel):
     diversity: bool | None = None
     epsilon: float | None = Field(default=None, ge=0.0, le=0.5)
     committee_size: int | None = Field(default=None, ge=2, le=20)
+    features: Features | None = Field(default=None, description=FEATURES_HELP)
 
     @field_validator("strategy")
     @classmethod
@@ -81,6 +95,7 @@ class ProjectOut(BaseModel):
     diversity: bool
     epsilon: float
     committee_size: int
+    features: Features
     created_at: datetime
     n_items: int
     n_labeled: int

@@ -80,7 +80,9 @@ def counts(session: Session, project: Project) -> ProjectCounts:
     version = None
     if project.current_model_id is not None:
         version = session.scalar(
-            select(ModelVersion.version).where(ModelVersion.id == project.current_model_id)
+            select(ModelVersion.version).where(
+                ModelVersion.id == project.current_model_id, ModelVersion.version > 0
+            )
         )
     return ProjectCounts(n_items=n_items, n_labeled=n_labeled or 0, model_version=version)
 

@@ -74,7 +74,10 @@ def _published(session: Session, project_id: int) -> tuple[int | None, int | Non
         .join(Project, Project.current_model_id == ModelVersion.id)
         .where(Project.id == project_id)
     ).first()
-    return (row[0], row[1]) if row else (None, None)
+    if not row:
+        return None, None
+    # A cold-start ranking (version <= 0, see app.training.jobs) is served, but no model exists.
+    return row[0], (row[1] if row[1] > 0 else None)
 
 
 def _own_leases(
@@ -183,7 +186,8 @@ def _load(session: Session, ids: list[int], version_id: int | None) -> list[Queu
     out = []
     for i in ids:
         score, prediction, rank = ranked.get(i, (None, None, None))
-        out.append(QueueItem(item=items[i], score=score, prediction=prediction, rank=rank))
+        # Cold-start rankings store no prediction ({}): there is no model to guess with.
+        out.append(QueueItem(item=items[i], score=score, prediction=prediction or None, rank=rank))
     return out
 
 

@@ -12,11 +12,35 @@ from sqlalchemy import distinct, func, select
 from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
 from app.errors import Conflict, responses
 from app.fields import PathId
+from app.learning.stopping import StopPoint, stabilised
 from app.models import Annotation, ModelVersion, Project, TrainingRun
 from app.projects.service import get_project
 from app.training import service
 
+STOP_KAPPA = 0.99  # Bloodgood & Vijay-Shanker's threshold
+STOP_RUNS = 3
+
 router = APIRouter(prefix="/projects/{project_id}", tags=["model"], responses=responses(404))
+
+
+class StoppingOut(BaseModel):
+    """Whether more labels still change the model (``app.learning.stopping``)."""
+
+    kappa: float | None = Field(
+        description="Cohen's kappa between this model's and the previous model's predictions "
+        "on a fixed sample of the pool (null for the first model)."
+    )
+    kappa_history: list[float | None] = Field(description="Kappa of the last models, oldest first.")
+    metric_history: list[float | None] = Field(
+        description="Cross-validated macro-F1 of the same models, oldest first."
+    )
+    threshold: float
+    runs: int
+    stabilised: bool = Field(
+        description="Kappa has been at least `threshold` for `runs` models in a row and the "
+        "cross-validated metric is flat: further labels are unlikely to change predictions."
+    )
+    message: str
 
 
 class ModelOut(BaseModel):
@@ -28,6 +52,8 @@ class ModelOut(BaseModel):
     labels_total: int
     labels_until_retrain: int
     strategy: str | None
+    features: str | None
+    stopping: StoppingOut
 
 
 class RunOut(BaseModel):
@@ -57,9 +83,31 @@ class PredictOut(BaseModel):
 
 
 def _current(session: ReadSession, project: Project) -> ModelVersion | None:
-    if project.current_model_id is None:
-        return None
-    return session.get(ModelVersion, project.current_model_id)
+    return service.published_model(session, project)
+
+
+def _stopping(session: ReadSession, project: Project) -> StoppingOut:
+    history = service.model_history(session, project.id, STOP_RUNS + 1)
+    points = [
+        StopPoint(kappa=(v.details or {}).get("kappa"), metric=(v.metrics or {}).get("macro_f1"))
+        for v in history
+    ]
+    done = stabilised(points, threshold=STOP_KAPPA, runs=STOP_RUNS)
+    if done:
+        message = "predictions have stabilised"
+    elif not points:
+        message = "no model yet"
+    else:
+        message = "predictions are still changing"
+    return StoppingOut(
+        kappa=points[-1].kappa if points else None,
+        kappa_history=[p.kappa for p in points],
+        metric_history=[p.metric for p in points],
+        threshold=STOP_KAPPA,
+        runs=STOP_RUNS,
+        stabilised=done,
+        message=message,
+    )
 
 
 @router.get("/model")
@@ -90,6 +138,8 @@ def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> Model
         labels_total=total,
         labels_until_retrain=max(0, project.batch_size - (project.label_events - last_trigger)),
         strategy=model.strategy if model else None,
+        features=(model.details or {}).get("features", "tfidf") if model else None,
+        stopping=_stopping(session, project),
     )
 
 

@@ -1,7 +1,10 @@
-"""The pool's feature matrix, cached on disk per pool version so re-scoring never re-featurises.
+"""The pool's feature matrix, cached on disk so re-scoring never re-featurises.
 
-The featuriser is fitted on every text of the project when the pool changes (an import
-bumps ``Project.pool_version``); retrains in between reuse the cached matrix.
+TF-IDF: the featuriser is fitted on every text of the project when the pool changes (an
+import bumps ``Project.pool_version``); retrains in between reuse the cached matrix.
+MiniLM: vectors are computed once per item and kept in an ``EmbeddingStore``. A project's
+``features`` option picks one of ``FEATURE_KINDS`` (both = side by side, see
+``app.learning.features.pool_features``).
 """
 
 from __future__ import annotations
@@ -14,20 +17,28 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from app.learning.features import TfidfFeaturizer
+from app.learning.features import FEATURE_KINDS, TfidfFeaturizer, pool_features
 from app.training import artifacts
+from app.training.embeddingstore import EmbeddingStore, encoder_key
 
 
 @dataclass(frozen=True)
 class PoolFeatures:
-    """Rows of ``matrix`` belong to ``item_ids`` (sorted ascending), shape (n_items, d)."""
+    """Rows of ``matrix`` belong to ``item_ids`` (sorted ascending), shape (n_items, d).
+
+    ``featurizer_path`` / ``featurizer_sha256`` name the fitted TF-IDF featuriser (None for
+    MiniLM-only features); ``embedder`` the embedding cache key (None for TF-IDF only).
+    """
 
     item_ids: np.ndarray
-    matrix: sp.csr_matrix
-    featurizer_path: Path
-    featurizer_sha256: str
+    matrix: sp.csr_matrix | np.ndarray
+    featurizer_path: Path | None
+    featurizer_sha256: str | None
+    kind: str = "tfidf"
+    embedder: str | None = None
+    embedded_now: int = 0
 
-    def rows(self, ids: Sequence[int] | np.ndarray) -> sp.csr_matrix:
+    def rows(self, ids: Sequence[int] | np.ndarray) -> sp.csr_matrix | np.ndarray:
         """Feature rows for ``ids`` (each must be in the pool), shape (len(ids), d)."""
         ids = np.asarray(ids, dtype=np.int64)
         pos = np.searchsorted(self.item_ids, ids)
@@ -43,6 +54,43 @@ def _paths(directory: Path, pool_version: int) -> tuple[Path, Path, Path, Path]:
         stem.with_name(stem.name + "-ids.npy"),
         stem.with_name(stem.name + "-featurizer.joblib"),
         stem.with_suffix(".json"),
+    )
+
+
+def load(
+    project_dir: Path,
+    kind: str,
+    pool_version: int,
+    item_ids: np.ndarray,
+    texts: Callable[[], list[str]],
+    texts_of: Callable[[np.ndarray], list[str]],
+) -> PoolFeatures:
+    """The pool's features of ``kind``, from the caches under ``project_dir``.
+
+    Args:
+        kind: one of FEATURE_KINDS.
+        item_ids: (n,) int64 ids of every item of the project, ascending.
+        texts: all n texts in ``item_ids`` order (called only to refit TF-IDF).
+        texts_of: the texts of some ids (ascending), for the items not yet embedded.
+    """
+    if kind not in FEATURE_KINDS:
+        raise ValueError(f"unknown feature kind {kind!r}; known: {', '.join(FEATURE_KINDS)}")
+    tfidf = embeddings = None
+    embedded_now = 0
+    if kind in ("tfidf", "both"):
+        tfidf = load_or_build(project_dir / "features", pool_version, item_ids, texts)
+    if kind in ("minilm", "both"):
+        store = EmbeddingStore(project_dir / "embeddings")
+        embeddings, embedded_now = store.load(item_ids, texts_of)
+    matrix = pool_features(kind, tfidf=tfidf.matrix if tfidf else None, embeddings=embeddings)
+    return PoolFeatures(
+        item_ids,
+        matrix,
+        tfidf.featurizer_path if tfidf else None,
+        tfidf.featurizer_sha256 if tfidf else None,
+        kind=kind,
+        embedder=encoder_key() if embeddings is not None else None,
+        embedded_now=embedded_now,
     )
 
 

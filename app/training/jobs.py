@@ -1,8 +1,16 @@
 """One training run, end to end: snapshot the labels, fit, evaluate, score the pool, publish.
 
 Thin over the pure ``app.learning`` core: this module moves data between the database, the
-feature cache and the model files. Only :func:`_publish` writes to the database, in one
+feature caches and the model files. Only :func:`_publish` writes to the database, in one
 short transaction, so readers see the old ranking or the new one and nothing between.
+
+Before a model can be fitted (no labels, or a single class) a run publishes a *cold-start*
+ranking instead: the pool's k-means representatives first. It is stored as a model version
+with a non-positive ``version`` (``-run_id``), no model file and no predictions; the API
+shows it as "no model yet" (``model_version: null``).
+
+Each model predicts a fixed sample of the pool (the stop set); Cohen's kappa against the
+previous model on it is the stopping signal (``app.learning.stopping``).
 """
 
 from __future__ import annotations
@@ -23,12 +31,14 @@ from app.learning import strategies
 from app.learning.committee import Committee
 from app.learning.estimators import LabelModel, NotEnoughLabelsError
 from app.learning.metrics import cross_validated_metrics
+from app.learning.stopping import cohen_kappa, stable_sample
 from app.models import Annotation, Item, ModelVersion, Project, RankEntry, RunStatus, TrainingRun
 from app.models.base import utcnow
 from app.training import artifacts, featurestore
 from app.training.predictions import to_predictions
 
 DEFAULT_COMMITTEE = 5
+STOP_SET_SIZE = 1000
 
 
 @dataclass
@@ -44,6 +54,12 @@ class Snapshot:
     labeled: dict[int, list[str]]  # item id -> labels
     batch_size: int = 20
     options: dict[str, Any] = field(default_factory=dict)  # Project.settings
+    previous_model: dict[str, Any] | None = None  # details of the published (real) model
+
+    @property
+    def features(self) -> str:
+        """The project's feature kind; projects made before the option existed use TF-IDF."""
+        return str(self.options.get("features", "tfidf"))
 
 
 @dataclass
@@ -63,19 +79,36 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     with timer("snapshot"):
         snap = _snapshot(db, run_id)
     with timer("features"):
-        feats = featurestore.load_or_build(
-            settings.project_dir(snap.project_id) / "features",
+        feats = featurestore.load(
+            settings.project_dir(snap.project_id),
+            snap.features,
             snap.pool_version,
             snap.item_ids,
             lambda: _texts(db, snap.project_id),
+            lambda ids: _texts_of(db, ids),
         )
     labeled_ids = np.fromiter(snap.labeled, dtype=np.int64, count=len(snap.labeled))
     X, y = feats.rows(labeled_ids), _targets(snap, labeled_ids)
     n_labels = len(snap.labels)
+    if not len(labeled_ids):
+        _publish_cold_start(db, settings, run_id, snap, feats, labeled_ids, timer)
+        finish(db, run_id, None, None, _timings(timer, feats))
+        return
     with timer("fit"):
-        model = _fit(snap, X, y)
+        try:
+            model = _fit(snap, X, y)
+        except NotEnoughLabelsError as exc:
+            if snap.previous_model is None:  # keep the queue representative meanwhile
+                _publish_cold_start(db, settings, run_id, snap, feats, labeled_ids, timer)
+                raise NotEnoughLabelsError(
+                    f"{exc}; the queue serves representative items until then"
+                ) from exc
+            raise  # the published model stays
     with timer("score"):
         ranking = _rank(snap, feats, model, X, settings.ranking_depth)
+    with timer("stop_set"):
+        stop_path = settings.project_dir(snap.project_id) / "models" / f"run-{run_id}-stop.npz"
+        kappa = _stop_set_kappa(snap, feats, model, stop_path)
     with timer("save"):
         path = settings.project_dir(snap.project_id) / "models" / f"run-{run_id}.joblib"
         payload = {"model": model, "labels": snap.labels, "multi_label": snap.multi_label}
@@ -89,9 +122,13 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
         sha256=sha,
         sklearn_version=artifacts.SKLEARN_VERSION,
         details={
-            "featurizer_path": str(feats.featurizer_path),
+            "features": feats.kind,
+            "embedder": feats.embedder,
+            "featurizer_path": str(feats.featurizer_path) if feats.featurizer_path else None,
             "featurizer_sha256": feats.featurizer_sha256,
             "run_id": run_id,
+            "stop_path": str(stop_path),
+            "kappa": kappa,
         },
     )
     with timer("publish"):
@@ -105,7 +142,81 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
             lambda: LabelModel(n_labels, multi_label=snap.multi_label),
             n_splits=settings.cv_folds,
         )
-    finish(db, run_id, version.id, metrics, timer.timings)
+    finish(db, run_id, version.id, metrics, _timings(timer, feats))
+
+
+def _timings(timer: Timer, feats: featurestore.PoolFeatures) -> dict[str, float]:
+    return {**timer.timings, "embedded_items": feats.embedded_now}
+
+
+def _publish_cold_start(
+    db: Database,
+    settings: Settings,
+    run_id: int,
+    snap: Snapshot,
+    feats: featurestore.PoolFeatures,
+    labeled_ids: np.ndarray,
+    timer: Timer,
+) -> None:
+    """Publish the representative items of the unlabelled pool, before any model exists.
+
+    The caller finishes the run. An empty pool publishes nothing.
+    """
+    pool = np.setdiff1d(snap.item_ids, labeled_ids)
+    if len(pool) == 0:
+        return
+    with timer("score"):
+        rng = np.random.default_rng([snap.random_seed, snap.pool_version, len(labeled_ids)])
+        order = pool_ranking.rank_pool(
+            snap.strategy,
+            None,
+            depth=settings.ranking_depth,
+            rng=rng,
+            features=feats.rows(pool),
+            n_representatives=min(max(snap.batch_size, 10), 100),
+        )
+    ranking = Ranking(pool[order.indices], order.scores, [{}] * len(order.indices))
+    version = ModelVersion(
+        project_id=snap.project_id,
+        version=-run_id,
+        n_labels=len(labeled_ids),
+        metrics=None,
+        strategy="cold_start",
+        path="",
+        sha256="",
+        sklearn_version=artifacts.SKLEARN_VERSION,
+        details={"cold_start": True, "features": feats.kind, "run_id": run_id},
+    )
+    with timer("publish"):
+        _publish(db, run_id, version, ranking)
+
+
+def _stop_set_kappa(
+    snap: Snapshot, feats: featurestore.PoolFeatures, model: LabelModel | Committee, path: Any
+) -> float | None:
+    """Predict the stop set, save it to ``path``; kappa against the previous model's file.
+
+    The stop set is a seeded sample of all the project's items (labelled or not) that an
+    import changes only in part; models are compared on the items both predicted.
+    """
+    ids = stable_sample(snap.item_ids, STOP_SET_SIZE, seed=snap.random_seed)
+    proba = model.predict_proba(feats.rows(ids))
+    predicted = (proba >= 0.5).astype(np.int8) if snap.multi_label else proba.argmax(axis=1)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        np.savez(f, ids=ids, predicted=predicted)
+    previous = (snap.previous_model or {}).get("stop_path")
+    if not previous:
+        return None
+    try:
+        with np.load(previous) as old:
+            old_ids, old_predicted = old["ids"], old["predicted"]
+    except (OSError, KeyError, ValueError):
+        return None
+    common, here, there = np.intersect1d(ids, old_ids, return_indices=True)
+    if common.size == 0 or old_predicted.shape[1:] != predicted.shape[1:]:
+        return None
+    return round(cohen_kappa(old_predicted[there], predicted[here]), 6)
 
 
 def _snapshot(db: Database, run_id: int) -> Snapshot:
@@ -128,8 +239,11 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             labeled[item_id] = labels  # the latest annotation of an item wins
         run.seen_events = project.label_events
         run.n_labels = len(labeled)
-        if not labeled:
-            raise NotEnoughLabelsError("the project has no labelled items yet")
+        previous = (
+            session.get(ModelVersion, project.current_model_id)
+            if project.current_model_id is not None
+            else None
+        )
         return Snapshot(
             project_id=project.id,
             labels=list(project.labels),
@@ -142,6 +256,9 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             labeled=labeled,
             batch_size=project.batch_size,
             options=dict(project.settings or {}),
+            previous_model=dict(previous.details or {})
+            if previous is not None and previous.version > 0
+            else None,
         )
 
 
@@ -152,6 +269,15 @@ def _texts(db: Database, project_id: int) -> list[str]:
                 select(Item.text).where(Item.project_id == project_id).order_by(Item.id)
             )
         )
+
+
+def _texts_of(db: Database, ids: np.ndarray) -> list[str]:
+    """Texts of ``ids`` (ascending), in that order."""
+    with db.reader() as session:
+        found = dict(
+            session.execute(select(Item.id, Item.text).where(Item.id.in_(ids.tolist()))).all()
+        )
+    return [found[int(i)] for i in ids]
 
 
 def _targets(snap: Snapshot, labeled_ids: np.ndarray) -> np.ndarray:
@@ -202,13 +328,14 @@ def _rank(
         snap.strategy, model, X_pool, multi_label=snap.multi_label, rng=rng
     )
     diverse = bool(snap.options.get("diversity"))
+    method = str(snap.options.get("diversity_method", "cluster"))
     order = pool_ranking.rank_scores(
         scores,
         depth=depth,
         rng=rng,
         features=X_pool if diverse else None,
         labeled_features=X_labeled if diverse else None,
-        diversity=pool_ranking.Diversity(batch=snap.batch_size) if diverse else None,
+        diversity=pool_ranking.Diversity(batch=snap.batch_size, method=method) if diverse else None,
         epsilon=float(snap.options.get("epsilon", 0.0)),
     )
     proba = model.predict_proba(X_pool[order.indices])
@@ -225,14 +352,15 @@ def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking)
         previous = session.scalar(
             select(Project.current_model_id).where(Project.id == version.project_id)
         )
-        version.version = 1 + (
-            session.scalar(
-                select(func.max(ModelVersion.version)).where(
-                    ModelVersion.project_id == version.project_id
+        if version.version is None:  # a model; cold-start rankings come numbered (-run_id)
+            version.version = 1 + (
+                session.scalar(
+                    select(func.max(ModelVersion.version)).where(
+                        ModelVersion.project_id == version.project_id, ModelVersion.version > 0
+                    )
                 )
+                or 0
             )
-            or 0
-        )
         session.add(version)
         session.flush()
         if len(ranking.item_ids):
@@ -260,13 +388,14 @@ def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking)
 def finish(
     db: Database,
     run_id: int,
-    version_id: int,
+    version_id: int | None,
     metrics: dict[str, float] | None,
     timings: dict[str, float],
 ) -> None:
-    """Store the version's metrics and mark the run succeeded."""
+    """Store the version's metrics (if a version was published) and mark the run succeeded."""
     with db.writer() as session, session.begin():
-        session.get_one(ModelVersion, version_id).metrics = metrics
+        if version_id is not None:
+            session.get_one(ModelVersion, version_id).metrics = metrics
         run = session.get_one(TrainingRun, run_id)
         run.status = RunStatus.SUCCEEDED
         run.finished_at = utcnow()

@@ -7,8 +7,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from app.learning.features import pool_features
 from app.models import ModelVersion
-from app.training import artifacts
+from app.training import artifacts, embeddingstore
 from app.training.predictions import to_predictions
 
 
@@ -26,9 +27,11 @@ class Predictor:
                 self._cache.move_to_end(version.id)
                 return self._cache[version.id]
         bundle = artifacts.load(Path(version.path), version.sha256)
-        featurizer = artifacts.load(
-            Path(version.details["featurizer_path"]), version.details["featurizer_sha256"]
-        )
+        featurizer = None
+        if version.details.get("featurizer_path"):
+            featurizer = artifacts.load(
+                Path(version.details["featurizer_path"]), version.details["featurizer_sha256"]
+            )
         entry = (featurizer, bundle["model"], bundle)
         with self._lock:
             self._cache[version.id] = entry
@@ -37,6 +40,13 @@ class Predictor:
         return entry
 
     def predict(self, version: ModelVersion, texts: list[str]) -> list[dict[str, Any]]:
+        """Predictions for texts; MiniLM features embed the texts here (in the caller's thread)."""
         featurizer, model, bundle = self._load(version)
-        proba = model.predict_proba(featurizer.transform(texts))
+        kind = version.details.get("features", "tfidf")
+        features = pool_features(
+            kind,
+            tfidf=featurizer.transform(texts) if featurizer is not None else None,
+            embeddings=embeddingstore.encode(texts) if kind != "tfidf" else None,
+        )
+        proba = model.predict_proba(features)
         return to_predictions(proba, bundle["labels"], multi_label=bundle["multi_label"])

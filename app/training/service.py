@@ -8,8 +8,27 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.models import Project, RunStatus, TrainingRun
+from app.models import ModelVersion, Project, RunStatus, TrainingRun
 from app.models.base import utcnow
+
+
+def published_model(session: Session, project: Project) -> ModelVersion | None:
+    """The project's published model; None before the first one (a cold-start ranking is not)."""
+    if project.current_model_id is None:
+        return None
+    version = session.get(ModelVersion, project.current_model_id)
+    return version if version is not None and version.version > 0 else None
+
+
+def model_history(session: Session, project_id: int, limit: int) -> list[ModelVersion]:
+    """The project's last ``limit`` models (no cold-start rankings), oldest first."""
+    rows = session.scalars(
+        select(ModelVersion)
+        .where(ModelVersion.project_id == project_id, ModelVersion.version > 0)
+        .order_by(ModelVersion.version.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
 
 
 def maybe_queue_run(
@@ -21,6 +40,19 @@ def maybe_queue_run(
     )
     if label_events - (last or 0) >= batch_size:
         queue_run(session, project_id, reason="labels", trigger_events=label_events)
+
+
+def queue_after_import(session: Session, project: Project, *, imported: int) -> None:
+    """New items need a place in the ranking: queue a run (a cold-start ranking before a model).
+
+    An import that added nothing can still have added seed labels: those count as label events.
+    """
+    if imported:
+        queue_run(session, project.id, reason="import")
+    else:
+        maybe_queue_run(
+            session, project.id, label_events=project.label_events, batch_size=project.batch_size
+        )
 
 
 def queue_run(

@@ -18,7 +18,7 @@ from app.annotations import service as annotations
 from app.deps import ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
 from app.fields import FormId, PathId
-from app.models import Lease, ModelVersion, Project, TrainingRun, User
+from app.models import Lease, Project, TrainingRun, User
 from app.models.base import utcnow
 from app.projects import service as projects
 from app.queue import service as queue
@@ -37,9 +37,7 @@ def _have(have: str) -> set[int]:
 
 def _progress(session: Session, project: Project) -> dict[str, Any]:
     counts = projects.counts(session, project)
-    model = (
-        session.get(ModelVersion, project.current_model_id) if project.current_model_id else None
-    )
+    model = training.published_model(session, project)
     last = (
         session.scalar(
             select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)

@@ -18,7 +18,7 @@ from app.items import service as items
 from app.items.parsing import ImportFormatError, detect_format
 from app.items.preview import preview
 from app.projects.service import get_project
-from app.training.service import maybe_queue_run
+from app.training.service import queue_after_import
 from app.web.security import WebAdmin, check_csrf
 from app.web.templating import render
 
@@ -111,10 +111,8 @@ def run_import(
     context = {"current_user": user, "project": project, "error": None, "result": None}
     try:
         with path.open("rb") as fh, session.begin_nested():
-            context["result"] = items.import_records(session, project, fh, options)
-        maybe_queue_run(
-            session, project.id, label_events=project.label_events, batch_size=project.batch_size
-        )
+            context["result"] = result = items.import_records(session, project, fh, options)
+        queue_after_import(session, project, imported=result.imported)
         path.unlink(missing_ok=True)
     except AppError as exc:
         context["error"] = exc.message

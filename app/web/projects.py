@@ -15,6 +15,8 @@ from app.deps import DatabaseDep, ReadSession, WriteSession
 from app.errors import Invalid
 from app.fields import PathId
 from app.items import export
+from app.learning.features import FEATURE_KINDS
+from app.learning.ranking import DEFAULT_RECIPE
 from app.learning.strategies import strategy_names
 from app.models import ModelVersion, Project
 from app.projects import service as projects
@@ -49,8 +51,9 @@ def new_project(request: Request, user: WebAdmin) -> HTMLResponse:
         {
             "current_user": user,
             "strategies": strategy_names(),
+            "feature_kinds": FEATURE_KINDS,
             "error": None,
-            "form": {},
+            "form": {"features": DEFAULT_RECIPE.features, "strategy": DEFAULT_RECIPE.strategy},
         },
     )
 
@@ -65,6 +68,7 @@ def create_project(
     strategy: Annotated[str, Form(max_length=50)] = "margin",
     batch_size: Annotated[int, Form()] = 20,
     multi_label: Annotated[bool, Form()] = False,
+    features: Annotated[str, Form(max_length=20)] = DEFAULT_RECIPE.features,
 ) -> HTMLResponse | RedirectResponse:
     """Create a project; labels come one per line (or comma-separated)."""
     separator = "\n" if "\n" in labels.strip() else ","
@@ -75,6 +79,7 @@ def create_project(
         "strategy": strategy,
         "batch_size": batch_size,
         "multi_label": multi_label,
+        "features": features,
     }
     try:
         data = ProjectCreate(
@@ -83,6 +88,7 @@ def create_project(
             strategy=strategy,
             batch_size=batch_size,
             multi_label=multi_label,
+            features=features,
         )
     except ValidationError as exc:
         return render(
@@ -91,6 +97,7 @@ def create_project(
             {
                 "current_user": user,
                 "strategies": strategy_names(),
+                "feature_kinds": FEATURE_KINDS,
                 "error": _validation_message(exc),
                 "form": form,
             },
@@ -101,9 +108,7 @@ def create_project(
 
 
 def _model_context(session: Session, project: Project) -> dict[str, Any]:
-    model = (
-        session.get(ModelVersion, project.current_model_id) if project.current_model_id else None
-    )
+    model = training.published_model(session, project)
     return {
         "model": model,
         "status": training.status(session, project.id),
@@ -114,7 +119,7 @@ def _model_context(session: Session, project: Project) -> dict[str, Any]:
 def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
     versions = session.scalars(
         select(ModelVersion)
-        .where(ModelVersion.project_id == project.id)
+        .where(ModelVersion.project_id == project.id, ModelVersion.version > 0)
         .order_by(ModelVersion.version)
     ).all()
     counts = label_counts(session, project)
@@ -128,6 +133,7 @@ def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
         "runs": training.list_runs(session, project.id, limit=15),
         "strategies": strategy_names(),
         "options": projects.options(project),
+        "feature_kinds": FEATURE_KINDS,
     }
 
 
@@ -169,11 +175,21 @@ def update_settings(
     strategy: Annotated[str, Form(max_length=50)],
     batch_size: Annotated[int, Form()],
     diversity: Annotated[bool, Form()] = False,
+    features: Annotated[str | None, Form(max_length=20)] = None,
+    epsilon: Annotated[float | None, Form()] = None,
+    committee_size: Annotated[int | None, Form()] = None,
 ) -> HTMLResponse:
-    """Change the query strategy, batch size and batch diversity."""
+    """Change the query strategy, batch size, features, diversity, exploration, committee."""
     project = projects.get_project(session, project_id)
     try:
-        data = ProjectUpdate(strategy=strategy, batch_size=batch_size, diversity=diversity)
+        data = ProjectUpdate(
+            strategy=strategy,
+            batch_size=batch_size,
+            diversity=diversity,
+            features=features,
+            epsilon=epsilon,
+            committee_size=committee_size,
+        )
     except ValidationError as exc:
         raise Invalid(_validation_message(exc)) from None
     projects.update_project(session, project, data)

@@ -5,7 +5,7 @@ import pytest
 from numpy.testing import assert_array_equal
 from sklearn.metrics import cohen_kappa_score
 
-from app.learning.stopping import StopPoint, cohen_kappa, stabilised, stop_set
+from app.learning.stopping import StopPoint, cohen_kappa, stabilised, stable_sample, stop_set
 
 
 def test_kappa_matches_scikit_learn() -> None:
@@ -70,3 +70,14 @@ def test_a_still_rising_metric_blocks_the_signal() -> None:
 def test_runs_must_be_positive() -> None:
     with pytest.raises(ValueError, match="runs"):
         stabilised(_history([1.0]), runs=0)
+
+
+def test_stable_sample_keeps_most_ids_as_the_pool_grows() -> None:
+    ids = np.arange(1, 5001, dtype=np.int64)
+    sample = stable_sample(ids, 1000, seed=7)
+    assert sample.shape == (1000,) and np.all(np.diff(sample) > 0) and np.isin(sample, ids).all()
+    assert np.array_equal(sample, stable_sample(ids[::-1].copy(), 1000, seed=7))
+    grown = stable_sample(np.arange(1, 6001, dtype=np.int64), 1000, seed=7)
+    assert np.intersect1d(sample, grown).size >= 800  # ~5/6 stay; a fresh draw keeps ~1/6
+    assert np.intersect1d(sample, stable_sample(ids, 1000, seed=8)).size < 400
+    assert stable_sample(ids[:10], 1000, seed=7).size == 10

@@ -23,20 +23,12 @@ from app.queue.service import next_items
 from app.scheduler.worker import Worker
 from app.training import jobs
 from app.training import service as training
-from tests.factories import create_project, create_user
-
-
-def _queue_and_work(db: Database, settings: Settings, project: Project) -> TrainingRun:
-    with db.writer() as session, session.begin():
-        run_id = training.queue_run(session, project.id, reason="manual").id
-    assert Worker(db, settings).run_once()
-    with db.reader() as session:
-        return session.get_one(TrainingRun, run_id)
+from tests.factories import create_project, create_user, queue_and_work
 
 
 def test_trains_evaluates_and_publishes_a_ranking(db: Database, settings: Settings) -> None:
     project = create_project(db, n_items=90, n_labeled=30)
-    run = _queue_and_work(db, settings, project)
+    run = queue_and_work(db, settings, project)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert set(run.timings) >= {"fit", "cv", "score", "publish"}
     with db.reader() as session:
@@ -61,25 +53,33 @@ def test_trains_evaluates_and_publishes_a_ranking(db: Database, settings: Settin
 
 def test_retrain_reuses_the_cached_pool_features(db: Database, settings: Settings) -> None:
     project = create_project(db, n_items=60, n_labeled=20)
-    first = _queue_and_work(db, settings, project)
-    second = _queue_and_work(db, settings, project)
+    first = queue_and_work(db, settings, project)
+    second = queue_and_work(db, settings, project)
     assert second.status == RunStatus.SUCCEEDED
     cache = settings.project_dir(project.id) / "features"
     assert len(list(cache.glob("pool-*.npz"))) == 1
     assert second.timings["features"] < first.timings["features"]
 
 
-def test_one_class_fails_the_run_with_a_clear_error(db: Database, settings: Settings) -> None:
+def test_one_class_fails_the_run_with_a_clear_error_and_serves_representatives(
+    db: Database, settings: Settings
+) -> None:
     project = create_project(db, n_items=30)
     annotator, _ = create_user(db, name="ann", role="annotator")
     with db.writer() as session, session.begin():
         for q in next_items(session, project, annotator, limit=5, lease_seconds=60).items:
             submit(session, project, annotator, item_id=q.item.id, labels=["food"])
-    run = _queue_and_work(db, settings, project)
+    run = queue_and_work(db, settings, project)
     assert run.status == RunStatus.FAILED
     assert "2 distinct" in run.error or "at least 2" in run.error or "two" in run.error
+    assert "representative" in run.error
     with db.reader() as session:
         assert training.status(session, project.id) == "idle"
+        # Meanwhile the queue serves a cold-start ranking of the unlabelled items.
+        current = session.get_one(Project, project.id).current_model_id
+        assert session.get_one(ModelVersion, current).version <= 0
+        ranked = session.scalar(select(func.count()).where(RankEntry.model_version_id == current))
+        assert ranked == 25
 
 
 def _label(db: Database, project: Project, user: User, n: int) -> None:
@@ -226,7 +226,7 @@ def test_published_ranking_switches_atomically(db: Database, settings: Settings)
 @pytest.mark.parametrize("strategy", strategy_names())
 def test_every_strategy_trains_and_ranks(db: Database, settings: Settings, strategy: str) -> None:
     project = create_project(db, n_items=80, n_labeled=24, strategy=strategy)
-    run = _queue_and_work(db, settings, project)
+    run = queue_and_work(db, settings, project)
     assert run.status == RunStatus.SUCCEEDED, run.error
     with db.reader() as session:
         scores = session.scalars(
@@ -238,10 +238,10 @@ def test_every_strategy_trains_and_ranks(db: Database, settings: Settings, strat
 def test_diverse_batches_avoid_near_duplicates(db: Database, settings: Settings) -> None:
     """With diversity on, the first batch holds far fewer copies of one phrase."""
     project = create_project(db, n_items=150, n_labeled=15, batch_size=10)
-    plain = _queue_and_work(db, settings, project)
+    plain = queue_and_work(db, settings, project)
     with db.writer() as session, session.begin():
         update_project(session, session.get_one(Project, project.id), ProjectUpdate(diversity=True))
-    diverse = _queue_and_work(db, settings, project)
+    diverse = queue_and_work(db, settings, project)
 
     def distinct_phrases(run: TrainingRun) -> int:
         with db.reader() as session:

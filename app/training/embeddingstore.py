@@ -1,0 +1,126 @@
+"""Sentence embeddings of a project's items, computed once per item and cached on disk.
+
+The store is a folder of chunk files, each the vectors of a run of item ids
+(``chunk-<first id>-<count>.npy`` beside ``...-ids.npy``), written whole to a temporary
+name and renamed, so a killed worker leaves complete chunks only and the next run resumes
+where it stopped. Items are only ever added, so the store is appended to, never rebuilt.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from app.learning.embeddings import MINILM_DIM, MINILM_MODEL_ID, MiniLMEncoder
+
+CHUNK_ITEMS = 512
+
+
+@cache
+def encoder() -> MiniLMEncoder:
+    """The process's MiniLM encoder (loading the ONNX session takes about a second)."""
+    return MiniLMEncoder()
+
+
+_encode_lock = threading.Lock()
+
+
+def encode(texts: Sequence[str]) -> np.ndarray:
+    """Embed texts with the shared encoder, one batch at a time per process."""
+    with _encode_lock:
+        return encoder().encode(list(texts))
+
+
+class EmbeddingStore:
+    """The cached vectors of one project (``directory``) for one encoder (``key``)."""
+
+    def __init__(self, directory: Path, key: str = "", dim: int = MINILM_DIM) -> None:
+        self.directory = directory / (key or encoder_key())
+        self.dim = dim
+
+    def cached_ids(self) -> np.ndarray:
+        """Ids of the items with a stored vector, ascending, int64."""
+        parts = [np.load(p) for p in self._id_files()]
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        return np.sort(np.concatenate(parts))
+
+    def load(
+        self,
+        item_ids: np.ndarray,
+        texts: Callable[[np.ndarray], list[str]],
+        *,
+        encode_fn: Callable[[Sequence[str]], np.ndarray] = encode,
+        chunk_items: int = CHUNK_ITEMS,
+    ) -> tuple[np.ndarray, int]:
+        """Vectors of ``item_ids`` (ascending), embedding and storing the missing ones first.
+
+        Args:
+            item_ids: (n,) int64, ascending.
+            texts: returns the texts of the given (ascending) ids, in that order.
+            encode_fn: texts -> (m, dim) float32 unit rows.
+            chunk_items: items embedded and written per chunk.
+
+        Returns:
+            ((n, dim) float32 array in ``item_ids`` order, number of items embedded now).
+        """
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        missing = np.setdiff1d(item_ids, self.cached_ids(), assume_unique=True)
+        for start in range(0, missing.size, chunk_items):
+            ids = missing[start : start + chunk_items]
+            self._write_chunk(ids, encode_fn(texts(ids)))
+        return self._gather(item_ids), int(missing.size)
+
+    def _gather(self, item_ids: np.ndarray) -> np.ndarray:
+        out = np.zeros((item_ids.size, self.dim), dtype=np.float32)
+        found = np.zeros(item_ids.size, dtype=bool)
+        for ids_path in self._id_files():
+            ids = np.load(ids_path)
+            pos = np.searchsorted(item_ids, ids)
+            inside = pos < item_ids.size
+            hit = np.zeros(ids.size, dtype=bool)
+            hit[inside] = item_ids[pos[inside]] == ids[inside]
+            if hit.any():
+                vectors = np.load(_vectors_path(ids_path), mmap_mode="r")
+                out[pos[hit]] = vectors[hit]
+                found[pos[hit]] = True
+        if not found.all():
+            raise KeyError(f"{int((~found).sum())} items have no stored embedding")
+        return out
+
+    def _write_chunk(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if vectors.shape != (ids.size, self.dim):
+            raise ValueError(f"expected ({ids.size}, {self.dim}) vectors, got {vectors.shape}")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = f"chunk-{int(ids[0])}-{ids.size}"
+        # Vectors first, ids last: a chunk exists (is listed) only once both are complete.
+        _atomic_save(self.directory / f"{stem}.npy", vectors.astype(np.float32))
+        _atomic_save(self.directory / f"{stem}-ids.npy", ids.astype(np.int64))
+
+    def _id_files(self) -> list[Path]:
+        if not self.directory.is_dir():
+            return []
+        return sorted(self.directory.glob("chunk-*-ids.npy"))
+
+
+def encoder_key() -> str:
+    """The cache key of the default encoder's vectors (as its ``cache_key``), without loading it."""
+    return f"{MINILM_MODEL_ID}-len128"
+
+
+def _vectors_path(ids_path: Path) -> Path:
+    return ids_path.with_name(ids_path.name.removesuffix("-ids.npy") + ".npy")
+
+
+def _atomic_save(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    with tmp.open("wb") as f:
+        np.save(f, array)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
