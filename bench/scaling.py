@@ -98,7 +98,7 @@ def bench_embedding(n_texts: int, backend: DaskBackend) -> list[list[str]]:
             "Dask",
             f"{t:.2f}",
             f"{n_texts / t:,.0f}",
-            f"max |Δ| {gap:.0e}",
+            f"max abs gap {gap:.0e}",
         ],
     ]
 
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"scored {n:,} rows", file=sys.stderr)
     if args.texts:
         table += bench_embedding(args.texts, backend)
-    header = ["work", "items", "where", "seconds", "items/s", "same top-100 (max |Δ score|)"]
+    header = ["work", "items", "where", "seconds", "items/s", "same top-100 (max abs score gap)"]
     print(
         f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}, "
         f"{len(client.scheduler_info()['workers'])} Dask workers x 1 thread"
