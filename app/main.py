@@ -23,7 +23,7 @@ from app.queue.endpoints import router as queue_router
 from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
-from app.web import annotate, auth, imports, projects, users
+from app.web import annotate, auth, imports, items, projects, users
 from app.web.ratelimit import LoginLimiter
 from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
 from app.web.templating import ROOT, is_htmx, render
@@ -84,7 +84,7 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api_router())
-    for module in (auth, projects, imports, annotate, users):
+    for module in (auth, projects, items, imports, annotate, users):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     _error_handlers(app)

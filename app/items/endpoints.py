@@ -2,20 +2,54 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from app.deps import AdminUser, CurrentUser, DatabaseDep, ReadSession, SettingsDep, WriteSession
 from app.errors import responses
-from app.fields import PathId
-from app.items import export, service
+from app.fields import MAX_ID, PathId
+from app.items import export, listing, service
 from app.projects.service import get_project
 from app.training import service as training
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["items"], responses=responses(404))
+
+
+class LatestLabelOut(BaseModel):
+    labels: list[str]
+    source: str
+    annotator: str | None
+    updated_at: datetime
+
+
+class ItemOut(BaseModel):
+    id: int
+    external_id: str | None
+    text: str
+    created_at: datetime
+    n_annotations: int
+    latest: LatestLabelOut | None
+
+
+class ItemPageOut(BaseModel):
+    items: list[ItemOut]
+    next: int | None
+
+
+def _item_out(row: listing.ItemRow) -> ItemOut:
+    latest = row.latest
+    return ItemOut(
+        id=row.item.id,
+        external_id=row.item.external_id,
+        text=row.item.text,
+        created_at=row.item.created_at,
+        n_annotations=row.n_annotations,
+        latest=LatestLabelOut(**vars(latest)) if latest else None,
+    )
 
 
 class ImportOut(BaseModel):
@@ -49,6 +83,23 @@ def import_file(
     result = service.import_records(session, project, file.file, options)
     training.queue_after_import(session, project, imported=result.imported)
     return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
+
+
+@router.get("/items")
+def list_items(
+    project_id: PathId,
+    session: ReadSession,
+    _: CurrentUser,
+    after: Annotated[
+        int, Query(ge=0, le=MAX_ID, description="The `next` of the previous page (0: first).")
+    ] = 0,
+    limit: Annotated[int, Query(ge=1, le=listing.MAX_PAGE)] = 50,
+    status: listing.ItemStatus = "all",
+) -> ItemPageOut:
+    """A page of the project's items in id order, each with its latest label(s)."""
+    project = get_project(session, project_id)
+    page = listing.list_items(session, project, after=after, limit=limit, status=status)
+    return ItemPageOut(items=[_item_out(row) for row in page.rows], next=page.next)
 
 
 @router.get(

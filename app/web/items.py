@@ -1,0 +1,59 @@
+"""The items screen: a project's pool as a table, one keyset page at a time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from app.deps import ReadSession
+from app.fields import MAX_ID, PathId
+from app.items import listing
+from app.projects import service as projects
+from app.web.security import WebUser, check_csrf
+from app.web.templating import render
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+PAGE_SIZE = 100
+TEMPLATE = "projects/items.html"
+
+After = Annotated[int, Query(ge=0, le=MAX_ID)]
+
+
+def _context(
+    session: Session, project_id: int, after: int, status: listing.ItemStatus
+) -> dict[str, Any]:
+    project = projects.get_project(session, project_id)
+    page = listing.list_items(session, project, after=after, limit=PAGE_SIZE, status=status)
+    return {"project": project, "page": page, "status": status, "after": after}
+
+
+@router.get("/projects/{project_id}/items", response_class=HTMLResponse)
+def items_page(
+    request: Request,
+    project_id: PathId,
+    session: ReadSession,
+    user: WebUser,
+    after: After = 0,
+    status: listing.ItemStatus = "all",
+) -> HTMLResponse:
+    """The project's items with their latest labels, a page at a time, filterable by status."""
+    context = _context(session, project_id, after, status)
+    context["counts"] = projects.counts(session, context["project"])
+    return render(request, TEMPLATE, {"current_user": user, **context})
+
+
+@router.get("/projects/{project_id}/items/more", response_class=HTMLResponse)
+def more_items(
+    request: Request,
+    project_id: PathId,
+    session: ReadSession,
+    user: WebUser,
+    after: After = 0,
+    status: listing.ItemStatus = "all",
+) -> HTMLResponse:
+    """The next page's rows (and its own "next page" row), to append to the table."""
+    context = _context(session, project_id, after, status)
+    return render(request, TEMPLATE, {"current_user": user, **context}, block="rows")
