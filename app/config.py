@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     worker_stale_seconds: float = Field(
         default=60.0, gt=0, description="A running run without a heartbeat this long is failed."
     )
+    dask_scheduler: str | None = Field(
+        default=None,
+        description="Dask scheduler address (tcp://host:8786) that scores the pool and embeds "
+        "texts; unset: the training worker does it in-process.",
+    )
     embedded_worker: bool = Field(
         default=True, description="`labelloop serve` runs the training worker in-process."
     )

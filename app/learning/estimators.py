@@ -46,13 +46,16 @@ class LabelModel(ClassifierMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
-    def fit(self, X: Matrix, y: np.ndarray) -> Self:
+    def fit(self, X: Matrix, y: np.ndarray, *, warm_from: "LabelModel | None" = None) -> Self:
         """Train on labelled rows.
 
         Args:
             X: features, sparse or dense, shape (n, d).
             y: shape (n,) label indices in [0, n_labels) if single-label, else an
                 (n, n_labels) 0/1 indicator matrix.
+            warm_from: a model fitted on the same features (e.g. the previous retrain); its
+                coefficients start the solver when it saw the same labels (single-label),
+                which about halves the epochs to the same optimum. Ignored otherwise.
 
         Returns:
             self, fitted.
@@ -72,9 +75,11 @@ class LabelModel(ClassifierMixin, BaseEstimator):
             self.estimators_ = self._fit_per_label(X[:, active], Y)
         else:
             labels = _check_indices(y, X.shape[0], self.n_labels)
-            self.estimator_ = self._fit_multinomial(X[:, active], labels)
+            init = _warm_start(warm_from, X.shape[1], active, np.unique(labels))
+            self.estimator_ = self._fit_multinomial(X[:, active], labels, init)
         self.active_features_ = active
         self.classes_ = np.arange(self.n_labels)
+        self._wide = None
         return self
 
     def predict_proba(self, X: Matrix) -> np.ndarray:
@@ -95,7 +100,7 @@ class LabelModel(ClassifierMixin, BaseEstimator):
         X = validate_data(self, X, accept_sparse="csr", reset=False)
         proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)
         for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
-            rows = self._active_rows(X[start : start + PREDICT_CHUNK_ROWS])
+            rows = X[start : start + PREDICT_CHUNK_ROWS]
             chunk = self._per_label_proba(rows) if self.multi_label else self._single_proba(rows)
             proba[start : start + PREDICT_CHUNK_ROWS] = chunk
         return proba
@@ -132,13 +137,19 @@ class LabelModel(ClassifierMixin, BaseEstimator):
             random_state=self.random_state,
         )
 
-    def _fit_multinomial(self, X: Matrix, y: np.ndarray) -> LogisticRegression:
+    def _fit_multinomial(
+        self, X: Matrix, y: np.ndarray, init: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> LogisticRegression:
         n_seen = np.unique(y).size
         if n_seen < 2:
             raise NotEnoughLabelsError(
                 f"need labelled rows of at least 2 different labels to train, got {n_seen}"
             )
-        return self._logistic_regression().fit(X, y)
+        model = self._logistic_regression()
+        if init is not None:
+            model.set_params(warm_start=True)
+            model.coef_, model.intercept_ = init
+        return model.fit(X, y)
 
     def _fit_per_label(self, X: Matrix, Y: np.ndarray) -> list[LogisticRegression | float]:
         """One binary model per column of Y (n, n_labels); a constant column stores its value."""
@@ -150,15 +161,35 @@ class LabelModel(ClassifierMixin, BaseEstimator):
                 models.append(self._logistic_regression().fit(X, column))
         return models
 
-    def _active_rows(self, X: Matrix) -> Matrix:
-        """X restricted to the training's active columns; no copy when every column is active."""
-        if self.active_features_.size == X.shape[1]:
-            return X
-        return X[:, self.active_features_]
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_wide", None)  # a cache, rebuilt on first use
+        return state
+
+    def _coefficients(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(c, d) coefficients over all d input columns and (c,) intercepts, cached.
+
+        Training sees the active columns only; scattering the coefficients back to all
+        columns once lets prediction multiply pool rows as they are, instead of selecting
+        columns of every chunk (a copy of the whole sparse pool per re-rank).
+        """
+        if getattr(self, "_wide", None) is None:
+            if self.multi_label:
+                fitted = [m for m in self.estimators_ if not isinstance(m, float)]
+                coef = np.vstack([m.coef_ for m in fitted]) if fitted else np.zeros((0, 1))
+                intercept = np.concatenate([m.intercept_ for m in fitted]) if fitted else None
+            else:
+                coef, intercept = self.estimator_.coef_, self.estimator_.intercept_
+            if self.active_features_.size != d:
+                wide = np.zeros((coef.shape[0], d), dtype=coef.dtype)
+                wide[:, self.active_features_] = coef
+                coef = wide
+            self._wide = (coef, intercept)
+        return self._wide
 
     def _single_proba(self, X: Matrix) -> np.ndarray:
         model = self.estimator_
-        decision = _decision(X, model.coef_, model.intercept_)
+        decision = _decision(X, *self._coefficients(X.shape[1]))
         if model.classes_.size == 2:  # one logistic score, as scikit-learn's binary model
             positive = expit(decision[:, 0])
             decision = np.column_stack([1.0 - positive, positive])
@@ -180,10 +211,24 @@ class LabelModel(ClassifierMixin, BaseEstimator):
             if isinstance(model, float):
                 proba[:, j] = model
         if fitted:
-            coef = np.vstack([self.estimators_[j].coef_ for j in fitted])
-            intercept = np.concatenate([self.estimators_[j].intercept_ for j in fitted])
-            proba[:, fitted] = expit(_decision(X, coef, intercept))
+            proba[:, fitted] = expit(_decision(X, *self._coefficients(X.shape[1])))
         return proba
+
+
+def _warm_start(
+    previous: LabelModel | None, d: int, active: np.ndarray, seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Starting (coef over `active`, intercept) from `previous`, if it is compatible."""
+    if (
+        previous is None
+        or previous.multi_label
+        or not hasattr(previous, "estimator_")
+        or previous.n_features_in_ != d
+        or not np.array_equal(previous.estimator_.classes_, seen)
+    ):
+        return None
+    coef, intercept = previous._coefficients(d)
+    return coef[:, active].astype(np.float64), intercept.astype(np.float64).copy()
 
 
 def _decision(X: Matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:

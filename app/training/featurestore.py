@@ -10,6 +10,8 @@ MiniLM: vectors are computed once per item and kept in an ``EmbeddingStore``. A 
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,18 +96,45 @@ def load(
     )
 
 
+# The last few TF-IDF matrices this process loaded, so a worker re-ranking the same project
+# again does not read the matrix from disk every time (a second at 100k items).
+_MEMORY: OrderedDict[tuple[str, int], PoolFeatures] = OrderedDict()
+_MEMORY_ENTRIES = 2
+_memory_lock = threading.Lock()
+
+
 def load_or_build(
     directory: Path,
     pool_version: int,
     item_ids: np.ndarray,
     texts: Callable[[], list[str]],
 ) -> PoolFeatures:
-    """Load the cache for ``pool_version`` if it covers exactly ``item_ids``, else build it.
+    """The TF-IDF cache for ``pool_version`` if it covers exactly ``item_ids``, else build it.
 
     Args:
         item_ids: (n,) int64 ids of every item of the project, ascending.
         texts: called only when building; returns the n texts in ``item_ids`` order.
     """
+    key = (str(directory), pool_version)
+    with _memory_lock:
+        kept = _MEMORY.get(key)
+        if kept is not None and np.array_equal(kept.item_ids, item_ids):
+            _MEMORY.move_to_end(key)
+            return kept
+    features = _load_or_build(directory, pool_version, item_ids, texts)
+    with _memory_lock:
+        _MEMORY[key] = features
+        while len(_MEMORY) > _MEMORY_ENTRIES:
+            _MEMORY.popitem(last=False)
+    return features
+
+
+def _load_or_build(
+    directory: Path,
+    pool_version: int,
+    item_ids: np.ndarray,
+    texts: Callable[[], list[str]],
+) -> PoolFeatures:
     matrix_path, ids_path, featurizer_path, meta_path = _paths(directory, pool_version)
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())

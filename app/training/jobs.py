@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, func, select, update
 
+from app import scaling
 from app.config import Settings
 from app.db import Database
 from app.learning import ranking as pool_ranking
@@ -96,7 +98,7 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
         return
     with timer("fit"):
         try:
-            model = _fit(snap, X, y)
+            model = _fit(snap, X, y, _warm_model(snap, feats))
         except NotEnoughLabelsError as exc:
             if snap.previous_model is None:  # keep the queue representative meanwhile
                 _publish_cold_start(db, settings, run_id, snap, feats, labeled_ids, timer)
@@ -105,7 +107,8 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
                 ) from exc
             raise  # the published model stays
     with timer("score"):
-        ranking = _rank(snap, feats, model, X, settings.ranking_depth)
+        backend = scaling.backend_for(settings.dask_scheduler)
+        ranking = _rank(snap, feats, model, X, settings.ranking_depth, backend)
     with timer("stop_set"):
         stop_path = settings.project_dir(snap.project_id) / "models" / f"run-{run_id}-stop.npz"
         kappa = _stop_set_kappa(snap, feats, model, stop_path)
@@ -223,12 +226,7 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
     with db.writer() as session, session.begin():
         run = session.get_one(TrainingRun, run_id)
         project = session.get_one(Project, run.project_id)
-        item_ids = np.array(
-            session.scalars(
-                select(Item.id).where(Item.project_id == project.id).order_by(Item.id)
-            ).all(),
-            dtype=np.int64,
-        )
+        item_ids = _item_ids(session, project.id)
         labeled: dict[int, list[str]] = {}
         rows = session.execute(
             select(Annotation.item_id, Annotation.labels)
@@ -256,10 +254,30 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             labeled=labeled,
             batch_size=project.batch_size,
             options=dict(project.settings or {}),
-            previous_model=dict(previous.details or {})
+            previous_model={
+                **(previous.details or {}),
+                "path": previous.path,
+                "sha256": previous.sha256,
+            }
             if previous is not None and previous.version > 0
             else None,
         )
+
+
+def _item_ids(session: Any, project_id: int) -> np.ndarray:
+    """Every item id of the project, ascending, int64: straight from the driver's cursor.
+
+    A million ids through SQLAlchemy's result rows take seconds; the DB-API cursor's
+    ``fetchall`` is a C loop. ``project_id`` is an int, so formatting it in is safe.
+    """
+    sql = f"SELECT id FROM items WHERE project_id = {int(project_id)} ORDER BY id"
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return np.array(rows, dtype=np.int64).reshape(-1)
 
 
 def _texts(db: Database, project_id: int) -> list[str]:
@@ -298,13 +316,31 @@ class Ranking:
     predictions: list[dict[str, Any]]
 
 
-def _fit(snap: Snapshot, X: Any, y: np.ndarray) -> LabelModel | Committee:
+def _warm_model(snap: Snapshot, feats: featurestore.PoolFeatures) -> LabelModel | None:
+    """The published model, to warm-start this fit, if it was fitted on the same features."""
+    previous = snap.previous_model
+    if (
+        previous is None
+        or previous.get("features", "tfidf") != feats.kind
+        or previous.get("featurizer_sha256") != feats.featurizer_sha256
+    ):
+        return None
+    try:
+        model = artifacts.load(Path(previous["path"]), previous["sha256"])["model"]
+    except (artifacts.ArtifactError, OSError, KeyError):
+        return None  # a missing or altered file: fit from scratch
+    return model if isinstance(model, LabelModel) else None
+
+
+def _fit(
+    snap: Snapshot, X: Any, y: np.ndarray, warm_from: LabelModel | None = None
+) -> LabelModel | Committee:
     """One model, or a committee of ``committee_size`` for the committee strategies."""
     n_labels = len(snap.labels)
     if strategies.needs_committee(snap.strategy):
         size = int(snap.options.get("committee_size", DEFAULT_COMMITTEE))
         return Committee(n_labels, n_members=size, multi_label=snap.multi_label).fit(X, y)
-    return LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y)
+    return LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y, warm_from=warm_from)
 
 
 def _rank(
@@ -313,20 +349,26 @@ def _rank(
     model: LabelModel | Committee,
     X_labeled: Any,
     depth: int,
+    backend: scaling.ScoringBackend = scaling.LOCAL,
 ) -> Ranking:
     """Score the unlabelled pool with the project's strategy and order its top ``depth``.
 
     Batch diversity (farthest-first over the best candidates, away from labelled items) and
     the exploration share come from the project's options; see ``app.learning.ranking``.
+    The pool is scored in-process, or on a Dask cluster (``backend``, see ``app.scaling``).
     """
-    pool = np.setdiff1d(snap.item_ids, np.fromiter(snap.labeled, dtype=np.int64))
+    unlabeled = ~np.isin(feats.item_ids, np.fromiter(snap.labeled, dtype=np.int64))
+    positions = np.flatnonzero(unlabeled)  # pool rows of the feature matrix
+    pool = feats.item_ids[positions]
     if len(pool) == 0:
         return Ranking(pool, np.zeros(0), [])
-    X_pool = feats.rows(pool)
     rng = np.random.default_rng([snap.random_seed, snap.label_events])
-    scores = pool_ranking.score_pool(
-        snap.strategy, model, X_pool, multi_label=snap.multi_label, rng=rng
-    )
+    # Score every row in place (chunks of the cached matrix, no copy of the pool), then keep
+    # the unlabelled ones: labelled rows are a small share of any pool worth ranking.
+    scores = backend.score(
+        snap.strategy, model, feats.matrix, multi_label=snap.multi_label, rng=rng
+    )[positions]
+    X_pool = _Rows(feats.matrix, positions)
     diverse = bool(snap.options.get("diversity"))
     method = str(snap.options.get("diversity_method", "cluster"))
     order = pool_ranking.rank_scores(
@@ -341,6 +383,17 @@ def _rank(
     proba = model.predict_proba(X_pool[order.indices])
     predictions = to_predictions(proba, snap.labels, multi_label=snap.multi_label)
     return Ranking(pool[order.indices], order.scores, predictions)
+
+
+class _Rows:
+    """Rows ``positions`` of ``matrix``, copied only when indexed (``rows[candidates]``)."""
+
+    def __init__(self, matrix: Any, positions: np.ndarray) -> None:
+        self.matrix, self.positions = matrix, positions
+        self.shape = (positions.size, matrix.shape[1])
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.matrix[self.positions[index]]
 
 
 def _publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking) -> None:

@@ -211,3 +211,32 @@ def test_multi_label_chunked_probabilities_equal_scikit_learn(
     active = features[:, model.active_features_]
     for j in (0, 1):
         assert_allclose(proba[:, j], model.estimators_[j].predict_proba(active)[:, 1], atol=1e-6)
+
+
+def test_warm_start_reaches_the_same_model_in_fewer_epochs(
+    features: sp.csr_matrix, topics: np.ndarray
+) -> None:
+    first = LabelModel(3, tol=1e-6, max_iter=5000).fit(features[::2], topics[::2])
+    cold = LabelModel(3, tol=1e-6, max_iter=5000).fit(features, topics)
+    warm = LabelModel(3, tol=1e-6, max_iter=5000).fit(features, topics, warm_from=first)
+    assert warm.estimator_.n_iter_[0] < cold.estimator_.n_iter_[0]
+    assert_allclose(warm.predict_proba(features), cold.predict_proba(features), atol=1e-3)
+
+
+def test_warm_start_ignores_an_incompatible_model(
+    features: sp.csr_matrix, topics: np.ndarray
+) -> None:
+    two_labels = LabelModel(3).fit(features[topics < 2], topics[topics < 2])
+    narrower = LabelModel(3).fit(features[:, :5].toarray() + 1.0, topics)
+    reference = LabelModel(3).fit(features, topics)
+    for previous in (two_labels, narrower, LabelModel(3, multi_label=True)):
+        model = LabelModel(3).fit(features, topics, warm_from=previous)
+        assert_array_equal(model.estimator_.coef_, reference.estimator_.coef_)
+
+
+def test_pickles_leave_the_prediction_cache_out(
+    features: sp.csr_matrix, topics: np.ndarray
+) -> None:
+    model = LabelModel(3).fit(features, topics)
+    model.predict_proba(features)  # builds the full-width coefficients
+    assert "_wide" not in pickle.loads(pickle.dumps(model)).__dict__
