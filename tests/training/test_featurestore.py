@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from app.training import featurestore
+from app.training import artifacts, featurestore
 from tests.factories import topic_texts
 
 
@@ -29,3 +30,48 @@ def test_a_worker_keeps_the_pool_matrix_in_memory_between_runs(tmp_path: Path) -
     assert fewer.matrix.shape[0] == 20 and calls == [1]
     newer = featurestore.load_or_build(tmp_path, 2, ids, read_texts)
     assert newer is not first and calls == [1, 1]
+
+
+def test_a_new_pool_version_extends_the_matrix_with_the_old_featuriser(tmp_path: Path) -> None:
+    texts = {i: text for i, (text, _) in enumerate(topic_texts(40), start=1)}
+    old_ids = np.arange(1, 31, dtype=np.int64)
+    first = featurestore.load_or_build(
+        tmp_path, 1, old_ids, lambda: [texts[i] for i in old_ids], lambda ids: []
+    )
+    asked: list[list[int]] = []
+
+    def texts_of(ids: np.ndarray) -> list[str]:
+        asked.append(ids.tolist())
+        return [texts[int(i)] for i in ids]
+
+    def refit() -> list[str]:
+        raise AssertionError("the featuriser must not be refitted")
+
+    all_ids = np.arange(1, 41, dtype=np.int64)
+    second = featurestore.load_or_build(tmp_path, 2, all_ids, refit, texts_of)
+    assert asked == [list(range(31, 41))]  # only the new items are featurised
+    assert second.featurizer_path == first.featurizer_path
+    assert second.featurizer_sha256 == first.featurizer_sha256
+    fitted = artifacts.load(first.featurizer_path, first.featurizer_sha256)
+    expected = fitted.transform([texts[int(i)] for i in all_ids])
+    assert abs(second.matrix - expected).max() < 1e-6
+    # Growth beyond REFIT_GROWTH x the fitted pool refits on everything.
+    many = np.arange(1, 70, dtype=np.int64)
+    more = {**texts, **{i: f"another sentence about item {i}" for i in range(41, 70)}}
+    third = featurestore.load_or_build(
+        tmp_path, 3, many, lambda: [more[int(i)] for i in many], texts_of
+    )
+    assert third.featurizer_sha256 != first.featurizer_sha256 and len(asked) == 1
+
+
+def test_a_big_pool_fits_on_a_sample_and_transforms_in_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(featurestore, "FIT_SAMPLE", 40)
+    monkeypatch.setattr(featurestore, "TRANSFORM_CHUNK", 25)
+    texts = [text for text, _ in topic_texts(90)]
+    ids = np.arange(1, 91, dtype=np.int64)
+    built = featurestore.load_or_build(tmp_path, 1, ids, lambda: texts)
+    fitted = artifacts.load(built.featurizer_path, built.featurizer_sha256)
+    assert built.matrix.shape[0] == 90
+    assert abs(built.matrix - fitted.transform(texts)).max() < 1e-6
