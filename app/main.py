@@ -16,6 +16,7 @@ from app.annotations.endpoints import router as annotations_router
 from app.config import Settings
 from app.db import open_database
 from app.errors import AppError, responses
+from app.health import router as health_router
 from app.items.endpoints import router as items_router
 from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
@@ -84,11 +85,21 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.include_router(api_router())
+    app.include_router(health_router, include_in_schema=False)
     for module in (auth, projects, items, imports, annotate, users):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     _error_handlers(app)
     return app
+
+
+def app_factory() -> FastAPI:
+    """A web process of ``labelloop serve --workers N`` (uvicorn imports it by name).
+
+    Settings come from the environment, like the supervising process's; the training
+    worker never runs here: the supervising process runs the one trainer (see ``app.cli``).
+    """
+    return create_app(Settings(), worker=False)
 
 
 def _is_api(request: Request) -> bool:

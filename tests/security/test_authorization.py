@@ -204,6 +204,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
 # Public by design (README: interactive docs at /docs, schema at /openapi.json): a URL to try.
 PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "/openapi.json",
+    ("GET", "/health"): "/health",  # for load balancers; says nothing about users or data
     ("GET", "/docs"): "/docs",
     ("GET", "/docs/oauth2-redirect"): "/docs/oauth2-redirect",
     ("GET", "/redoc"): "/redoc",
