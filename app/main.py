@@ -18,6 +18,7 @@ from app.db import open_database
 from app.errors import AppError, responses
 from app.health import router as health_router
 from app.items.endpoints import router as items_router
+from app.items.runner import ImportRunner
 from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
 from app.queue.endpoints import router as queue_router
@@ -51,10 +52,13 @@ def create_app(settings: Settings | None = None, *, worker: bool | None = None) 
         db = open_database(settings.sqlalchemy_url)
         app.state.db = db
         app.state.predictor = Predictor()
+        app.state.imports = ImportRunner(db, settings)
+        app.state.imports.start()
         thread, stop = start_thread(db, settings) if run_worker else (None, None)
         try:
             yield
         finally:
+            app.state.imports.stop()
             if stop is not None and thread is not None:
                 stop.set()
                 thread.join(timeout=30)

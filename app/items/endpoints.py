@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, UploadFile, status
-from fastapi.responses import StreamingResponse
-from pydantic import BaseModel
+from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile, status
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict
 
 from app.deps import AdminUser, CurrentUser, DatabaseDep, ReadSession, SettingsDep, WriteSession
 from app.errors import responses
 from app.fields import MAX_ID, PathId
-from app.items import export, listing, service
+from app.items import export, jobs, listing, service
 from app.projects.service import get_project
 from app.training import service as training
 
@@ -58,20 +58,51 @@ class ImportOut(BaseModel):
     labeled: int
 
 
-@router.post("/imports", status_code=status.HTTP_201_CREATED, responses=responses(403, 415))
+class ImportJobOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    project_id: int
+    status: Literal["queued", "running", "succeeded", "failed"]
+    filename: str
+    bytes_total: int
+    bytes_done: int
+    rows_done: int
+    imported: int | None
+    duplicates: int | None
+    labeled: int | None
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+@router.post(
+    "/imports",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ImportOut,
+    responses={
+        **responses(403, 415),
+        202: {"model": ImportJobOut, "description": "A background import job was started"},
+    },
+)
 def import_file(
+    request: Request,
     project_id: PathId,
     file: Annotated[UploadFile, File(description="CSV, TSV, JSONL or JSON (array of objects)")],
     session: WriteSession,
     settings: SettingsDep,
+    tasks: BackgroundTasks,
     _: AdminUser,
     text_field: Annotated[str, Form(min_length=1, max_length=200)] = "text",
     label_field: Annotated[str | None, Form(max_length=200)] = None,
     id_field: Annotated[str | None, Form(max_length=200)] = None,
     format: Annotated[str | None, Form(max_length=10)] = None,
-) -> ImportOut:
+    background: Annotated[
+        bool | None, Query(description="Import in a background job (default: for large files)")
+    ] = None,
+) -> ImportOut | JSONResponse:
     """Import a dataset, all or nothing; rows with a label become seed annotations."""
-    project = get_project(session, project_id)
     options = service.ImportOptions(
         filename=file.filename,
         format=format or None,
@@ -80,9 +111,24 @@ def import_file(
         id_field=id_field or None,
         max_text_chars=settings.max_text_chars,
     )
+    if jobs.in_background(settings, file.size, background):
+        job = jobs.start(session, settings, project_id, file.file, options)
+        tasks.add_task(request.app.state.imports.submit, job.id)
+        body = ImportJobOut.model_validate(job).model_dump(mode="json")
+        location = request.url_for("get_import_job", project_id=project_id, job_id=job.id)
+        return JSONResponse(body, status_code=202, headers={"Location": location.path})
+    project = get_project(session, project_id)
     result = service.import_records(session, project, file.file, options)
     training.queue_after_import(session, project, imported=result.imported)
     return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
+
+
+@router.get("/imports/{job_id}", responses=responses(403))
+def get_import_job(
+    project_id: PathId, job_id: PathId, session: ReadSession, _: AdminUser
+) -> ImportJobOut:
+    """A background import job: its status, progress and, once finished, counts or error."""
+    return ImportJobOut.model_validate(jobs.get_job(session, project_id, job_id))
 
 
 @router.get("/items")

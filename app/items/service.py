@@ -1,22 +1,30 @@
-"""Dataset import: streamed, all-or-nothing, identical texts stored once per project."""
+"""Dataset import: streamed, all-or-nothing, identical texts stored once per project.
+
+Records are validated a chunk at a time and staged in a temporary table (``staging``); the
+staged rows are published into the project in one step at the end. The synchronous path does
+it all in the request's transaction; a background job (``jobs``) commits each chunk on its own
+connection, so the database stays free for annotators until the final publish.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.errors import AppError, Invalid
+from app.items import staging
 from app.items.parsing import ImportFormatError, Record, detect_format, iter_records
-from app.models import Annotation, Item, Project
-from app.models.base import utcnow
+from app.models import Item, Project
 
-CHUNK_ROWS = 1000
+CHUNK_ROWS = 5000
 
 
 @dataclass(frozen=True)
@@ -36,6 +44,20 @@ class ImportResult:
     labeled: int = 0
 
 
+@dataclass(frozen=True)
+class Target:
+    """What validation needs of the project an import goes into."""
+
+    id: int
+    labels: tuple[str, ...]
+    multi_label: bool
+    random_seed: int
+
+    @classmethod
+    def of(cls, project: Project) -> Target:
+        return cls(project.id, tuple(project.labels), project.multi_label, project.random_seed)
+
+
 def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -50,23 +72,134 @@ def import_records(
     session: Session, project: Project, stream: BinaryIO, options: ImportOptions
 ) -> ImportResult:
     """Insert every record of ``stream`` or raise (the caller rolls back: nothing is written)."""
-    first_new_id = (session.scalar(select(func.max(Item.id))) or 0) + 1
-    result = ImportResult()
-    try:
-        for chunk in _chunks(_records(project, stream, options), CHUNK_ROWS):
-            _import_chunk(session, project, chunk, first_new_id, result)
-    except ImportFormatError as exc:
-        raise AppError(exc.message, status_code=exc.status_code) from None
-    if result.imported == 0 and result.duplicates == 0:
-        raise Invalid("the file has no data rows")
-    project.label_events += result.labeled
-    if result.imported:
-        project.pool_version += 1
-    session.flush()
+    conn = session.connection()
+    staging.create(conn)
+    stager = Stager(conn, Target.of(project))
+    for _ in stager.stage(stream, options):
+        pass
+    result = publish(session, project, stager)
+    staging.drop(conn)
     return result
 
 
-def _records(project: Project, stream: BinaryIO, options: ImportOptions) -> Iterator[Record]:
+def check_head(target: Target, stream: BinaryIO, options: ImportOptions) -> None:
+    """Read the first record of ``stream``: format, header and first-row problems raise."""
+    try:
+        next(_records(target, stream, options), None)
+    except ImportFormatError as exc:
+        raise AppError(exc.message, status_code=exc.status_code) from None
+
+
+class Stager:
+    """Validates records a chunk at a time and stages the new ones on ``conn``.
+
+    Duplicates (of an earlier row, or of an item of the project) are counted and skipped;
+    any other problem raises Invalid naming the row.
+    """
+
+    def __init__(self, conn: Connection, target: Target) -> None:
+        self.conn = conn
+        self.target = target
+        self.rows = 0
+
+    def stage(
+        self,
+        stream: BinaryIO,
+        options: ImportOptions,
+        transaction: Callable[[], Any] | None = None,
+    ) -> Iterator[int]:
+        """Stage every record of ``stream``; yields the rows read so far after each chunk.
+
+        ``transaction``, when given, is entered around each chunk (a job commits chunk by chunk).
+        """
+        try:
+            for chunk in _chunks(_records(self.target, stream, options), CHUNK_ROWS):
+                if transaction is None:
+                    self._add(chunk)
+                else:
+                    with transaction():
+                        self._add(chunk)
+                yield self.rows
+        except ImportFormatError as exc:
+            raise AppError(exc.message, status_code=exc.status_code) from None
+
+    def _add(self, chunk: list[Record]) -> None:
+        self.rows += len(chunk)
+        _check_labels(self.target, chunk)
+        hashes = [text_hash(r.text) for r in chunk]
+        known = self._known_hashes(hashes)
+        fresh: dict[str, Record] = {}
+        for record, digest in zip(chunk, hashes, strict=True):
+            if digest not in known and digest not in fresh:
+                fresh[digest] = record
+        self._check_external_ids(list(fresh.values()))
+        seed = self.target.random_seed
+        rows = [
+            (
+                r.row,
+                digest,
+                r.external_id,
+                r.text,
+                random_key(seed, digest),
+                json.dumps(list(r.labels)) if r.labels else None,
+            )
+            for digest, r in fresh.items()
+        ]
+        staging.add(self.conn, rows)
+
+    def _known_hashes(self, hashes: list[str]) -> set[str]:
+        """The hashes already in the project or staged from an earlier row."""
+        in_project = select(Item.text_hash).where(
+            Item.project_id == self.target.id, staging.among(self.conn, Item.text_hash, hashes)
+        )
+        return set(self.conn.scalars(in_project)) | staging.known(self.conn, "text_hash", hashes)
+
+    def _check_external_ids(self, records: list[Record]) -> None:
+        ids = list({r.external_id for r in records if r.external_id is not None})
+        if not ids:
+            return
+        in_project = select(Item.external_id).where(
+            Item.project_id == self.target.id, staging.among(self.conn, Item.external_id, ids)
+        )
+        existing = set(self.conn.scalars(in_project))
+        staged = staging.known(self.conn, "external_id", ids)
+        seen: set[str] = set()
+        for r in records:
+            if r.external_id is None:
+                continue
+            if r.external_id in seen or r.external_id in staged:
+                raise Invalid(f"row {r.row}: id {r.external_id!r} appears twice in the file")
+            if r.external_id in existing:
+                raise Invalid(f"row {r.row}: id {r.external_id!r} already exists in the project")
+            seen.add(r.external_id)
+
+
+def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
+    """Move the staged rows into the project and count them; call in a write transaction."""
+    if stager.rows == 0:
+        raise Invalid("the file has no data rows")
+    conn = session.connection()
+    staging.lock_project(conn, project.id)
+    try:
+        imported, labeled = staging.publish(conn, project.id)
+    except IntegrityError:
+        raise Invalid(
+            "an id of the file was added to the project by another import meanwhile; "
+            "import the file again"
+        ) from None
+    session.execute(
+        update(Project)
+        .where(Project.id == project.id)
+        .values(
+            label_events=Project.label_events + labeled,
+            pool_version=Project.pool_version + (1 if imported else 0),
+        )
+    )
+    session.refresh(project)
+    return ImportResult(imported=imported, duplicates=stager.rows - imported, labeled=labeled)
+
+
+def _records(target: Target, stream: BinaryIO, options: ImportOptions) -> Iterator[Record]:
     return iter_records(
         stream,
         detect_format(options.filename, options.format),
@@ -75,7 +208,7 @@ def _records(project: Project, stream: BinaryIO, options: ImportOptions) -> Iter
         id_field=options.id_field or "id",
         label_field_required=options.label_field is not None,
         id_field_required=options.id_field is not None,
-        multi_label=project.multi_label,
+        multi_label=target.multi_label,
         max_text_chars=options.max_text_chars,
     )
 
@@ -86,94 +219,13 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
         yield chunk
 
 
-def _import_chunk(
-    session: Session, project: Project, chunk: list[Record], first_new_id: int, result: ImportResult
-) -> None:
-    _check_labels(project, chunk)
-    hashes = [text_hash(r.text) for r in chunk]
-    existing = set(
-        session.scalars(
-            select(Item.text_hash).where(Item.project_id == project.id, Item.text_hash.in_(hashes))
-        )
-    )
-    fresh: dict[str, Record] = {}
-    for record, digest in zip(chunk, hashes, strict=True):
-        if digest in existing or digest in fresh:
-            result.duplicates += 1
-        else:
-            fresh[digest] = record
-    if not fresh:
-        return
-    _check_external_ids(session, project, list(fresh.values()), first_new_id)
-    rows = [
-        {
-            "project_id": project.id,
-            "external_id": r.external_id,
-            "text": r.text,
-            "text_hash": digest,
-            "random_key": random_key(project.random_seed, digest),
-            "created_at": utcnow(),
-        }
-        for digest, r in fresh.items()
-    ]
-    ids = session.scalars(insert(Item).returning(Item.id, sort_by_parameter_order=True), rows).all()
-    result.imported += len(ids)
-    _seed_annotations(session, project, list(fresh.values()), ids, result)
-
-
-def _check_labels(project: Project, chunk: list[Record]) -> None:
-    known = set(project.labels)
+def _check_labels(target: Target, chunk: list[Record]) -> None:
+    known = set(target.labels)
     for record in chunk:
         for label in record.labels:
             if label not in known:
                 raise Invalid(
                     f"row {record.row}: unknown label {label!r}; "
-                    f"the project's labels are: {', '.join(project.labels[:20])}"
-                    + (", ..." if len(project.labels) > 20 else "")
+                    f"the project's labels are: {', '.join(target.labels[:20])}"
+                    + (", ..." if len(target.labels) > 20 else "")
                 )
-
-
-def _check_external_ids(
-    session: Session, project: Project, records: list[Record], first_new_id: int
-) -> None:
-    seen: set[str] = set()
-    for r in records:
-        if r.external_id is not None:
-            if r.external_id in seen:
-                raise Invalid(f"row {r.row}: id {r.external_id!r} appears twice in the file")
-            seen.add(r.external_id)
-    if not seen:
-        return
-    rows = session.execute(
-        select(Item.external_id, Item.id).where(
-            Item.project_id == project.id, Item.external_id.in_(seen)
-        )
-    )
-    clashes = {external_id: item_id for external_id, item_id in rows}
-    for r in records:
-        if r.external_id in clashes:
-            where = "the file" if clashes[r.external_id] >= first_new_id else "the project"
-            what = "appears twice in" if where == "the file" else "already exists in"
-            raise Invalid(f"row {r.row}: id {r.external_id!r} {what} {where}")
-
-
-def _seed_annotations(
-    session: Session, project: Project, records: list[Record], ids: list[int], result: ImportResult
-) -> None:
-    now = utcnow()
-    rows = [
-        {
-            "project_id": project.id,
-            "item_id": item_id,
-            "user_id": None,
-            "labels": list(r.labels),
-            "source": "import",
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r, item_id in zip(records, ids, strict=True)
-        if r.labels
-    ]
-    if rows:
-        session.execute(insert(Annotation), rows)
-        result.labeled += len(rows)

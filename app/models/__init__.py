@@ -3,6 +3,7 @@
 from app.models.annotation import Annotation
 from app.models.base import Base
 from app.models.idempotency_key import IdempotencyKey
+from app.models.import_job import ImportJob, ImportStatus
 from app.models.item import Item
 from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
@@ -14,6 +15,8 @@ __all__ = [
     "Annotation",
     "Base",
     "IdempotencyKey",
+    "ImportJob",
+    "ImportStatus",
     "Item",
     "Lease",
     "ModelVersion",

@@ -8,15 +8,17 @@ import shutil
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from app.deps import SettingsDep, WriteSession
+from app.deps import ReadSession, SettingsDep, WriteSession
 from app.errors import AppError, Invalid
 from app.fields import PathId
+from app.items import jobs
 from app.items import service as items
 from app.items.parsing import ImportFormatError, detect_format
 from app.items.preview import preview
+from app.models import ImportStatus
 from app.projects.service import get_project
 from app.training.service import queue_after_import
 from app.web.security import WebAdmin, check_csrf
@@ -90,14 +92,14 @@ def run_import(
     project_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
+    tasks: BackgroundTasks,
     user: WebAdmin,
     upload_id: Annotated[str, Form(max_length=100)],
     text_field: Annotated[str, Form(min_length=1, max_length=200)],
     label_field: Annotated[str, Form(max_length=200)] = "",
     id_field: Annotated[str, Form(max_length=200)] = "",
 ) -> HTMLResponse:
-    """Import the kept file with the chosen mapping; all or nothing."""
-    project = get_project(session, project_id)
+    """Import the kept file with the chosen mapping, all or nothing (a large file in a job)."""
     if not UPLOAD_ID.match(upload_id) or not (_uploads(settings) / upload_id).is_file():
         raise Invalid("the uploaded file has expired; upload it again")
     path = _uploads(settings) / upload_id
@@ -108,6 +110,14 @@ def run_import(
         id_field=id_field or None,
         max_text_chars=settings.max_text_chars,
     )
+    if jobs.in_background(settings, path.stat().st_size, None):
+        with path.open("rb") as fh:
+            job = jobs.start(session, settings, project_id, fh, options)
+        path.unlink(missing_ok=True)
+        tasks.add_task(request.app.state.imports.submit, job.id)
+        context = {"current_user": user, "project": get_project(session, project_id), "job": job}
+        return render(request, "projects/import.html", context, block="job")
+    project = get_project(session, project_id)
     context = {"current_user": user, "project": project, "error": None, "result": None}
     try:
         with path.open("rb") as fh, session.begin_nested():
@@ -117,4 +127,18 @@ def run_import(
     except AppError as exc:
         context["error"] = exc.message
         context["upload_id"] = upload_id
+    return render(request, "projects/import.html", context, block="result")
+
+
+@router.get("/projects/{project_id}/import/jobs/{job_id}", response_class=HTMLResponse)
+def import_job(
+    request: Request, project_id: PathId, job_id: PathId, session: ReadSession, user: WebAdmin
+) -> HTMLResponse:
+    """The progress of a background import (polled), then its result."""
+    job = jobs.get_job(session, project_id, job_id)
+    project = get_project(session, project_id)
+    context = {"current_user": user, "project": project, "job": job}
+    if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
+        return render(request, "projects/import.html", context, block="job")
+    context.update(result=job if job.status == ImportStatus.SUCCEEDED else None, error=job.error)
     return render(request, "projects/import.html", context, block="result")

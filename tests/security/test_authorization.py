@@ -27,7 +27,7 @@ from app.annotations.service import submit
 from app.config import Settings
 from app.db import Database, open_database
 from app.main import create_app
-from app.models import Annotation, Item, Project, User
+from app.models import Annotation, ImportJob, ImportStatus, Item, Project, User
 from app.models.base import Base
 from app.scheduler.worker import Worker
 from app.training import service as training
@@ -52,6 +52,7 @@ class World:
     project_id: int
     item_ids: list[int]  # unlabelled items of the project
     victim_id: int  # a user whose password admins reset
+    job_id: int  # a finished import job of the project
     tokens: dict[str, str] = field(default_factory=dict)  # role -> API token
     cookies: dict[str, str] = field(default_factory=dict)  # role -> session cookie
     csrf: dict[str, str] = field(default_factory=dict)  # role -> that session's CSRF token
@@ -62,6 +63,7 @@ class World:
             "project_id": self.project_id,
             "item_id": self.item_ids[0],
             "user_id": self.victim_id,
+            "job_id": self.job_id,
             "fmt": "csv",
         }
 
@@ -162,6 +164,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", PROJECT): Rule(ANNOTATOR, 200),
     ("PATCH", PROJECT): Rule(ADMIN, 200, _patch_project),
     ("POST", f"{PROJECT}/imports"): Rule(ADMIN, 201, _upload),
+    ("GET", f"{PROJECT}/imports/{{job_id}}"): Rule(ADMIN, 200),
     ("GET", f"{PROJECT}/export"): Rule(ANNOTATOR, 200, _params(format="jsonl")),
     ("GET", f"{PROJECT}/items"): Rule(ANNOTATOR, 200, _params(limit=5, status="unlabeled")),
     ("GET", f"{PROJECT}/queue"): Rule(ANNOTATOR, 200, _params(limit=2)),
@@ -187,6 +190,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{project_id}/import"): Rule(ADMIN, 200),
     ("POST", "/projects/{project_id}/import/preview"): Rule(ADMIN, 200, _upload),
     ("POST", "/projects/{project_id}/import"): Rule(ADMIN, 200, _kept_upload),
+    ("GET", "/projects/{project_id}/import/jobs/{job_id}"): Rule(ADMIN, 200),
     ("GET", "/projects/{project_id}/annotate"): Rule(ANNOTATOR, 200),
     ("POST", "/projects/{project_id}/annotate/submit"): Rule(ANNOTATOR, 200, _label_form),
     ("POST", "/projects/{project_id}/annotate/skip"): Rule(ANNOTATOR, 200, _skip_form),
@@ -287,7 +291,8 @@ def _populate(client: TestClient, db: Database, settings: Settings) -> World:
             .order_by(Item.id)
         ).all()
     victim_id, _ = _add_user(db, "victim", ANNOTATOR, browser=False)
-    world = World(client, db, settings, project.id, list(unlabelled), victim_id)
+    job_id = _finished_job(db, project.id)
+    world = World(client, db, settings, project.id, list(unlabelled), victim_id, job_id)
     for role in (ANNOTATOR, ADMIN):
         world.tokens[role] = _add_user(db, f"api-{role}", role, browser=False)[1]
         _add_user(db, f"web-{role}", role)
@@ -295,6 +300,28 @@ def _populate(client: TestClient, db: Database, settings: Settings) -> World:
         _seed_label(world, role)  # so undo has something to withdraw
     world.cookies[ANONYMOUS], world.csrf[ANONYMOUS] = _browser_session(client, None)
     return world
+
+
+def _finished_job(db: Database, project_id: int) -> int:
+    """A succeeded import job, as a background import leaves it."""
+    with db.writer() as session, session.begin():
+        job = ImportJob(
+            project_id=project_id,
+            status=ImportStatus.SUCCEEDED,
+            filename="rows.csv",
+            stored_name="gone.csv",
+            format="csv",
+            text_field="text",
+            bytes_total=10,
+            bytes_done=10,
+            rows_done=1,
+            imported=1,
+            duplicates=0,
+            labeled=0,
+        )
+        session.add(job)
+        session.flush()
+        return job.id
 
 
 def _seed_label(world: World, role: str) -> None:

@@ -1,0 +1,158 @@
+"""The rows of one import, held in a temporary table of its connection until they are published.
+
+A temporary table is private to the connection that made it and vanishes with it: a killed
+process leaves nothing behind, and nobody else (queue, training, export) can see the rows.
+Publishing copies them into ``items`` and ``annotations`` in one INSERT ... SELECT each.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    any_,
+    bindparam,
+    func,
+    literal,
+    null,
+    select,
+    text,
+    true,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app.models import Annotation, Item
+from app.models.base import utcnow
+
+# Its own MetaData: the table is made per connection at run time, never by a migration.
+STAGING = Table(
+    "import_staging",
+    MetaData(),
+    Column("row", Integer, primary_key=True, autoincrement=False),
+    Column("text_hash", Text, nullable=False),
+    Column("external_id", Text),
+    Column("text", Text, nullable=False),
+    Column("random_key", BigInteger, nullable=False),
+    Column("labels", JSON(none_as_null=True)),
+    Index("ix_import_staging_hash", "text_hash", unique=True),
+    Index("ix_import_staging_external_id", "external_id", unique=True),
+    prefixes=["TEMPORARY"],
+)
+COLUMNS = ("row", "text_hash", "external_id", "text", "random_key", "labels")
+# First key of the PostgreSQL advisory lock that serialises publishing into one project.
+_PUBLISH_LOCK = 0x1AB1
+_COUNTED = {"preserve_rowcount": True}
+
+
+def create(conn: Connection) -> None:
+    """Make an empty staging table on ``conn`` (dropping one a previous import left)."""
+    drop(conn)
+    STAGING.create(conn)
+
+
+def drop(conn: Connection) -> None:
+    """Drop the connection's staging table, if it has one."""
+    schema = "pg_temp" if conn.dialect.name == "postgresql" else "temp"
+    conn.execute(text(f"DROP TABLE IF EXISTS {schema}.import_staging"))
+
+
+def among(conn: Connection, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
+    """``column IN values`` as one bound parameter (a JSON array on SQLite, an array on
+    PostgreSQL): thousands of values without compiling thousands of placeholders."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(Text)))
+    listed = func.json_each(bindparam(None, json.dumps(values), type_=Text)).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
+def known(conn: Connection, column: str, values: list[str]) -> set[str]:
+    """The values among ``values`` that the staged rows already have in ``column``."""
+    staged = STAGING.c[column]
+    return set(conn.scalars(select(staged).where(among(conn, staged, values))))
+
+
+def add(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Stage ``rows``, tuples in ``COLUMNS`` order with labels as JSON text or None.
+
+    COPY on PostgreSQL, one executemany of the driver on SQLite: no per-row SQLAlchemy work.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        marks = ", ".join("?" * len(COLUMNS))
+        conn.exec_driver_sql(f"INSERT INTO temp.import_staging VALUES ({marks})", rows)
+        return
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY import_staging ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def lock_project(conn: Connection, project_id: int) -> None:
+    """Serialise publishing into one project (SQLite's write lock already does, on SQLite)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(_PUBLISH_LOCK, project_id)))
+
+
+def publish(conn: Connection, project_id: int) -> tuple[int, int]:
+    """Copy the staged rows into the project; returns (new items, seed annotations).
+
+    Call in a write transaction after ``lock_project``. Texts that reached the project since
+    they were staged are skipped; an external id that did is refused by the unique constraint.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("ANALYZE pg_temp.import_staging"))  # autovacuum never sees temp tables
+    last_id = conn.scalar(select(func.max(Item.id))) or 0
+    now = utcnow()
+    rows = (
+        select(
+            literal(project_id),
+            STAGING.c.external_id,
+            STAGING.c.text,
+            STAGING.c.text_hash,
+            STAGING.c.random_key,
+            literal(now, Item.created_at.type),
+        )
+        .where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+        .order_by(STAGING.c.row)
+    )
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    items = (
+        insert(Item)
+        .from_select(
+            ["project_id", "external_id", "text", "text_hash", "random_key", "created_at"], rows
+        )
+        .on_conflict_do_nothing(index_elements=["project_id", "text_hash"])
+    )
+    imported = conn.execute(items, execution_options=_COUNTED).rowcount
+    seeds = (
+        select(
+            literal(project_id),
+            Item.id,
+            null(),
+            STAGING.c.labels,
+            literal("import"),
+            literal(now, Annotation.created_at.type),
+            literal(now, Annotation.updated_at.type),
+        )
+        .join(Item, (Item.project_id == project_id) & (Item.text_hash == STAGING.c.text_hash))
+        .where(STAGING.c.labels.is_not(None), Item.id > last_id)
+        .order_by(STAGING.c.row)
+    )
+    annotations = Annotation.__table__.insert().from_select(
+        ["project_id", "item_id", "user_id", "labels", "source", "created_at", "updated_at"],
+        seeds,
+    )
+    labeled = conn.execute(annotations, execution_options=_COUNTED).rowcount if imported else 0
+    return imported, labeled
