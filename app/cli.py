@@ -69,11 +69,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_worker(_: argparse.Namespace) -> int:
-    from app.scheduler.worker import Worker
+    from app.scheduler.worker import Worker, deprioritise_process
 
     settings = _settings()
     if not _require_migrated(settings):
         return 2
+    deprioritise_process(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db = open_database(settings.sqlalchemy_url)
     stop = threading.Event()

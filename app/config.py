@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     worker_stale_seconds: float = Field(
         default=60.0, gt=0, description="A running run without a heartbeat this long is failed."
     )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="Niceness added to the training worker, so request handling gets the CPU "
+        "first (`labelloop worker`: the process; embedded: its thread, on Linux only).",
+    )
+    worker_threads: int = Field(
+        default=1,
+        ge=0,
+        description="BLAS/OpenMP threads of `labelloop worker` (0: the libraries' default).",
+    )
     dask_scheduler: str | None = Field(
         default=None,
         description="Dask scheduler address (tcp://host:8786) that scores the pool and embeds "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 import time
 import traceback
@@ -94,11 +95,39 @@ class Worker:
                 stop.wait(self.settings.worker_poll_seconds)
 
 
+def deprioritise_process(settings: Settings) -> None:
+    """Make this process (``labelloop worker``) yield the CPU to the web processes.
+
+    Adds ``settings.worker_nice`` to its niceness and caps the BLAS/OpenMP pools at
+    ``settings.worker_threads``. Call it before starting threads: on Linux the niceness
+    belongs to the calling thread and is inherited by the threads it starts later, and the
+    cap keeps numerical work in those threads instead of the libraries' own pools.
+    """
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)
+    if settings.worker_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=settings.worker_threads)
+
+
+def _deprioritise_thread(settings: Settings) -> None:
+    """Add ``settings.worker_nice`` to the calling thread's niceness, on Linux only (a
+    per-thread value there; elsewhere it would slow the whole server). No thread cap: that
+    would apply to the whole server process."""
+    if settings.worker_nice and sys.platform == "linux":
+        os.nice(settings.worker_nice)
+
+
 def start_thread(db: Database, settings: Settings) -> tuple[threading.Thread, threading.Event]:
-    """Start an embedded worker thread; set the returned event to stop it."""
+    """Start an embedded worker thread (at a lower priority); set the returned event to stop it."""
     stop = threading.Event()
-    thread = threading.Thread(
-        target=Worker(db, settings).run_forever, args=(stop,), name="labelloop-worker", daemon=True
-    )
+    worker = Worker(db, settings)
+
+    def run() -> None:
+        _deprioritise_thread(settings)
+        worker.run_forever(stop)
+
+    thread = threading.Thread(target=run, name="labelloop-worker", daemon=True)
     thread.start()
     return thread, stop
