@@ -14,6 +14,7 @@ MiniLM: vectors are computed once per item and kept in an ``EmbeddingStore``. A 
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -175,7 +176,10 @@ def _load_or_build(
         "featurizer_path": str(featurizer_path),
         "fitted_on": fitted_on,
     }
-    meta_path.write_text(json.dumps(meta))
+    # The meta file marks the cache complete: written last, whole, by a rename.
+    tmp = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(meta))
+    os.replace(tmp, meta_path)
     _prune(directory, keep=pool_version)
     return PoolFeatures(item_ids, matrix, featurizer_path, sha)
 
