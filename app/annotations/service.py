@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from app.errors import Invalid, NotFound
 from app.models import Annotation, Item, Project, User
 from app.models.base import utcnow
+from app.models.label_tally import LabelTally
 from app.queue import service as queue
 from app.training import service as training
 
@@ -132,12 +133,14 @@ def history(
 
 
 def label_counts(session: Session, project: Project) -> dict[str, int]:
-    """How often each label was given in the project (every label present, zeros included)."""
+    """How often each label was given in the project (every label present, zeros included).
+
+    Read from ``label_tallies``, which triggers keep in step with every annotation write.
+    """
     counts = dict.fromkeys(project.labels, 0)
-    for (labels,) in session.execute(
-        select(Annotation.labels).where(Annotation.project_id == project.id)
+    for label, n in session.execute(
+        select(LabelTally.label, LabelTally.n).where(LabelTally.project_id == project.id)
     ):
-        for label in labels:
-            if label in counts:
-                counts[label] += 1
+        if label in counts:
+            counts[label] = n
     return counts

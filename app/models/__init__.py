@@ -5,6 +5,7 @@ from app.models.base import Base
 from app.models.idempotency_key import IdempotencyKey
 from app.models.import_job import ImportJob, ImportStatus
 from app.models.item import Item
+from app.models.label_tally import LabelTally
 from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
 from app.models.project import Project
@@ -18,6 +19,7 @@ __all__ = [
     "ImportJob",
     "ImportStatus",
     "Item",
+    "LabelTally",
     "Lease",
     "ModelVersion",
     "Project",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -12,7 +12,11 @@ from app.models.base import Base, UTCDateTime, utcnow
 
 class Annotation(Base):
     __tablename__ = "annotations"
-    __table_args__ = (UniqueConstraint("item_id", "user_id"),)
+    __table_args__ = (
+        UniqueConstraint("item_id", "user_id"),
+        # The labelled items of a project in id order (items page, ``status=labeled``).
+        Index("ix_annotations_project_item", "project_id", "item_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(

@@ -16,6 +16,8 @@ class Item(Base):
         UniqueConstraint("project_id", "text_hash"),
         UniqueConstraint("project_id", "external_id"),
         Index("ix_items_project_random", "project_id", "random_key"),
+        # Keyset pagination of a project's items by id.
+        Index("ix_items_project_id_id", "project_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

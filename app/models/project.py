@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String
+from sqlalchemy import JSON, Boolean, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -30,4 +30,8 @@ class Project(Base):
     # The published model version. A plain column, not a foreign key: model_versions
     # already points here, and the publish transaction is the only writer.
     current_model_id: Mapped[int | None] = mapped_column(Integer)
+    # Maintained by database triggers (migration 0005) in the transaction of every write to
+    # items / annotations, whoever writes: pages read two columns instead of counting 1M rows.
+    n_items: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    n_labeled: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from app.errors import Conflict, NotFound
-from app.models import Annotation, Item, ModelVersion, Project
+from app.models import ModelVersion, Project
 from app.projects.schemas import OPTION_DEFAULTS, OPTIONS, ProjectCreate, ProjectUpdate
 
 
@@ -73,18 +73,20 @@ def update_project(session: Session, project: Project, data: ProjectUpdate) -> P
 
 
 def counts(session: Session, project: Project) -> ProjectCounts:
-    n_items = session.scalar(select(func.count()).where(Item.project_id == project.id)) or 0
-    n_labeled = session.scalar(
-        select(func.count(distinct(Annotation.item_id))).where(Annotation.project_id == project.id)
-    )
-    version = None
-    if project.current_model_id is not None:
-        version = session.scalar(
-            select(ModelVersion.version).where(
-                ModelVersion.id == project.current_model_id, ModelVersion.version > 0
-            )
-        )
-    return ProjectCounts(n_items=n_items, n_labeled=n_labeled or 0, model_version=version)
+    """Items, labelled items and the published version, in one primary-key read.
+
+    ``projects.n_items`` and ``projects.n_labeled`` are kept by triggers in the transaction
+    of every item and annotation write (migration 0005): exact, and no count over the pool.
+    They are read from the row, not from ``project``, which may predate this transaction's
+    own writes (the triggers change the row behind the ORM's back).
+    """
+    model = aliased(ModelVersion)
+    row = session.execute(
+        select(Project.n_items, Project.n_labeled, model.version)
+        .outerjoin(model, (model.id == Project.current_model_id) & (model.version > 0))
+        .where(Project.id == project.id)
+    ).one()
+    return ProjectCounts(n_items=row[0], n_labeled=row[1], model_version=row[2])
 
 
 def options(project: Project) -> dict[str, object]:

@@ -1,0 +1,133 @@
+"""Project counters kept by triggers: always equal to counting the rows, whoever writes them."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+
+from sqlalchemy import delete, distinct, func, select
+
+from app.annotations.service import label_counts, submit, undo_last
+from app.db import Database
+from app.migrate import downgrade, upgrade
+from app.models import Annotation, Item, Project, User
+from app.projects.service import counts
+from tests.factories import create_project, create_user, import_jsonl
+
+
+def _recount(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
+    """What the counters should say, counted the slow way."""
+    with db.reader() as session:
+        n_items = session.scalar(select(func.count()).where(Item.project_id == project_id))
+        n_labeled = session.scalar(
+            select(func.count(distinct(Annotation.item_id))).where(
+                Annotation.project_id == project_id
+            )
+        )
+        tally: Counter[str] = Counter()
+        for labels in session.scalars(
+            select(Annotation.labels).where(Annotation.project_id == project_id)
+        ):
+            tally.update(labels)
+    return n_items or 0, n_labeled or 0, dict(tally)
+
+
+def _kept(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
+    """What the counters say."""
+    with db.reader() as session:
+        project = session.get_one(Project, project_id)
+        c = counts(session, project)
+        tally = {k: v for k, v in label_counts(session, project).items() if v}
+    return c.n_items, c.n_labeled, tally
+
+
+def _submit(db: Database, project_id: int, user_id: int, item_id: int, labels: list[str]) -> None:
+    with db.writer() as session, session.begin():
+        project = session.get_one(Project, project_id)
+        submit(session, project, session.get_one(User, user_id), item_id=item_id, labels=labels)
+
+
+def _item_ids(db: Database, project_id: int) -> list[int]:
+    with db.reader() as session:
+        return list(
+            session.scalars(select(Item.id).where(Item.project_id == project_id).order_by(Item.id))
+        )
+
+
+def test_counters_follow_imports_labels_replacements_and_undo(db: Database) -> None:
+    project = create_project(db, n_items=30, n_labeled=7)
+    other = create_project(db, name="other", n_items=5, n_labeled=5)
+    assert _kept(db, project.id) == _recount(db, project.id) == (30, 7, _recount(db, project.id)[2])
+    ada, _ = create_user(db, name="ada", role="annotator")
+    bo, _ = create_user(db, name="bo", role="annotator")
+    ids = _item_ids(db, project.id)
+    _submit(db, project.id, ada.id, ids[10], ["food"])
+    _submit(db, project.id, bo.id, ids[10], ["sports"])  # a second annotation: still one item
+    _submit(db, project.id, ada.id, ids[11], ["weather"])
+    _submit(db, project.id, ada.id, ids[11], ["food"])  # replaced
+    _submit(db, project.id, bo.id, ids[0], ["food"])  # a seed-labelled item
+    assert _kept(db, project.id) == _recount(db, project.id)
+    assert _kept(db, project.id)[:2] == (30, 9)
+    with db.writer() as session, session.begin():
+        project_row = session.get_one(Project, project.id)
+        for user_id in (ada.id, ada.id, bo.id):
+            undo_last(session, project_row, session.get_one(User, user_id), lease_seconds=60)
+    assert _kept(db, project.id) == _recount(db, project.id)
+    assert _kept(db, project.id)[:2] == (30, 8)  # bo's label of ids[10] remains
+    with db.writer() as session, session.begin():
+        project_row = session.get_one(Project, project.id)
+        import_jsonl(
+            session, project_row, [{"text": "brand new", "label": "food"}, {"text": "unlabelled"}]
+        )
+        assert counts(session, project_row).n_items == 32  # this transaction's own writes
+    assert _kept(db, project.id) == _recount(db, project.id)
+    assert _kept(db, other.id) == _recount(db, other.id) == (5, 5, _recount(db, other.id)[2])
+
+
+def test_counters_follow_deleted_items_and_projects(db: Database) -> None:
+    project = create_project(db, n_items=20, n_labeled=8)
+    ids = _item_ids(db, project.id)
+    with db.writer() as session, session.begin():
+        session.execute(delete(Item).where(Item.id.in_(ids[:3] + ids[15:])))
+    assert _kept(db, project.id) == _recount(db, project.id)
+    assert _kept(db, project.id)[:2] == (12, 5)
+    with db.writer() as session, session.begin():
+        session.execute(delete(Project).where(Project.id == project.id))
+    with db.reader() as session:
+        assert session.get(Project, project.id) is None
+
+
+def test_concurrent_labels_of_one_item_count_it_once(db: Database) -> None:
+    """Two annotators label the same items at the same moment: each item counts once."""
+    project = create_project(db, n_items=24)
+    users = [create_user(db, name=f"u{i}", role="annotator")[0] for i in range(2)]
+    ids = _item_ids(db, project.id)
+    errors: list[BaseException] = []
+    for item_id in ids:
+        barrier = threading.Barrier(len(users))
+
+        def label(
+            user_id: int, item_id: int = item_id, barrier: threading.Barrier = barrier
+        ) -> None:
+            try:
+                barrier.wait()
+                _submit(db, project.id, user_id, item_id, ["food"])
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=label, args=(u.id,)) for u in users]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    assert _kept(db, project.id) == _recount(db, project.id) == (24, 24, {"food": 48})
+
+
+def test_migration_backfills_the_counters(db_url: str, db: Database) -> None:
+    project = create_project(db, n_items=15, n_labeled=6)
+    db.dispose()
+    downgrade(db_url, "0004")
+    upgrade(db_url)
+    assert _kept(db, project.id) == _recount(db, project.id)
+    assert _kept(db, project.id)[:2] == (15, 6)
