@@ -62,9 +62,56 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     if not _require_migrated(settings):
         return 2
+    if args.workers > 1:
+        return _serve_processes(settings, args)
     app = create_app(settings, worker=not args.no_worker)
     print(f"labelloop serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+# How long uvicorn waits for a web process to answer its ping before it kills and replaces it
+# (uvicorn's default, 5 s, kills processes that are still importing on a busy machine).
+WEB_PROCESS_PING_SECONDS = 30
+
+
+def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
+    """``serve --workers N``: N web processes and, unless ``--no-worker``, one trainer.
+
+    uvicorn starts the web processes (``app.main:app_factory``, no trainer in them) and
+    supervises them from this process, which runs the one training worker thread: training
+    is CPU-bound, so N embedded trainers would only compete with the web processes for the
+    cores (runs are claimed in the database, so they would still never train one project
+    twice at once). The session secret is settled here first, so every process signs alike.
+    """
+    import uvicorn
+
+    from app.scheduler.worker import start_thread
+    from app.web.security import session_secret
+
+    session_secret(settings)
+    db = open_database(settings.sqlalchemy_url)
+    thread, stop = (None, None) if args.no_worker else start_thread(db, settings)
+    print(
+        f"labelloop serving on http://{args.host}:{args.port} with {args.workers} web "
+        f"processes{'' if args.no_worker else ' and one training worker'}  (API docs: /docs)",
+        flush=True,
+    )
+    try:
+        uvicorn.run(
+            "app.main:app_factory",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level=args.log_level,
+            timeout_worker_healthcheck=WEB_PROCESS_PING_SECONDS,
+        )
+    finally:
+        if stop is not None and thread is not None:
+            stop.set()
+            thread.join(timeout=30)
+        db.dispose()
     return 0
 
 
@@ -163,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--no-worker", action="store_true", help="do not train in this process")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="web processes (default 1); with more, one training worker runs beside them",
+    )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("worker", help="run the training worker").set_defaults(func=cmd_worker)
