@@ -7,14 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 
 from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
 from app.errors import Conflict, responses
 from app.fields import PathId
 from app.learning.stopping import StopPoint, stabilised
-from app.models import Annotation, ModelVersion, Project, TrainingRun
-from app.projects.service import get_project
+from app.models import ModelVersion, Project, TrainingRun
+from app.projects.service import counts, get_project
 from app.training import service
 
 STOP_KAPPA = 0.99  # Bloodgood & Vijay-Shanker's threshold
@@ -115,14 +115,7 @@ def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> Model
     """The published model version, its cross-validated metrics and the training status."""
     project = get_project(session, project_id)
     model = _current(session, project)
-    total = (
-        session.scalar(
-            select(func.count(distinct(Annotation.item_id))).where(
-                Annotation.project_id == project.id
-            )
-        )
-        or 0
-    )
+    total = counts(session, project).n_labeled  # kept by triggers: no count over the pool
     last_trigger = (
         session.scalar(
             select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)
