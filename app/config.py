@@ -49,6 +49,11 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(default=100_000, gt=0)
+    import_background_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=0,
+        description="Uploads larger than this are imported by a background job (202).",
+    )
     lease_seconds: int = Field(default=600, gt=0)
     queue_max_limit: int = Field(default=100, gt=0)
     ranking_depth: int = Field(

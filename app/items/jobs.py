@@ -41,7 +41,6 @@ from app.training.service import queue_after_import
 
 log = logging.getLogger("labelloop.imports")
 
-BACKGROUND_BYTES = 16 * 1024 * 1024  # larger uploads are imported by a job (202)
 PROGRESS_SECONDS = 0.5  # at most this often a job writes its progress (and heartbeat)
 STOPPED = "the server stopped during the import; nothing was imported, upload the file again"
 STALE = "the import stopped answering (was the server restarted?); nothing was imported"
@@ -74,7 +73,7 @@ def in_background(settings: Settings, size: int | None, asked: bool | None) -> b
     """Whether an upload of ``size`` bytes is imported by a job: as asked, else when large."""
     if asked is not None:
         return asked
-    return size is None or size > BACKGROUND_BYTES
+    return size is None or size > settings.import_background_bytes
 
 
 def start(

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from app.errors import AppError, Invalid
 from app.items import staging
@@ -106,28 +107,33 @@ class Stager:
         self,
         stream: BinaryIO,
         options: ImportOptions,
-        transaction: Callable[[], Any] | None = None,
+        transaction: Callable[[], AbstractContextManager[Any]] | None = None,
     ) -> Iterator[int]:
         """Stage every record of ``stream``; yields the rows read so far after each chunk.
 
         ``transaction``, when given, is entered around each chunk (a job commits chunk by chunk).
         """
+        enter = transaction or nullcontext
         try:
             for chunk in _chunks(_records(self.target, stream, options), CHUNK_ROWS):
-                if transaction is None:
+                with enter():
                     self._add(chunk)
-                else:
-                    with transaction():
-                        self._add(chunk)
                 yield self.rows
         except ImportFormatError as exc:
+            self._raise_earlier_problem()
             raise AppError(exc.message, status_code=exc.status_code) from None
+        except AppError:
+            self._raise_earlier_problem()
+            raise
+        with enter():
+            self._check_whole_file()
 
     def _add(self, chunk: list[Record]) -> None:
+        """Check one chunk against itself and the project, and stage its new rows."""
         self.rows += len(chunk)
         _check_labels(self.target, chunk)
         hashes = [text_hash(r.text) for r in chunk]
-        known = self._known_hashes(hashes)
+        known = self._in_project(Item.text_hash, hashes)
         fresh: dict[str, Record] = {}
         for record, digest in zip(chunk, hashes, strict=True):
             if digest not in known and digest not in fresh:
@@ -147,27 +153,37 @@ class Stager:
         ]
         staging.add(self.conn, rows)
 
-    def _known_hashes(self, hashes: list[str]) -> set[str]:
-        """The hashes already in the project or staged from an earlier row."""
-        in_project = select(Item.text_hash).where(
-            Item.project_id == self.target.id, staging.among(self.conn, Item.text_hash, hashes)
+    def _in_project(self, column: InstrumentedAttribute[Any], values: list[str]) -> set[str]:
+        """The values among ``values`` that items of the project already have in ``column``."""
+        stmt = select(column).where(
+            Item.project_id == self.target.id, staging.among(self.conn, column, values)
         )
-        return set(self.conn.scalars(in_project)) | staging.known(self.conn, "text_hash", hashes)
+        return set(self.conn.scalars(stmt))
+
+    def _check_whole_file(self) -> None:
+        """Across chunks: drop repeated texts (keeping the first), then refuse repeated ids."""
+        staging.drop_repeated_texts(self.conn)
+        repeated = staging.first_repeated_id(self.conn)
+        if repeated is not None:
+            row, external_id = repeated
+            raise Invalid(f"row {row}: id {external_id!r} appears twice in the file")
+
+    def _raise_earlier_problem(self) -> None:
+        """Before reporting a problem, report a repeated id among the rows staged before it."""
+        if self.rows:
+            with self.conn.begin() if not self.conn.in_transaction() else nullcontext():
+                self._check_whole_file()
 
     def _check_external_ids(self, records: list[Record]) -> None:
         ids = list({r.external_id for r in records if r.external_id is not None})
         if not ids:
             return
-        in_project = select(Item.external_id).where(
-            Item.project_id == self.target.id, staging.among(self.conn, Item.external_id, ids)
-        )
-        existing = set(self.conn.scalars(in_project))
-        staged = staging.known(self.conn, "external_id", ids)
+        existing = self._in_project(Item.external_id, ids)
         seen: set[str] = set()
         for r in records:
             if r.external_id is None:
                 continue
-            if r.external_id in seen or r.external_id in staged:
+            if r.external_id in seen:
                 raise Invalid(f"row {r.row}: id {r.external_id!r} appears twice in the file")
             if r.external_id in existing:
                 raise Invalid(f"row {r.row}: id {r.external_id!r} already exists in the project")

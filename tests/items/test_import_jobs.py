@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import Database
 from app.items import jobs
+from app.main import create_app
 from app.models import Item, Project, TrainingRun
 from tests.factories import auth, create_project, create_user
 from tests.security.conftest import sign_in
@@ -180,27 +181,30 @@ def test_unknown_job_is_404(client: TestClient, db: Database, admin: str) -> Non
     assert response.status_code == 404
 
 
-def test_web_import_of_a_large_file_polls_its_progress(
-    client: TestClient, db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(jobs, "BACKGROUND_BYTES", 1000)
+def test_web_import_of_a_large_file_polls_its_progress(settings: Settings, db: Database) -> None:
+    small = settings.model_copy(update={"import_background_bytes": 1000})
     project = create_project(db)
+    with TestClient(create_app(small, worker=False)) as client:
+        _web_import(client, db, project.id)
+
+
+def _web_import(client: TestClient, db: Database, project_id: int) -> None:
     token = sign_in(client, db)
     headers = {"X-CSRF-Token": token, "HX-Request": "true"}
     preview = client.post(
-        f"/projects/{project.id}/import/preview",
+        f"/projects/{project_id}/import/preview",
         files={"file": ("big.csv", _csv(ROWS), "text/csv")},
         headers=headers,
     )
     upload_id = preview.text.split('name="upload_id" value="')[1].split('"')[0]
     started = client.post(
-        f"/projects/{project.id}/import",
+        f"/projects/{project_id}/import",
         data={"upload_id": upload_id, "text_field": "text", "label_field": "label"},
         headers=headers,
     )
     assert started.status_code == 200 and 'data-testid="import-job"' in started.text
     poll = started.text.split('hx-get="')[1].split('"')[0]
-    assert poll.startswith(f"/projects/{project.id}/import/jobs/")
+    assert poll.startswith(f"/projects/{project_id}/import/jobs/")
     deadline = time.monotonic() + JOB_TIMEOUT
     while 'data-testid="import-job"' in (page := client.get(poll, headers=headers)).text:
         assert time.monotonic() < deadline
