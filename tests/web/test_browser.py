@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import statistics
 from pathlib import Path
 
@@ -111,8 +112,11 @@ def test_admin_sets_up_and_annotator_labels_by_keyboard(
     )
     assert median < 100, timings
 
-    # the dashboard updates itself: a model, then a later version with its accuracy
-    expect(dashboard.get_by_test_id("model-version")).to_have_text("v2", timeout=60_000)
+    # the dashboard updates itself: a model (the runs of the import and of the label batches
+    # may fold into one, so any version counts) and, after cross-validation, its accuracy
+    expect(dashboard.get_by_test_id("model-version")).to_have_text(
+        re.compile(r"^v[1-9][0-9]*$"), timeout=90_000
+    )
     expect(dashboard.get_by_test_id("model-accuracy")).not_to_have_text("—", timeout=60_000)
     expect(dashboard.get_by_test_id("labelled")).to_have_text(str(TO_LABEL))
     _shots(page, artifacts, "annotate")
