@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
+
+import anyio
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -37,17 +39,56 @@ def _session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
             raise
 
 
-def read_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
+DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+def read_session(db: DatabaseDep) -> Iterator[Session]:
     yield from _session_scope(db.reader)
 
 
-def write_session(db: Annotated[Database, Depends(get_database)]) -> Iterator[Session]:
-    """A session that takes the write lock at BEGIN on SQLite (see ``app.db``)."""
-    yield from _session_scope(db.writer)
+# Commits and rollbacks get threads of their own, so a transaction never queues for the
+# request threadpool behind requests that wait for its locks.
+_FINISH = anyio.CapacityLimiter(64)
+POSTGRES_WRITE_SLOTS = 20  # the engine's pool_size: writers never wait for a connection
+
+
+def _write_slots(request: Request, db: Database) -> anyio.Semaphore:
+    """Write transactions this process runs at once: one on SQLite, a pool's worth else.
+
+    Waiting happens here, on the event loop, not on a threadpool thread: were 40 routes (the
+    threadpool) all blocked on SQLite's write lock or the connection pool, the lock holder
+    could not get the thread it needs to validate its response, and every request would
+    stall until ``busy_timeout``. One slot on SQLite also makes writers of a process take
+    turns in order instead of polling the lock.
+    """
+    slots = getattr(request.app.state, "write_slots", None)
+    if slots is None:  # created on the event loop thread: no race
+        slots = anyio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
+        request.app.state.write_slots = slots
+    return slots
+
+
+async def write_session(request: Request, db: DatabaseDep) -> AsyncIterator[Session]:
+    """A session that takes the write lock at BEGIN on SQLite (see ``app.db``).
+
+    It commits when the route returns (after response validation, before the response is
+    sent) and rolls back if it raises, holding one of the process's write slots throughout.
+    """
+    async with _write_slots(request, db):
+        session = db.writer()
+        try:
+            yield session
+            await anyio.to_thread.run_sync(session.commit, limiter=_FINISH)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.rollback, limiter=_FINISH)
+            raise
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(session.close, limiter=_FINISH)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
-DatabaseDep = Annotated[Database, Depends(get_database)]
 # scope="function": the transaction commits before the response is sent, so a 2xx is only
 # ever sent for work that is durably in the database (the default would commit after it).
 ReadSession = Annotated[Session, Depends(read_session, scope="function")]

@@ -71,8 +71,8 @@ class AnnotationOut(BaseModel):
 def submit_annotation(
     project_id: PathId,
     body: AnnotationIn,
+    user: CurrentUser,  # before the session: authenticate outside the write slot
     session: WriteSession,
-    user: CurrentUser,
     response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> AnnotationOut | Response:

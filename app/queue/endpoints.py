@@ -32,8 +32,8 @@ class QueueOut(BaseModel):
 @router.get("/queue")
 def get_queue(
     project_id: PathId,
+    user: CurrentUser,  # before the session: authenticate outside the write slot
     session: WriteSession,
-    user: CurrentUser,
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> QueueOut:

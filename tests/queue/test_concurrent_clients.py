@@ -20,7 +20,7 @@ from tests.factories import create_project, create_user
 from tests.server import serve
 
 FULL = os.environ.get("LABELLOOP_TEST_FULL") == "1"
-CLIENTS, CYCLES = (50, 200) if FULL else (12, 15)
+CLIENTS, CYCLES = (50, 200) if FULL else (50, 4)
 
 
 def test_no_double_leases_no_lost_labels_no_errors(
