@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Annotated
 
 import anyio
-
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
