@@ -11,6 +11,7 @@ class AppError(Exception):
     """Base error: a user-facing ``message`` and the HTTP ``status_code`` it maps to."""
 
     status_code = 400
+    headers: dict[str, str] | None = None  # extra response headers
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -25,6 +26,7 @@ class BadRequest(AppError):
 
 class Unauthorized(AppError):
     status_code = 401
+    headers = {"WWW-Authenticate": "Bearer"}  # RFC 6750: the scheme the API expects
 
 
 class Forbidden(AppError):
@@ -51,6 +53,13 @@ class Invalid(AppError):
     """The request is well-formed but breaks a rule (unknown label, bad field)."""
 
     status_code = 422
+
+
+class Unavailable(AppError):
+    """The database refused or dropped the connection, or stayed locked: worth a retry."""
+
+    status_code = 503
+    headers = {"Retry-After": "1"}
 
 
 class ErrorOut(BaseModel):
@@ -82,6 +91,7 @@ _DESCRIPTIONS = {
     413: "The body is over the size limit",
     415: "Unsupported file format",
     422: "Invalid request",
+    503: "The database is unavailable or busy: retry after the Retry-After seconds",
 }
 
 

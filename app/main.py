@@ -9,13 +9,15 @@ from contextlib import asynccontextmanager
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from app.annotations.endpoints import router as annotations_router
 from app.config import Settings
 from app.db import open_database
-from app.errors import AppError, responses
+from app.errors import AppError, Unavailable, responses
 from app.health import router as health_router
 from app.items.endpoints import router as items_router
 from app.items.runner import ImportRunner
@@ -110,10 +112,12 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _error_response(request: Request, message: str, status_code: int) -> Response:
+def _error_response(
+    request: Request, message: str, status_code: int, headers: dict[str, str] | None = None
+) -> Response:
     """JSON for the API; a toast for HTMX requests; a page otherwise."""
     if _is_api(request):
-        return JSONResponse({"detail": message}, status_code=status_code)
+        return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
     if is_htmx(request):
         headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"}
         return render(
@@ -139,7 +143,17 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return _error_response(request, exc.message, exc.status_code)
+        return _error_response(request, exc.message, exc.status_code, exc.headers)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(PoolTimeout)
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        # OperationalError is the DBAPI's class for failures outside the program's control
+        # (refused or dropped connections, "too many clients", a lock that outlasted
+        # busy_timeout); the request's transaction was rolled back, so a retry is safe.
+        log.warning("database unavailable: %s", str(exc).splitlines()[0])
+        error = Unavailable("the database is unavailable or busy; retry in a moment")
+        return _error_response(request, error.message, error.status_code, error.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

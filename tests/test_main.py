@@ -1,0 +1,37 @@
+"""How the app answers when the database is out of reach, and the 401 challenge."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.main import create_app
+from tests.conftest import _pg_url
+from tests.server import free_port
+
+UNREACHABLE = {
+    "closed-port": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/labelloop",
+    # the real server refuses the connection: the database does not exist
+    "missing-database": _pg_url(f"labelloop_missing_{uuid.uuid4().hex[:8]}"),
+}
+
+
+@pytest.mark.parametrize("url", UNREACHABLE.values(), ids=UNREACHABLE.keys())
+def test_an_unreachable_database_answers_503_with_retry_after(url: str, tmp_path: Path) -> None:
+    settings = Settings(database_url=url, data_dir=tmp_path / "data", embedded_worker=False)
+    with TestClient(create_app(settings, worker=False), raise_server_exceptions=False) as client:
+        got = client.get("/api/v1/projects", headers={"Authorization": "Bearer some-token"})
+    assert got.status_code == 503, got.text
+    assert got.headers["retry-after"] == "1"
+    assert "database is unavailable" in got.json()["detail"]
+
+
+def test_a_missing_token_is_challenged_with_the_bearer_scheme(client: TestClient) -> None:
+    for headers in ({}, {"Authorization": "Bearer not-a-token"}):
+        got = client.get("/api/v1/projects", headers=headers)
+        assert got.status_code == 401
+        assert got.headers["www-authenticate"] == "Bearer"
