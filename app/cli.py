@@ -64,7 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     if args.workers > 1:
         return _serve_processes(settings, args)
-    app = create_app(settings, worker=not args.no_worker)
+    app = create_app(settings, worker=not args.no_worker, freeze_heap=True)
     print(f"labelloop serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0

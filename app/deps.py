@@ -48,17 +48,19 @@ def read_session(db: DatabaseDep) -> Iterator[Session]:
 # Commits and rollbacks get threads of their own, so a transaction never queues for the
 # request threadpool behind requests that wait for its locks.
 _FINISH = anyio.CapacityLimiter(64)
-POSTGRES_WRITE_SLOTS = 20  # the engine's pool_size: writers never wait for a connection
+POSTGRES_WRITE_SLOTS = 4  # more only adds lock waits and GIL contention (bench/load.py)
 
 
 def _write_slots(request: Request, db: Database) -> anyio.Semaphore:
-    """Write transactions this process runs at once: one on SQLite, a pool's worth else.
+    """Write transactions this process runs at once: one on SQLite, a few on PostgreSQL.
 
     Waiting happens here, on the event loop, not on a threadpool thread: were 40 routes (the
     threadpool) all blocked on SQLite's write lock or the connection pool, the lock holder
     could not get the thread it needs to validate its response, and every request would
     stall until ``busy_timeout``. One slot on SQLite also makes writers of a process take
-    turns in order instead of polling the lock.
+    turns in order instead of polling the lock; on PostgreSQL, where every label write
+    updates its project's counter row, more than a few only queue on that row lock while
+    their threads fight for the GIL (50 clients: 76 labels/s with 4 slots, 63 with 20).
     """
     slots = getattr(request.app.state, "write_slots", None)
     if slots is None:  # created on the event loop thread: no race
@@ -72,6 +74,10 @@ async def write_session(request: Request, db: DatabaseDep) -> AsyncIterator[Sess
 
     It commits when the route returns (after response validation, before the response is
     sent) and rolls back if it raises, holding one of the process's write slots throughout.
+    The busiest routes (queue, annotations) commit themselves just before they return: their
+    locks (SQLite's write lock, PostgreSQL's row locks on the project's counters) are then
+    not held while FastAPI validates the response on another thread, and the commit here
+    has nothing left to do.
     """
     async with _write_slots(request, db):
         session = db.writer()

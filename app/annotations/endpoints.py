@@ -93,6 +93,7 @@ def submit_annotation(
     if idempotency_key is not None:
         body_json = out.model_dump(mode="json")
         idempotency.record(session, user.id, idempotency_key, response.status_code, body_json)
+    session.commit()  # now, not after FastAPI validates the response: see app.deps
     return out
 
 

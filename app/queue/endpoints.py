@@ -45,7 +45,7 @@ def get_queue(
         limit=limit,
         lease_seconds=settings.lease_seconds,
     )
-    return QueueOut(
+    out = QueueOut(
         model_version=batch.model_version,
         items=[
             QueueItemOut(
@@ -58,3 +58,5 @@ def get_queue(
             for q in batch.items
         ],
     )
+    session.commit()  # now, not after FastAPI validates the response: see app.deps
+    return out
