@@ -308,11 +308,19 @@ class RetrainKeeper:
         self._stop.set()
         self._thread.join()
 
+    def _waiting(self) -> bool:
+        """Whether a run of the project is queued (whatever else is running)."""
+        with self.db.reader() as session:
+            queued = select(TrainingRun.id).where(
+                TrainingRun.project_id == self.project_id, TrainingRun.status == RunStatus.QUEUED
+            )
+            return session.scalar(queued) is not None
+
     def _loop(self) -> None:
         while not self._stop.wait(POLL_SECONDS):
             if not self.retrain:
                 self.busy_polls += not no_run_active(self.db)
-            elif run_status(self.db, self.project_id) != "queued":
+            elif not self._waiting():  # a write only when no run waits: not every poll
                 with self.db.writer() as session, session.begin():
                     training.queue_run(session, self.project_id, reason="manual")
 
