@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from functools import partial
 from typing import Annotated
 
 import anyio
@@ -51,22 +52,30 @@ _FINISH = anyio.CapacityLimiter(64)
 POSTGRES_WRITE_SLOTS = 4  # more only adds lock waits and GIL contention (bench/load.py)
 
 
-def _write_slots(request: Request, db: Database) -> anyio.Semaphore:
-    """Write transactions this process runs at once: one on SQLite, a few on PostgreSQL.
+def write_slots(db: Database) -> anyio.Semaphore:
+    """Write transactions a web process runs at once: one on SQLite, a few on PostgreSQL.
 
-    Waiting happens here, on the event loop, not on a threadpool thread: were 40 routes (the
-    threadpool) all blocked on SQLite's write lock or the connection pool, the lock holder
-    could not get the thread it needs to validate its response, and every request would
-    stall until ``busy_timeout``. One slot on SQLite also makes writers of a process take
-    turns in order instead of polling the lock; on PostgreSQL, where every label write
-    updates its project's counter row, more than a few only queue on that row lock while
-    their threads fight for the GIL (50 clients: 76 labels/s with 4 slots, 63 with 20).
+    Made once per process, on its event loop (``app.main``'s lifespan). Waiting for a slot
+    happens on the event loop, not on a threadpool thread: were 40 routes (the threadpool)
+    all blocked on SQLite's write lock or the connection pool, the lock holder could not
+    get the thread it needs to validate its response, and every request would stall until
+    ``busy_timeout``. One slot on SQLite also makes writers of a process take turns in
+    order instead of polling the lock; on PostgreSQL, where every label write updates its
+    project's counter row, more than a few only queue on that row lock while their threads
+    fight for the GIL (50 clients: 76 labels/s with 4 slots, 63 with 20).
     """
-    slots = getattr(request.app.state, "write_slots", None)
-    if slots is None:  # created on the event loop thread: no race
-        slots = anyio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
-        request.app.state.write_slots = slots
-    return slots
+    return anyio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
+
+
+def _finish(session: Session, *, commit: bool) -> None:
+    """Commit (or roll back) and close: one thread hop for both."""
+    try:
+        if commit:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 async def write_session(request: Request, db: DatabaseDep) -> AsyncIterator[Session]:
@@ -79,18 +88,17 @@ async def write_session(request: Request, db: DatabaseDep) -> AsyncIterator[Sess
     not held while FastAPI validates the response on another thread, and the commit here
     has nothing left to do.
     """
-    async with _write_slots(request, db):
+    async with request.app.state.write_slots:
         session = db.writer()
         try:
             yield session
-            await anyio.to_thread.run_sync(session.commit, limiter=_FINISH)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.rollback, limiter=_FINISH)
+                await anyio.to_thread.run_sync(
+                    partial(_finish, session, commit=False), limiter=_FINISH
+                )
             raise
-        finally:
-            with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(session.close, limiter=_FINISH)
+        await anyio.to_thread.run_sync(partial(_finish, session, commit=True), limiter=_FINISH)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -18,6 +18,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from app.annotations.endpoints import router as annotations_router
 from app.config import Settings
 from app.db import open_database
+from app.deps import write_slots
 from app.errors import AppError, Unavailable, responses
 from app.health import router as health_router
 from app.items.endpoints import router as items_router
@@ -60,6 +61,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         db = open_database(settings.sqlalchemy_url)
         app.state.db = db
+        app.state.write_slots = write_slots(db)
         app.state.predictor = Predictor()
         app.state.imports = ImportRunner(db, settings)
         app.state.imports.start()
@@ -136,14 +138,13 @@ def _error_response(
     if _is_api(request):
         return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
     if is_htmx(request):
-        headers = {"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"}
         return render(
             request,
             "error.html",
             {"message": message, "status": status_code},
             block="toast",
             status_code=status_code,
-            headers=headers,
+            headers={"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"},
         )
     return render(
         request, "error.html", {"message": message, "status": status_code}, status_code=status_code

@@ -309,12 +309,8 @@ class RetrainKeeper:
         self._thread.join()
 
     def _waiting(self) -> bool:
-        """Whether a run of the project is queued (whatever else is running)."""
         with self.db.reader() as session:
-            queued = select(TrainingRun.id).where(
-                TrainingRun.project_id == self.project_id, TrainingRun.status == RunStatus.QUEUED
-            )
-            return session.scalar(queued) is not None
+            return training.queued_run(session, self.project_id) is not None
 
     def _loop(self) -> None:
         while not self._stop.wait(POLL_SECONDS):

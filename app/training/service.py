@@ -63,7 +63,7 @@ def queue_run(
         trigger_events = (
             session.scalar(select(Project.label_events).where(Project.id == project_id)) or 0
         )
-    queued = _queued(session, project_id)
+    queued = queued_run(session, project_id)
     if queued is None:
         run = TrainingRun(
             project_id=project_id,
@@ -78,7 +78,7 @@ def queue_run(
                 session.flush()
             return run
         except IntegrityError:  # another request queued one first: coalesce into it
-            queued = _queued(session, project_id)
+            queued = queued_run(session, project_id)
             if queued is None:
                 raise
     queued.trigger_events = max(queued.trigger_events, trigger_events)
@@ -86,7 +86,8 @@ def queue_run(
     return queued
 
 
-def _queued(session: Session, project_id: int) -> TrainingRun | None:
+def queued_run(session: Session, project_id: int) -> TrainingRun | None:
+    """The project's run waiting to be claimed, if any."""
     return session.scalar(
         select(TrainingRun).where(
             TrainingRun.project_id == project_id, TrainingRun.status == RunStatus.QUEUED
