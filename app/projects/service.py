@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from app.errors import Conflict, NotFound
 from app.models import ModelVersion, Project
@@ -80,10 +80,12 @@ def counts(session: Session, project: Project) -> ProjectCounts:
     They are read from the row, not from ``project``, which may predate this transaction's
     own writes (the triggers change the row behind the ORM's back).
     """
-    model = aliased(ModelVersion)
     row = session.execute(
-        select(Project.n_items, Project.n_labeled, model.version)
-        .outerjoin(model, (model.id == Project.current_model_id) & (model.version > 0))
+        select(Project.n_items, Project.n_labeled, ModelVersion.version)
+        .outerjoin(
+            ModelVersion,
+            (ModelVersion.id == Project.current_model_id) & (ModelVersion.version > 0),
+        )
         .where(Project.id == project.id)
     ).one()
     return ProjectCounts(n_items=row[0], n_labeled=row[1], model_version=row[2])
