@@ -6,14 +6,14 @@ or mean KL divergence to the consensus.
 """
 
 from collections.abc import Sequence
-from typing import Self
+from typing import NamedTuple, Self
 
 import numpy as np
 from scipy.special import xlogy
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from app.learning.estimators import LabelModel, Matrix
+from app.learning.estimators import PREDICT_CHUNK_ROWS, LabelModel, Matrix, linear_scores
 
 TIE_BREAK = 1e-6  # weight of the consensus entropy that orders items with equal votes
 
@@ -75,6 +75,7 @@ class Committee(BaseEstimator):
         rng = np.random.default_rng(self.random_state)
         y = np.asarray(y)
         self.members_, self.views_, self.columns_ = [], [], []
+        self.__dict__.pop("_stacks", None)
         for i in range(self.n_members):
             view = i % len(views)
             rows = self._resample(y, rng) if self.bootstrap else np.arange(y.shape[0])
@@ -95,20 +96,115 @@ class Committee(BaseEstimator):
     def predict_proba_members(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
         """Every member's probabilities.
 
+        The members of a view are scored with one matrix product of the pool rows and their
+        stacked coefficients (a member on a feature subspace has zeros elsewhere), chunk by
+        chunk, so the pool is read once per view rather than once per member.
+
         Args:
             X: the pool in the same view layout as in `fit`: (n, d) or a list of views.
 
         Returns:
-            float64 array of shape (n_members, n, n_labels).
+            array of shape (n_members, n, n_labels): float32 when every view is float32 (a
+            dense embedding pool: half the memory traffic of the disagreement pass), else
+            float64.
         """
         check_is_fitted(self, "members_")
         views = list(X) if isinstance(X, list | tuple) else [X]
-        out = np.empty((len(self.members_), views[0].shape[0], self.n_labels))
-        for i, (member, view, columns) in enumerate(
-            zip(self.members_, self.views_, self.columns_, strict=True)
-        ):
-            out[i] = member.predict_proba(_columns(views[view], columns))
+        n = views[0].shape[0]
+        dtype = np.float32 if all(v.dtype == np.float32 for v in views) else np.float64
+        out = np.empty((len(self.members_), n, self.n_labels), dtype=dtype)
+        for view, matrix in enumerate(views):
+            coef, intercept, blocks = self._stacked(view, matrix.shape[1])
+            if not blocks:
+                continue
+            for start in range(0, n, PREDICT_CHUNK_ROWS):
+                rows = slice(start, start + PREDICT_CHUNK_ROWS)
+                decision = linear_scores(matrix[rows], coef, intercept)
+                for i, columns in blocks:
+                    out[i, rows] = self.members_[i].proba_from_decision(
+                        decision[:, columns], dtype=dtype
+                    )
         return out
+
+    def _stacked(self, view: int, d: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, slice]]]:
+        """The coefficients of the members on `view`, stacked over all d columns, cached.
+
+        Returns:
+            (C, d) coefficients, (C,) intercepts and, per member, (member index, its slice of
+            the C output columns).
+        """
+        cache = self.__dict__.setdefault("_stacks", {})
+        if (view, d) not in cache:
+            coefs, intercepts, blocks, offset = [], [], [], 0
+            for i, (member, columns) in enumerate(zip(self.members_, self.columns_, strict=True)):
+                if self.views_[i] != view:
+                    continue
+                coef, intercept = member.decision_coefficients(member.n_features_in_)
+                if columns is not None:
+                    wide = np.zeros((coef.shape[0], d), dtype=coef.dtype)
+                    wide[:, columns] = coef
+                    coef = wide
+                coefs.append(coef)
+                intercepts.append(intercept)
+                blocks.append((i, slice(offset, offset + coef.shape[0])))
+                offset += coef.shape[0]
+            coef = np.vstack(coefs) if coefs else np.zeros((0, d))
+            intercept = np.concatenate(intercepts) if intercepts else np.zeros(0)
+            cache[view, d] = (coef, intercept, blocks)
+        return cache[view, d]
+
+    def member_stats(self, X: Matrix | Sequence[Matrix]) -> "MemberStats":
+        """What the disagreement measures need, without materialising (m, n, k) float64.
+
+        Single-label only. Per chunk, the members of a view are one matrix product; their
+        softmax, votes and entropies are computed together over an (rows, members, labels)
+        block, each member's entropy from its logits (log of the softmax denominator minus
+        sum p z: one log per row, not per probability). float32 pools are computed in float32.
+
+        Args:
+            X: the pool in the same view layout as in `fit`.
+
+        Returns:
+            MemberStats over the n pool rows.
+
+        Raises:
+            ValueError: the committee is multi-label.
+        """
+        check_is_fitted(self, "members_")
+        if self.multi_label:
+            raise ValueError("member_stats is single-label only")
+        views = list(X) if isinstance(X, list | tuple) else [X]
+        n, m = views[0].shape[0], len(self.members_)
+        dtype = np.float32 if all(v.dtype == np.float32 for v in views) else np.float64
+        consensus = np.zeros((n, self.n_labels), dtype=dtype)
+        votes = np.empty((m, n), dtype=np.intp)
+        entropies = np.empty((m, n), dtype=dtype)
+        labels = np.arange(self.n_labels)
+        for view, matrix in enumerate(views):
+            coef, intercept, blocks = self._stacked(view, matrix.shape[1])
+            groups = _groups(self.members_, blocks)
+            for start in range(0, n, PREDICT_CHUNK_ROWS):
+                rows = slice(start, start + PREDICT_CHUNK_ROWS)
+                decision = linear_scores(matrix[rows], coef, intercept)
+                for group, width, classes in groups:
+                    # the members of a view are every len(views)-th member (see `fit`)
+                    index = slice(group[0][0], group[-1][0] + 1, len(views))
+                    z = decision[:, group[0][1].start : group[-1][1].stop]
+                    summed, entropy, vote = _softmax_stats(z.reshape(z.shape[0], len(group), width))
+                    entropies[index, rows] = entropy.T
+                    if np.array_equal(classes, labels):  # every label seen: no scatter
+                        votes[index, rows] = vote.T
+                        consensus[rows] += summed
+                    else:
+                        votes[index, rows] = classes[vote].T
+                        consensus[rows, classes] += summed
+        consensus /= m
+        return MemberStats(consensus, votes, entropies)
+
+    def __getstate__(self) -> dict:
+        state = super().__getstate__()
+        state.pop("_stacks", None)  # a cache, rebuilt on first use
+        return state
 
     def predict_proba(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
         """The consensus: the members' mean probabilities, shape (n, n_labels)."""
@@ -139,6 +235,91 @@ class Committee(BaseEstimator):
         return np.concatenate([keep, rest])
 
 
+class MemberStats(NamedTuple):
+    """A committee's predictions on n rows, as the disagreement measures use them.
+
+    consensus: (n, k) mean of the members' probabilities. votes: (m, n) each member's most
+    likely label index. entropies: (m, n) each member's predictive entropy in nats.
+    """
+
+    consensus: np.ndarray
+    votes: np.ndarray
+    entropies: np.ndarray
+
+
+def stats_from_probabilities(committee: np.ndarray) -> MemberStats:
+    """MemberStats of single-label member probabilities (m, n, k)."""
+    entropies = -_plogp(committee).sum(axis=2)
+    return MemberStats(committee.mean(axis=0), committee.argmax(axis=2), entropies)
+
+
+def vote_entropy_of(stats: MemberStats) -> np.ndarray:
+    """Single-label vote entropy (nats) plus the consensus-entropy tie-break, shape (n,).
+
+    With V(y) the members voting y, -sum_y V(y)/m log V(y)/m equals -1/m sum_a log(c_a/m),
+    c_a = how many members vote as member a does: m^2 comparisons of (n,) vectors instead of
+    a scatter into an (n, k) count matrix.
+    """
+    votes = stats.votes
+    m, k = votes.shape[0], stats.consensus.shape[1]
+    agreeing = np.zeros(votes.shape, dtype=np.float64)
+    for a in range(m):
+        for b in range(m):
+            agreeing[a] += votes[a] == votes[b]
+    share = agreeing / m
+    spread = -_plogp(stats.consensus).sum(axis=1, dtype=np.float64) / np.log(max(k, 2))
+    return -np.log(share).mean(axis=0) + TIE_BREAK * spread
+
+
+def kl_of(stats: MemberStats) -> np.ndarray:
+    """Single-label mean KL(member || consensus) = H(consensus) - mean H(member), shape (n,)."""
+    spread = -_plogp(stats.consensus).sum(axis=1, dtype=np.float64)
+    spread -= stats.entropies.mean(axis=0, dtype=np.float64)
+    return np.maximum(spread, 0.0)
+
+
+def _groups(
+    members: list[LabelModel], blocks: list[tuple[int, slice]]
+) -> list[tuple[list[tuple[int, slice]], int, np.ndarray]]:
+    """Runs of adjacent member blocks with the same classes, as (blocks, width, classes).
+
+    Members in one run share one reshape (rows, run length, width) of the linear scores.
+    Binary members (one logistic score) and members with too few classes form runs of their
+    own and are handled by `_softmax_stats` on their expanded scores.
+    """
+    runs: list[tuple[list[tuple[int, slice]], int, np.ndarray]] = []
+    for i, columns in blocks:
+        classes = members[i].estimator_.classes_
+        if (
+            runs
+            and np.array_equal(runs[-1][2], classes)
+            and runs[-1][0][-1][1].stop == columns.start
+        ):
+            runs[-1][0].append((i, columns))
+        else:
+            runs.append(([(i, columns)], columns.stop - columns.start, classes))
+    return runs
+
+
+def _softmax_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Softmax over the last axis of (rows, g, c) scores: (sum over g of the probabilities
+    (rows, c), entropies (rows, g), argmax (rows, g)).
+
+    c == 1 is a binary member's logistic score: it is expanded to the two-class scores
+    (0, z) first, which have the same softmax. `z` is overwritten. The probabilities are
+    never materialised one by one: with e = exp(z - max) and t = sum e, p = e / t, so
+    sum_g p = e . (1 / t) and the entropy log t - sum p z = log t - (e . z) / t.
+    """
+    if z.shape[2] == 1:
+        z = np.concatenate([np.zeros_like(z), z], axis=2)
+    vote = z.argmax(axis=2)
+    z -= z.max(axis=2, keepdims=True)
+    e = np.exp(z)
+    inverse = 1.0 / e.sum(axis=2)
+    entropy = -np.log(inverse) - np.einsum("rgc,rgc->rg", e, z) * inverse
+    return np.einsum("rgc,rg->rc", e, inverse), entropy, vote
+
+
 def _columns(X: Matrix, columns: np.ndarray | None) -> Matrix:
     return X if columns is None else X[:, columns]
 
@@ -166,19 +347,13 @@ def vote_entropy(
     Returns:
         float64 array of shape (n,), >= 0.
     """
-    m, n, k = committee.shape
     if multi_label:
         share = np.mean(committee >= 0.5, axis=0)  # (n, k)
         votes = np.mean(_binary_entropy(share), axis=1)
         spread = np.mean(_binary_entropy(proba), axis=1) / np.log(2.0)
-    else:
-        counts = np.zeros((n, k), dtype=np.float64)
-        rows = np.arange(n)
-        for member in committee:  # a loop over the m members, not over rows
-            counts[rows, member.argmax(axis=1)] += 1.0
-        votes = -xlogy(counts / m, counts / m).sum(axis=1)
-        spread = -xlogy(proba, proba).sum(axis=1) / np.log(max(k, 2))
-    return votes + TIE_BREAK * spread
+        return votes + TIE_BREAK * spread
+    stats = stats_from_probabilities(committee)
+    return vote_entropy_of(stats._replace(consensus=proba))
 
 
 def kl_to_consensus(
@@ -202,13 +377,11 @@ def kl_to_consensus(
     Returns:
         float64 array of shape (n,), >= 0 (0 when all members agree).
     """
-    consensus = committee.mean(axis=0)
     if multi_label:
+        consensus = committee.mean(axis=0)
         spread = _binary_entropy(consensus) - _binary_entropy(committee).mean(axis=0)
         return np.maximum(spread.mean(axis=1), 0.0)
-    spread = -_plogp(consensus).sum(axis=1)
-    spread += _plogp(committee).sum(axis=2).mean(axis=0)
-    return np.maximum(spread, 0.0)
+    return kl_of(stats_from_probabilities(committee))
 
 
 def _plogp(p: np.ndarray) -> np.ndarray:

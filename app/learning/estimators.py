@@ -187,32 +187,62 @@ class LabelModel(ClassifierMixin, BaseEstimator):
             self._wide = (coef, intercept)
         return self._wide
 
-    def _single_proba(self, X: Matrix) -> np.ndarray:
+    def decision_coefficients(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+        """(c, d) coefficients and (c,) intercepts whose linear scores `proba_from_decision` takes.
+
+        A committee stacks its members' coefficients to score a pool chunk with one matrix
+        product instead of one per member.
+
+        Args:
+            d: the number of input columns (the training d).
+        """
+        check_is_fitted(self, "classes_")
+        coef, intercept = self._coefficients(d)
+        if intercept is None:  # multi-label with every column constant: no linear scores
+            intercept = np.zeros(0, dtype=coef.dtype)
+            coef = np.zeros((0, d), dtype=coef.dtype)
+        return coef, intercept
+
+    def proba_from_decision(self, decision: np.ndarray, *, dtype: type = np.float64) -> np.ndarray:
+        """Probabilities from the linear scores X @ coef.T + intercept of `decision_coefficients`.
+
+        Args:
+            decision: (n, c) scores; overwritten (softmax in place).
+            dtype: float64, or float32 for a committee scoring a float32 pool (half the memory
+                traffic; rows still sum to 1 within 1e-6).
+
+        Returns:
+            (n, n_labels) array of `dtype`, as `predict_proba`.
+        """
+        if self.multi_label:
+            proba = np.empty((decision.shape[0], self.n_labels), dtype=dtype)
+            fitted = [j for j, m in enumerate(self.estimators_) if not isinstance(m, float)]
+            for j, model in enumerate(self.estimators_):
+                if isinstance(model, float):
+                    proba[:, j] = model
+            if fitted:
+                proba[:, fitted] = expit(decision)
+            return proba
         model = self.estimator_
-        decision = _decision(X, *self._coefficients(X.shape[1]))
         if model.classes_.size == 2:  # one logistic score, as scikit-learn's binary model
             positive = expit(decision[:, 0])
             decision = np.column_stack([1.0 - positive, positive])
         else:
             _softmax_rows(decision)
         if model.classes_.size == self.n_labels:  # every label seen: no scatter needed
-            proba = decision.astype(np.float64)
+            proba = decision.astype(dtype, copy=False)
         else:
-            proba = np.zeros((X.shape[0], self.n_labels), dtype=np.float64)
+            proba = np.zeros((decision.shape[0], self.n_labels), dtype=dtype)
             proba[:, model.classes_] = decision
-        # float32 features give float32 probabilities; renormalise so rows sum to 1 in float64.
+        # float32 scores give float32 probabilities; renormalise so rows sum to 1 in `dtype`.
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
+    def _single_proba(self, X: Matrix) -> np.ndarray:
+        return self.proba_from_decision(linear_scores(X, *self._coefficients(X.shape[1])))
+
     def _per_label_proba(self, X: Matrix) -> np.ndarray:
-        proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)
-        fitted = [j for j, model in enumerate(self.estimators_) if not isinstance(model, float)]
-        for j, model in enumerate(self.estimators_):
-            if isinstance(model, float):
-                proba[:, j] = model
-        if fitted:
-            proba[:, fitted] = expit(_decision(X, *self._coefficients(X.shape[1])))
-        return proba
+        return self.proba_from_decision(linear_scores(X, *self.decision_coefficients(X.shape[1])))
 
 
 def _warm_start(
@@ -231,7 +261,7 @@ def _warm_start(
     return coef[:, active].astype(np.float64), intercept.astype(np.float64).copy()
 
 
-def _decision(X: Matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+def linear_scores(X: Matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     """Linear scores X (n, d) @ coef (c, d).T + intercept (c,), shape (n, c).
 
     float32 features stay float32 (coefficients cast down): twice as fast, and probabilities

@@ -4,6 +4,9 @@
 `DEFAULT_RECIPE` is the one the label-efficiency benchmark found best (bench/README.md).
 """
 
+import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -11,7 +14,7 @@ import numpy as np
 
 from app.learning import strategies
 from app.learning.coldstart import exploration_positions, representative_items
-from app.learning.committee import Committee
+from app.learning.committee import Committee, kl_of, vote_entropy_of
 from app.learning.diversity import (
     best_per_cluster,
     density_weighted,
@@ -248,10 +251,32 @@ def score_pool(
     if strategies.needs_committee(strategy) and not isinstance(model, Committee):
         raise strategies.MissingInputError(f"strategy {strategy!r} needs a Committee model")
     out = np.empty(n, dtype=np.float64)
-    for start in range(0, max(n, 1), chunk_rows):
+
+    def run(start: int) -> None:
         chunk = [v[start : start + chunk_rows] for v in views]
         out[start : start + chunk_rows] = _score_chunk(strategy, model, chunk, multi_label, rng)
+
+    starts = range(0, max(n, 1), chunk_rows)
+    if strategy == "random" or len(starts) == 1:  # random draws from rng in chunk order
+        for start in starts:
+            run(start)
+    else:
+        list(_threads().map(run, starts))
     return out
+
+
+@functools.cache
+def _threads_of(pid: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="score")
+
+
+def _threads() -> ThreadPoolExecutor:
+    """Chunks are scored on all cores: BLAS and numpy's array loops release the GIL.
+
+    One pool per process id: a forked child (a worker, a Dask nanny's process) inherits the
+    parent's pool object but none of its threads.
+    """
+    return _threads_of(os.getpid())
 
 
 def _score_chunk(
@@ -261,7 +286,12 @@ def _score_chunk(
     multi_label: bool,
     rng: np.random.Generator,
 ) -> np.ndarray:
+    if strategy == "random":  # needs no prediction, only the row count
+        rows = views[0].shape[0]
+        return strategies.score(strategy, np.zeros((rows, 1)), multi_label=multi_label, rng=rng)
     committee = None
+    if isinstance(model, Committee) and strategy in _STATS_MEASURES and not multi_label:
+        return _STATS_MEASURES[strategy](model.member_stats(views))
     if isinstance(model, Committee):
         committee = model.predict_proba_members(views)
         proba = committee.mean(axis=0)
@@ -271,6 +301,11 @@ def _score_chunk(
     return strategies.score(
         strategy, proba, multi_label=multi_label, rng=rng, committee=committee, norms=norms
     )
+
+
+# Committee strategies computed from `Committee.member_stats` (the same numbers as the
+# registered functions on (m, n, k) probabilities, without materialising them).
+_STATS_MEASURES = {"qbc_vote_entropy": vote_entropy_of, "qbc_kl": kl_of}
 
 
 def _ordered(

@@ -271,7 +271,9 @@ def _check_committee(name: str, committee: np.ndarray | None, shape: tuple[int, 
     """Validate (m, n, k) member probabilities against the consensus shape (n, k)."""
     if committee is None:
         raise MissingInputError(f"strategy {name!r} needs committee probabilities (m, n, k)")
-    committee = np.asarray(committee, dtype=np.float64)
+    committee = np.asarray(committee)
+    if committee.dtype != np.float32:  # float32 members (a float32 pool) stay float32
+        committee = committee.astype(np.float64, copy=False)
     if committee.ndim != 3 or committee.shape[1:] != shape or committee.shape[0] < 1:
         raise ValueError(
             f"committee must have shape (m, {shape[0]}, {shape[1]}), got {committee.shape}"

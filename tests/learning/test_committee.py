@@ -5,7 +5,7 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from app.learning.committee import Committee
+from app.learning.committee import Committee, kl_of, stats_from_probabilities, vote_entropy_of
 from app.learning.estimators import NotEnoughLabelsError
 from app.learning.strategies import score
 
@@ -13,10 +13,59 @@ from app.learning.strategies import score
 def test_member_probabilities_have_shape_m_n_k(features: sp.csr_matrix, topics: np.ndarray) -> None:
     committee = Committee(4, n_members=3).fit(features, topics)
     members = committee.predict_proba_members(features[:7])
-    assert members.shape == (3, 7, 4) and members.dtype == np.float64
-    assert_allclose(members.sum(axis=2), 1.0, atol=1e-12)
+    assert features.dtype == np.float32
+    assert members.shape == (3, 7, 4) and members.dtype == np.float32
+    assert_allclose(members.sum(axis=2), 1.0, atol=1e-6)
     assert_allclose(committee.predict_proba(features[:7]), members.mean(axis=0))
     assert (committee.predict(features) == topics).mean() >= 0.9
+    wide = committee.predict_proba_members(features[:7].astype(np.float64))
+    assert wide.dtype == np.float64
+    assert_allclose(wide.sum(axis=2), 1.0, atol=1e-12)
+    assert_allclose(wide, members, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"max_features": 0.5, "bootstrap": False}, {"n_members": 4, "views": True}],
+    ids=["bootstrap", "subspace", "two-views"],
+)
+@pytest.mark.parametrize("n_labels", [3, 4, 2], ids=["all-seen", "one-unseen", "binary"])
+def test_stacked_prediction_and_stats_equal_each_member_on_its_own(
+    features: sp.csr_matrix, topics: np.ndarray, options: dict, n_labels: int
+) -> None:
+    options = dict(options)
+    X = features.astype(np.float64)
+    y = np.minimum(topics, n_labels - 1) if n_labels == 2 else topics
+    pool: list | sp.csr_matrix = X
+    if options.pop("views", False):
+        dense = np.eye(3)[topics] + np.random.default_rng(0).normal(scale=0.3, size=(45, 3))
+        pool = [X, dense]
+    committee = Committee(n_labels, **options).fit(pool, y)
+    views = pool if isinstance(pool, list) else [pool]
+    own = np.stack(
+        [
+            member.predict_proba(views[view] if columns is None else views[view][:, columns])
+            for member, view, columns in zip(
+                committee.members_, committee.views_, committee.columns_, strict=True
+            )
+        ]
+    )
+    assert_allclose(committee.predict_proba_members(pool), own, atol=1e-12)
+    stats = committee.member_stats(pool)
+    expected = stats_from_probabilities(own)
+    assert_allclose(stats.consensus, expected.consensus, atol=1e-12)
+    assert_array_equal(stats.votes, expected.votes)
+    assert_allclose(stats.entropies, expected.entropies, atol=1e-12)
+    for name in ("qbc_vote_entropy", "qbc_kl"):
+        fused = (vote_entropy_of if name == "qbc_vote_entropy" else kl_of)(stats)
+        assert_allclose(fused, score(name, own.mean(0), committee=own), atol=1e-12)
+
+
+def test_member_stats_are_single_label_only(features: sp.csr_matrix, topics: np.ndarray) -> None:
+    Y = np.column_stack([topics == 0, topics != 2]).astype(int)
+    committee = Committee(2, n_members=2, multi_label=True).fit(features, Y)
+    with pytest.raises(ValueError, match="single-label"):
+        committee.member_stats(features)
 
 
 def test_default_committee_has_five_members(features: sp.csr_matrix, topics: np.ndarray) -> None:
