@@ -16,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from app.learning.estimators import PREDICT_CHUNK_ROWS, LabelModel, Matrix, linear_scores
 
 TIE_BREAK = 1e-6  # weight of the consensus entropy that orders items with equal votes
+_EXP_SAFE = 80.0  # exp(+-80) is finite and normal in float32
 
 
 class Committee(BaseEstimator):
@@ -308,12 +309,15 @@ def _softmax_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     c == 1 is a binary member's logistic score: it is expanded to the two-class scores
     (0, z) first, which have the same softmax. `z` is overwritten. The probabilities are
     never materialised one by one: with e = exp(z - max) and t = sum e, p = e / t, so
-    sum_g p = e . (1 / t) and the entropy log t - sum p z = log t - (e . z) / t.
+    sum_g p = e . (1 / t) and the entropy log t - sum p z = log t - (e . z) / t. Both are
+    unchanged by shifting a row of z, so the shift by the row maximum that keeps exp finite is
+    skipped when every |z| < 80 (two reductions over the block instead of one per row).
     """
     if z.shape[2] == 1:
         z = np.concatenate([np.zeros_like(z), z], axis=2)
     vote = z.argmax(axis=2)
-    z -= z.max(axis=2, keepdims=True)
+    if max(z.max(), -z.min()) >= _EXP_SAFE:  # else exp(z) is finite and no row sum underflows
+        z -= z.max(axis=2, keepdims=True)
     e = np.exp(z)
     inverse = 1.0 / e.sum(axis=2)
     entropy = -np.log(inverse) - np.einsum("rgc,rgc->rg", e, z) * inverse

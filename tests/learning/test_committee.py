@@ -61,6 +61,24 @@ def test_stacked_prediction_and_stats_equal_each_member_on_its_own(
         assert_allclose(fused, score(name, own.mean(0), committee=own), atol=1e-12)
 
 
+@pytest.mark.parametrize("scale", [1.0, 2000.0], ids=["small-logits", "logits-over-80"])
+def test_member_stats_of_a_float32_pool(
+    features: sp.csr_matrix, topics: np.ndarray, scale: float
+) -> None:
+    committee = Committee(3).fit(features, topics)
+    pool = (features * scale).astype(np.float32)
+    members = committee.predict_proba_members(pool.astype(np.float64))
+    with np.errstate(divide="ignore"):  # a logit spread over 160 means some |z| is over 80
+        spread = np.log(members.max(axis=2)) - np.log(members.min(axis=2))
+    assert scale == 1.0 or spread.max() > 160
+    stats = committee.member_stats(pool)
+    assert stats.consensus.dtype == np.float32 and np.all(np.isfinite(stats.entropies))
+    expected = stats_from_probabilities(members)
+    assert_allclose(stats.consensus, expected.consensus, atol=1e-6)
+    assert_allclose(stats.entropies, expected.entropies, atol=1e-5)
+    assert_array_equal(stats.votes, expected.votes)
+
+
 def test_member_stats_are_single_label_only(features: sp.csr_matrix, topics: np.ndarray) -> None:
     Y = np.column_stack([topics == 0, topics != 2]).astype(int)
     committee = Committee(2, n_members=2, multi_label=True).fit(features, Y)
