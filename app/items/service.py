@@ -102,6 +102,7 @@ class Stager:
         self.conn = conn
         self.target = target
         self.rows = 0
+        self._had_items: bool | None = None  # whether the project had items when staging began
 
     def stage(
         self,
@@ -154,7 +155,17 @@ class Stager:
         staging.add(self.conn, rows)
 
     def _in_project(self, column: InstrumentedAttribute[Any], values: list[str]) -> set[str]:
-        """The values among ``values`` that items of the project already have in ``column``."""
+        """The values among ``values`` that items of the project already have in ``column``.
+
+        A project with no items when staging began is not probed chunk by chunk (into an
+        empty project that is a million index look-ups finding nothing): items another import
+        adds meanwhile are caught at publish, a text skipped as a repeat and an id refused.
+        """
+        if self._had_items is None:
+            first = select(Item.id).where(Item.project_id == self.target.id).limit(1)
+            self._had_items = self.conn.scalar(first) is not None
+        if not self._had_items:
+            return set()
         stmt = select(column).where(
             Item.project_id == self.target.id, staging.among(self.conn, column, values)
         )

@@ -90,6 +90,8 @@ def drop_repeated_texts(conn: Connection) -> int:
     Rows are staged without indexes (appending is what stays fast at a million rows); the
     repeats are found at the end by sorting, which is one pass instead of a million probes.
     """
+    if not _has_repeats(conn, "text_hash"):
+        return 0
     conn.execute(text("CREATE INDEX ix_import_staging_hash ON import_staging (text_hash, row)"))
     repeats = text(
         "DELETE FROM import_staging WHERE row IN (SELECT row FROM (SELECT row, row_number() "
@@ -101,6 +103,8 @@ def drop_repeated_texts(conn: Connection) -> int:
 
 def first_repeated_id(conn: Connection) -> tuple[int, str] | None:
     """The first staged row whose external id an earlier staged row has, with that id."""
+    if not _has_repeats(conn, "external_id"):
+        return None
     conn.execute(
         text("CREATE INDEX ix_import_staging_external_id ON import_staging (external_id, row)")
     )
@@ -112,6 +116,18 @@ def first_repeated_id(conn: Connection) -> tuple[int, str] | None:
         )
     ).first()
     return None if found is None else (found[0], found[1])
+
+
+def _has_repeats(conn: Connection, column: str) -> bool:
+    """Whether two staged rows share ``column`` (NULLs aside): one grouping pass, ~3x cheaper
+    than indexing the column and ranking the rows, which only a file with repeats needs."""
+    found = conn.execute(
+        text(
+            f"SELECT 1 FROM import_staging WHERE {column} IS NOT NULL "
+            f"GROUP BY {column} HAVING count(*) > 1 LIMIT 1"
+        )
+    )
+    return found.first() is not None
 
 
 def add(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
@@ -167,6 +183,12 @@ def publish(conn: Connection, project_id: int) -> tuple[int, int]:
         ["project_id", "external_id", "text", "text_hash", "random_key", "created_at"], rows
     )
     imported = conn.execute(items, execution_options=_COUNTED).rowcount
+    if imported and conn.dialect.name == "postgresql":
+        # The statistics of ``items`` still describe the table before this insert: planned
+        # with them, the join below walks every new item probing the staging table (15 s at
+        # 1M rows) instead of probing items for the labelled staged rows. ANALYZE samples
+        # the table, this transaction's rows included.
+        conn.execute(text("ANALYZE items"))
     seeds = (
         select(
             literal(project_id),
