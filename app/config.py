@@ -74,7 +74,8 @@ class Settings(BaseSettings):
     worker_threads: int = Field(
         default=1,
         ge=0,
-        description="BLAS/OpenMP threads of `labelloop worker` (0: the libraries' default).",
+        description="BLAS/OpenMP threads of `labelloop worker`, and the threads that score "
+        "the pool chunk by chunk (0: the libraries' default, all cores).",
     )
     dask_scheduler: str | None = Field(
         default=None,

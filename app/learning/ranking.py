@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
 from app.learning import strategies
 from app.learning.coldstart import exploration_positions, representative_items
@@ -257,26 +258,30 @@ def score_pool(
         out[start : start + chunk_rows] = _score_chunk(strategy, model, chunk, multi_label, rng)
 
     starts = range(0, max(n, 1), chunk_rows)
-    if strategy == "random" or len(starts) == 1:  # random draws from rng in chunk order
+    threads = _scoring_threads()
+    if strategy == "random" or len(starts) == 1 or threads == 1:  # random: rng in chunk order
         for start in starts:
             run(start)
     else:
-        list(_threads().map(run, starts))
+        list(_pool(threads, os.getpid()).map(run, starts))
     return out
 
 
+def _scoring_threads() -> int:
+    """Threads that score chunks: as many as the BLAS pool has (all cores unless capped, as
+    `labelloop worker` caps it with `worker_threads` to leave the CPU to the web processes)."""
+    blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(1, min(blas)) if blas else os.cpu_count() or 1
+
+
 @functools.cache
-def _threads_of(pid: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=os.cpu_count() or 1, thread_name_prefix="score")
-
-
-def _threads() -> ThreadPoolExecutor:
-    """Chunks are scored on all cores: BLAS and numpy's array loops release the GIL.
+def _pool(threads: int, pid: int) -> ThreadPoolExecutor:
+    """Chunks are scored in parallel: BLAS and numpy's array loops release the GIL.
 
     One pool per process id: a forked child (a worker, a Dask nanny's process) inherits the
     parent's pool object but none of its threads.
     """
-    return _threads_of(os.getpid())
+    return ThreadPoolExecutor(max_workers=threads, thread_name_prefix="score")
 
 
 def _score_chunk(

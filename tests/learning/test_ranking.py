@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from threadpoolctl import threadpool_limits
 
 from app.learning import ranking
 from app.learning.committee import Committee
@@ -214,6 +215,18 @@ def test_chunked_pool_scoring_equals_scoring_everything_at_once(
         norms = ranking.gradient_norms(features) if name == "expected_gradient_length" else None
         whole = score(name, model.predict_proba(features), norms=norms)
         assert_allclose(chunked, whole, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["margin", "qbc_vote_entropy"])
+def test_chunks_scored_in_parallel_equal_chunks_scored_in_turn(
+    name: str, features: sp.csr_matrix, topics: np.ndarray
+) -> None:
+    model = (Committee if needs_committee(name) else LabelModel)(3).fit(features, topics)
+    parallel = score_pool(name, model, features, rng=np.random.default_rng(0), chunk_rows=4)
+    with threadpool_limits(limits=1):  # as `labelloop worker` caps itself: one thread
+        assert ranking._scoring_threads() == 1
+        in_turn = score_pool(name, model, features, rng=np.random.default_rng(0), chunk_rows=4)
+    assert_array_equal(parallel, in_turn)
 
 
 def test_committee_strategies_need_a_committee_model(
