@@ -5,7 +5,7 @@ feature view (e.g. one member on TF-IDF, one on MiniLM). Disagreement is scored 
 or mean KL divergence to the consensus.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Self
 
 import numpy as np
@@ -111,21 +111,27 @@ class Committee(BaseEstimator):
         """
         check_is_fitted(self, "members_")
         views = list(X) if isinstance(X, list | tuple) else [X]
-        n = views[0].shape[0]
-        dtype = np.float32 if all(v.dtype == np.float32 for v in views) else np.float64
-        out = np.empty((len(self.members_), n, self.n_labels), dtype=dtype)
+        dtype = _pool_dtype(views)
+        out = np.empty((len(self.members_), views[0].shape[0], self.n_labels), dtype=dtype)
+        for rows, decision, blocks in self._chunk_scores(views):
+            for i, columns in blocks:
+                out[i, rows] = self.members_[i].proba_from_decision(
+                    decision[:, columns], dtype=dtype
+                )
+        return out
+
+    def _chunk_scores(
+        self, views: list[Matrix]
+    ) -> Iterator[tuple[slice, np.ndarray, list[tuple[int, slice]]]]:
+        """Per view and chunk of pool rows: (the rows, the linear scores of all the view's
+        members from one matrix product, each member's (index, columns of those scores))."""
         for view, matrix in enumerate(views):
             coef, intercept, blocks = self._stacked(view, matrix.shape[1])
             if not blocks:
                 continue
-            for start in range(0, n, PREDICT_CHUNK_ROWS):
+            for start in range(0, matrix.shape[0], PREDICT_CHUNK_ROWS):
                 rows = slice(start, start + PREDICT_CHUNK_ROWS)
-                decision = linear_scores(matrix[rows], coef, intercept)
-                for i, columns in blocks:
-                    out[i, rows] = self.members_[i].proba_from_decision(
-                        decision[:, columns], dtype=dtype
-                    )
-        return out
+                yield rows, linear_scores(matrix[rows], coef, intercept), blocks
 
     def _stacked(self, view: int, d: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, slice]]]:
         """The coefficients of the members on `view`, stacked over all d columns, cached.
@@ -176,29 +182,23 @@ class Committee(BaseEstimator):
             raise ValueError("member_stats is single-label only")
         views = list(X) if isinstance(X, list | tuple) else [X]
         n, m = views[0].shape[0], len(self.members_)
-        dtype = np.float32 if all(v.dtype == np.float32 for v in views) else np.float64
+        dtype = _pool_dtype(views)
         consensus = np.zeros((n, self.n_labels), dtype=dtype)
         votes = np.empty((m, n), dtype=np.intp)
         entropies = np.empty((m, n), dtype=dtype)
         labels = np.arange(self.n_labels)
-        for view, matrix in enumerate(views):
-            coef, intercept, blocks = self._stacked(view, matrix.shape[1])
-            groups = _groups(self.members_, blocks)
-            for start in range(0, n, PREDICT_CHUNK_ROWS):
-                rows = slice(start, start + PREDICT_CHUNK_ROWS)
-                decision = linear_scores(matrix[rows], coef, intercept)
-                for group, width, classes in groups:
-                    # the members of a view are every len(views)-th member (see `fit`)
-                    index = slice(group[0][0], group[-1][0] + 1, len(views))
-                    z = decision[:, group[0][1].start : group[-1][1].stop]
-                    summed, entropy, vote = _softmax_stats(z.reshape(z.shape[0], len(group), width))
-                    entropies[index, rows] = entropy.T
-                    if np.array_equal(classes, labels):  # every label seen: no scatter
-                        votes[index, rows] = vote.T
-                        consensus[rows] += summed
-                    else:
-                        votes[index, rows] = classes[vote].T
-                        consensus[rows, classes] += summed
+        for rows, decision, blocks in self._chunk_scores(views):
+            for group, width, classes in _groups(self.members_, blocks):
+                index = [i for i, _ in group]
+                z = decision[:, group[0][1].start : group[-1][1].stop]
+                summed, entropy, vote = _softmax_stats(z.reshape(z.shape[0], len(group), width))
+                entropies[index, rows] = entropy.T
+                if np.array_equal(classes, labels):  # every label seen: no scatter
+                    votes[index, rows] = vote.T
+                    consensus[rows] += summed
+                else:
+                    votes[index, rows] = classes[vote].T
+                    consensus[rows, classes] += summed
         consensus /= m
         return MemberStats(consensus, votes, entropies)
 
@@ -261,14 +261,17 @@ def vote_entropy_of(stats: MemberStats) -> np.ndarray:
     c_a = how many members vote as member a does: m^2 comparisons of (n,) vectors instead of
     a scatter into an (n, k) count matrix.
     """
-    votes = stats.votes
-    m, k = votes.shape[0], stats.consensus.shape[1]
+    return _vote_entropy(stats.votes, stats.consensus)
+
+
+def _vote_entropy(votes: np.ndarray, consensus: np.ndarray) -> np.ndarray:
+    m, k = votes.shape[0], consensus.shape[1]
     agreeing = np.zeros(votes.shape, dtype=np.float64)
     for a in range(m):
         for b in range(m):
             agreeing[a] += votes[a] == votes[b]
     share = agreeing / m
-    spread = -_plogp(stats.consensus).sum(axis=1, dtype=np.float64) / np.log(max(k, 2))
+    spread = -_plogp(consensus).sum(axis=1, dtype=np.float64) / np.log(max(k, 2))
     return -np.log(share).mean(axis=0) + TIE_BREAK * spread
 
 
@@ -324,6 +327,11 @@ def _softmax_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.einsum("rgc,rg->rc", e, inverse), entropy, vote
 
 
+def _pool_dtype(views: list[Matrix]) -> type:
+    """float32 when every view is float32 (then member scores stay float32), else float64."""
+    return np.float32 if all(v.dtype == np.float32 for v in views) else np.float64
+
+
 def _columns(X: Matrix, columns: np.ndarray | None) -> Matrix:
     return X if columns is None else X[:, columns]
 
@@ -356,8 +364,7 @@ def vote_entropy(
         votes = np.mean(_binary_entropy(share), axis=1)
         spread = np.mean(_binary_entropy(proba), axis=1) / np.log(2.0)
         return votes + TIE_BREAK * spread
-    stats = stats_from_probabilities(committee)
-    return vote_entropy_of(stats._replace(consensus=proba))
+    return _vote_entropy(committee.argmax(axis=2), proba)
 
 
 def kl_to_consensus(
