@@ -115,11 +115,10 @@ def current_user(
     """The user whose bearer token authorises this request (401 otherwise)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    with db.reader() as session:
-        user = users.user_for_token(session, credentials.credentials)
-        if user is None:
-            raise Unauthorized("invalid API token")
-        session.expunge(user)
+    with db.engine.connect() as conn:
+        user = users.user_for_token(conn, credentials.credentials)
+    if user is None:
+        raise Unauthorized("invalid API token")
     return user
 
 

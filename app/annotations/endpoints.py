@@ -13,8 +13,7 @@ from app.annotations import idempotency, service
 from app.deps import CurrentUser, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
-from app.models import Annotation, Project, User
-from app.projects.service import get_project
+from app.models import User
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["annotations"])
 REPLAYED = {"Idempotent-Replayed": "true"}
@@ -84,7 +83,7 @@ def submit_annotation(
         stored = idempotency.claim(session, user.id, idempotency_key, request_hash)
         if stored is not None:
             return JSONResponse(stored.body, stored.status_code, headers=REPLAYED)
-    project = get_project(session, project_id)
+    project = service.label_rules(session, project_id)
     annotation, created = service.submit(
         session, project, user, item_id=body.item_id, labels=body.label_list()
     )
@@ -97,7 +96,7 @@ def submit_annotation(
     return out
 
 
-def _out(project: Project, annotation: Annotation, user: User) -> AnnotationOut:
+def _out(project: service.LabelRules, annotation: service.Stored, user: User) -> AnnotationOut:
     return AnnotationOut(
         id=annotation.id,
         item_id=annotation.item_id,

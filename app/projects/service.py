@@ -15,6 +15,13 @@ from app.projects.schemas import OPTION_DEFAULTS, OPTIONS, ProjectCreate, Projec
 
 
 @dataclass(frozen=True)
+class ProjectRef:
+    """A project by its id alone, for services that check it exists in their own queries."""
+
+    id: int
+
+
+@dataclass(frozen=True)
 class ProjectCounts:
     n_items: int
     n_labeled: int

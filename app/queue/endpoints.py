@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from app.deps import CurrentUser, SettingsDep, WriteSession
 from app.errors import responses
 from app.fields import PathId
-from app.projects.service import get_project
+from app.projects.service import ProjectRef
 from app.queue import service
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["queue"], responses=responses(404))
@@ -39,11 +39,7 @@ def get_queue(
 ) -> QueueOut:
     """The next items to label, most informative first; each is leased to the caller."""
     batch = service.next_items(
-        session,
-        get_project(session, project_id),
-        user,
-        limit=limit,
-        lease_seconds=settings.lease_seconds,
+        session, ProjectRef(project_id), user, limit=limit, lease_seconds=settings.lease_seconds
     )
     out = QueueOut(
         model_version=batch.model_version,

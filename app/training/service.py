@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,13 +31,18 @@ def model_history(session: Session, project_id: int, limit: int) -> list[ModelVe
     return list(reversed(rows))
 
 
+_runs = TrainingRun.__table__
+# Built once: every label submit runs it (see app.queue.service).
+_LAST_TRIGGER = select(func.max(_runs.c.trigger_events)).where(
+    _runs.c.project_id == bindparam("project_id")
+)
+
+
 def maybe_queue_run(
     session: Session, project_id: int, *, label_events: int, batch_size: int
 ) -> None:
     """Queue a run once ``batch_size`` label events have happened since the last trigger."""
-    last = session.scalar(
-        select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project_id)
-    )
+    last = session.connection().scalar(_LAST_TRIGGER, {"project_id": project_id})
     if label_events - (last or 0) >= batch_size:
         queue_run(session, project_id, reason="labels", trigger_events=label_events)
 

@@ -7,9 +7,9 @@ import secrets
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.errors import Conflict, Invalid
 from app.models import Role, User
@@ -57,8 +57,19 @@ def regenerate_token(session: Session, user: User) -> str:
     return token
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    return session.scalar(select(User).where(User.token_hash == hash_token(token)))
+_users = User.__table__
+# Every API request runs this: built once, read as a plain row (see app.queue.service).
+_BY_TOKEN = select(*_users.c).where(_users.c.token_hash == bindparam("token_hash"))
+
+
+def user_for_token(conn: Connection, token: str) -> User | None:
+    """The token's user, detached from any session (its attributes are all loaded)."""
+    row = conn.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
+    if row is None:
+        return None
+    user = User(**row._asdict())
+    make_transient_to_detached(user)
+    return user
 
 
 def get_by_name(session: Session, name: str) -> User | None:
