@@ -37,11 +37,19 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+_SYNCHRONOUS = "labelloop_synchronous"  # the connection's setting, kept in its pool record
+
+
 def _configure_sqlite(engine: Engine) -> None:
     """Pragmas per connection, and our own BEGIN so writers can take the lock up front.
 
     ``synchronous=FULL`` with WAL fsyncs every commit: an acknowledged label survives a
-    killed process and a power loss. Writers start with ``BEGIN IMMEDIATE`` so a
+    killed process and a power loss. Sessions of ``Database.soft_writer`` write only soft
+    state (leases): their commits skip the fsync (``synchronous=NORMAL``, set before BEGIN
+    as SQLite requires; the next FULL commit's fsync covers their WAL frames too). A killed
+    process loses none of it; a power loss may forget a lease, and the item is then served
+    again, as when a lease expires. Labels are never written in such a session. Writers
+    start with ``BEGIN IMMEDIATE`` so a
     read-then-write transaction waits on ``busy_timeout`` instead of failing with
     "database is locked" when it upgrades.
     """
@@ -58,7 +66,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get("sqlite_write"):
+        options = conn.get_execution_options()
+        synchronous = "NORMAL" if options.get("sqlite_soft_state") else "FULL"
+        if conn.info.get(_SYNCHRONOUS, "FULL") != synchronous:  # outside a transaction only
+            conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
+            conn.info[_SYNCHRONOUS] = synchronous
+        if options.get("sqlite_write"):
             _begin_immediate(conn.connection.dbapi_connection)
         else:
             conn.exec_driver_sql("BEGIN")
@@ -90,11 +103,13 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
 
 @dataclass(frozen=True)
 class Database:
-    """The engine and two session factories: readers, and writers (BEGIN IMMEDIATE on SQLite)."""
+    """The engine and its session factories: readers, writers (BEGIN IMMEDIATE on SQLite),
+    and writers of soft state only (leases; their commits do not wait for the disk)."""
 
     engine: Engine
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
+    soft_writer: sessionmaker[Session]
 
     @property
     def is_sqlite(self) -> bool:
@@ -107,10 +122,12 @@ class Database:
 def open_database(url: str, **kwargs: Any) -> Database:
     engine = make_engine(url, **kwargs)
     write_engine = engine.execution_options(sqlite_write=True)
+    soft_engine = write_engine.execution_options(sqlite_soft_state=True)
     return Database(
         engine=engine,
         reader=sessionmaker(engine, expire_on_commit=False),
         writer=sessionmaker(write_engine, expire_on_commit=False),
+        soft_writer=sessionmaker(soft_engine, expire_on_commit=False),
     )
 
 

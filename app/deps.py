@@ -88,8 +88,21 @@ async def write_session(request: Request, db: DatabaseDep) -> AsyncIterator[Sess
     not held while FastAPI validates the response on another thread, and the commit here
     has nothing left to do.
     """
+    async for session in _in_write_slot(request, db.writer):
+        yield session
+
+
+async def lease_session(request: Request, db: DatabaseDep) -> AsyncIterator[Session]:
+    """A write session for routes that write only leases: see ``Database.soft_writer``."""
+    async for session in _in_write_slot(request, db.soft_writer):
+        yield session
+
+
+async def _in_write_slot(
+    request: Request, factory: sessionmaker[Session]
+) -> AsyncIterator[Session]:
     async with request.app.state.write_slots:
-        session = db.writer()
+        session = factory()
         try:
             yield session
         except BaseException:
@@ -106,6 +119,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 # ever sent for work that is durably in the database (the default would commit after it).
 ReadSession = Annotated[Session, Depends(read_session, scope="function")]
 WriteSession = Annotated[Session, Depends(write_session, scope="function")]
+LeaseSession = Annotated[Session, Depends(lease_session, scope="function")]
 
 
 def current_user(

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from app.deps import CurrentUser, SettingsDep, WriteSession
+from app.deps import CurrentUser, LeaseSession, SettingsDep
 from app.errors import responses
 from app.fields import PathId
 from app.projects.service import ProjectRef
@@ -33,7 +33,7 @@ class QueueOut(BaseModel):
 def get_queue(
     project_id: PathId,
     user: CurrentUser,  # before the session: authenticate outside the write slot
-    session: WriteSession,
+    session: LeaseSession,  # the queue writes only leases
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> QueueOut:

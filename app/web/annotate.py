@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.annotations import service as annotations
-from app.deps import ReadSession, SettingsDep, WriteSession
+from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
 from app.fields import FormId, PathId
 from app.models import Lease, Project, TrainingRun, User
@@ -125,7 +125,7 @@ def _fetch(
 def annotate_page(
     request: Request,
     project_id: PathId,
-    session: WriteSession,
+    session: LeaseSession,  # writes only leases
     settings: SettingsDep,
     user: WebUser,
 ) -> HTMLResponse:
@@ -202,7 +202,7 @@ def submit(
 def skip(
     request: Request,
     project_id: PathId,
-    session: WriteSession,
+    session: LeaseSession,  # writes only leases
     settings: SettingsDep,
     user: WebUser,
     item_id: FormId,
