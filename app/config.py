@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         description="Dask scheduler address (tcp://host:8786) that scores the pool and embeds "
         "texts; unset: the training worker does it in-process.",
     )
+    sqlite_synchronous: Literal["normal", "full"] = Field(
+        default="normal",
+        description="SQLite commits: `normal` never waits for the disk (a killed process "
+        "loses nothing; a power loss may lose the last second); `full` fsyncs every label.",
+    )
     embedded_worker: bool = Field(
         default=True, description="`labelloop serve` runs the training worker in-process."
     )

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_LOCK_POLL_SECONDS = 0.001
+CHECKPOINT_SECONDS = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -24,8 +26,13 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine; SQLite connections get WAL, ``busy_timeout`` and foreign keys."""
+def make_engine(
+    url: str, *, synchronous: str = "normal", autocheckpoint: bool = True, **kwargs: Any
+) -> Engine:
+    """Create an engine; SQLite connections get WAL, ``busy_timeout`` and foreign keys.
+
+    ``synchronous`` and ``autocheckpoint`` apply to SQLite only: see ``_configure_sqlite``.
+    """
     url = normalise_url(url)
     if make_url(url).get_backend_name() != "sqlite":
         kwargs.setdefault("pool_size", 20)
@@ -33,24 +40,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_pre_ping", True)
         return create_engine(url, **kwargs)
     engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
-    _configure_sqlite(engine)
+    _configure_sqlite(engine, synchronous.upper(), autocheckpoint)
     return engine
 
 
 _SYNCHRONOUS = "labelloop_synchronous"  # the connection's setting, kept in its pool record
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: bool) -> None:
     """Pragmas per connection, and our own BEGIN so writers can take the lock up front.
 
-    ``synchronous=FULL`` with WAL fsyncs every commit: an acknowledged label survives a
-    killed process and a power loss. Sessions of ``Database.soft_writer`` write only soft
-    state (leases): their commits skip the fsync (``synchronous=NORMAL``, set before BEGIN
-    as SQLite requires; the next FULL commit's fsync covers their WAL frames too). A killed
-    process loses none of it; a power loss may forget a lease, and the item is then served
-    again, as when a lease expires. Labels are never written in such a session. Writers
-    start with ``BEGIN IMMEDIATE`` so a
-    read-then-write transaction waits on ``busy_timeout`` instead of failing with
+    WAL with ``synchronous=NORMAL`` (the default) writes each commit to the WAL before it
+    returns but does not wait for the disk: a killed process loses nothing that was
+    acknowledged, a power loss may lose the last commits; the disk is synced at
+    checkpoints. ``FULL`` fsyncs every commit: it survives a power loss too, at the price
+    of the disk's fsync latency (tens to hundreds of milliseconds at times on a shared
+    disk) on every label and on every request queued behind it. Sessions of
+    ``Database.soft_writer`` write only soft state (leases) and commit with NORMAL either
+    way (set before BEGIN, as SQLite requires). Without ``autocheckpoint`` no commit on
+    this engine checkpoints the WAL: a :class:`Checkpointer` thread does, so no request
+    pays for a checkpoint's copying and syncing. Writers start with ``BEGIN IMMEDIATE`` so
+    a read-then-write transaction waits on ``busy_timeout`` instead of failing with
     "database is locked" when it upgrades.
     """
 
@@ -61,16 +71,18 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        synchronous = "NORMAL" if options.get("sqlite_soft_state") else "FULL"
-        if conn.info.get(_SYNCHRONOUS, "FULL") != synchronous:  # outside a transaction only
-            conn.exec_driver_sql(f"PRAGMA synchronous={synchronous}")
-            conn.info[_SYNCHRONOUS] = synchronous
+        wanted = "NORMAL" if options.get("sqlite_soft_state") else synchronous
+        if conn.info.get(_SYNCHRONOUS, synchronous) != wanted:  # outside a transaction only
+            conn.exec_driver_sql(f"PRAGMA synchronous={wanted}")
+            conn.info[_SYNCHRONOUS] = wanted
         if options.get("sqlite_write"):
             _begin_immediate(conn.connection.dbapi_connection)
         else:
@@ -101,6 +113,40 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
         dbapi_conn.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
 
+class Checkpointer:
+    """Checkpoints an SQLite database's WAL every ``interval`` seconds on a thread of its own.
+
+    PASSIVE checkpoints wait for no reader or writer: commits go on meanwhile, and frames a
+    reader still needs are copied by a later round.
+    """
+
+    def __init__(self, engine: Engine, interval: float = CHECKPOINT_SECONDS) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
+
+    def start(self) -> Checkpointer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.checkpoint()  # what the last round left
+
+    def checkpoint(self) -> None:
+        with self._engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.checkpoint()
+            except Exception:  # a locked or busy round is retried by the next one
+                continue
+
+
 @dataclass(frozen=True)
 class Database:
     """The engine and its session factories: readers, writers (BEGIN IMMEDIATE on SQLite),
@@ -110,17 +156,26 @@ class Database:
     reader: sessionmaker[Session]
     writer: sessionmaker[Session]
     soft_writer: sessionmaker[Session]
+    checkpointer: Checkpointer | None = field(default=None, compare=False)
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
 
-def open_database(url: str, **kwargs: Any) -> Database:
-    engine = make_engine(url, **kwargs)
+def open_database(
+    url: str, *, synchronous: str = "normal", background_checkpoints: bool = False, **kwargs: Any
+) -> Database:
+    """Engine and session factories; ``background_checkpoints`` (web processes, SQLite only)
+    moves WAL checkpoints out of the commits into a :class:`Checkpointer` thread."""
+    sqlite_db = make_url(normalise_url(url)).get_backend_name() == "sqlite"
+    background = background_checkpoints and sqlite_db
+    engine = make_engine(url, synchronous=synchronous, autocheckpoint=not background, **kwargs)
     write_engine = engine.execution_options(sqlite_write=True)
     soft_engine = write_engine.execution_options(sqlite_soft_state=True)
     return Database(
@@ -128,6 +183,7 @@ def open_database(url: str, **kwargs: Any) -> Database:
         reader=sessionmaker(engine, expire_on_commit=False),
         writer=sessionmaker(write_engine, expire_on_commit=False),
         soft_writer=sessionmaker(soft_engine, expire_on_commit=False),
+        checkpointer=Checkpointer(engine).start() if background else None,
     )
 
 

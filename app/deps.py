@@ -20,11 +20,11 @@ from app.users import service as users
 bearer = HTTPBearer(auto_error=False, description="API token from `labelloop user add`.")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_database(request: Request) -> Database:
+async def get_database(request: Request) -> Database:
     return request.app.state.db
 
 
@@ -111,7 +111,10 @@ async def _in_write_slot(
                     partial(_finish, session, commit=False), limiter=_FINISH
                 )
             raise
-        await anyio.to_thread.run_sync(partial(_finish, session, commit=True), limiter=_FINISH)
+        if session.in_transaction():
+            await anyio.to_thread.run_sync(partial(_finish, session, commit=True), limiter=_FINISH)
+        else:  # the route committed: closing holds no connection, so no thread hop for it
+            session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -136,7 +139,7 @@ def current_user(
     return user
 
 
-def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
+async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.is_admin:
         raise Forbidden("this action needs the admin role")
     return user

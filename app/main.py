@@ -59,7 +59,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = open_database(settings.sqlalchemy_url)
+        db = open_database(
+            settings.sqlalchemy_url,
+            synchronous=settings.sqlite_synchronous,
+            background_checkpoints=True,
+        )
         app.state.db = db
         app.state.write_slots = write_slots(db)
         app.state.predictor = Predictor()

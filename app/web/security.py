@@ -114,7 +114,7 @@ def sign_in(request: Request, user: User) -> None:
     csrf_token(request)
 
 
-def web_admin(user: Annotated[User, Depends(web_user)]) -> User:
+async def web_admin(user: Annotated[User, Depends(web_user)]) -> User:
     if not user.is_admin:
         raise Forbidden("this page is for admins")
     return user
