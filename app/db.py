@@ -38,10 +38,27 @@ def make_engine(
         kwargs.setdefault("pool_size", 20)
         kwargs.setdefault("max_overflow", 40)
         kwargs.setdefault("pool_pre_ping", True)
-        return create_engine(url, **kwargs)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "begin", _soft_state_commits)
+        return engine
     engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
     _configure_sqlite(engine, synchronous.upper(), autocheckpoint)
     return engine
+
+
+SOFT_STATE = "soft_state"  # execution option of Database.soft_writer's engine
+
+
+def _soft_state_commits(conn: Any) -> None:
+    """PostgreSQL: a transaction of soft state (leases) does not wait for the WAL flush.
+
+    ``synchronous_commit=off`` for this transaction only: the commit returns before the WAL
+    reaches the disk; should the database server crash within the next few hundred
+    milliseconds, the leases are forgotten and the items served again. Commits of labels
+    still wait for the disk.
+    """
+    if conn.get_execution_options().get(SOFT_STATE):
+        conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
 
 
 _SYNCHRONOUS = "labelloop_synchronous"  # the connection's setting, kept in its pool record
@@ -79,7 +96,7 @@ def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: bool) ->
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         options = conn.get_execution_options()
-        wanted = "NORMAL" if options.get("sqlite_soft_state") else synchronous
+        wanted = "NORMAL" if options.get(SOFT_STATE) else synchronous
         if conn.info.get(_SYNCHRONOUS, synchronous) != wanted:  # outside a transaction only
             conn.exec_driver_sql(f"PRAGMA synchronous={wanted}")
             conn.info[_SYNCHRONOUS] = wanted
@@ -177,7 +194,7 @@ def open_database(
     background = background_checkpoints and sqlite_db
     engine = make_engine(url, synchronous=synchronous, autocheckpoint=not background, **kwargs)
     write_engine = engine.execution_options(sqlite_write=True)
-    soft_engine = write_engine.execution_options(sqlite_soft_state=True)
+    soft_engine = write_engine.execution_options(**{SOFT_STATE: True})
     return Database(
         engine=engine,
         reader=sessionmaker(engine, expire_on_commit=False),

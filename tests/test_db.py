@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import Database, open_database
 from app.models import Lease
@@ -42,8 +43,16 @@ def test_soft_state_commits_skip_the_fsync_and_keep_the_rows(db_url: str, backen
             assert session.scalar(select(func.count()).select_from(Lease)) == 2
         if backend == "sqlite":
             assert seen == [1, 2, 1, 1, 2]  # NORMAL (1) for soft state, FULL (2) otherwise
+        else:
+            assert _setting(db.soft_writer, "synchronous_commit") == "off"
+            assert _setting(db.writer, "synchronous_commit") == "on"
     finally:
         db.dispose()
+
+
+def _setting(factory: sessionmaker[Session], name: str) -> str:
+    with factory() as session:
+        return str(session.execute(text(f"SHOW {name}")).scalar())
 
 
 def _fill(db: Database, rows: int) -> None:
