@@ -174,13 +174,15 @@ def publish(conn: Connection, project_id: int) -> tuple[int, int]:
             STAGING.c.text,
             STAGING.c.text_hash,
             STAGING.c.random_key,
+            STAGING.c.labels.is_not(None),  # its seed annotation follows below
             literal(now, Item.created_at.type),
         )
         .where(~known.exists())  # publishing is serialised per project: no race past this
         .order_by(STAGING.c.row)
     )
     items = Item.__table__.insert().from_select(
-        ["project_id", "external_id", "text", "text_hash", "random_key", "created_at"], rows
+        ["project_id", "external_id", "text", "text_hash", "random_key", "labeled", "created_at"],
+        rows,
     )
     imported = conn.execute(items, execution_options=_COUNTED).rowcount
     if imported and conn.dialect.name == "postgresql":

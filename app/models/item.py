@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -15,7 +24,6 @@ class Item(Base):
     __table_args__ = (
         UniqueConstraint("project_id", "text_hash"),
         UniqueConstraint("project_id", "external_id"),
-        Index("ix_items_project_random", "project_id", "random_key"),
         # Keyset pagination of a project's items by id.
         Index("ix_items_project_id_id", "project_id", "id"),
     )
@@ -27,4 +35,20 @@ class Item(Base):
     text_hash: Mapped[str] = mapped_column(String(64))
     # Seeded pseudo-random order used before the first model exists.
     random_key: Mapped[int] = mapped_column(BigInteger)
+    # Has at least one annotation: kept by triggers on ``annotations`` (migration 0006).
+    labeled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+UNLABELED = Item.__table__.c.labeled == false()
+# The seeded random order of a project's unlabelled items: the queue's order before a
+# ranking exists and beyond its end. Labelled items leave the index, so finding the next
+# free item skips only leased ones, however many are labelled.
+Index(
+    "ix_items_unlabeled_random",
+    Item.project_id,
+    Item.random_key,
+    Item.id,
+    sqlite_where=UNLABELED,
+    postgresql_where=UNLABELED,
+)

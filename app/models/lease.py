@@ -12,7 +12,10 @@ from app.models.base import Base, UTCDateTime
 
 class Lease(Base):
     __tablename__ = "leases"
-    __table_args__ = (Index("ix_leases_project_user", "project_id", "user_id"),)
+    # A caller's live leases, without stepping over the settled ones of the items they labelled.
+    __table_args__ = (
+        Index("ix_leases_project_user_expires", "project_id", "user_id", "expires_at"),
+    )
 
     # The primary key on item_id is what makes a double lease impossible.
     item_id: Mapped[int] = mapped_column(

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from app.errors import NotFound
 from app.models import Annotation, Item, Lease, ModelVersion, Project, RankEntry, User
 from app.models.base import utcnow
+from app.models.item import UNLABELED
 
 # Concurrent callers all want the best free items, so a round can lose its candidates to a
 # lease committed after its query's snapshot (PostgreSQL: the row lock is already released,
@@ -120,8 +121,11 @@ def _free_items(item_id: Any, scope: ColumnElement[bool], *order: Any) -> Select
 _RANKED = _free_items(
     _ranks.c.item_id, _ranks.c.model_version_id == bindparam("version_id"), _ranks.c.rank
 )
-_RANDOM = _free_items(
-    _items.c.id, _items.c.project_id == bindparam("project_id"), _items.c.random_key, _items.c.id
+_RANDOM = _free_items(  # the scope matches ix_items_unlabeled_random's
+    _items.c.id,
+    and_(_items.c.project_id == bindparam("project_id"), UNLABELED),
+    _items.c.random_key,
+    _items.c.id,
 )
 _LOAD = (
     select(

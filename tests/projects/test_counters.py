@@ -1,4 +1,5 @@
-"""Project counters kept by triggers: always equal to counting the rows, whoever writes them."""
+"""Project counters and items' labelled flags kept by triggers: always equal to counting the
+rows, whoever writes them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,42 @@ from app.projects.service import counts
 from tests.factories import create_project, create_user, import_jsonl
 
 
-def _recount(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
+class Kept(tuple[int, int, dict[str, int]]):
+    """Items, labelled items and label tallies of a project; also compares labelled ids."""
+
+    def __new__(cls, counts: tuple[int, int, dict[str, int]], labeled: set[int]) -> Kept:
+        kept = super().__new__(cls, counts)
+        kept.labeled = labeled
+        return kept
+
+    labeled: set[int]
+
+    def __eq__(self, other: object) -> bool:
+        same = tuple(self) == tuple(other)  # type: ignore[arg-type]
+        return same and (not isinstance(other, Kept) or self.labeled == other.labeled)
+
+    __hash__ = tuple.__hash__
+
+
+def _labeled(db: Database, project_id: int, *, flag: bool) -> set[int]:
+    """Ids of the project's labelled items: by their flag, or by their annotations."""
+    with db.reader() as session:
+        if flag:
+            where = [Item.project_id == project_id, Item.labeled]
+            return set(session.scalars(select(Item.id).where(*where)))
+        ids = select(Annotation.item_id).where(Annotation.project_id == project_id)
+        return set(session.scalars(ids))
+
+
+def _recount(db: Database, project_id: int) -> Kept:
+    return Kept(_recount_counts(db, project_id), _labeled(db, project_id, flag=False))
+
+
+def _kept(db: Database, project_id: int) -> Kept:
+    return Kept(_kept_counts(db, project_id), _labeled(db, project_id, flag=True))
+
+
+def _recount_counts(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
     """What the counters should say, counted the slow way."""
     with db.reader() as session:
         n_items = session.scalar(select(func.count()).where(Item.project_id == project_id))
@@ -32,7 +68,7 @@ def _recount(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
     return n_items or 0, n_labeled or 0, dict(tally)
 
 
-def _kept(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
+def _kept_counts(db: Database, project_id: int) -> tuple[int, int, dict[str, int]]:
     """What the counters say."""
     with db.reader() as session:
         project = session.get_one(Project, project_id)
