@@ -48,7 +48,6 @@ Index(
     "ix_items_unlabeled_random",
     Item.project_id,
     Item.random_key,
-    Item.id,
     sqlite_where=UNLABELED,
     postgresql_where=UNLABELED,
 )

@@ -72,7 +72,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_items_unlabeled_random",
         "items",
-        ["project_id", "random_key", "id"],
+        ["project_id", "random_key"],
         sqlite_where=UNLABELED,
         postgresql_where=UNLABELED,
     )
