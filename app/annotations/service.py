@@ -35,6 +35,8 @@ class LabelRules(Protocol):
 
 @dataclass(frozen=True)
 class Rules:
+    """A project's :class:`LabelRules`, read as one row by :func:`label_rules`."""
+
     id: int
     labels: list[str]
     multi_label: bool
