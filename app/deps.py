@@ -49,7 +49,7 @@ def read_session(db: DatabaseDep) -> Iterator[Session]:
 # Commits and rollbacks get threads of their own, so a transaction never queues for the
 # request threadpool behind requests that wait for its locks.
 _FINISH = anyio.CapacityLimiter(64)
-POSTGRES_WRITE_SLOTS = 4  # more only adds lock waits and GIL contention (bench/load.py)
+POSTGRES_WRITE_SLOTS = 2  # more only adds lock waits and GIL contention (bench/load.py)
 
 
 def write_slots(db: Database) -> anyio.Semaphore:
@@ -62,7 +62,8 @@ def write_slots(db: Database) -> anyio.Semaphore:
     ``busy_timeout``. One slot on SQLite also makes writers of a process take turns in
     order instead of polling the lock; on PostgreSQL, where every label write updates its
     project's counter row, more than a few only queue on that row lock while their threads
-    fight for the GIL (50 clients: 76 labels/s with 4 slots, 63 with 20).
+    fight for the GIL (50 bots, 2 web processes: 119 labels/s with 1 slot, 131-134 with 2,
+    117 with 4; on older code 76 with 4 and 63 with 20).
     """
     return anyio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
 
