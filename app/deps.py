@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Annotated
 
@@ -89,19 +90,22 @@ async def write_session(request: Request, db: DatabaseDep) -> AsyncIterator[Sess
     not held while FastAPI validates the response on another thread, and the commit here
     has nothing left to do.
     """
-    async for session in _in_write_slot(request, db.writer):
+    async with _in_write_slot(request, db.writer) as session:
         yield session
 
 
 async def lease_session(request: Request, db: DatabaseDep) -> AsyncIterator[Session]:
     """A write session for routes that write only leases: see ``Database.soft_writer``."""
-    async for session in _in_write_slot(request, db.soft_writer):
+    async with _in_write_slot(request, db.soft_writer) as session:
         yield session
 
 
+@asynccontextmanager
 async def _in_write_slot(
     request: Request, factory: sessionmaker[Session]
 ) -> AsyncIterator[Session]:
+    """A session of ``factory`` in one of the process's write slots: committed (unless the
+    route did) and closed on the way out, rolled back if the route raised."""
     async with request.app.state.write_slots:
         session = factory()
         try:
