@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 
 from app.config import Settings
-from app.db import open_database
+from app.db import open_configured
 from app.errors import AppError
 
 
@@ -38,7 +38,7 @@ def _safe_url(settings: Settings) -> str:
 def _require_migrated(settings: Settings) -> bool:
     from app.migrate import current_revision, head_revision
 
-    db = open_database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    db = open_configured(settings)
     try:
         current = current_revision(db.engine)
     finally:
@@ -90,7 +90,7 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
     from app.web.security import session_secret
 
     session_secret(settings)
-    db = open_database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    db = open_configured(settings)
     thread, stop = (None, None) if args.no_worker else start_thread(db, settings)
     print(
         f"labelloop serving on http://{args.host}:{args.port} with {args.workers} web "
@@ -123,7 +123,7 @@ def cmd_worker(_: argparse.Namespace) -> int:
         return 2
     deprioritise_process(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    db = open_database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    db = open_configured(settings)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -155,7 +155,7 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     settings = _settings()
     if not _require_migrated(settings):
         return 2
-    db = open_database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    db = open_configured(settings)
     try:
         password = _password(args.password)
         with db.writer() as session, session.begin():
@@ -179,7 +179,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     settings = _settings()
     if not _require_migrated(settings):
         return 2
-    db = open_database(settings.sqlalchemy_url, synchronous=settings.sqlite_synchronous)
+    db = open_configured(settings)
     try:
         with db.writer() as session, session.begin():
             project, created = load_demo(session)

@@ -6,12 +6,15 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WRITE_LOCK_POLL_SECONDS = 0.001
@@ -202,6 +205,22 @@ def open_database(
         soft_writer=sessionmaker(soft_engine, expire_on_commit=False),
         checkpointer=Checkpointer(engine).start() if background else None,
     )
+
+
+def open_configured(settings: Settings, *, background_checkpoints: bool = False) -> Database:
+    """:func:`open_database` with the settings' URL and SQLite durability."""
+    return open_database(
+        settings.sqlalchemy_url,
+        synchronous=settings.sqlite_synchronous,
+        background_checkpoints=background_checkpoints,
+    )
+
+
+def connection(session: Session) -> Connection:
+    """The session's connection, after flushing what the session has pending (Core
+    statements run on it see the session's own writes, as ``session.execute`` would)."""
+    session.flush()
+    return session.connection()
 
 
 def dialect_name(session: Session) -> str:

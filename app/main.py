@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from app.annotations.endpoints import router as annotations_router
 from app.config import Settings
-from app.db import open_database
+from app.db import open_configured
 from app.deps import write_slots
 from app.errors import AppError, Unavailable, responses
 from app.health import router as health_router
@@ -59,11 +59,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = open_database(
-            settings.sqlalchemy_url,
-            synchronous=settings.sqlite_synchronous,
-            background_checkpoints=True,
-        )
+        db = open_configured(settings, background_checkpoints=True)
         app.state.db = db
         app.state.write_slots = write_slots(db)
         app.state.predictor = Predictor()

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.db import connection
 from app.errors import Invalid, NotFound
 from app.models import Annotation, Item, Project, User
 from app.models.base import utcnow
@@ -82,7 +83,7 @@ _BUMP = (
 
 def label_rules(session: Session, project_id: int) -> Rules:
     """The project's labels and batch size, without loading the project (NotFound if none)."""
-    row = session.connection().execute(_RULES, {"project_id": project_id}).first()
+    row = connection(session).execute(_RULES, {"project_id": project_id}).first()
     if row is None:
         raise NotFound(f"project {project_id} not found")
     return Rules(*row)
@@ -116,8 +117,7 @@ def submit(
     meanwhile (who may then label it too; each annotator has at most one row per item).
     """
     check_labels(project, labels)
-    session.flush()
-    conn = session.connection()
+    conn = connection(session)
     keys = {"project_id": project.id, "item_id": item_id, "user_id": user.id}
     if conn.execute(_ITEM_IN_PROJECT, keys).first() is None:
         raise NotFound(f"item {item_id} not found in project {project.id}")
@@ -180,7 +180,7 @@ def undo_last(session: Session, project: Project, user: User, *, lease_seconds: 
 
 
 def _bump_label_events(session: Session, project_id: int) -> int:
-    return session.connection().execute(_BUMP, {"project_id": project_id}).scalar_one()
+    return connection(session).execute(_BUMP, {"project_id": project_id}).scalar_one()
 
 
 def history(

@@ -21,6 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from app.db import connection
 from app.errors import NotFound
 from app.models import Annotation, Item, Lease, ModelVersion, Project, RankEntry, User
 from app.models.base import utcnow
@@ -158,7 +159,7 @@ def next_items(
     item of the answer comes from one ranking even if a new one is published meanwhile.
     Raises NotFound if the project does not exist (``project`` may be a bare id holder).
     """
-    conn = _connection(session)
+    conn = connection(session)
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     keys = {"project_id": project.id, "user_id": user.id, "now": now}
@@ -174,12 +175,6 @@ def next_items(
             break
         ids += _acquire(conn, keys, candidates, expires)
     return QueueBatch(model_version=version, items=_load(conn, ids, version_id))
-
-
-def _connection(session: Session) -> Connection:
-    """The session's connection, after flushing what the session has pending."""
-    session.flush()
-    return session.connection()
 
 
 def _published(conn: Connection, project_id: int) -> tuple[int | None, int | None]:
@@ -263,7 +258,7 @@ def lease_again(
 ) -> None:
     """Lease an item to ``user_id`` again (undo of a label), whatever its lease said."""
     expires = utcnow() + timedelta(seconds=lease_seconds)
-    conn = _connection(session)
+    conn = connection(session)
     conn.execute(
         _upsert(conn, "again"),
         {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": expires},
@@ -277,7 +272,7 @@ def settle(session: Session, project_id: int, item_id: int, user_id: int) -> Non
     candidate query then meets this row and, once this transaction commits, finds it
     unexpired, so a labelled item can never be leased again.
     """
-    conn = _connection(session)
+    conn = connection(session)
     conn.execute(
         _upsert(conn, "settle"),
         {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": SETTLED},

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.db import connection
 from app.models import ModelVersion, Project, RunStatus, TrainingRun
 from app.models.base import utcnow
 
@@ -42,7 +43,7 @@ def maybe_queue_run(
     session: Session, project_id: int, *, label_events: int, batch_size: int
 ) -> None:
     """Queue a run once ``batch_size`` label events have happened since the last trigger."""
-    last = session.connection().scalar(_LAST_TRIGGER, {"project_id": project_id})
+    last = connection(session).scalar(_LAST_TRIGGER, {"project_id": project_id})
     if label_events - (last or 0) >= batch_size:
         queue_run(session, project_id, reason="labels", trigger_events=label_events)
 
