@@ -135,6 +135,7 @@ class Report:
     backend: str
     web_workers: int
     think: float
+    batch: int  # labels per request
     result: LoadResult  # the timed run
     usage: Usage
     warm_errors: int
@@ -168,7 +169,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> Report:
 def _run(backend: str, db: Database, db_url: str, data: Path, args: argparse.Namespace) -> Report:
     admin = admin_token(db)
     tokens = create_tokens(db, args.clients)
-    pool = args.pool or args.clients * (args.cycles + args.warmup) + args.clients
+    pool = args.pool or args.batch * (args.clients * (args.cycles + args.warmup) + args.clients)
     with (
         serve(db_url, data, "--no-worker", "--workers", str(args.web_workers)) as server,
         httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as api,
@@ -178,7 +179,9 @@ def _run(backend: str, db: Database, db_url: str, data: Path, args: argparse.Nam
             f"{backend}: {pool} items; {args.clients} clients x {args.cycles} cycles; "
             f"{args.web_workers} web process(es)"
         )
-        warm = run_load(server.url, project, tokens, cycles=args.warmup, labels=LABELS)
+        warm = run_load(
+            server.url, project, tokens, cycles=args.warmup, labels=LABELS, batch=args.batch
+        )
         with measure_usage(server.pid) as usage:
             result = run_load(
                 server.url,
@@ -189,6 +192,7 @@ def _run(backend: str, db: Database, db_url: str, data: Path, args: argparse.Nam
                 timeout=args.timeout,
                 max_seconds=args.max_seconds or None,
                 think=args.think,
+                batch=args.batch,
             )
     both = LoadResult.merged([warm, result])
     labels = check_labels(db, project, both.acked)
@@ -196,6 +200,7 @@ def _run(backend: str, db: Database, db_url: str, data: Path, args: argparse.Nam
         backend,
         args.web_workers,
         args.think,
+        args.batch,
         result,
         usage[0],
         warm.error_count,
@@ -206,10 +211,11 @@ def _run(backend: str, db: Database, db_url: str, data: Path, args: argparse.Nam
 
 def print_tables(reports: Sequence[Report]) -> None:
     print(
-        "| backend | clients x cycles | think s | requests | errors | submissions | wall s "
-        "| submissions/s | double leases | labels once in DB | CPU client / server / machine |"
+        "| backend | clients x cycles | think s | labels / request | requests | errors "
+        "| submissions | wall s | submissions/s | double leases | labels once in DB "
+        "| CPU client / server / machine |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in reports:
         res = r.result
         once = "yes" if not r.labels.wrong else f"NO ({len(r.labels.wrong)} items)"
@@ -217,7 +223,8 @@ def print_tables(reports: Sequence[Report]) -> None:
             once += f" (+{r.labels.unacknowledged} stored, never acknowledged)"
         cut = f" ({res.cut_short} cycles cut)" if res.cut_short else ""
         print(
-            f"| {r.name} | {res.clients} x {res.cycles}{cut} | {r.think:g} | {res.requests} "
+            f"| {r.name} | {res.clients} x {res.cycles}{cut} | {r.think:g} | {r.batch} "
+            f"| {res.requests} "
             f"| {res.error_count} | {len(res.acked)} | {res.wall:.1f} | {res.throughput:.1f} "
             f"| {r.double_leases} | {once} | {r.usage.shares()} |"
         )
@@ -247,6 +254,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=0.0,
         help="mean seconds a simulated annotator reads an item before the next fetch "
         "(exponential; 0: clients are bots that never pause)",
+    )
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=1,
+        help="labels per request: a cycle fetches this many items and posts their labels "
+        "in one request (annotations/bulk) when above 1",
     )
     parser.add_argument("--warmup", type=int, default=2, help="untimed cycles per client first")
     parser.add_argument(

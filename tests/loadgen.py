@@ -88,7 +88,7 @@ class LoadResult:
 
     @property
     def throughput(self) -> float:
-        """Acknowledged submissions per second of wall time."""
+        """Acknowledged labels per second of wall time."""
         return len(self.acked) / self.wall if self.wall else 0.0
 
     def percentiles(self, endpoint: str, qs: Sequence[float] = (50, 95, 99)) -> list[float]:
@@ -141,8 +141,12 @@ def run_load(
     max_seconds: float | None = None,
     think: float = 0.0,
     seed: int = 0,
+    batch: int = 1,
 ) -> LoadResult:
     """``len(tokens)`` clients, each doing ``cycles`` x (GET queue?limit=1, POST annotation).
+
+    With ``batch`` > 1 a cycle fetches ``batch`` items (``queue?limit=batch``) and posts their
+    labels in one request (``annotations/bulk``), as a script or a pre-labeller would.
 
     The clients start together (a barrier); each labels item ``i`` with
     ``labels[i % len(labels)]``. With ``think`` > 0 a client behaves like a person reading
@@ -177,10 +181,10 @@ def run_load(
                     with lock:
                         result.cut_short += cycles - n
                     return
-                item = _fetch(api, base, result, lock)
-                if item is not None:
-                    result.served[k].append(item)
-                    _label(api, base, item, labels[item % len(labels)], result, lock)
+                items = _fetch(api, base, result, lock, batch)
+                if items:
+                    result.served[k] += items
+                    _label(api, base, items, labels, result, lock)
 
     threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(len(tokens))]
     for t in threads:
@@ -214,22 +218,34 @@ def _timed(
     return None
 
 
-def _fetch(api: httpx.Client, base: str, result: LoadResult, lock: threading.Lock) -> int | None:
-    got = _timed("queue", lambda: api.get(f"{base}/queue", params={"limit": 1}), result, lock)
+def _fetch(
+    api: httpx.Client, base: str, result: LoadResult, lock: threading.Lock, limit: int
+) -> list[int]:
+    got = _timed("queue", lambda: api.get(f"{base}/queue", params={"limit": limit}), result, lock)
     items = got.json()["items"] if got is not None else None
     if items == []:
         with lock:
             result._error("queue: no item served")
-    return int(items[0]["id"]) if items else None
+    return [int(item["id"]) for item in items or []]
 
 
 def _label(
-    api: httpx.Client, base: str, item: int, label: str, result: LoadResult, lock: threading.Lock
+    api: httpx.Client,
+    base: str,
+    items: list[int],
+    labels: Sequence[str],
+    result: LoadResult,
+    lock: threading.Lock,
 ) -> None:
-    body = {"item_id": item, "label": label}
-    if _timed("label", lambda: api.post(f"{base}/annotations", json=body), result, lock):
+    """Label ``items`` (item ``i`` gets ``labels[i % len(labels)]``): one request either way."""
+    body = [{"item_id": item, "label": labels[item % len(labels)]} for item in items]
+    if len(body) == 1:
+        call = lambda: api.post(f"{base}/annotations", json=body[0])  # noqa: E731
+    else:
+        call = lambda: api.post(f"{base}/annotations/bulk", json={"annotations": body})  # noqa: E731
+    if _timed("label", call, result, lock):
         with lock:
-            result.acked.append(item)
+            result.acked += items
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy.orm import Session
 
 from app.annotations import idempotency, service
 from app.deps import CurrentUser, WriteSession
@@ -49,6 +50,14 @@ class AnnotationIn(BaseModel):
         return [self.label] if self.label is not None else list(self.labels or [])
 
 
+class BulkAnnotationsIn(BaseModel):
+    """Up to ``MAX_BULK`` annotations, each item at most once; stored all or none."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    annotations: list[AnnotationIn] = Field(min_length=1, max_length=service.MAX_BULK)
+
+
 class AnnotationOut(BaseModel):
     id: int
     item_id: int
@@ -76,13 +85,9 @@ def submit_annotation(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> AnnotationOut | Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
-    if idempotency_key is not None:
-        request_hash = idempotency.fingerprint(
-            "POST", f"/projects/{project_id}/annotations", body.model_dump()
-        )
-        stored = idempotency.claim(session, user.id, idempotency_key, request_hash)
-        if stored is not None:
-            return JSONResponse(stored.body, stored.status_code, headers=REPLAYED)
+    path = f"/projects/{project_id}/annotations"
+    if replay := _claim(session, user, idempotency_key, path, body):
+        return replay
     project = service.label_rules(session, project_id)
     annotation, created = service.submit(
         session, project, user, item_id=body.item_id, labels=body.label_list()
@@ -94,6 +99,61 @@ def submit_annotation(
         idempotency.record(session, user.id, idempotency_key, response.status_code, body_json)
     session.commit()  # now, not after FastAPI validates the response: see app.deps
     return out
+
+
+class BulkAnnotationsOut(BaseModel):
+    annotations: list[AnnotationOut]  # in the order sent
+    created: int  # new labels
+    replaced: int  # labels that replaced (or repeated) the annotator's earlier one
+
+
+@router.post(
+    "/annotations/bulk",
+    response_model=BulkAnnotationsOut,
+    response_description="The stored labels, in the order sent",
+    responses=responses(404, 409),
+)
+def submit_annotations(
+    project_id: PathId,
+    body: BulkAnnotationsIn,
+    user: CurrentUser,
+    session: WriteSession,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> BulkAnnotationsOut | Response:
+    """Label several items in one request (for scripts and pre-labellers): all or none.
+
+    Each entry is what ``POST /annotations`` takes. The first bad entry refuses the whole
+    request (422 or 404, its message starting ``annotations[k]:``) and nothing is stored.
+    """
+    path = f"/projects/{project_id}/annotations/bulk"
+    if replay := _claim(session, user, idempotency_key, path, body):
+        return replay
+    project = service.label_rules(session, project_id)
+    entries = [(a.item_id, a.label_list()) for a in body.annotations]
+    results = service.submit_many(session, project, user, entries)
+    created = sum(new for _, new in results)
+    out = BulkAnnotationsOut(
+        annotations=[_out(project, annotation, user) for annotation, _ in results],
+        created=created,
+        replaced=len(results) - created,
+    )
+    if idempotency_key is not None:
+        idempotency.record(session, user.id, idempotency_key, 200, out.model_dump(mode="json"))
+    session.commit()  # now, not after FastAPI validates the response: see app.deps
+    return out
+
+
+def _claim(
+    session: Session, user: User, key: str | None, path: str, body: BaseModel
+) -> JSONResponse | None:
+    """With an idempotency key: claim it (None: go ahead) or the first response to replay."""
+    if key is None:
+        return None
+    request_hash = idempotency.fingerprint("POST", path, body.model_dump())
+    stored = idempotency.claim(session, user.id, key, request_hash)
+    if stored is None:
+        return None
+    return JSONResponse(stored.body, stored.status_code, headers=REPLAYED)
 
 
 def _out(project: service.LabelRules, annotation: service.Stored, user: User) -> AnnotationOut:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -63,10 +64,19 @@ _RULES = select(
 _ITEM_IN_PROJECT = select(_items.c.id).where(
     _items.c.id == bindparam("item_id"), _items.c.project_id == bindparam("project_id")
 )
+_ITEMS_IN_PROJECT = select(_items.c.id).where(
+    _items.c.id.in_(bindparam("item_ids", expanding=True)),
+    _items.c.project_id == bindparam("project_id"),
+)
 _MINE = select(
-    _annotations.c.id, _annotations.c.labels, _annotations.c.created_at, _annotations.c.updated_at
+    _annotations.c.item_id,
+    _annotations.c.id,
+    _annotations.c.labels,
+    _annotations.c.created_at,
+    _annotations.c.updated_at,
 ).where(
-    _annotations.c.item_id == bindparam("item_id"), _annotations.c.user_id == bindparam("user_id")
+    _annotations.c.item_id.in_(bindparam("item_ids", expanding=True)),
+    _annotations.c.user_id == bindparam("user_id"),
 )
 _RELABEL = (
     update(_annotations)
@@ -76,7 +86,7 @@ _RELABEL = (
 _BUMP = (
     update(_projects)
     .where(_projects.c.id == bindparam("project_id"))
-    .values(label_events=_projects.c.label_events + 1)
+    .values(label_events=_projects.c.label_events + bindparam("n"))
     .returning(_projects.c.label_events)
 )
 
@@ -116,49 +126,124 @@ def submit(
     still stored as the caller's own annotation, even if the item went to someone else
     meanwhile (who may then label it too; each annotator has at most one row per item).
     """
-    check_labels(project, labels)
+    return _submit(session, project, user, [(item_id, labels)], where=lambda _: "")[0]
+
+
+MAX_BULK = 1000  # annotations per bulk submit
+
+
+def submit_many(
+    session: Session, project: LabelRules, user: HasId, entries: Sequence[tuple[int, list[str]]]
+) -> list[tuple[Stored, bool]]:
+    """Store several labels of ``user`` at once, all or none: as :func:`submit` for each
+    ``(item_id, labels)``, in order, in the caller's transaction.
+
+    Every entry is checked before anything is written; the first bad one raises Invalid or
+    NotFound with a message that starts ``annotations[k]:`` (its index in ``entries``).
+    """
+    if not 1 <= len(entries) <= MAX_BULK:
+        raise Invalid(f"send between 1 and {MAX_BULK} annotations, not {len(entries)}")
+    first: dict[int, int] = {}
+    for k, (item_id, _) in enumerate(entries):
+        if (j := first.setdefault(item_id, k)) != k:
+            raise Invalid(
+                f"annotations[{k}]: item {item_id} is already in annotations[{j}]; "
+                "send each item once"
+            )
+    return _submit(session, project, user, entries, where=lambda k: f"annotations[{k}]: ")
+
+
+def _submit(
+    session: Session,
+    project: LabelRules,
+    user: HasId,
+    entries: Sequence[tuple[int, list[str]]],
+    *,
+    where: Callable[[int], str],
+) -> list[tuple[Stored, bool]]:
+    """Check every entry, then store each, settle the leases and count the label events."""
+    for k, (_, labels) in enumerate(entries):
+        try:
+            check_labels(project, labels)
+        except Invalid as exc:
+            raise Invalid(where(k) + exc.message) from None
     conn = connection(session)
-    keys = {"project_id": project.id, "item_id": item_id, "user_id": user.id}
-    if conn.execute(_ITEM_IN_PROJECT, keys).first() is None:
-        raise NotFound(f"item {item_id} not found in project {project.id}")
-    stored, created, changed = _upsert(conn, keys, labels)
-    queue.settle(session, project.id, item_id, user.id)
-    if not changed:
-        return stored, created
-    events = _bump_label_events(session, project.id)
-    training.maybe_queue_run(
-        session, project.id, label_events=events, batch_size=project.batch_size
-    )
-    return stored, created
+    item_ids = [item_id for item_id, _ in entries]
+    _check_items(conn, project.id, item_ids, where)
+    # Leases first: the insert's triggers lock the project's counter row until the commit.
+    queue.settle(session, project.id, item_ids, user.id)
+    results, changes = _store(conn, {"project_id": project.id, "user_id": user.id}, entries)
+    if changes:
+        events = conn.execute(_BUMP, {"project_id": project.id, "n": changes}).scalar_one()
+        training.maybe_queue_run(
+            session, project.id, label_events=events, batch_size=project.batch_size
+        )
+    return results
 
 
-def _upsert(conn: Connection, keys: dict[str, Any], labels: list[str]) -> tuple[Stored, bool, bool]:
-    """Insert or replace the user's annotation; returns it, whether new, whether changed.
+def _check_items(
+    conn: Connection, project_id: int, item_ids: list[int], where: Callable[[int], str]
+) -> None:
+    """NotFound for the first item that is not in the project."""
+    if len(item_ids) == 1:  # the common case: a statement without an expanding IN
+        found = conn.execute(
+            _ITEM_IN_PROJECT, {"item_id": item_ids[0], "project_id": project_id}
+        ).all()
+    else:
+        found = conn.execute(
+            _ITEMS_IN_PROJECT, {"item_ids": item_ids, "project_id": project_id}
+        ).all()
+    present = {row[0] for row in found}
+    for k, item_id in enumerate(item_ids):
+        if item_id not in present:
+            raise NotFound(f"{where(k)}item {item_id} not found in project {project_id}")
 
-    The insert does nothing when the user already has a row for the item (their earlier
-    label, or a concurrent submit that won the race), which is then read and replaced.
+
+def _store(
+    conn: Connection, keys: dict[str, Any], entries: Sequence[tuple[int, list[str]]]
+) -> tuple[list[tuple[Stored, bool]], int]:
+    """Insert or replace the user's annotations; returns each (annotation, whether new) in
+    order, and how many changed.
+
+    One INSERT for all (its rows go to the database as one multi-row statement), which does
+    nothing for an item the user already labelled (earlier, or in a concurrent submit that
+    won the race): those rows are then read and replaced where the labels differ.
     """
     now = utcnow()
-    row = {**keys, "labels": labels, "source": "human", "created_at": now, "updated_at": now}
-    new_id = conn.execute(_insert_new(conn.dialect.name), row).scalar()
-    if new_id is not None:
-        return Stored(new_id, keys["item_id"], labels, now, now), True, True
-    existing = conn.execute(_MINE, keys).one()
-    if existing.labels == labels:
-        unchanged = Stored(
-            existing.id, keys["item_id"], labels, existing.created_at, existing.updated_at
-        )
-        return unchanged, False, False
-    conn.execute(_RELABEL, {"annotation_id": existing.id, "labels": labels, "now": now})
-    return Stored(existing.id, keys["item_id"], labels, existing.created_at, now), False, True
+    rows = [
+        {**keys, "item_id": item_id, "labels": labels, "source": "human"}
+        | {"created_at": now, "updated_at": now}
+        for item_id, labels in entries
+    ]
+    insert = _insert_new(conn.dialect.name)
+    new_ids = dict(conn.execute(insert, rows[0] if len(rows) == 1 else rows).tuples().all())
+    rest = [item_id for item_id, _ in entries if item_id not in new_ids]
+    mine = {}
+    if rest:
+        mine = {r.item_id: r for r in conn.execute(_MINE, {**keys, "item_ids": rest})}
+    results, relabels = [], []
+    for item_id, labels in entries:
+        if item_id in new_ids:
+            results.append((Stored(new_ids[item_id], item_id, labels, now, now), True))
+            continue
+        old = mine[item_id]
+        updated = old.updated_at
+        if old.labels != labels:
+            relabels.append({"annotation_id": old.id, "labels": labels, "now": now})
+            updated = now
+        results.append((Stored(old.id, item_id, labels, old.created_at, updated), False))
+    if relabels:
+        conn.execute(_RELABEL, relabels[0] if len(relabels) == 1 else relabels)
+    return results, len(new_ids) + len(relabels)
 
 
 @cache
 def _insert_new(dialect: str) -> Insert:
+    """INSERT ... ON CONFLICT (item, user) DO NOTHING RETURNING item_id, id."""
     insert = (postgresql if dialect == "postgresql" else sqlite).insert(_annotations)
     return insert.on_conflict_do_nothing(
         index_elements=[_annotations.c.item_id, _annotations.c.user_id]
-    ).returning(_annotations.c.id)
+    ).returning(_annotations.c.item_id, _annotations.c.id)
 
 
 def undo_last(session: Session, project: Project, user: User, *, lease_seconds: int) -> Item | None:
@@ -175,12 +260,8 @@ def undo_last(session: Session, project: Project, user: User, *, lease_seconds: 
     session.delete(annotation)
     session.flush()
     queue.lease_again(session, project.id, item.id, user.id, lease_seconds)
-    _bump_label_events(session, project.id)
+    connection(session).execute(_BUMP, {"project_id": project.id, "n": 1})
     return item
-
-
-def _bump_label_events(session: Session, project_id: int) -> int:
-    return connection(session).execute(_BUMP, {"project_id": project_id}).scalar_one()
 
 
 def history(

@@ -479,8 +479,14 @@ def _ijson_backend() -> ModuleType:
         return ijson
 
 
+def _json_events(source: _Source) -> Iterator[tuple[str, Any]]:
+    """ijson's events, lazily: its reader peeks at the stream when called, and a bad first
+    byte must raise where the first event is read (``_expect_array`` names it)."""
+    yield from _ijson_backend().basic_parse(source, use_float=True)
+
+
 def _iter_json(source: _Source, options: _Options) -> Iterator[Record]:
-    events = iter(_ijson_backend().basic_parse(source, use_float=True))
+    events = _json_events(source)
     wanted = frozenset(f for f in (options.text_field, options.label_field, options.id_field) if f)
     _expect_array(events, source)
     row = 0
@@ -503,7 +509,7 @@ def _expect_array(events: Iterator[tuple[str, Any]], source: _Source) -> None:
     try:
         event = next(events)[0]
     except (_Problem, ijson.JSONError) as exc:
-        if not source.has_content:
+        if not source.has_content and not isinstance(exc, _ReadProblem):
             raise ImportFormatError("the file is empty") from None
         _fail(_describe_json_error(exc), None)
     if event != "start_array":

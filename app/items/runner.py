@@ -22,7 +22,7 @@ class ImportRunner:
     def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
-        self._jobs: queue.Queue[int] = queue.Queue()
+        self._jobs: queue.Queue[int | None] = queue.Queue()  # None: wake up and stop
         self._waiting: list[int] = []  # submitted, not yet started (beaten by the running job)
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -34,6 +34,7 @@ class ImportRunner:
     def stop(self, timeout: float = 30) -> None:
         """Ask the running job to stop (it fails, writing nothing) and wait for the thread."""
         self._stop.set()
+        self._jobs.put(None)  # do not wait out the idle loop's timeout
         self._thread.join(timeout=timeout)
 
     def submit(self, job_id: int) -> None:
@@ -55,6 +56,8 @@ class ImportRunner:
                 job_id = self._jobs.get(timeout=SWEEP_SECONDS)
             except queue.Empty:
                 continue
+            if job_id is None:
+                break
             with self._lock:
                 self._waiting.remove(job_id)
             control = jobs.Control(should_stop=self._stop.is_set, waiting=self.waiting)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -265,18 +266,19 @@ def lease_again(
     )
 
 
-def settle(session: Session, project_id: int, item_id: int, user_id: int) -> None:
-    """Turn the item's lease into a permanent claim: it has been labelled.
+def settle(session: Session, project_id: int, item_ids: Sequence[int], user_id: int) -> None:
+    """Turn the items' leases into permanent claims: they have been labelled.
 
     The row is kept (not deleted) on purpose: a concurrent ``_acquire`` that raced past the
     candidate query then meets this row and, once this transaction commits, finds it
     unexpired, so a labelled item can never be leased again.
     """
     conn = connection(session)
-    conn.execute(
-        _upsert(conn, "settle"),
-        {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": SETTLED},
-    )
+    rows = [
+        {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": SETTLED}
+        for item_id in item_ids
+    ]
+    conn.execute(_upsert(conn, "settle"), rows[0] if len(rows) == 1 else rows)
 
 
 def _upsert(conn: Connection, kind: str, rows: int = 1) -> Insert:

@@ -544,6 +544,11 @@ def test_json_nul_byte_names_the_record(ijson_backend: str) -> None:
     assert str(parse_error(data, "json")).startswith("row 3: the file contains a NUL byte")
 
 
+@pytest.mark.parametrize("data", [b"\x00\xcd", b"\xcd[]"])
+def test_json_bad_first_byte_is_refused(data: bytes, ijson_backend: str) -> None:
+    assert "at byte 0)" in str(parse_error(data, "json"))
+
+
 @pytest.mark.parametrize("data", [b"", b" \n\t ", b"\xef\xbb\xbf"])
 def test_empty_json_file_is_refused(data: bytes, ijson_backend: str) -> None:
     assert str(parse_error(data, "json")) == "the file is empty"

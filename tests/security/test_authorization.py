@@ -117,6 +117,10 @@ def _label_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"item_id": world.item_ids[0], "label": "sports"}}
 
 
+def _bulk_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"annotations": [{"item_id": world.item_ids[0], "label": "sports"}]}}
+
+
 def _label_form(world: World, role: str) -> dict[str, Any]:
     return {"data": {"item_id": str(world.item_ids[0]), "label": "sports", "have": ""}}
 
@@ -169,6 +173,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PROJECT}/items"): Rule(ANNOTATOR, 200, _params(limit=5, status="unlabeled")),
     ("GET", f"{PROJECT}/queue"): Rule(ANNOTATOR, 200, _params(limit=2)),
     ("POST", f"{PROJECT}/annotations"): Rule(ANNOTATOR, 201, _label_json),
+    ("POST", f"{PROJECT}/annotations/bulk"): Rule(ANNOTATOR, 200, _bulk_json),
     ("GET", f"{PROJECT}/model"): Rule(ANNOTATOR, 200),
     ("POST", f"{PROJECT}/predict"): Rule(ANNOTATOR, 200, _predict_json),
     ("POST", f"{PROJECT}/train"): Rule(ADMIN, 202),
