@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -177,6 +178,14 @@ class Database:
     writer: sessionmaker[Session]
     soft_writer: sessionmaker[Session]
     checkpointer: Checkpointer | None = field(default=None, compare=False)
+
+    @cached_property
+    def lookups(self) -> Engine:
+        """For one-statement reads (the token look-up of every API request): on PostgreSQL
+        in autocommit, so no BEGIN and ROLLBACK round trips surround the statement."""
+        if self.is_sqlite:  # its BEGIN is issued by app.db's event hook: keep transactions
+            return self.engine
+        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     @property
     def is_sqlite(self) -> bool:

@@ -137,7 +137,7 @@ def current_user(
     """The user whose bearer token authorises this request (401 otherwise)."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    with db.engine.connect() as conn:
+    with db.lookups.connect() as conn:
         user = users.user_for_token(conn, credentials.credentials)
     if user is None:
         raise Unauthorized("invalid API token")
