@@ -8,7 +8,6 @@ probabilities (m, n, k); expected gradient length takes the feature row norms (n
 from typing import Protocol
 
 import numpy as np
-from scipy.special import xlogy
 
 from app.learning import committee as qbc
 
@@ -89,8 +88,13 @@ def margin(proba: np.ndarray, *, multi_label: bool, rng: np.random.Generator) ->
     k = proba.shape[1]
     if k == 1:
         return 1.0 - proba[:, 0]
-    top_two = np.partition(proba, k - 2, axis=1)[:, -2:]
-    return 1.0 - (top_two[:, 1] - top_two[:, 0])
+    # The best, then the best of the rest: three passes, faster than a partition per row.
+    rows = np.arange(proba.shape[0])
+    best = proba.argmax(axis=1)
+    top = proba[rows, best]
+    rest = proba.copy()
+    rest[rows, best] = -np.inf
+    return 1.0 - (top - rest.max(axis=1))
 
 
 def entropy(proba: np.ndarray, *, multi_label: bool, rng: np.random.Generator) -> np.ndarray:
@@ -105,8 +109,8 @@ def entropy(proba: np.ndarray, *, multi_label: bool, rng: np.random.Generator) -
         float64 array of shape (n,).
     """
     if multi_label:
-        return np.mean(-xlogy(proba, proba) - xlogy(1.0 - proba, 1.0 - proba), axis=1)
-    return -xlogy(proba, proba).sum(axis=1)
+        return np.mean(qbc.binary_entropy(proba), axis=1)
+    return -qbc.plogp(proba).sum(axis=1)
 
 
 def expected_gradient_length(
@@ -256,8 +260,13 @@ def _lookup(name: str) -> Strategy:
 
 
 def _check_proba(proba: np.ndarray) -> np.ndarray:
-    """Validate a (n, k) probability matrix and clip float noise into [0, 1]."""
-    proba = np.asarray(proba, dtype=np.float64)
+    """Validate a (n, k) probability matrix and clip float noise into [0, 1].
+
+    float32 probabilities (a float32 pool's) stay float32: half the memory traffic.
+    """
+    proba = np.asarray(proba)
+    if proba.dtype != np.float32:
+        proba = proba.astype(np.float64, copy=False)
     if proba.ndim != 2:
         raise ValueError(f"proba must be 2-D (n, k), got shape {proba.shape}")
     if proba.shape[0] == 0:

@@ -214,7 +214,13 @@ def test_chunked_pool_scoring_equals_scoring_everything_at_once(
     else:
         norms = ranking.gradient_norms(features) if name == "expected_gradient_length" else None
         whole = score(name, model.predict_proba(features), norms=norms)
-        assert_allclose(chunked, whole, atol=1e-12)
+        # float32 features are scored in float32 chunk by chunk; float64 ones exactly
+        assert features.dtype == np.float32
+        assert_allclose(chunked, whole, atol=1e-6)
+        wide = features.astype(np.float64)
+        chunked = score_pool(name, model, wide, rng=np.random.default_rng(0), chunk_rows=7)
+        norms = ranking.gradient_norms(wide) if norms is not None else None
+        assert_allclose(chunked, score(name, model.predict_proba(wide), norms=norms), atol=1e-12)
 
 
 @pytest.mark.parametrize("name", ["margin", "qbc_vote_entropy"])
