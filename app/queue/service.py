@@ -110,10 +110,11 @@ _RENEW = (
 
 
 def _free_items(item_id: Any, scope: ColumnElement[bool], *order: Any) -> Select[tuple[int]]:
-    """The first ``:n`` free, unlabelled item ids of ``scope`` in ``order``, rows locked."""
+    """The first ``:n`` item ids of ``scope`` (which excludes labelled items) in ``order``
+    that no live lease holds, rows locked."""
     return (
         select(item_id)
-        .where(scope, is_unlabeled(item_id), _lease_free(item_id))
+        .where(scope, _lease_free(item_id))
         .order_by(*order)
         .limit(bindparam("n"))
         .with_for_update(skip_locked=True, key_share=True, of=item_id.table)
@@ -121,9 +122,11 @@ def _free_items(item_id: Any, scope: ColumnElement[bool], *order: Any) -> Select
 
 
 _RANKED = _free_items(
-    _ranks.c.item_id, _ranks.c.model_version_id == bindparam("version_id"), _ranks.c.rank
+    _ranks.c.item_id,
+    and_(_ranks.c.model_version_id == bindparam("version_id"), is_unlabeled(_ranks.c.item_id)),
+    _ranks.c.rank,
 )
-_RANDOM = _free_items(  # the scope matches ix_items_unlabeled_random's
+_RANDOM = _free_items(  # the scope matches ix_items_unlabeled_random's (the flag, no probe)
     _items.c.id,
     and_(_items.c.project_id == bindparam("project_id"), UNLABELED),
     _items.c.random_key,
