@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from sqlalchemy import delete, distinct, func, select
 
-from app.annotations.service import label_counts, submit, undo_last
+from app.annotations.service import label_counts, submit, submit_many, undo_last
 from app.db import Database
 from app.migrate import downgrade, upgrade
 from app.models import Annotation, Item, Project, User
@@ -152,6 +152,43 @@ def test_concurrent_labels_of_one_item_count_it_once(db: Database) -> None:
     assert not errors
     assert _kept(db, project.id) == _recount(db, project.id)
     assert _kept(db, project.id)[:3] == (24, 24, {"food": 48})
+
+
+def test_concurrent_bulk_labels_overlapping_and_replacing_count_each_item_once(
+    db: Database,
+) -> None:
+    """Bulk submits are one multi-row insert each: two annotators send overlapping batches at
+    once (some of their own earlier labels among them, replaced or repeated)."""
+    project = create_project(db, n_items=40)
+    ada, bo = (create_user(db, name=name, role="annotator")[0] for name in ("ada", "bo"))
+    ids = _item_ids(db, project.id)
+    _submit(db, project.id, ada.id, ids[0], ["food"])  # replaced by ada's batch below
+    _submit(db, project.id, bo.id, ids[25], ["weather"])  # repeated as is by bo's batch
+    batches = {
+        ada.id: [(i, ["sports"]) for i in ids[0:25]],
+        bo.id: [(i, ["weather"]) for i in ids[15:40]],
+    }
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def label(user_id: int) -> None:
+        try:
+            barrier.wait()
+            with db.writer() as session, session.begin():
+                project_row = session.get_one(Project, project.id)
+                user = session.get_one(User, user_id)
+                submit_many(session, project_row, user, batches[user_id])
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=label, args=(u,)) for u in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert _kept(db, project.id) == _recount(db, project.id)
+    assert _kept(db, project.id)[:3] == (40, 40, {"sports": 25, "weather": 25})
 
 
 def test_migration_backfills_the_counters(db_url: str, db: Database) -> None:
