@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 from typing import NamedTuple
 
 from sqlalchemy import delete, distinct, func, select
@@ -126,30 +128,35 @@ def test_counters_follow_deleted_items_and_projects(db: Database) -> None:
         assert session.get(Project, project.id) is None
 
 
+def _at_once(*calls: Callable[[], None]) -> list[BaseException]:
+    """Run ``calls`` on threads that start together (a barrier); the errors they raised."""
+    barrier = threading.Barrier(len(calls))
+    errors: list[BaseException] = []
+
+    def run(call: Callable[[], None]) -> None:
+        try:
+            barrier.wait()
+            call()
+        except BaseException as exc:  # noqa: BLE001 - returned to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_concurrent_labels_of_one_item_count_it_once(db: Database) -> None:
     """Two annotators label the same items at the same moment: each item counts once."""
     project = create_project(db, n_items=24)
     users = [create_user(db, name=f"u{i}", role="annotator")[0] for i in range(2)]
-    ids = _item_ids(db, project.id)
-    errors: list[BaseException] = []
-    for item_id in ids:
-        barrier = threading.Barrier(len(users))
-
-        def label(
-            user_id: int, item_id: int = item_id, barrier: threading.Barrier = barrier
-        ) -> None:
-            try:
-                barrier.wait()
-                _submit(db, project.id, user_id, item_id, ["food"])
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=label, args=(u.id,)) for u in users]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert not errors
+    for item_id in _item_ids(db, project.id):
+        errors = _at_once(
+            *(partial(_submit, db, project.id, u.id, item_id, ["food"]) for u in users)
+        )
+        assert not errors
     assert _kept(db, project.id) == _recount(db, project.id)
     assert _kept(db, project.id)[:3] == (24, 24, {"food": 48})
 
@@ -164,28 +171,16 @@ def test_concurrent_bulk_labels_overlapping_and_replacing_count_each_item_once(
     ids = _item_ids(db, project.id)
     _submit(db, project.id, ada.id, ids[0], ["food"])  # replaced by ada's batch below
     _submit(db, project.id, bo.id, ids[25], ["weather"])  # repeated as is by bo's batch
-    batches = {
-        ada.id: [(i, ["sports"]) for i in ids[0:25]],
-        bo.id: [(i, ["weather"]) for i in ids[15:40]],
-    }
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
 
-    def label(user_id: int) -> None:
-        try:
-            barrier.wait()
-            with db.writer() as session, session.begin():
-                project_row = session.get_one(Project, project.id)
-                user = session.get_one(User, user_id)
-                submit_many(session, project_row, user, batches[user_id])
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+    def label(user_id: int, entries: list[tuple[int, list[str]]]) -> None:
+        with db.writer() as session, session.begin():
+            project_row = session.get_one(Project, project.id)
+            submit_many(session, project_row, session.get_one(User, user_id), entries)
 
-    threads = [threading.Thread(target=label, args=(u,)) for u in batches]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = _at_once(
+        partial(label, ada.id, [(i, ["sports"]) for i in ids[0:25]]),
+        partial(label, bo.id, [(i, ["weather"]) for i in ids[15:40]]),
+    )
     assert not errors
     assert _kept(db, project.id) == _recount(db, project.id)
     assert _kept(db, project.id)[:3] == (40, 40, {"sports": 25, "weather": 25})
