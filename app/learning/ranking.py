@@ -6,6 +6,7 @@
 
 import functools
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -263,9 +264,13 @@ def score_pool(
         for start in starts:
             run(start)
     else:  # one BLAS thread per chunk thread: 2 x 2 threads on 2 cores ran ~1.5x slower
-        with threadpool_limits(limits=1, user_api="blas"):
+        # The limit is process-wide: one scoring at a time sets and restores it.
+        with _BLAS_LIMIT, threadpool_limits(limits=1, user_api="blas"):
             list(_pool(threads, os.getpid()).map(run, starts))
     return out
+
+
+_BLAS_LIMIT = threading.Lock()
 
 
 def _scoring_threads() -> int:
