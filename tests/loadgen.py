@@ -239,11 +239,10 @@ def _label(
 ) -> None:
     """Label ``items`` (item ``i`` gets ``labels[i % len(labels)]``): one request either way."""
     body = [{"item_id": item, "label": labels[item % len(labels)]} for item in items]
-    if len(body) == 1:
-        call = lambda: api.post(f"{base}/annotations", json=body[0])  # noqa: E731
-    else:
-        call = lambda: api.post(f"{base}/annotations/bulk", json={"annotations": body})  # noqa: E731
-    if _timed("label", call, result, lock):
+    url, payload = f"{base}/annotations", body[0]
+    if len(body) > 1:
+        url, payload = f"{base}/annotations/bulk", {"annotations": body}
+    if _timed("label", lambda: api.post(url, json=payload), result, lock):
         with lock:
             result.acked += items
 

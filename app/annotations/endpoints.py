@@ -94,10 +94,7 @@ def submit_annotation(
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     out = _out(project, annotation, user)
-    if idempotency_key is not None:
-        body_json = out.model_dump(mode="json")
-        idempotency.record(session, user.id, idempotency_key, response.status_code, body_json)
-    session.commit()  # now, not after FastAPI validates the response: see app.deps
+    _commit(session, user, idempotency_key, response.status_code, out)
     return out
 
 
@@ -137,9 +134,7 @@ def submit_annotations(
         created=created,
         replaced=len(results) - created,
     )
-    if idempotency_key is not None:
-        idempotency.record(session, user.id, idempotency_key, 200, out.model_dump(mode="json"))
-    session.commit()  # now, not after FastAPI validates the response: see app.deps
+    _commit(session, user, idempotency_key, status.HTTP_200_OK, out)
     return out
 
 
@@ -154,6 +149,16 @@ def _claim(
     if stored is None:
         return None
     return JSONResponse(stored.body, stored.status_code, headers=REPLAYED)
+
+
+def _commit(
+    session: Session, user: User, key: str | None, status_code: int, out: BaseModel
+) -> None:
+    """Store the response under the idempotency key (if any) with the labels, and commit now,
+    not after FastAPI validates the response (see app.deps)."""
+    if key is not None:
+        idempotency.record(session, user.id, key, status_code, out.model_dump(mode="json"))
+    session.commit()
 
 
 def _out(project: service.LabelRules, annotation: service.Stored, user: User) -> AnnotationOut:

@@ -185,15 +185,11 @@ def _check_items(
     conn: Connection, project_id: int, item_ids: list[int], where: Callable[[int], str]
 ) -> None:
     """NotFound for the first item that is not in the project."""
-    if len(item_ids) == 1:  # the common case: a statement without an expanding IN
-        found = conn.execute(
-            _ITEM_IN_PROJECT, {"item_id": item_ids[0], "project_id": project_id}
-        ).all()
+    if len(item_ids) == 1:  # the common case: no expanding IN to render (~8 % of a submit)
+        found = conn.scalars(_ITEM_IN_PROJECT, {"item_id": item_ids[0], "project_id": project_id})
     else:
-        found = conn.execute(
-            _ITEMS_IN_PROJECT, {"item_ids": item_ids, "project_id": project_id}
-        ).all()
-    present = {row[0] for row in found}
+        found = conn.scalars(_ITEMS_IN_PROJECT, {"item_ids": item_ids, "project_id": project_id})
+    present = set(found)
     for k, item_id in enumerate(item_ids):
         if item_id not in present:
             raise NotFound(f"{where(k)}item {item_id} not found in project {project_id}")
@@ -211,12 +207,11 @@ def _store(
     """
     now = utcnow()
     rows = [
-        {**keys, "item_id": item_id, "labels": labels, "source": "human"}
-        | {"created_at": now, "updated_at": now}
+        dict(keys, item_id=item_id, labels=labels, source="human", created_at=now, updated_at=now)
         for item_id, labels in entries
     ]
-    insert = _insert_new(conn.dialect.name)
-    new_ids = dict(conn.execute(insert, rows[0] if len(rows) == 1 else rows).tuples().all())
+    # A list of one row runs as a plain execute; of more, as one multi-row INSERT.
+    new_ids = dict(conn.execute(_insert_new(conn.dialect.name), rows).tuples().all())
     rest = [item_id for item_id, _ in entries if item_id not in new_ids]
     mine = {}
     if rest:
@@ -233,7 +228,7 @@ def _store(
             updated = now
         results.append((Stored(old.id, item_id, labels, old.created_at, updated), False))
     if relabels:
-        conn.execute(_RELABEL, relabels[0] if len(relabels) == 1 else relabels)
+        conn.execute(_RELABEL, relabels)
     return results, len(new_ids) + len(relabels)
 
 

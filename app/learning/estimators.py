@@ -101,8 +101,7 @@ class LabelModel(ClassifierMixin, BaseEstimator):
         proba = np.empty((X.shape[0], self.n_labels), dtype=np.float64)
         for start in range(0, X.shape[0], PREDICT_CHUNK_ROWS):
             rows = X[start : start + PREDICT_CHUNK_ROWS]
-            chunk = self._per_label_proba(rows) if self.multi_label else self._single_proba(rows)
-            proba[start : start + PREDICT_CHUNK_ROWS] = chunk
+            proba[start : start + PREDICT_CHUNK_ROWS] = self.rows_proba(rows, dtype=np.float64)
         return proba
 
     def predict(self, X: Matrix) -> np.ndarray:
@@ -238,11 +237,17 @@ class LabelModel(ClassifierMixin, BaseEstimator):
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
-    def _single_proba(self, X: Matrix) -> np.ndarray:
-        return self.proba_from_decision(linear_scores(X, *self._coefficients(X.shape[1])))
+    def rows_proba(self, X: Matrix, *, dtype: type | None = None) -> np.ndarray:
+        """`predict_proba` of rows that need no validation (the pool's own cached features),
+        in one piece.
 
-    def _per_label_proba(self, X: Matrix) -> np.ndarray:
-        return self.proba_from_decision(linear_scores(X, *self.decision_coefficients(X.shape[1])))
+        Args:
+            X: features, sparse or dense, shape (n, d) with the training d.
+            dtype: of the result; None keeps the linear scores' (float32 for a float32 pool,
+                as a Committee's members: rows sum to 1 within 1e-6).
+        """
+        decision = linear_scores(X, *self.decision_coefficients(X.shape[1]))
+        return self.proba_from_decision(decision, dtype=dtype or decision.dtype.type)
 
 
 def _warm_start(

@@ -260,13 +260,8 @@ def _lookup(name: str) -> Strategy:
 
 
 def _check_proba(proba: np.ndarray) -> np.ndarray:
-    """Validate a (n, k) probability matrix and clip float noise into [0, 1].
-
-    float32 probabilities (a float32 pool's) stay float32: half the memory traffic.
-    """
-    proba = np.asarray(proba)
-    if proba.dtype != np.float32:
-        proba = proba.astype(np.float64, copy=False)
+    """Validate a (n, k) probability matrix and clip float noise into [0, 1]."""
+    proba = _as_float(proba)
     if proba.ndim != 2:
         raise ValueError(f"proba must be 2-D (n, k), got shape {proba.shape}")
     if proba.shape[0] == 0:
@@ -280,14 +275,19 @@ def _check_committee(name: str, committee: np.ndarray | None, shape: tuple[int, 
     """Validate (m, n, k) member probabilities against the consensus shape (n, k)."""
     if committee is None:
         raise MissingInputError(f"strategy {name!r} needs committee probabilities (m, n, k)")
-    committee = np.asarray(committee)
-    if committee.dtype != np.float32:  # float32 members (a float32 pool) stay float32
-        committee = committee.astype(np.float64, copy=False)
+    committee = _as_float(committee)
     if committee.ndim != 3 or committee.shape[1:] != shape or committee.shape[0] < 1:
         raise ValueError(
             f"committee must have shape (m, {shape[0]}, {shape[1]}), got {committee.shape}"
         )
     return _clip_probabilities(committee, "committee")
+
+
+def _as_float(values: np.ndarray) -> np.ndarray:
+    """float32 stays float32 (a float32 pool's probabilities: half the memory traffic);
+    anything else becomes float64."""
+    values = np.asarray(values)
+    return values if values.dtype == np.float32 else values.astype(np.float64, copy=False)
 
 
 def _clip_probabilities(values: np.ndarray, name: str) -> np.ndarray:

@@ -281,7 +281,7 @@ def settle(session: Session, project_id: int, item_ids: Sequence[int], user_id: 
         {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": SETTLED}
         for item_id in item_ids
     ]
-    conn.execute(_upsert(conn, "settle"), rows[0] if len(rows) == 1 else rows)
+    conn.execute(_upsert(conn, "settle"), rows)  # one row: a plain execute
 
 
 def _upsert(conn: Connection, kind: str, rows: int = 1) -> Insert:
