@@ -227,7 +227,8 @@ class Spec:
     of 25 k-means clusters of the N x 25 best; dens: density weighting
     (power 1); eps[P]: P% random exploration (10); rep: k-means seed set instead of random;
     sub: committee members on random half feature subspaces instead of bootstrap resamples;
-    ens: a bootstrap committee as the label model of any strategy (scores its consensus).
+    ens: a bootstrap committee as the label model of any strategy (scores its consensus);
+    typ[N]: warm-up, TypiClust batches until there are N labels per class (2).
     """
 
     text: str
@@ -240,6 +241,7 @@ class Spec:
     representative: bool = False
     subspace: bool = False
     ensemble: bool = False
+    warm_up: float = 0.0  # labels per class of typical-item batches first; 0 = none
 
     @classmethod
     def parse(cls, text: str) -> Spec:
@@ -265,6 +267,8 @@ class Spec:
                 kwargs["subspace"] = True
             elif option == "ens":
                 kwargs["ensemble"] = True
+            elif option.startswith("typ"):
+                kwargs["warm_up"] = float(option[3:] or 2)
             else:
                 raise SystemExit(f"bad recipe option {option!r} in {text!r}")
         return cls(text, strategy, features, **kwargs)
@@ -304,7 +308,7 @@ def simulate(
     from app.learning.coldstart import representative_items
     from app.learning.committee import Committee
     from app.learning.estimators import LabelModel
-    from app.learning.ranking import Diversity, rank_pool
+    from app.learning.ranking import Diversity, in_warm_up, rank_pool
     from app.learning.strategies import needs_committee
 
     X, y, n_labels = feats.train, data.train_y, len(data.labels)
@@ -346,6 +350,7 @@ def simulate(
         pool = np.setdiff1d(np.arange(X.shape[0]), labelled)
         members = model.predict_proba_members(X[pool]) if committee else None
         proba = members.mean(axis=0) if committee else model.predict_proba(X[pool])
+        warm_up = in_warm_up(spec.strategy, len(labelled), n_labels, spec.warm_up)
         ranking = rank_pool(
             spec.strategy,
             proba,
@@ -353,10 +358,11 @@ def simulate(
             rng=rng,
             committee=members if needs_committee(spec.strategy) else None,
             features=X[pool],
-            labeled_features=X[labelled] if diversity else None,
+            labeled_features=X[labelled] if diversity or warm_up else None,
             diversity=diversity,
             density_power=spec.density,
             epsilon=spec.epsilon,
+            warm_up=BATCH if warm_up else 0,
         )
         labelled = np.concatenate([labelled, pool[ranking.indices]])
         curve.rank_seconds += time.perf_counter() - start
@@ -489,7 +495,8 @@ def print_report(results: dict[tuple[str, str], list[Curve]], args: argparse.Nam
 
 def time_scoring(specs: list[Spec], sizes: list[int], n_labels: int) -> None:
     """Seconds to rank n pool items from cached (n, 384) float32 features: predict + score +
-    rank (depth 20,000; diversity batch 50 over 500 candidates where the recipe asks for it)."""
+    rank (depth 20,000; diversity batch 50 over 500 candidates, or a warm-up batch of 50 with
+    525 labelled items, where the recipe asks for it)."""
     from app.learning.committee import Committee
     from app.learning.estimators import LabelModel
     from app.learning.ranking import Diversity
@@ -520,6 +527,8 @@ def time_scoring(specs: list[Spec], sizes: list[int], n_labels: int) -> None:
                 diversity=diversity,
                 density_power=spec.density,
                 epsilon=spec.epsilon,
+                labeled_features=train_X if spec.warm_up else None,
+                warm_up=50 if spec.warm_up else 0,
             )
             scorer = committee if is_committee else model
             full, given = _time_recipe(
@@ -602,7 +611,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.timing:
         timed = list(
             {
-                (s.strategy, s.diversity_method if s.diversity else "", s.density, s.epsilon): s
+                (
+                    s.strategy,
+                    s.diversity_method if s.diversity else "",
+                    s.density,
+                    s.epsilon,
+                    s.warm_up > 0,
+                ): s
                 for s in specs
             }.values()
         )

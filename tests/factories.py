@@ -69,6 +69,7 @@ def create_project(
     batch_size: int = 10,
     features: str = "tfidf",
     diversity: bool = False,
+    warm_up: float = 0.0,
 ) -> Project:
     with db.writer() as session, session.begin():
         project = _create_project(
@@ -81,6 +82,7 @@ def create_project(
                 batch_size=batch_size,
                 features=features,
                 diversity=diversity,
+                warm_up=warm_up,
             ),
         )
         if n_items:

@@ -1,6 +1,10 @@
-"""Cold start: before any model exists, serve representative items instead of random ones.
+"""Cold start: representative items before any model exists, typical items while labels are few.
 
-k-means over the pool's features, then the item nearest to each centroid, largest cluster first.
+Before the first model: k-means over the pool's features, then the item nearest to each
+centroid, largest cluster first. While there are only a few labels per class (the warm-up):
+TypiClust (Hacohen et al., 2022, "Active learning on a budget"), the most typical item of each
+of the largest k-means clusters that hold the fewest labelled items. With so few labels a model's
+uncertainty says little; covering the dense regions of the pool finds the classes first.
 """
 
 import numpy as np
@@ -12,6 +16,9 @@ from app.learning.estimators import Matrix
 
 MAX_KMEANS_ROWS = 20_000  # k-means runs on a sample of this many rows at most
 MINIBATCH_ABOVE = 5_000
+MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
+TYPICALITY_NEIGHBOURS = 20
+MIN_CLUSTER_SIZE = 5  # smaller clusters are outliers, taken only when nothing else is left
 
 
 def representative_items(X: Matrix, k: int, *, rng: np.random.Generator) -> np.ndarray:
@@ -32,16 +39,120 @@ def representative_items(X: Matrix, k: int, *, rng: np.random.Generator) -> np.n
     k = min(k, n)
     if k <= 0:
         return np.empty(0, dtype=np.intp)
-    sample = np.sort(rng.choice(n, MAX_KMEANS_ROWS, replace=False)) if n > MAX_KMEANS_ROWS else None
+    sample = _sample(n, rng)
     rows = X[sample] if sample is not None else X
-    seed = int(rng.integers(2**31 - 1))
-    if rows.shape[0] > MINIBATCH_ABOVE:
-        kmeans = MiniBatchKMeans(k, n_init=3, random_state=seed, batch_size=2048)
-    else:
-        kmeans = KMeans(k, n_init=1, random_state=seed)
+    kmeans = _kmeans(k, rows.shape[0], rng, batch_size=2048)
     assignment = kmeans.fit_predict(rows)
     picked = _nearest_per_centroid(rows, kmeans.cluster_centers_, assignment)
     return sample[picked] if sample is not None else picked
+
+
+def _sample(n: int, rng: np.random.Generator) -> np.ndarray | None:
+    """Sorted rows of a random sample of MAX_KMEANS_ROWS, or None when n is no bigger."""
+    return np.sort(rng.choice(n, MAX_KMEANS_ROWS, replace=False)) if n > MAX_KMEANS_ROWS else None
+
+
+def _kmeans(
+    k: int, n_rows: int, rng: np.random.Generator, *, batch_size: int
+) -> KMeans | MiniBatchKMeans:
+    """k-means for n_rows rows: mini-batch (3 inits) above MINIBATCH_ABOVE rows, else full."""
+    seed = int(rng.integers(2**31 - 1))
+    if n_rows > MINIBATCH_ABOVE:
+        return MiniBatchKMeans(k, n_init=3, random_state=seed, batch_size=batch_size)
+    return KMeans(k, n_init=1, random_state=seed)
+
+
+def typical_items(
+    pool: Matrix, labeled: Matrix | None, k: int, *, rng: np.random.Generator
+) -> np.ndarray:
+    """TypiClust: k items that cover the regions of the pool the labelled items do not.
+
+    Clusters the pool and the labelled rows together into min(L + k, MAX_CLUSTERS) k-means
+    clusters, then walks the clusters with the fewest labelled rows first (larger first among
+    equals) and takes the most typical pool row of each: the one with the smallest mean distance
+    to its nearest neighbours (TYPICALITY_NEIGHBOURS, at most half the cluster) inside the
+    cluster. Clusters of fewer than MIN_CLUSTER_SIZE rows come last; when clusters run out the
+    walk starts again, so k items are always returned if the pool has them. On big pools the
+    clustering runs on a random sample of MAX_KMEANS_ROWS pool rows (plus every labelled row).
+
+    Args:
+        pool: unlabelled features (n, d), dense or sparse (rows L2-normalised for cosine).
+        labeled: labelled features (L, d), or None for none.
+        k: how many items; capped at n.
+        rng: seeds the sample and k-means.
+
+    Returns:
+        int (intp) array of shape (min(k, n),), distinct row indices of `pool`, in pick order.
+    """
+    n = pool.shape[0]
+    k = min(k, n)
+    if k <= 0:
+        return np.empty(0, dtype=np.intp)
+    sample = _sample(n, rng)
+    rows = pool[sample] if sample is not None else pool[:]  # [:] reads lazy row views too
+    n_labeled = 0 if labeled is None else labeled.shape[0]
+    if n_labeled:
+        rows = (
+            sp.vstack([rows, labeled]).tocsr() if sp.issparse(rows) else np.vstack([rows, labeled])
+        )
+    n_clusters = min(n_labeled + k, MAX_CLUSTERS, rows.shape[0])
+    assignment = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096).fit_predict(rows)
+    n_pool_rows = rows.shape[0] - n_labeled
+    picked = _typical_walk(
+        rows[:n_pool_rows], assignment[:n_pool_rows], assignment[n_pool_rows:], k
+    )
+    return sample[picked] if sample is not None else picked
+
+
+def _typical_walk(
+    X: Matrix, assignment: np.ndarray, labeled_assignment: np.ndarray, k: int
+) -> np.ndarray:
+    """Rows of X, the most typical unpicked row of each cluster in TypiClust's order, k in all."""
+    n_clusters = int(assignment.max()) + 1 if assignment.size else 0
+    n_clusters = max(
+        n_clusters, int(labeled_assignment.max()) + 1 if labeled_assignment.size else 0
+    )
+    sizes = np.bincount(assignment, minlength=n_clusters)
+    covered = np.bincount(labeled_assignment, minlength=n_clusters)
+    small = sizes < MIN_CLUSTER_SIZE
+    order = np.lexsort((-sizes, covered, small))  # big enough, fewest labelled, largest
+    order = order[sizes[order] > 0]
+    ranked: dict[int, np.ndarray] = {}  # a cluster's rows, most typical first, when visited
+    picked: list[int] = []
+    depth = 0
+    while len(picked) < k:  # one pass per round: the depth-th most typical row of each cluster
+        for cluster in order.tolist():
+            if cluster not in ranked:
+                rows = np.flatnonzero(assignment == cluster)
+                ranked[cluster] = rows[np.argsort(_atypicality(X[rows]), kind="stable")]
+            if depth < ranked[cluster].size:
+                picked.append(int(ranked[cluster][depth]))
+                if len(picked) == k:
+                    break
+        depth += 1
+    return np.array(picked, dtype=np.intp)
+
+
+def _atypicality(X: Matrix, block: int = 1024) -> np.ndarray:
+    """Mean distance of each row to its nearest neighbours among the rows (lower = typical).
+
+    Blocks of `block` rows at a time: O(block * m) memory for m rows.
+    """
+    m = X.shape[0]
+    if m <= 2:
+        return np.zeros(m)
+    neighbours = max(1, min(TYPICALITY_NEIGHBOURS, m // 2))
+    squared = row_norms(X) ** 2
+    out = np.empty(m)
+    for start in range(0, m, block):
+        dots = X[start : start + block] @ X.T
+        dots = dots.toarray() if sp.issparse(dots) else np.asarray(dots, dtype=np.float64)
+        rows = np.arange(start, start + dots.shape[0])
+        distance = squared[rows, None] + squared[None, :] - 2.0 * dots
+        distance[np.arange(rows.size), rows] = np.inf  # not its own neighbour
+        nearest = np.partition(distance, neighbours - 1, axis=1)[:, :neighbours]
+        out[rows] = np.sqrt(np.maximum(nearest, 0.0)).mean(axis=1)
+    return out
 
 
 def _nearest_per_centroid(X: Matrix, centers: np.ndarray, assignment: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from app.learning import strategies
-from app.learning.coldstart import exploration_positions, representative_items
+from app.learning.coldstart import exploration_positions, representative_items, typical_items
 from app.learning.committee import Committee, kl_of, vote_entropy_of
 from app.learning.diversity import (
     best_per_cluster,
@@ -70,6 +70,7 @@ class Recipe:
     features: one of FEATURE_KINDS. committee_size: members of the `Committee` when the
     strategy `needs_committee`. diversity_batch: 0 for none, else the project's batch size.
     cold_start: "representative" (k-means) or "random" ranking before the first model.
+    warm_up: labels per class served as TypiClust batches before the strategy (`in_warm_up`).
     """
 
     strategy: str = "margin"
@@ -81,6 +82,7 @@ class Recipe:
     density_power: float = 0.0
     epsilon: float = 0.0
     cold_start: str = "representative"
+    warm_up: float = 0.0
 
     def __post_init__(self) -> None:
         strategies.needs_committee(self.strategy)  # raises UnknownStrategyError
@@ -90,8 +92,8 @@ class Recipe:
             raise ValueError(f"cold_start must be representative or random: {self.cold_start!r}")
         if self.diversity_method not in DIVERSITY_METHODS:
             raise ValueError(f"diversity_method must be one of {DIVERSITY_METHODS}")
-        if self.committee_size < 1 or self.diversity_batch < 0:
-            raise ValueError("committee_size must be >= 1 and diversity_batch >= 0")
+        if self.committee_size < 1 or self.diversity_batch < 0 or self.warm_up < 0:
+            raise ValueError("committee_size must be >= 1, diversity_batch and warm_up >= 0")
 
     @property
     def diversity(self) -> Diversity | None:
@@ -125,7 +127,18 @@ DEFAULT_RECIPE = Recipe(
     diversity_candidates=10,
     diversity_method="cluster",
     cold_start="representative",
+    warm_up=2.0,
 )
+
+
+def in_warm_up(strategy: str, n_labeled: int, n_labels: int, per_label: float) -> bool:
+    """Whether the next batch is a warm-up batch of typical items rather than the strategy's.
+
+    While the project has fewer than `per_label` labels per class, a model's uncertainty says
+    little and covering the pool finds the classes sooner (bench/README.md). `random` is the
+    no-active-learning baseline: it never warms up.
+    """
+    return strategy != "random" and n_labeled < per_label * n_labels
 
 
 def rank_pool(
@@ -142,6 +155,7 @@ def rank_pool(
     density_power: float = 0.0,
     epsilon: float = 0.0,
     n_representatives: int = 25,
+    warm_up: int = 0,
 ) -> Ranking:
     """Rank the unlabelled pool for annotation.
 
@@ -161,6 +175,8 @@ def rank_pool(
         density_power: beta of information-density weighting; 0 for none.
         epsilon: share of every batch given to uniformly random pool items.
         n_representatives: cold start: how many k-means representatives lead the ranking.
+        warm_up: how many typical items (TypiClust, away from `labeled_features`) lead the
+            ranking instead of the best-scored ones; 0 for none (see `in_warm_up`).
 
     Returns:
         Ranking of D distinct pool rows. Cold start: representatives score 1.0, then random
@@ -188,6 +204,7 @@ def rank_pool(
         diversity=diversity,
         density_power=density_power,
         epsilon=epsilon,
+        warm_up=warm_up,
     )
 
 
@@ -201,27 +218,31 @@ def rank_scores(
     diversity: Diversity | None = None,
     density_power: float = 0.0,
     epsilon: float = 0.0,
+    warm_up: int = 0,
 ) -> Ranking:
     """The ordering stage of `rank_pool`, for scores computed elsewhere (e.g. `score_pool`).
 
     Args:
         scores: (n,) finite strategy scores, higher = more informative.
-        depth, rng, features, labeled_features, diversity, density_power, epsilon: as in
-            `rank_pool`.
+        depth, rng, features, labeled_features, diversity, density_power, epsilon, warm_up:
+            as in `rank_pool`.
 
     Returns:
         Ranking of min(depth, n) distinct rows.
     """
     scores = strategies._check_scores(scores)
-    if (diversity is not None or density_power > 0) and features is None:
-        raise ValueError("diversity and density weighting need the pool features")
+    if (diversity is not None or density_power > 0 or warm_up > 0) and features is None:
+        raise ValueError("diversity, density weighting and warm-up need the pool features")
     if features is not None and features.shape[0] != scores.shape[0]:
         raise ValueError(f"features have {features.shape[0]} rows for {scores.shape[0]} scores")
     if density_power > 0:
         scores = density_weighted(scores, information_density(features), density_power)
     depth = min(depth, scores.shape[0])
     slots = exploration_positions(depth, epsilon)
-    order = _ordered(scores, depth - slots.size, features, labeled_features, diversity, rng)
+    if warm_up > 0:
+        order = _typical_first(scores, depth - slots.size, features, labeled_features, warm_up, rng)
+    else:
+        order = _ordered(scores, depth - slots.size, features, labeled_features, diversity, rng)
     order = _with_exploration(order, slots, scores.shape[0], depth, rng)
     return Ranking(order, scores[order])
 
@@ -337,6 +358,21 @@ def _ordered(
     else:
         picked = farthest_first(features[candidates], diversity.batch, labeled=labeled)
     head = candidates[picked]
+    rest = pool[~np.isin(pool, head)]
+    return np.concatenate([head, rest])[:count]
+
+
+def _typical_first(
+    scores: np.ndarray,
+    count: int,
+    features: Matrix,
+    labeled: Matrix | None,
+    warm_up: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The `count` first rows: `warm_up` typical items, then the best-scored of the rest."""
+    head = typical_items(features, labeled, min(warm_up, count), rng=rng)
+    pool = strategies.select_top_k(scores, count + head.size)
     rest = pool[~np.isin(pool, head)]
     return np.concatenate([head, rest])[:count]
 

@@ -12,14 +12,27 @@ from app.learning.ranking import DEFAULT_RECIPE
 from app.learning.strategies import strategy_names
 
 MAX_LABELS = 1000
-OPTIONS = ("diversity", "epsilon", "committee_size", "features")  # kept in Project.settings
+# Kept in Project.settings.
+OPTIONS = ("diversity", "epsilon", "committee_size", "features", "warm_up")
 # What a project stored without an option means (projects older than the option).
-OPTION_DEFAULTS = {"diversity": False, "epsilon": 0.0, "committee_size": 5, "features": "tfidf"}
+OPTION_DEFAULTS = {
+    "diversity": False,
+    "epsilon": 0.0,
+    "committee_size": 5,
+    "features": "tfidf",
+    "warm_up": 0.0,
+}
 Features = Literal["tfidf", "minilm", "both"]
 FEATURES_HELP = (
     "Item features: TF-IDF words and characters, MiniLM sentence embeddings (computed once "
     "per item by the worker), or both side by side."
 )
+WARM_UP_HELP = (
+    "Labels per class of warm-up: until the project has this many labels per class, each batch "
+    "is the most typical item of the least-labelled k-means clusters of the pool (TypiClust), "
+    "then the strategy ranks. 0 turns it off; the random strategy never warms up."
+)
+MAX_WARM_UP = 100.0
 
 
 def _check_strategy(value: str) -> str:
@@ -44,6 +57,9 @@ class ProjectCreate(BaseModel):
     epsilon: float = Field(default=0.0, ge=0.0, le=0.5, description="Random share of a batch.")
     committee_size: int = Field(default=5, ge=2, le=20, description="For qbc_* strategies.")
     features: Features = Field(default=DEFAULT_RECIPE.features, description=FEATURES_HELP)
+    warm_up: float = Field(
+        default=DEFAULT_RECIPE.warm_up, ge=0.0, le=MAX_WARM_UP, description=WARM_UP_HELP
+    )
 
     @field_validator("name")
     @classmethod
@@ -78,6 +94,7 @@ class ProjectUpdate(BaseModel):
     epsilon: float | None = Field(default=None, ge=0.0, le=0.5)
     committee_size: int | None = Field(default=None, ge=2, le=20)
     features: Features | None = Field(default=None, description=FEATURES_HELP)
+    warm_up: float | None = Field(default=None, ge=0.0, le=MAX_WARM_UP, description=WARM_UP_HELP)
 
     @field_validator("strategy")
     @classmethod
@@ -96,6 +113,7 @@ class ProjectOut(BaseModel):
     epsilon: float
     committee_size: int
     features: Features
+    warm_up: float
     created_at: datetime
     n_items: int
     n_labeled: int

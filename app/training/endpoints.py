@@ -53,6 +53,10 @@ class ModelOut(BaseModel):
     labels_until_retrain: int
     strategy: str | None
     features: str | None
+    warm_up: bool = Field(
+        description="The published ranking leads with a warm-up batch of typical items (the "
+        "project has fewer labels per class than its warm_up option)."
+    )
     stopping: StoppingOut
 
 
@@ -132,6 +136,7 @@ def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> Model
         labels_until_retrain=max(0, project.batch_size - (project.label_events - last_trigger)),
         strategy=model.strategy if model else None,
         features=(model.details or {}).get("features", "tfidf") if model else None,
+        warm_up=bool((model.details or {}).get("warm_up", False)) if model else False,
         stopping=_stopping(session, project),
     )
 

@@ -108,9 +108,10 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
                     f"{exc}; the queue serves representative items until then"
                 ) from exc
             raise  # the published model stays
+    warm_up = _warming_up(snap)
     with timer("score"):
         backend = scaling.backend_for(settings.dask_scheduler)
-        ranking = _rank(snap, feats, model, X, settings.ranking_depth, backend)
+        ranking = _rank(snap, feats, model, X, settings.ranking_depth, warm_up, backend)
     with timer("stop_set"):
         stop_path = settings.project_dir(snap.project_id) / "models" / f"run-{run_id}-stop.npz"
         kappa = _stop_set_kappa(snap, feats, model, stop_path)
@@ -134,6 +135,7 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
             "run_id": run_id,
             "stop_path": str(stop_path),
             "kappa": kappa,
+            "warm_up": warm_up,
         },
     )
     with timer("publish"):
@@ -373,12 +375,15 @@ def _rank(
     model: LabelModel | Committee,
     X_labeled: Any,
     depth: int,
+    warm_up: bool = False,
     backend: scaling.ScoringBackend = scaling.LOCAL,
 ) -> Ranking:
     """Score the unlabelled pool with the project's strategy and order its top ``depth``.
 
-    Batch diversity (farthest-first over the best candidates, away from labelled items) and
-    the exploration share come from the project's options; see ``app.learning.ranking``.
+    Batch diversity (the best item of each k-means cluster of the best candidates, or
+    farthest-first away from labelled items), the warm-up (a batch of typical items while the
+    project has few labels per class, ``warm_up``) and the exploration share come from the
+    project's options; see ``app.learning.ranking``.
     The pool is scored in-process, or on a Dask cluster (``backend``, see ``app.scaling``).
     """
     unlabeled = ~np.isin(feats.item_ids, np.fromiter(snap.labeled, dtype=np.int64))
@@ -399,14 +404,21 @@ def _rank(
         scores,
         depth=depth,
         rng=rng,
-        features=X_pool if diverse else None,
-        labeled_features=X_labeled if diverse else None,
+        features=X_pool if diverse or warm_up else None,
+        labeled_features=X_labeled if diverse or warm_up else None,
         diversity=pool_ranking.Diversity(batch=snap.batch_size, method=method) if diverse else None,
         epsilon=float(snap.options.get("epsilon", 0.0)),
+        warm_up=snap.batch_size if warm_up else 0,
     )
     proba = model.predict_proba(X_pool[order.indices])
     predictions = to_predictions(proba, snap.labels, multi_label=snap.multi_label)
     return Ranking(pool[order.indices], order.scores, predictions)
+
+
+def _warming_up(snap: Snapshot) -> bool:
+    """Whether this run's ranking leads with a warm-up batch (few labels per class yet)."""
+    per_label = float(snap.options.get("warm_up", 0.0))
+    return pool_ranking.in_warm_up(snap.strategy, len(snap.labeled), len(snap.labels), per_label)
 
 
 class _Rows:

@@ -178,8 +178,10 @@ def update_settings(
     features: Annotated[str | None, Form(max_length=20)] = None,
     epsilon: Annotated[float | None, Form()] = None,
     committee_size: Annotated[int | None, Form()] = None,
+    warm_up: Annotated[float | None, Form()] = None,
 ) -> HTMLResponse:
-    """Change the query strategy, batch size, features, diversity, exploration, committee."""
+    """Change the query strategy, batch size, features, diversity, exploration, committee,
+    warm-up."""
     project = projects.get_project(session, project_id)
     try:
         data = ProjectUpdate(
@@ -189,6 +191,7 @@ def update_settings(
             features=features,
             epsilon=epsilon,
             committee_size=committee_size,
+            warm_up=warm_up,
         )
     except ValidationError as exc:
         raise Invalid(_validation_message(exc)) from None

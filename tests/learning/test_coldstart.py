@@ -1,4 +1,5 @@
-"""Cold start: k-means representatives cover the clusters; exploration slots are spread evenly."""
+"""Cold start: k-means representatives and TypiClust typical items cover the clusters;
+exploration slots are spread evenly."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 
 from app.learning import coldstart
-from app.learning.coldstart import exploration_positions, representative_items
+from app.learning.coldstart import exploration_positions, representative_items, typical_items
 
 
 def _clusters(sizes: list[int], d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,6 +60,47 @@ def test_is_deterministic_for_a_seed() -> None:
     first = representative_items(X, 5, rng=np.random.default_rng(7))
     second = representative_items(X, 5, rng=np.random.default_rng(7))
     assert_array_equal(first, second)
+
+
+def test_typical_items_go_to_the_clusters_without_labels_first() -> None:
+    X, cluster = _clusters([40, 40, 40, 40, 40])
+    labeled, _ = _clusters([3, 3, 3, 0, 0], seed=1)  # clusters 0-2 already labelled
+    picked = typical_items(X, labeled, 2, rng=np.random.default_rng(0))
+    assert sorted(cluster[picked]) == [3, 4]
+
+
+def test_typical_items_are_the_dense_rows_of_their_cluster() -> None:
+    rng = np.random.default_rng(3)
+    core = np.array([1.0, 0.0, 0.0]) + rng.normal(scale=0.02, size=(30, 3))
+    fringe = np.array([1.0, 0.0, 0.0]) + rng.normal(scale=0.5, size=(10, 3))
+    X = np.vstack([fringe, core])
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    picked = typical_items(X, None, 1, rng=np.random.default_rng(0))
+    assert picked[0] >= 10  # a row of the dense core, not of the fringe
+
+
+def test_typical_items_fill_k_when_clusters_run_out() -> None:
+    X, cluster = _clusters([20, 20])
+    picked = typical_items(X, X[:3], 7, rng=np.random.default_rng(2))
+    assert picked.shape == (7,) and np.unique(picked).size == 7
+    assert set(cluster[picked]) == {0, 1}
+    assert typical_items(X, None, 0, rng=np.random.default_rng(0)).shape == (0,)
+    assert sorted(typical_items(X[:4], None, 9, rng=np.random.default_rng(0))) == [0, 1, 2, 3]
+
+
+def test_typical_items_on_sparse_rows_and_big_pools(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(coldstart, "MAX_KMEANS_ROWS", 300)
+    X, cluster = _clusters([500, 500, 500])
+    labeled = sp.csr_matrix(X[:2])  # cluster 0 is covered
+    picked = typical_items(sp.csr_matrix(X), labeled, 2, rng=np.random.default_rng(0))
+    assert sorted(cluster[picked]) == [1, 2]
+    first = typical_items(X, X[:2], 3, rng=np.random.default_rng(5))
+    assert_array_equal(first, typical_items(X, X[:2], 3, rng=np.random.default_rng(5)))
+
+
+def test_atypicality_in_blocks_equals_one_block() -> None:
+    X, _ = _clusters([30, 25])
+    assert np.allclose(coldstart._atypicality(X, block=7), coldstart._atypicality(X))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from app.learning.ranking import (
     DEFAULT_RECIPE,
     Diversity,
     Recipe,
+    in_warm_up,
     rank_pool,
     rank_scores,
     score_pool,
@@ -128,6 +129,43 @@ def test_diversity_keeps_away_from_labelled_items() -> None:
         diversity=Diversity(batch=2, candidates=25, method="farthest_first"),
     )
     assert set(result.indices // 10) == {0}
+
+
+def test_warm_up_leads_with_typical_items_of_unlabelled_groups() -> None:
+    features, proba = _duplicated_pool()
+    labeled = np.eye(5)[:3]  # groups 0-2 already have labels; group 0 is the most uncertain
+    result = rank_pool(
+        "margin",
+        proba,
+        depth=20,
+        rng=np.random.default_rng(0),
+        features=features,
+        labeled_features=labeled,
+        warm_up=2,
+    )
+    assert sorted(result.indices[:2] // 10) == [3, 4]
+    assert np.unique(result.indices).size == 20
+    by_score = np.argsort(-score("margin", proba), kind="stable")
+    by_score = by_score[~np.isin(by_score, result.indices[:2])]
+    assert_array_equal(result.indices[2:], by_score[:18])  # then the rest in score order
+    with pytest.raises(ValueError, match="features"):
+        rank_pool("margin", proba, depth=5, rng=np.random.default_rng(0), warm_up=2)
+
+
+@pytest.mark.parametrize(
+    ("strategy", "n_labeled", "per_label", "expected"),
+    [
+        ("margin", 19, 2.0, True),
+        ("margin", 20, 2.0, False),
+        ("margin", 0, 0.0, False),
+        ("qbc_kl", 4, 0.5, True),
+        ("random", 0, 2.0, False),
+    ],
+)
+def test_in_warm_up_while_labels_per_class_are_few(
+    strategy: str, n_labeled: int, per_label: float, expected: bool
+) -> None:
+    assert in_warm_up(strategy, n_labeled, 10, per_label) is expected
 
 
 def test_density_weighting_demotes_outliers() -> None:
@@ -255,6 +293,8 @@ def test_recipes_validate_their_fields() -> None:
         Recipe(cold_start="never")
     with pytest.raises(ValueError, match="method"):
         Recipe(diversity_batch=5, diversity_method="mmr")
+    with pytest.raises(ValueError, match="warm_up"):
+        Recipe(warm_up=-1)
 
 
 def test_the_default_recipe_ranks_a_pool_and_a_cold_pool() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.db import Database
+from app.learning.ranking import DEFAULT_RECIPE
 from tests.factories import auth, create_user
 
 BODY = {
@@ -48,6 +49,8 @@ def test_rejects_bad_project_bodies(client: TestClient, db: Database) -> None:
         ({**BODY, "labels": []}, "labels"),
         ({**BODY, "batch_size": 0}, "batch_size"),
         ({**BODY, "multi_label": "no"}, "multi_label"),
+        ({**BODY, "warm_up": -1}, "warm_up"),
+        ({**BODY, "warm_up": 101}, "warm_up"),
     ]:
         response = client.post("/api/v1/projects", json=bad, headers=auth(admin))
         assert response.status_code == 422, bad
@@ -78,3 +81,17 @@ def test_admin_changes_strategy_and_batch_size(client: TestClient, db: Database)
     )
     assert patched.status_code == 200
     assert (patched.json()["strategy"], patched.json()["batch_size"]) == ("entropy", 5)
+
+
+def test_warm_up_defaults_to_the_default_recipe_and_can_be_changed(
+    client: TestClient, db: Database
+) -> None:
+    _, admin = create_user(db)
+    created = client.post("/api/v1/projects", json=BODY, headers=auth(admin)).json()
+    assert created["warm_up"] == DEFAULT_RECIPE.warm_up > 0
+    pid = created["id"]
+    patched = client.patch(f"/api/v1/projects/{pid}", json={"warm_up": 0}, headers=auth(admin))
+    assert patched.status_code == 200 and patched.json()["warm_up"] == 0
+    refused = client.patch(f"/api/v1/projects/{pid}", json={"warm_up": 500}, headers=auth(admin))
+    assert refused.status_code == 422 and "warm_up" in refused.text
+    assert client.get(f"/api/v1/projects/{pid}", headers=auth(admin)).json()["warm_up"] == 0

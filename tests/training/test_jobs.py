@@ -23,7 +23,7 @@ from app.queue.service import next_items
 from app.scheduler.worker import Worker
 from app.training import jobs
 from app.training import service as training
-from tests.factories import create_project, create_user, queue_and_work
+from tests.factories import create_project, create_user, queue_and_work, topic_texts
 
 
 def test_trains_evaluates_and_publishes_a_ranking(db: Database, settings: Settings) -> None:
@@ -242,14 +242,54 @@ def test_diverse_batches_avoid_near_duplicates(db: Database, settings: Settings)
     with db.writer() as session, session.begin():
         update_project(session, session.get_one(Project, project.id), ProjectUpdate(diversity=True))
     diverse = queue_and_work(db, settings, project)
+    assert len(_first_phrases(db, diverse, 10)) > len(_first_phrases(db, plain, 10))
 
-    def distinct_phrases(run: TrainingRun) -> int:
-        with db.reader() as session:
-            texts = session.scalars(
-                select(Item.text)
-                .join(RankEntry, RankEntry.item_id == Item.id)
-                .where(RankEntry.model_version_id == run.model_version_id, RankEntry.rank < 10)
+
+def _first_phrases(db: Database, run: TrainingRun, n: int) -> set[str]:
+    """The topic phrases of the first ``n`` items of the run's ranking."""
+    with db.reader() as session:
+        texts = session.scalars(
+            select(Item.text)
+            .join(RankEntry, RankEntry.item_id == Item.id)
+            .where(RankEntry.model_version_id == run.model_version_id, RankEntry.rank < n)
+        ).all()
+    return {text.rsplit(" number ", 1)[0] for text in texts}
+
+
+def test_warm_up_covers_the_pool_until_there_are_enough_labels_per_class(
+    db: Database, settings: Settings
+) -> None:
+    """3 labels for 3 classes: below 2 per class the first batch is typical items of the
+    phrases nobody labelled yet; at 1 per class the strategy's own order is back."""
+    project = create_project(db, n_items=150, n_labeled=3, batch_size=10, warm_up=2.0)
+    labelled_phrases = {text.rsplit(" number ", 1)[0] for text, _ in topic_texts(3)}
+    warm = queue_and_work(db, settings, project)
+    warm_phrases = _first_phrases(db, warm, 10)
+    assert len(warm_phrases) >= 8 and not warm_phrases & labelled_phrases
+    assert np.any(np.diff(_ranked_scores(db, warm)[:10]) > 0)  # not in score order
+    assert _details(db, warm)["warm_up"] is True
+    for per_label in (1.0, 0.0):  # 3 labels are 1 per class: no warm-up; 0: off
+        with db.writer() as session, session.begin():
+            project_row = session.get_one(Project, project.id)
+            update_project(session, project_row, ProjectUpdate(warm_up=per_label))
+        plain = queue_and_work(db, settings, project)
+        scores = _ranked_scores(db, plain)
+        assert scores.size == 147 and np.all(np.diff(scores) <= 0)  # the strategy's order
+        assert len(_first_phrases(db, plain, 10)) < len(warm_phrases)
+        assert _details(db, plain)["warm_up"] is False
+
+
+def _details(db: Database, run: TrainingRun) -> dict[str, object]:
+    with db.reader() as session:
+        return session.get_one(ModelVersion, run.model_version_id).details
+
+
+def _ranked_scores(db: Database, run: TrainingRun) -> np.ndarray:
+    with db.reader() as session:
+        return np.array(
+            session.scalars(
+                select(RankEntry.score)
+                .where(RankEntry.model_version_id == run.model_version_id)
+                .order_by(RankEntry.rank)
             ).all()
-        return len({text.rsplit(" number ", 1)[0] for text in texts})
-
-    assert distinct_phrases(diverse) > distinct_phrases(plain)
+        )

@@ -122,3 +122,21 @@ def test_undo_with_nothing_to_undo_is_a_conflict_toast(web: TestClient, db: Data
         headers={"HX-Request": "true", "X-CSRF-Token": token},
     )
     assert response.status_code == 409 and "nothing to undo" in response.text
+
+
+def test_settings_form_sets_the_warm_up(web: TestClient, db: Database) -> None:
+    _user(db, "ada", "admin")
+    project = create_project(db, n_items=3)
+    token = _sign_in(web, "ada")
+    headers = {"HX-Request": "true", "X-CSRF-Token": token}
+    form = {"strategy": "margin", "batch_size": "10", "warm_up": "3.5"}
+    saved = web.post(f"/projects/{project.id}/settings", data=form, headers=headers)
+    assert (
+        saved.status_code == 200 and 'name="warm_up"' in saved.text and 'value="3.5"' in saved.text
+    )
+    refused = web.post(
+        f"/projects/{project.id}/settings", data={**form, "warm_up": "-1"}, headers=headers
+    )
+    assert refused.status_code == 422 and "warm_up" in refused.text
+    with db.reader() as session:
+        assert session.get_one(Project, project.id).settings["warm_up"] == 3.5
