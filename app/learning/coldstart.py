@@ -10,6 +10,7 @@ uncertainty says little; covering the dense regions of the pool finds the classe
 import numpy as np
 import scipy.sparse as sp
 from sklearn.cluster import KMeans, MiniBatchKMeans
+from sklearn.decomposition import TruncatedSVD
 
 from app.learning.diversity import row_norms
 from app.learning.estimators import Matrix
@@ -19,6 +20,7 @@ MINIBATCH_ABOVE = 5_000
 MAX_CLUSTERS = 500  # TypiClust's cap on the number of clusters
 TYPICALITY_NEIGHBOURS = 20
 MIN_CLUSTER_SIZE = 5  # smaller clusters are outliers, taken only when nothing else is left
+SVD_COMPONENTS = 100  # sparse (TF-IDF) rows are clustered in this many SVD dimensions
 
 
 def representative_items(X: Matrix, k: int, *, rng: np.random.Generator) -> np.ndarray:
@@ -73,7 +75,8 @@ def typical_items(
     to its nearest neighbours (TYPICALITY_NEIGHBOURS, at most half the cluster) inside the
     cluster. Clusters of fewer than MIN_CLUSTER_SIZE rows come last; when clusters run out the
     walk starts again, so k items are always returned if the pool has them. On big pools the
-    clustering runs on a random sample of MAX_KMEANS_ROWS pool rows (plus every labelled row).
+    clustering runs on a random sample of MAX_KMEANS_ROWS pool rows (plus every labelled row);
+    sparse rows (TF-IDF) are first reduced to SVD_COMPONENTS dense dimensions.
 
     Args:
         pool: unlabelled features (n, d), dense or sparse (rows L2-normalised for cosine).
@@ -95,6 +98,8 @@ def typical_items(
         rows = (
             sp.vstack([rows, labeled]).tocsr() if sp.issparse(rows) else np.vstack([rows, labeled])
         )
+    if sp.issparse(rows):  # k-means centres over a TF-IDF vocabulary would be huge and slow
+        rows = _reduced(rows, rng)
     n_clusters = min(n_labeled + k, MAX_CLUSTERS, rows.shape[0])
     assignment = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096).fit_predict(rows)
     n_pool_rows = rows.shape[0] - n_labeled
@@ -102,6 +107,18 @@ def typical_items(
         rows[:n_pool_rows], assignment[:n_pool_rows], assignment[n_pool_rows:], k
     )
     return sample[picked] if sample is not None else picked
+
+
+def _reduced(X: sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
+    """Sparse rows as SVD_COMPONENTS-d dense rows (truncated SVD, latent semantic analysis),
+    L2-normalised so distances stay cosine-like."""
+    components = min(SVD_COMPONENTS, X.shape[1] - 1, X.shape[0] - 1)
+    if components < 1:
+        return X.toarray()
+    seed = int(rng.integers(2**31 - 1))
+    dense = TruncatedSVD(components, random_state=seed).fit_transform(X)
+    norms = np.linalg.norm(dense, axis=1, keepdims=True)
+    return dense / np.maximum(norms, 1e-12)
 
 
 def _typical_walk(

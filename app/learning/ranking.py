@@ -117,8 +117,9 @@ class Recipe:
 
 
 # Margin over MiniLM, each batch the best item of 10 k-means clusters of the top 10 x batch,
-# k-means representatives before the first model: the best recipe of bench/label_efficiency.py
-# (banking77: random's 525-label accuracy with 0.67x the labels, random TF-IDF's with 0.33x).
+# k-means representatives before the first model, TypiClust warm-up batches until 20 labels per
+# class: the best recipe of bench/label_efficiency.py (banking77: random's 525-label accuracy
+# with 0.48x the labels, random TF-IDF's with 0.24x; bench/README.md has every dataset).
 # Set diversity_batch to the project's batch size.
 DEFAULT_RECIPE = Recipe(
     strategy="margin",
@@ -127,7 +128,7 @@ DEFAULT_RECIPE = Recipe(
     diversity_candidates=10,
     diversity_method="cluster",
     cold_start="representative",
-    warm_up=2.0,
+    warm_up=20.0,
 )
 
 
