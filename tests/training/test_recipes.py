@@ -139,7 +139,7 @@ def test_both_features_rank_and_predict_through_the_api(
     assert Worker(db, settings).run_once()
     model = client.get(f"/api/v1/projects/{pid}/model", headers=auth(token)).json()
     assert model["version"] == 1 and model["features"] == "both"
-    assert model["warm_up"] is False  # 15 labels, 3 classes: past the default 2 per class
+    assert model["warm_up"] is True  # 15 labels for 3 classes: below the default 20 per class
     predicted = client.post(
         f"/api/v1/projects/{pid}/predict",
         json={"texts": ["the striker scored a goal", "rain and snow tonight"]},
