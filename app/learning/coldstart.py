@@ -55,12 +55,13 @@ def _sample(n: int, rng: np.random.Generator) -> np.ndarray | None:
 
 
 def _kmeans(
-    k: int, n_rows: int, rng: np.random.Generator, *, batch_size: int
+    k: int, n_rows: int, rng: np.random.Generator, *, batch_size: int, inits: int = 3
 ) -> KMeans | MiniBatchKMeans:
-    """k-means for n_rows rows: mini-batch (3 inits) above MINIBATCH_ABOVE rows, else full."""
+    """k-means for n_rows rows: mini-batch (`inits` inits) above MINIBATCH_ABOVE rows, else
+    full k-means (one init)."""
     seed = int(rng.integers(2**31 - 1))
     if n_rows > MINIBATCH_ABOVE:
-        return MiniBatchKMeans(k, n_init=3, random_state=seed, batch_size=batch_size)
+        return MiniBatchKMeans(k, n_init=inits, random_state=seed, batch_size=batch_size)
     return KMeans(k, n_init=1, random_state=seed)
 
 
@@ -101,7 +102,8 @@ def typical_items(
     if sp.issparse(rows):  # k-means centres over a TF-IDF vocabulary would be huge and slow
         rows = _reduced(rows, rng)
     n_clusters = min(n_labeled + k, MAX_CLUSTERS, rows.shape[0])
-    assignment = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096).fit_predict(rows)
+    kmeans = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096, inits=1)
+    assignment = kmeans.fit_predict(rows)
     n_pool_rows = rows.shape[0] - n_labeled
     picked = _typical_walk(
         rows[:n_pool_rows], assignment[:n_pool_rows], assignment[n_pool_rows:], k
