@@ -61,6 +61,7 @@ def test_twenty_rounds_of_labelling_advance_the_model(
                 "strategy": "margin",
                 "batch_size": BATCH,
                 "features": "tfidf",  # embedding 10k texts first would dominate the test
+                "warm_up": 0,  # margin from the first model on (warm-up: tests/training)
             },
         ).json()
         pid = project["id"]
