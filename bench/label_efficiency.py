@@ -280,7 +280,7 @@ DEFAULT_RECIPES = (
     "qbc_vote_entropy@tfidf,qbc_kl@tfidf,"
     "random@minilm,margin@minilm,entropy@minilm,egl@minilm,qbc_kl@minilm,"
     "margin+div@minilm,margin+dens@minilm,margin+rep@minilm,margin+div+rep@minilm,"
-    "margin+div+rep+eps@minilm,random@both,margin+div+rep@both"
+    "margin+div+rep+eps@minilm,random@both,margin+div+rep@both,margin+clu+rep+typ20@minilm"
 )
 
 
