@@ -105,9 +105,9 @@ def typical_items(
     kmeans = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096, inits=1)
     assignment = kmeans.fit_predict(rows)
     n_pool_rows = rows.shape[0] - n_labeled
-    picked = _typical_walk(
-        rows[:n_pool_rows], assignment[:n_pool_rows], assignment[n_pool_rows:], k
-    )
+    sizes = np.bincount(assignment[:n_pool_rows], minlength=n_clusters)
+    covered = np.bincount(assignment[n_pool_rows:], minlength=n_clusters)
+    picked = _typical_walk(rows[:n_pool_rows], assignment[:n_pool_rows], sizes, covered, k)
     return sample[picked] if sample is not None else picked
 
 
@@ -124,15 +124,12 @@ def _reduced(X: sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
 
 
 def _typical_walk(
-    X: Matrix, assignment: np.ndarray, labeled_assignment: np.ndarray, k: int
+    X: Matrix, assignment: np.ndarray, sizes: np.ndarray, covered: np.ndarray, k: int
 ) -> np.ndarray:
-    """Rows of X, the most typical unpicked row of each cluster in TypiClust's order, k in all."""
-    n_clusters = int(assignment.max()) + 1 if assignment.size else 0
-    n_clusters = max(
-        n_clusters, int(labeled_assignment.max()) + 1 if labeled_assignment.size else 0
-    )
-    sizes = np.bincount(assignment, minlength=n_clusters)
-    covered = np.bincount(labeled_assignment, minlength=n_clusters)
+    """Rows of X, the most typical unpicked row of each cluster in TypiClust's order, k in all.
+
+    `sizes` and `covered` count the pool rows and the labelled rows of each cluster.
+    """
     small = sizes < MIN_CLUSTER_SIZE
     order = np.lexsort((-sizes, covered, small))  # big enough, fewest labelled, largest
     order = order[sizes[order] > 0]
