@@ -358,9 +358,7 @@ def _ordered(
         picked = best_per_cluster(features[candidates], diversity.batch, rng=rng)
     else:
         picked = farthest_first(features[candidates], diversity.batch, labeled=labeled)
-    head = candidates[picked]
-    rest = pool[~np.isin(pool, head)]
-    return np.concatenate([head, rest])[:count]
+    return _head_then(candidates[picked], pool, count)
 
 
 def _typical_first(
@@ -373,9 +371,12 @@ def _typical_first(
 ) -> np.ndarray:
     """The `count` first rows: `warm_up` typical items, then the best-scored of the rest."""
     head = typical_items(features, labeled, min(warm_up, count), rng=rng)
-    pool = strategies.select_top_k(scores, count + head.size)
-    rest = pool[~np.isin(pool, head)]
-    return np.concatenate([head, rest])[:count]
+    return _head_then(head, strategies.select_top_k(scores, count + head.size), count)
+
+
+def _head_then(head: np.ndarray, pool: np.ndarray, count: int) -> np.ndarray:
+    """`head`, then the rows of `pool` (best first) not in it: `count` rows in all."""
+    return np.concatenate([head, pool[~np.isin(pool, head)]])[:count]
 
 
 def _with_exploration(
