@@ -12,8 +12,9 @@ from fastapi import APIRouter
 from sqlalchemy import text
 
 from app.deps import DatabaseDep
+from app.routing import GuardedRoute
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 INSTANCE = secrets.token_hex(6)  # one per process: uvicorn workers import this afresh
 
 

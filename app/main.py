@@ -26,6 +26,7 @@ from app.items.runner import ImportRunner
 from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
 from app.queue.endpoints import router as queue_router
+from app.routing import GuardedRoute
 from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
@@ -40,7 +41,9 @@ JSON_BODY_LIMIT = 16 * 1024 * 1024
 
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1", responses=responses(400, 401, 413, 422))
+    router = APIRouter(
+        prefix="/api/v1", responses=responses(400, 401, 413, 422), route_class=GuardedRoute
+    )
     for sub in (projects_router, items_router, queue_router, annotations_router, training_router):
         router.include_router(sub)
     return router

@@ -15,8 +15,9 @@ from app.deps import CurrentUser, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import User
+from app.routing import GuardedRoute
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["annotations"])
+router = APIRouter(prefix="/projects/{project_id}", tags=["annotations"], route_class=GuardedRoute)
 REPLAYED = {"Idempotent-Replayed": "true"}
 IdempotencyKeyHeader = Annotated[
     str | None,

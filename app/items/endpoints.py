@@ -14,9 +14,15 @@ from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.items import export, jobs, listing, service
 from app.projects.service import get_project
+from app.routing import GuardedRoute
 from app.training import service as training
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["items"], responses=responses(404))
+router = APIRouter(
+    prefix="/projects/{project_id}",
+    tags=["items"],
+    responses=responses(404),
+    route_class=GuardedRoute,
+)
 
 
 class LatestLabelOut(BaseModel):

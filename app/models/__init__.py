@@ -1,6 +1,9 @@
 """SQLAlchemy tables, one module each; importing this package registers them all."""
 
 from app.models.annotation import Annotation
+from app.models.annotation_history import AnnotationHistory
+from app.models.api_token import ApiToken
+from app.models.audit_event import AuditEvent
 from app.models.base import Base
 from app.models.idempotency_key import IdempotencyKey
 from app.models.import_job import ImportJob, ImportStatus
@@ -11,9 +14,13 @@ from app.models.model_version import ModelVersion, RankEntry
 from app.models.project import Project
 from app.models.training_run import RunStatus, TrainingRun
 from app.models.user import Role, User
+from app.models.web_session import WebSession
 
 __all__ = [
     "Annotation",
+    "AnnotationHistory",
+    "ApiToken",
+    "AuditEvent",
     "Base",
     "IdempotencyKey",
     "ImportJob",
@@ -28,4 +35,5 @@ __all__ = [
     "RunStatus",
     "TrainingRun",
     "User",
+    "WebSession",
 ]

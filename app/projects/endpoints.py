@@ -11,8 +11,9 @@ from app.fields import PathId
 from app.models import Project
 from app.projects import service
 from app.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
+from app.routing import GuardedRoute
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = APIRouter(prefix="/projects", tags=["projects"], route_class=GuardedRoute)
 
 
 def _out(session: Session, project: Project) -> ProjectOut:

@@ -12,8 +12,14 @@ from app.errors import responses
 from app.fields import PathId
 from app.projects.service import ProjectRef
 from app.queue import service
+from app.routing import GuardedRoute
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["queue"], responses=responses(404))
+router = APIRouter(
+    prefix="/projects/{project_id}",
+    tags=["queue"],
+    responses=responses(404),
+    route_class=GuardedRoute,
+)
 
 
 class QueueItemOut(BaseModel):

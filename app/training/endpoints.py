@@ -15,12 +15,18 @@ from app.fields import PathId
 from app.learning.stopping import StopPoint, stabilised
 from app.models import ModelVersion, Project, TrainingRun
 from app.projects.service import counts, get_project
+from app.routing import GuardedRoute
 from app.training import service
 
 STOP_KAPPA = 0.99  # Bloodgood & Vijay-Shanker's threshold
 STOP_RUNS = 3
 
-router = APIRouter(prefix="/projects/{project_id}", tags=["model"], responses=responses(404))
+router = APIRouter(
+    prefix="/projects/{project_id}",
+    tags=["model"],
+    responses=responses(404),
+    route_class=GuardedRoute,
+)
 
 
 class StoppingOut(BaseModel):

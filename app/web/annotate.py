@@ -22,11 +22,12 @@ from app.models import Lease, Project, TrainingRun, User
 from app.models.base import utcnow
 from app.projects import service as projects
 from app.queue import service as queue
+from app.routing import GuardedRoute
 from app.training import service as training
 from app.web.security import WebUser, check_csrf
 from app.web.templating import render
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 BUFFER = 4
 TEMPLATE = "annotate.html"
 

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import WriteSession
+from app.routing import GuardedRoute
 from app.users import service as users
 from app.web.ratelimit import LoginLimiter
 from app.web.security import check_csrf, sign_in
 from app.web.templating import render
 
-router = APIRouter()
+router = APIRouter(route_class=GuardedRoute)
 
 
 def _safe_next(target: str | None) -> str:

@@ -20,11 +20,12 @@ from app.items.parsing import ImportFormatError, detect_format
 from app.items.preview import preview
 from app.models import ImportStatus
 from app.projects.service import get_project
+from app.routing import GuardedRoute
 from app.training.service import queue_after_import
 from app.web.security import WebAdmin, check_csrf
 from app.web.templating import render
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(csv|tsv|jsonl|json)$")
 
 

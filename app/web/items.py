@@ -12,10 +12,11 @@ from app.deps import ReadSession
 from app.fields import MAX_ID, PathId
 from app.items import listing
 from app.projects import service as projects
+from app.routing import GuardedRoute
 from app.web.security import WebUser, check_csrf
 from app.web.templating import render
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 PAGE_SIZE = 100
 TEMPLATE = "projects/items.html"
 

@@ -21,12 +21,13 @@ from app.learning.strategies import strategy_names
 from app.models import ModelVersion, Project
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate, ProjectUpdate
+from app.routing import GuardedRoute
 from app.training import service as training
 from app.web.charts import learning_curve
 from app.web.security import WebAdmin, WebUser, check_csrf
 from app.web.templating import render
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 
 
 def _validation_message(exc: ValidationError) -> str:

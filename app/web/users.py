@@ -11,11 +11,12 @@ from app.deps import ReadSession, WriteSession
 from app.errors import NotFound
 from app.fields import PathId
 from app.models import User
+from app.routing import GuardedRoute
 from app.users import service as users
 from app.web.security import WebAdmin, WebUser, check_csrf, sign_in
 from app.web.templating import render
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 
 
 @router.get("/users", response_class=HTMLResponse)
