@@ -1,11 +1,14 @@
 """The audit log: one ``record`` call per security-relevant action, in the action's own
-transaction (so a rolled-back action leaves no event, and a committed one always has one)."""
+transaction (so a rolled-back action leaves no event, and a committed one always has one),
+and the newest-first listing admins read it with."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, User
@@ -47,3 +50,57 @@ def record(
             detail=detail,
         )
     )
+
+
+MAX_PAGE = 500
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What to list: ``action`` is exact, or a prefix when it ends with a dot (``user.``)."""
+
+    action: str | None = None
+    actor: str | None = None
+    project_id: int | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    events: list[AuditEvent]
+    next: int | None  # the ``before_id`` of the next (older) page; None on the last page
+
+
+def list_events(
+    session: Session, where: AuditFilter, *, before_id: int | None = None, limit: int = 100
+) -> AuditPage:
+    """Up to ``limit`` (≤ ``MAX_PAGE``) events, newest first, with an id below ``before_id``.
+
+    Keyset pages on the primary key: a deep page costs what the first one does, and events
+    written meanwhile never shift a page (they only appear on the first).
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    stmt = select(AuditEvent).where(*_conditions(where))
+    if before_id is not None:
+        stmt = stmt.where(AuditEvent.id < before_id)
+    events = list(session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit + 1)))
+    more = len(events) > limit
+    events = events[:limit]
+    return AuditPage(events=events, next=events[-1].id if more else None)
+
+
+def _conditions(where: AuditFilter) -> list[ColumnElement[bool]]:
+    found: list[ColumnElement[bool]] = []
+    if where.action:
+        if where.action.endswith("."):
+            found.append(AuditEvent.action.startswith(where.action, autoescape=True))
+        else:
+            found.append(AuditEvent.action == where.action)
+    if where.actor:
+        found.append(AuditEvent.actor_name == where.actor)
+    if where.project_id is not None:
+        found.append(AuditEvent.project_id == where.project_id)
+    if where.since is not None:
+        since = where.since if where.since.tzinfo else where.since.replace(tzinfo=UTC)
+        found.append(AuditEvent.at >= since)
+    return found

@@ -9,13 +9,20 @@ from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, Uplo
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
-from app.deps import AdminUser, CurrentUser, DatabaseDep, ReadSession, SettingsDep, WriteSession
+from app.deps import (
+    ActorDep,
+    AdminUser,
+    CurrentUser,
+    DatabaseDep,
+    ReadSession,
+    SettingsDep,
+    WriteSession,
+)
 from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.items import export, jobs, listing, service
 from app.projects.service import get_project
 from app.routing import GuardedRoute
-from app.training import service as training
 
 router = APIRouter(
     prefix="/projects/{project_id}",
@@ -100,6 +107,7 @@ def import_file(
     settings: SettingsDep,
     tasks: BackgroundTasks,
     _: AdminUser,
+    actor: ActorDep,
     text_field: Annotated[str, Form(min_length=1, max_length=200)] = "text",
     label_field: Annotated[str | None, Form(max_length=200)] = None,
     id_field: Annotated[str | None, Form(max_length=200)] = None,
@@ -118,14 +126,13 @@ def import_file(
         max_text_chars=settings.max_text_chars,
     )
     if jobs.in_background(settings, file.size, background):
-        job = jobs.start(session, settings, project_id, file.file, options)
+        job = jobs.start(session, settings, project_id, file.file, options, actor=actor)
         tasks.add_task(request.app.state.imports.submit, job.id)
         body = ImportJobOut.model_validate(job).model_dump(mode="json")
         location = request.url_for("get_import_job", project_id=project_id, job_id=job.id)
         return JSONResponse(body, status_code=202, headers={"Location": location.path})
     project = get_project(session, project_id)
-    result = service.import_records(session, project, file.file, options)
-    training.queue_after_import(session, project, imported=result.imported)
+    result = service.import_file(session, project, file.file, options, actor=actor)
     return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
 
 
@@ -169,13 +176,15 @@ def list_items(
 )
 def export_annotations(
     project_id: PathId,
-    session: ReadSession,
+    session: WriteSession,
     db: DatabaseDep,
     _: CurrentUser,
+    actor: ActorDep,
     format: Literal["csv", "jsonl"] = "csv",
 ) -> StreamingResponse:
-    """Every labelled item with its label(s), annotator and time, as CSV or JSONL."""
+    """Every labelled item with its label(s), annotator and time, as CSV or JSONL (audited)."""
     project = get_project(session, project_id)
+    export.record_export(session, project, format, actor=actor)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"project-{project.id}-labels.{format}"
     return StreamingResponse(

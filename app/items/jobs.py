@@ -21,6 +21,7 @@ from typing import BinaryIO
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database
 from app.errors import AppError, NotFound
@@ -33,6 +34,7 @@ from app.items.service import (
     Target,
     check_head,
     publish,
+    record_import,
 )
 from app.models import ImportJob, ImportStatus, Project
 from app.models.base import utcnow
@@ -82,8 +84,11 @@ def start(
     project_id: int,
     stream: BinaryIO,
     options: ImportOptions,
+    *,
+    actor: Actor,
 ) -> ImportJob:
-    """Keep the upload on disk, check its head, and record a queued job for it.
+    """Keep the upload on disk, check its head, and record a queued job for it (and who
+    started it, in the audit log: the job itself runs as nobody).
 
     The copy is made before the first database access, so the write lock (SQLite) is not held
     while the file is written. Problems the first rows show (format, columns) fail here, 4xx.
@@ -97,7 +102,11 @@ def start(
         project = get_project(session, project_id)
         with path.open("rb") as fh:
             check_head(Target.of(project), fh, options)
-        return create_job(session, project, path=path, filename=options.filename, options=options)
+        job = create_job(session, project, path=path, filename=options.filename, options=options)
+        record_import(
+            session, actor, project, options, job_id=job.id, bytes=job.bytes_total, background=True
+        )
+        return job
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -20,10 +20,13 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from app.audit import service as audit
+from app.audit.service import Actor
 from app.errors import AppError, Invalid
 from app.items import staging
 from app.items.parsing import ImportFormatError, Record, detect_format, iter_records
 from app.models import Item, Project
+from app.training.service import queue_after_import
 
 CHUNK_ROWS = 5000
 
@@ -81,6 +84,29 @@ def import_records(
     result = publish(session, project, stager)
     staging.drop(conn)
     return result
+
+
+def import_file(
+    session: Session, project: Project, stream: BinaryIO, options: ImportOptions, *, actor: Actor
+) -> ImportResult:
+    """An upload imported by a person (API or web), all or nothing: the records, the ranking
+    run the new items need, and the audit event, in the caller's transaction."""
+    result = import_records(session, project, stream, options)
+    queue_after_import(session, project, imported=result.imported)
+    record_import(session, actor, project, options, rows=result.imported + result.duplicates)
+    return result
+
+
+def record_import(
+    session: Session, actor: Actor, project: Project, options: ImportOptions, **detail: Any
+) -> None:
+    """The audit event of an import (or of a queued import job): file name, format, and
+    ``detail`` (rows; a job's id and size)."""
+    fmt = detect_format(options.filename, options.format)
+    detail = {"file": options.filename, "format": fmt, **detail}
+    audit.record(
+        session, actor, "import", target=project.name, project_id=project.id, detail=detail
+    )
 
 
 def check_head(target: Target, stream: BinaryIO, options: ImportOptions) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
+from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
 from app.errors import responses
 from app.fields import PathId
 from app.models import Project
@@ -35,9 +35,11 @@ def _out(session: Session, project: Project) -> ProjectOut:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=responses(403, 409))
-def create_project(data: ProjectCreate, session: WriteSession, _: AdminUser) -> ProjectOut:
+def create_project(
+    data: ProjectCreate, session: WriteSession, _: AdminUser, actor: ActorDep
+) -> ProjectOut:
     """Create a project with its label set, query strategy and retrain batch size."""
-    return _out(session, service.create_project(session, data))
+    return _out(session, service.create_project(session, data, actor=actor))
 
 
 @router.get("")
@@ -54,8 +56,9 @@ def get_project(project_id: PathId, session: ReadSession, _: CurrentUser) -> Pro
 
 @router.patch("/{project_id}", responses=responses(403, 404))
 def update_project(
-    project_id: PathId, data: ProjectUpdate, session: WriteSession, _: AdminUser
+    project_id: PathId, data: ProjectUpdate, session: WriteSession, _: AdminUser, actor: ActorDep
 ) -> ProjectOut:
-    """Change the query strategy or the retrain batch size."""
-    project = service.update_project(session, service.get_project(session, project_id), data)
+    """Change the query strategy, the retrain batch size or an option (audited)."""
+    project = service.get_project(session, project_id)
+    project = service.update_project(session, project, data, actor=actor)
     return _out(session, project)

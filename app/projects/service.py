@@ -1,4 +1,4 @@
-"""Projects: creation, lookup, settings and counts."""
+"""Projects: creation, lookup, settings and counts; creation and settings changes are audited."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.service import CLI, Actor, record
 from app.errors import Conflict, NotFound
 from app.models import ModelVersion, Project
 from app.projects.schemas import OPTION_DEFAULTS, OPTIONS, ProjectCreate, ProjectUpdate
@@ -32,7 +33,9 @@ class ProjectCounts:
         return self.n_items - self.n_labeled
 
 
-def create_project(session: Session, data: ProjectCreate) -> Project:
+def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI) -> Project:
+    """Create the project (Conflict if the name is taken); ``actor`` is who, for the audit log
+    (the default, the command line, is for the demo loader and scripts)."""
     project = Project(
         name=data.name,
         labels=data.labels,
@@ -50,6 +53,14 @@ def create_project(session: Session, data: ProjectCreate) -> Project:
             session.flush()
     except IntegrityError:
         raise Conflict(f"a project named {data.name!r} already exists") from None
+    detail = {
+        "labels": len(project.labels),
+        "multi_label": project.multi_label,
+        **_settings(project),
+    }
+    record(
+        session, actor, "project.create", target=project.name, project_id=project.id, detail=detail
+    )
     return project
 
 
@@ -67,7 +78,12 @@ def list_projects(session: Session) -> list[Project]:
     return list(session.scalars(select(Project).order_by(Project.id)))
 
 
-def update_project(session: Session, project: Project, data: ProjectUpdate) -> Project:
+def update_project(
+    session: Session, project: Project, data: ProjectUpdate, *, actor: Actor
+) -> Project:
+    """Apply the settings ``data`` sets; those whose value changed go to the audit log as
+    ``{name: {"old": ..., "new": ...}}`` (nothing is recorded if none did)."""
+    before = _settings(project)
     if data.strategy is not None:
         project.strategy = data.strategy
     if data.batch_size is not None:
@@ -76,7 +92,23 @@ def update_project(session: Session, project: Project, data: ProjectUpdate) -> P
     if changed:
         project.settings = {**(project.settings or {}), **changed}
     session.flush()
+    after = _settings(project)
+    changes = {k: {"old": before[k], "new": v} for k, v in after.items() if before[k] != v}
+    if changes:
+        record(
+            session,
+            actor,
+            "project.update",
+            target=project.name,
+            project_id=project.id,
+            detail={"changes": changes},
+        )
     return project
+
+
+def _settings(project: Project) -> dict[str, object]:
+    """Every setting a project update may change, with its current value."""
+    return {"strategy": project.strategy, "batch_size": project.batch_size, **options(project)}
 
 
 def counts(session: Session, project: Project) -> ProjectCounts:

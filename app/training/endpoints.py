@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 
-from app.deps import AdminUser, CurrentUser, ReadSession, WriteSession
+from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
 from app.errors import Conflict, responses
 from app.fields import PathId
 from app.learning.stopping import StopPoint, stabilised
@@ -161,12 +161,11 @@ def predict(
 
 
 @router.post("/train", status_code=status.HTTP_202_ACCEPTED, responses=responses(403))
-def train(project_id: PathId, session: WriteSession, _: AdminUser) -> RunOut:
+def train(project_id: PathId, session: WriteSession, _: AdminUser, actor: ActorDep) -> RunOut:
     """Queue a training run now (joins the queued one if there is one)."""
     project = get_project(session, project_id)
-    return RunOut.model_validate(
-        service.queue_run(session, project.id, reason="manual"), from_attributes=True
-    )
+    run = service.train_now(session, project, actor=actor)
+    return RunOut.model_validate(run, from_attributes=True)
 
 
 @router.get("/runs")

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.audit.service import Actor, record
 from app.db import connection
 from app.models import ModelVersion, Project, RunStatus, TrainingRun
 from app.models.base import utcnow
@@ -90,6 +91,14 @@ def queue_run(
     queued.trigger_events = max(queued.trigger_events, trigger_events)
     session.flush()
     return queued
+
+
+def train_now(session: Session, project: Project, *, actor: Actor) -> TrainingRun:
+    """Queue a run by hand (joining the queued one if any), recorded in the audit log."""
+    run = queue_run(session, project.id, reason="manual")
+    detail = {"run_id": run.id}
+    record(session, actor, "train", target=project.name, project_id=project.id, detail=detail)
+    return run
 
 
 def queued_run(session: Session, project_id: int) -> TrainingRun | None:

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from app.deps import ReadSession, SettingsDep, WriteSession
+from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import AppError, Invalid
-from app.fields import PathId
+from app.fields import PathId, Text
 from app.items import jobs
 from app.items import service as items
 from app.items.parsing import ImportFormatError, detect_format
@@ -21,7 +21,6 @@ from app.items.preview import preview
 from app.models import ImportStatus
 from app.projects.service import get_project
 from app.routing import GuardedRoute
-from app.training.service import queue_after_import
 from app.web.security import WebAdmin, check_csrf
 from app.web.templating import render
 
@@ -95,17 +94,21 @@ def run_import(
     settings: SettingsDep,
     tasks: BackgroundTasks,
     user: WebAdmin,
+    actor: ActorDep,
     upload_id: Annotated[str, Form(max_length=100)],
     text_field: Annotated[str, Form(min_length=1, max_length=200)],
     label_field: Annotated[str, Form(max_length=200)] = "",
     id_field: Annotated[str, Form(max_length=200)] = "",
+    filename: Annotated[Text, Form(max_length=300)] = "",
 ) -> HTMLResponse:
     """Import the kept file with the chosen mapping, all or nothing (a large file in a job)."""
-    if not UPLOAD_ID.match(upload_id) or not (_uploads(settings) / upload_id).is_file():
+    kept = UPLOAD_ID.match(upload_id)
+    if not kept or not (_uploads(settings) / upload_id).is_file():
         raise Invalid("the uploaded file has expired; upload it again")
     path = _uploads(settings) / upload_id
     options = items.ImportOptions(
-        filename=path.name,
+        filename=filename.strip() or path.name,  # the client's name: for people only
+        format=kept.group(1),  # the kept file's format, whatever that name says
         text_field=text_field,
         label_field=label_field or None,
         id_field=id_field or None,
@@ -113,7 +116,7 @@ def run_import(
     )
     if jobs.in_background(settings, path.stat().st_size, None):
         with path.open("rb") as fh:
-            job = jobs.start(session, settings, project_id, fh, options)
+            job = jobs.start(session, settings, project_id, fh, options, actor=actor)
         path.unlink(missing_ok=True)
         tasks.add_task(request.app.state.imports.submit, job.id)
         context = {"current_user": user, "project": get_project(session, project_id), "job": job}
@@ -122,8 +125,7 @@ def run_import(
     context = {"current_user": user, "project": project, "error": None, "result": None}
     try:
         with path.open("rb") as fh, session.begin_nested():
-            context["result"] = result = items.import_records(session, project, fh, options)
-        queue_after_import(session, project, imported=result.imported)
+            context["result"] = items.import_file(session, project, fh, options, actor=actor)
         path.unlink(missing_ok=True)
     except AppError as exc:
         context["error"] = exc.message

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.annotations.service import label_counts
-from app.deps import DatabaseDep, ReadSession, WriteSession
+from app.deps import ActorDep, DatabaseDep, ReadSession, WriteSession
 from app.errors import Invalid
 from app.fields import PathId
 from app.items import export
@@ -64,6 +64,7 @@ def create_project(
     request: Request,
     session: WriteSession,
     user: WebAdmin,
+    actor: ActorDep,
     name: Annotated[str, Form(max_length=200)],
     labels: Annotated[str, Form(max_length=100_000)],
     strategy: Annotated[str, Form(max_length=50)] = "margin",
@@ -104,7 +105,7 @@ def create_project(
             },
             status_code=422,
         )
-    project = projects.create_project(session, data)
+    project = projects.create_project(session, data, actor=actor)
     return RedirectResponse(f"/projects/{project.id}/import", status_code=303)
 
 
@@ -158,11 +159,11 @@ def live(request: Request, project_id: PathId, session: ReadSession, user: WebUs
 
 @router.post("/projects/{project_id}/train", response_class=HTMLResponse)
 def train_now(
-    request: Request, project_id: PathId, session: WriteSession, user: WebAdmin
+    request: Request, project_id: PathId, session: WriteSession, user: WebAdmin, actor: ActorDep
 ) -> HTMLResponse:
     """Queue a training run now."""
     project = projects.get_project(session, project_id)
-    training.queue_run(session, project.id, reason="manual")
+    training.train_now(session, project, actor=actor)
     context = {"current_user": user, **_dashboard_context(session, project)}
     return render(request, "projects/dashboard.html", context, block="live")
 
@@ -173,6 +174,7 @@ def update_settings(
     project_id: PathId,
     session: WriteSession,
     user: WebAdmin,
+    actor: ActorDep,
     strategy: Annotated[str, Form(max_length=50)],
     batch_size: Annotated[int, Form()],
     diversity: Annotated[bool, Form()] = False,
@@ -196,19 +198,25 @@ def update_settings(
         )
     except ValidationError as exc:
         raise Invalid(_validation_message(exc)) from None
-    projects.update_project(session, project, data)
+    projects.update_project(session, project, data, actor=actor)
     context = {"current_user": user, "saved": True, **_dashboard_context(session, project)}
     return render(request, "projects/dashboard.html", context, block="settings")
 
 
 @router.get("/projects/{project_id}/export.{fmt}")
 def export_file(
-    project_id: PathId, fmt: str, session: ReadSession, db: DatabaseDep, _: WebUser
+    project_id: PathId,
+    fmt: str,
+    session: WriteSession,
+    db: DatabaseDep,
+    _: WebUser,
+    actor: ActorDep,
 ) -> StreamingResponse:
-    """Download every annotation as CSV or JSONL."""
+    """Download every annotation as CSV or JSONL (audited)."""
     if fmt not in export.FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use csv or jsonl")
     project = projects.get_project(session, project_id)
+    export.record_export(session, project, fmt, actor=actor)
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return StreamingResponse(
         export.stream_export(db.reader, project.id, fmt),
