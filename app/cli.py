@@ -1,4 +1,4 @@
-"""The ``labelloop`` command: migrate, serve, worker, user add, demo."""
+"""The ``labelloop`` command: migrate, serve, worker, user (accounts and tokens), demo."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from collections.abc import Sequence
 
 from app.config import Settings
 from app.db import open_configured
-from app.errors import AppError
+from app.filemodes import keep_files_private, make_data_dir
 
 
 def _settings() -> Settings:
+    """The settings of a command, whose files (database, uploads, models) are owner-only."""
+    keep_files_private()
     settings = Settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    make_data_dir(settings.data_dir)
     return settings
 
 
@@ -66,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_processes(settings, args)
     app = create_app(settings, worker=not args.no_worker, freeze_heap=True)
     print(f"labelloop serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
     return 0
 
 
@@ -106,6 +108,7 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
             workers=args.workers,
             log_level=args.log_level,
             timeout_worker_healthcheck=WEB_PROCESS_PING_SECONDS,
+            proxy_headers=False,  # the app decides whom to believe: LABELLOOP_TRUSTED_PROXIES
         )
     finally:
         if stop is not None and thread is not None:
@@ -115,10 +118,15 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_worker(_: argparse.Namespace) -> int:
+def cmd_worker(args: argparse.Namespace) -> int:
+    from app.scheduler.liveness import Heartbeat, check, heartbeat_path
     from app.scheduler.worker import Worker, deprioritise_process
 
     settings = _settings()
+    if args.check:
+        alive, message = check(settings)
+        print(message, file=sys.stdout if alive else sys.stderr)
+        return 0 if alive else 1
     if not _require_migrated(settings):
         return 2
     deprioritise_process(settings)
@@ -128,79 +136,62 @@ def cmd_worker(_: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        Worker(db, settings).run_forever(stop)
+        heartbeat = Heartbeat(heartbeat_path(settings), settings.worker_heartbeat_seconds)
+        Worker(db, settings, heartbeat=heartbeat).run_forever(stop)
     finally:
         db.dispose()
     return 0
 
 
-PROMPT = object()
-
-
-def _password(value: object) -> str | None:
-    """The --password value; prompt (twice, without echo) when given without a value."""
-    if value is not PROMPT:
-        return value  # type: ignore[return-value]
-    import getpass
-
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat password: ") != first:
-        raise AppError("the passwords do not match")
-    return first
-
-
-def cmd_user_add(args: argparse.Namespace) -> int:
-    from app.users.service import create_user
+def cmd_user(args: argparse.Namespace) -> int:
+    from app import cli_users
 
     settings = _settings()
     if not _require_migrated(settings):
         return 2
-    db = open_configured(settings)
-    try:
-        password = _password(args.password)
-        with db.writer() as session, session.begin():
-            user, token = create_user(session, name=args.name, role=args.role, password=password)
-            print(f"created {user.role} {user.name!r}; API token:")
-    except AppError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
-    print(token)
-    return 0
+    return cli_users.run(args.user_func, settings, args)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    """Load the demo project; the first run makes the admin, later runs keep its credentials."""
     import secrets
 
+    from app.audit.service import CLI
     from app.demo.loader import load_demo
-    from app.users.service import create_user, get_by_name, regenerate_token, set_password
+    from app.users.service import create_user, get_by_name
 
     settings = _settings()
     if not _require_migrated(settings):
         return 2
     db = open_configured(settings)
+    password = token = None
     try:
         with db.writer() as session, session.begin():
             project, created = load_demo(session)
-            admin = get_by_name(session, args.admin)
-            if admin is None:
-                admin, token = create_user(session, name=args.admin, role="admin")
-            else:
-                token = regenerate_token(session, admin)
-            password = secrets.token_urlsafe(9)
-            set_password(session, admin, password)
+            if get_by_name(session, args.admin) is None:
+                password = secrets.token_urlsafe(12)
+                _, token = create_user(
+                    session, name=args.admin, role="admin", password=password, actor=CLI
+                )
     finally:
         db.dispose()
     state = "created" if created else "already present"
     print(f"demo project {project.name!r} (id {project.id}) {state}")
-    print(f"sign in as {args.admin!r} with password {password} (both new on every run)")
+    if password is None:
+        print(
+            f"admin {args.admin!r} already exists: its password and tokens are unchanged "
+            f"(`labelloop user reset-password {args.admin} --password` sets a new password)"
+        )
+        return 0
+    print(f"sign in as {args.admin!r} with password {password}")
     print("admin API token:")
     print(token)
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from app import cli_users
+
     parser = argparse.ArgumentParser(prog="labelloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("migrate", help="upgrade the database to the latest schema").set_defaults(
@@ -218,21 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="info")
     serve.set_defaults(func=cmd_serve)
-    sub.add_parser("worker", help="run the training worker").set_defaults(func=cmd_worker)
-    user = sub.add_parser("user", help="manage users").add_subparsers(
-        dest="user_command", required=True
+    worker = sub.add_parser("worker", help="run the training worker")
+    worker.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 0 if this host's worker beat recently, 1 if not (a health check)",
     )
-    add = user.add_parser("add", help="create a user and print its API token (last line)")
-    add.add_argument("name")
-    add.add_argument("--role", choices=["admin", "annotator"], default="annotator")
-    add.add_argument(
-        "--password",
-        nargs="?",
-        const=PROMPT,
-        default=None,
-        help="password for signing in to the web UI (prompted for when no value is given)",
-    )
-    add.set_defaults(func=cmd_user_add)
+    worker.set_defaults(func=cmd_worker)
+    users = sub.add_parser("user", help="manage users and their API tokens")
+    users.set_defaults(func=cmd_user)
+    cli_users.add_parsers(users.add_subparsers(dest="user_command", required=True))
     demo = sub.add_parser("demo", help="load the demo project and print an admin token")
     demo.add_argument("--admin", default="admin")
     demo.set_defaults(func=cmd_demo)

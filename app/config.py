@@ -2,40 +2,36 @@
 
 from __future__ import annotations
 
-import re
+import ipaddress
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
-
-MIN_SECRET_CHARS = 32
-# Values people leave in place of a secret (compared lower-cased, without - _ . and spaces).
-PLACEHOLDER_SECRETS = frozenset(
-    {
-        "changeme",
-        "changethis",
-        "replaceme",
-        "secret",
-        "secretkey",
-        "mysecret",
-        "yoursecret",
-        "yoursecretkey",
-        "supersecret",
-        "password",
-        "default",
-        "development",
-        "dev",
-        "test",
-        "insecure",
-        "labelloop",
-        "example",
-        "placeholder",
-        "xxx",
-        "todo",
-    }
+import limits
+from pydantic import (
+    AfterValidator,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
 )
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from app.secret_strength import GENERATE_HINT, secret_key_problem
+
+__all__ = ["Settings", "secret_key_problem"]
+
+
+def _one_rate_limit(value: str) -> str:
+    """Fail at startup on a limit ``limits`` cannot read ("30/minute", "1200 per minute")."""
+    if len(limits.parse_many(value)) != 1:
+        raise ValueError(f"{value!r}: give one limit, such as '30/minute'")
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_one_rate_limit)]
 
 
 class Settings(BaseSettings):
@@ -49,10 +45,31 @@ class Settings(BaseSettings):
     )
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(default=100_000, gt=0)
+    predict_max_chars: int = Field(
+        default=200_000,
+        gt=0,
+        description="Characters of all the texts of one predict request together (413 "
+        "above): 1000 texts of 200, about a fifth of a CPU second with TF-IDF features.",
+    )
+    rate_limit_queue: RateLimit = Field(
+        default="1200/minute", description="GET /queue requests per user (429 above)."
+    )
+    rate_limit_label: RateLimit = Field(
+        default="1200/minute", description="Annotation requests (single or bulk) per user."
+    )
+    rate_limit_predict: RateLimit = Field(default="30/minute", description="Per user.")
+    rate_limit_import: RateLimit = Field(default="30/minute", description="Per user.")
+    rate_limit_export: RateLimit = Field(default="30/minute", description="Per user.")
+    rate_limit_train: RateLimit = Field(default="30/minute", description="Per user.")
     import_background_bytes: int = Field(
         default=16 * 1024 * 1024,
         ge=0,
         description="Uploads larger than this are imported by a background job (202).",
+    )
+    preview_ttl_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="A file uploaded in the browser and not imported this long is deleted.",
     )
     lease_seconds: int = Field(default=600, gt=0)
     queue_max_limit: int = Field(default=100, gt=0)
@@ -94,33 +111,82 @@ class Settings(BaseSettings):
     secret_key: str | None = Field(
         default=None, description="Signs session cookies; generated into data_dir if unset."
     )
-    secure_cookies: bool = Field(default=False, description="Send cookies over HTTPS only.")
-    session_days: int = Field(default=14, gt=0)
+    public_url: HttpUrl | None = Field(
+        default=None,
+        description="The address users reach (https://labels.example.org); https implies "
+        "secure_cookies and sends Strict-Transport-Security.",
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        validate_default=True,
+        description="Send cookies over HTTPS only (always, with an https public_url).",
+    )
+    session_days: int = Field(
+        default=14, gt=0, description="Absolute lifetime of a web session, from sign-in."
+    )
+    session_idle_minutes: int = Field(
+        default=720, gt=0, description="A web session unused this long ends."
+    )
     environment: Literal["development", "production"] = Field(
         default="development",
-        description="Outside development a placeholder or short secret_key is refused.",
+        description="Outside development a weak secret_key is refused.",
     )
     login_max_failures: int = Field(
         default=5, gt=0, description="Failed sign-ins per username and address per window."
     )
     login_window_seconds: float = Field(default=300.0, gt=0)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Addresses or CIDR networks of the reverse proxies whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed (comma-separated or a JSON list); empty: nobody's.",
+    )
 
     @field_validator("data_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
+    @field_validator("secure_cookies")
+    @classmethod
+    def _https_implies_secure(cls, value: bool, info: ValidationInfo) -> bool:
+        url = info.data.get("public_url")
+        return value or (url is not None and url.scheme == "https")
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_list(cls, value: object) -> object:
+        """A JSON list as pydantic-settings reads lists, or the comma-separated form."""
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        """Fail at startup on a typo: uvicorn would take it for a host name nobody has."""
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (CIDR)") from None
+        return value
+
     @model_validator(mode="after")
     def _real_secret_outside_development(self) -> Settings:
         problem = secret_key_problem(self.secret_key)
         if problem and self.environment != "development":
             raise ValueError(
-                f"LABELLOOP_SECRET_KEY {problem}; set a random value of at least "
-                f"{MIN_SECRET_CHARS} characters (python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(48))'), or unset it to generate one into "
-                "the data directory"
+                f"LABELLOOP_SECRET_KEY {problem}; set a random value ({GENERATE_HINT}), "
+                "or unset it to generate one into the data directory"
             )
         return self
+
+    @property
+    def https(self) -> bool:
+        """Whether users reach the site over HTTPS (an https ``public_url``)."""
+        return self.public_url is not None and self.public_url.scheme == "https"
 
     @cached_property
     def sqlalchemy_url(self) -> str:
@@ -132,16 +198,3 @@ class Settings(BaseSettings):
     def project_dir(self, project_id: int) -> Path:
         """Directory holding one project's model files and feature caches."""
         return self.data_dir / "projects" / str(project_id)
-
-
-def secret_key_problem(secret: str | None) -> str | None:
-    """Why ``secret`` is unfit to sign sessions (placeholder, too short); None if fine or unset."""
-    if secret is None:
-        return None
-    if re.sub(r"[\s._-]+", "", secret.lower()) in PLACEHOLDER_SECRETS:
-        return "is a well-known placeholder"
-    if len(secret) < MIN_SECRET_CHARS:
-        return f"is {len(secret)} characters long, shorter than {MIN_SECRET_CHARS}"
-    if len(set(secret)) < 8:
-        return "repeats too few distinct characters to be random"
-    return None

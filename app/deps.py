@@ -12,11 +12,13 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database
 from app.errors import Forbidden, Unauthorized
 from app.models import User
-from app.users import service as users
+from app.routing import pre_body
+from app.users import tokens as users_tokens
 
 bearer = HTTPBearer(auto_error=False, description="API token from `labelloop user add`.")
 
@@ -130,20 +132,52 @@ WriteSession = Annotated[Session, Depends(write_session, scope="function")]
 LeaseSession = Annotated[Session, Depends(lease_session, scope="function")]
 
 
-def current_user(
-    db: DatabaseDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
-    """The user whose bearer token authorises this request (401 otherwise)."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
+def _token_user(db: Database, authorization: str | None) -> users_tokens.TokenUse:
+    """The valid token's user (401 otherwise)."""
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
     with db.lookups.connect() as conn:
-        user = users.user_for_token(conn, credentials.credentials)
-    if user is None:
-        raise Unauthorized("invalid API token")
+        use = users_tokens.use_token(conn, token.strip())
+    if use is None:
+        raise Unauthorized("invalid, expired or revoked API token")
+    return use
+
+
+async def _identify(request: Request) -> None:
+    """Pre-body check of every API route: resolve the bearer token's user once."""
+    if getattr(request.state, "user", None) is not None:
+        return
+    db: Database = request.app.state.db
+    header = request.headers.get("authorization")
+    use = await anyio.to_thread.run_sync(_token_user, db, header)
+    request.state.user = use.user
+    request.state.token_id = use.token_id
+
+
+async def _identify_admin(request: Request) -> None:
+    await _identify(request)
+    if not request.state.user.is_admin:
+        raise Forbidden("this action needs the admin role")
+
+
+@pre_body(_identify)
+def current_user(
+    request: Request,
+    _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> User:
+    """The user whose bearer token authorises this request (401 otherwise).
+
+    Resolved before the body is read (``app.routing``); this returns what was found.
+    """
+    user = getattr(request.state, "user", None)
+    if user is None:  # only outside a GuardedRoute
+        use = _token_user(request.app.state.db, request.headers.get("authorization"))
+        request.state.user, user = use.user, use.user
     return user
 
 
+@pre_body(_identify_admin)
 async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
     if not user.is_admin:
         raise Forbidden("this action needs the admin role")
@@ -152,3 +186,13 @@ async def admin_user(user: Annotated[User, Depends(current_user)]) -> User:
 
 CurrentUser = Annotated[User, Depends(current_user)]
 AdminUser = Annotated[User, Depends(admin_user)]
+
+
+def request_actor(request: Request) -> Actor:
+    """Who acts in this request, for the audit log: the caller the identity check kept on
+    ``request.state.user`` (API token or web session; None if anonymous) and their address."""
+    user = getattr(request.state, "user", None)
+    return Actor(user=user, address=request.client.host if request.client else None)
+
+
+ActorDep = Annotated[Actor, Depends(request_actor)]

@@ -14,23 +14,28 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from app.annotations.endpoints import router as annotations_router
+from app.audit.endpoints import router as audit_router
 from app.config import Settings
 from app.db import open_configured
 from app.deps import write_slots
 from app.errors import AppError, Unavailable, responses
+from app.filemodes import keep_files_private
 from app.health import router as health_router
 from app.items.endpoints import router as items_router
 from app.items.runner import ImportRunner
 from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
 from app.queue.endpoints import router as queue_router
+from app.ratelimits import ApiLimiter
 from app.routing import GuardedRoute
 from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
-from app.web import annotate, auth, imports, items, projects, users
+from app.users.endpoints import router as accounts_router
+from app.web import annotate, audit, auth, imports, items, projects, users
 from app.web.ratelimit import LoginLimiter
 from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
 from app.web.templating import ROOT, is_htmx, render
@@ -44,7 +49,15 @@ def api_router() -> APIRouter:
     router = APIRouter(
         prefix="/api/v1", responses=responses(400, 401, 413, 422), route_class=GuardedRoute
     )
-    for sub in (projects_router, items_router, queue_router, annotations_router, training_router):
+    for sub in (
+        projects_router,
+        items_router,
+        queue_router,
+        annotations_router,
+        training_router,
+        audit_router,
+        accounts_router,
+    ):
         router.include_router(sub)
     return router
 
@@ -87,6 +100,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = ApiLimiter(settings)
     app.state.login_limiter = LoginLimiter(
         settings.login_max_failures, settings.login_window_seconds
     )
@@ -103,10 +117,14 @@ def create_app(
         same_site="lax",
         https_only=settings.secure_cookies,
     )
-    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.https)
+    if settings.trusted_proxies:
+        # Outermost, so the client address and scheme are settled before anything reads them;
+        # uvicorn itself never reads the headers (``proxy_headers=False`` in ``app.cli``).
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     app.include_router(api_router())
     app.include_router(health_router, include_in_schema=False)
-    for module in (auth, projects, items, imports, annotate, users):
+    for module in (auth, projects, items, imports, annotate, users, audit):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     _error_handlers(app)
@@ -127,6 +145,7 @@ def app_factory() -> FastAPI:
     Settings come from the environment, like the supervising process's; the training
     worker never runs here: the supervising process runs the one trainer (see ``app.cli``).
     """
+    keep_files_private()
     return create_app(Settings(), worker=False, freeze_heap=True)
 
 

@@ -1,44 +1,44 @@
-"""Users and API tokens: tokens are random, shown once, and stored as SHA-256 digests."""
+"""Users: accounts, passwords (argon2id), disabling and deleting; each action audited.
+
+An account made without a password is API-only: it can never sign in on the web. Changing
+or resetting a password, disabling and deleting end every web session of the user at once;
+disabling and deleting also stop the user's tokens (the token look-up checks the user).
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
-from app.errors import Conflict, Invalid
-from app.models import Role, User
+from app.audit.service import Actor, record
+from app.errors import Conflict, Invalid, NotFound
+from app.models import ApiToken, Role, User
+from app.models.base import utcnow
+from app.users import sessions, tokens
 
-TOKEN_PREFIX = "ll_"
-
-
-def hash_token(token: str) -> str:
-    """Digest of a token; tokens carry 256 bits of randomness, so a fast hash is enough."""
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def new_token() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+MIN_PASSWORD = 8
+ROLES = ", ".join(r.value for r in Role)
 
 
 def create_user(
-    session: Session, *, name: str, role: str, password: str | None = None
+    session: Session,
+    *,
+    name: str,
+    role: str,
+    password: str | None = None,
+    actor: Actor | None = None,
 ) -> tuple[User, str]:
-    """Create a user; returns it with its plain token (the only time the token is seen)."""
-    name = name.strip()
-    if not name:
-        raise Invalid("user name must not be empty")
-    if "\x00" in name:
-        raise Invalid("user name must not contain a NUL character")
+    """Create a user with a first token named ``default``; returns it with the plain token.
+
+    Without ``password`` the account is API-only (see the module docstring).
+    """
+    name = _clean_name(name)
     if role not in {r.value for r in Role}:
-        raise Invalid(f"unknown role {role!r}; use one of: admin, annotator")
-    token = new_token()
-    user = User(name=name, role=role, token_hash=hash_token(token))
+        raise Invalid(f"unknown role {role!r}; use one of: {ROLES}")
+    user = User(name=name, role=role)
     session.add(user)
     try:
         with session.begin_nested():
@@ -46,30 +46,21 @@ def create_user(
     except IntegrityError:
         raise Conflict(f"a user named {name!r} already exists") from None
     if password is not None:
-        set_password(session, user, password)
+        _set_hash(user, password)
+    _, token = tokens.create_token(session, user, name="default")
+    if actor is not None:
+        detail = {"role": role, "password": password is not None}
+        record(session, actor, "user.create", target=name, detail=detail)
     return user, token
 
 
-def regenerate_token(session: Session, user: User) -> str:
-    token = new_token()
-    user.token_hash = hash_token(token)
-    session.flush()
-    return token
-
-
-_users = User.__table__
-# Every API request runs this: built once, read as a plain row (see app.queue.service).
-_BY_TOKEN = select(*_users.c).where(_users.c.token_hash == bindparam("token_hash"))
-
-
-def user_for_token(conn: Connection, token: str) -> User | None:
-    """The token's user, detached from any session (its attributes are all loaded)."""
-    row = conn.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
-    if row is None:
-        return None
-    user = User(**row._asdict())
-    make_transient_to_detached(user)
-    return user
+def _clean_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise Invalid("user name must not be empty")
+    if "\x00" in name:
+        raise Invalid("user name must not contain a NUL character")
+    return name
 
 
 def get_by_name(session: Session, name: str) -> User | None:
@@ -78,32 +69,134 @@ def get_by_name(session: Session, name: str) -> User | None:
     return session.scalar(select(User).where(User.name == name))
 
 
-_hasher = PasswordHasher()
-MIN_PASSWORD = 8
-
-
-def set_password(session: Session, user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise Invalid(f"password must have at least {MIN_PASSWORD} characters")
-    user.password_hash = _hasher.hash(password)
-    session.flush()
-
-
-def authenticate(session: Session, name: str, password: str) -> User | None:
-    """The user if ``password`` matches (argon2id), else None; same work either way."""
-    user = get_by_name(session, name.strip())
-    stored = user.password_hash if user is not None and user.password_hash else _DUMMY_HASH
-    try:
-        _hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return None
-    if user is not None and _hasher.check_needs_rehash(stored):
-        user.password_hash = _hasher.hash(password)
+def get_user(session: Session, user_id: int) -> User:
+    """A user that has not been deleted (404 otherwise)."""
+    user = session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound(f"user {user_id} not found")
     return user
 
 
 def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.name)))
+    """Every user not deleted, by name."""
+    query = select(User).where(User.deleted_at.is_(None)).order_by(User.name)
+    return list(session.scalars(query))
 
 
+_hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
+
+
+def _set_hash(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise Invalid(f"password must have at least {MIN_PASSWORD} characters")
+    user.password_hash = _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    """Whether ``password`` is the user's; always False for an API-only account."""
+    try:
+        _hasher.verify(user.password_hash or _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return user.password_hash is not None
+
+
+def authenticate(session: Session, name: str, password: str) -> User | None:
+    """The active user if ``password`` matches (argon2id), else None.
+
+    The same hashing work is done whether the name exists, has no password or is
+    disabled, so the answer's timing tells nothing.
+    """
+    user = get_by_name(session, name.strip())
+    if user is None:
+        _hasher.verify(_DUMMY_HASH, _DUMMY_PASSWORD)  # the work a real check costs
+        return None
+    if not check_password(user, password) or not user.is_active:
+        return None
+    if user.password_hash and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return user
+
+
+_DUMMY_PASSWORD = "not a password of anyone"
+
+
+def change_password(session: Session, user: User, *, current: str, new: str, actor: Actor) -> None:
+    """The user's own change: needs the current password; ends all their web sessions."""
+    if not check_password(user, current):
+        raise Invalid("the current password is wrong")
+    _set_hash(user, new)
+    sessions.end_all(session, user.id)
+    record(session, actor, "password.change", target=user.name)
+    session.flush()
+
+
+def reset_password(
+    session: Session, user: User, password: str, *, revoke_tokens: bool, actor: Actor
+) -> None:
+    """An admin's reset: ends the user's web sessions and, if asked, revokes their tokens."""
+    _set_hash(user, password)
+    sessions.end_all(session, user.id)
+    revoked = tokens.revoke_all(session, user.id) if revoke_tokens else 0
+    record(session, actor, "password.reset", target=user.name, detail={"tokens_revoked": revoked})
+    session.flush()
+
+
+def set_disabled(session: Session, user: User, disabled: bool, *, actor: Actor) -> None:
+    """Disable (sessions end, tokens stop working) or re-enable an account."""
+    if disabled and actor.user is not None and actor.user.id == user.id:
+        raise Invalid("you cannot disable your own account")
+    user.disabled_at = utcnow() if disabled else None
+    if disabled:
+        sessions.end_all(session, user.id)
+    record(session, actor, "user.disable" if disabled else "user.enable", target=user.name)
+    session.flush()
+
+
+def delete_user(session: Session, user: User, *, actor: Actor) -> None:
+    """Delete an account: it can no longer sign in or use tokens, and leaves every list;
+    its labels stay, attributed to it (the row is kept, marked deleted)."""
+    if actor.user is not None and actor.user.id == user.id:
+        raise Invalid("you cannot delete your own account")
+    user.deleted_at = utcnow()
+    user.password_hash = None
+    sessions.end_all(session, user.id)
+    tokens.revoke_all(session, user.id)
+    record(session, actor, "user.delete", target=user.name)
+    session.flush()
+
+
+def set_role(session: Session, user: User, role: str, *, actor: Actor) -> None:
+    if role not in {r.value for r in Role}:
+        raise Invalid(f"unknown role {role!r}; use one of: {ROLES}")
+    if user.role != role:
+        record(
+            session, actor, "user.role", target=user.name, detail={"from": user.role, "to": role}
+        )
+        user.role = role
+        session.flush()
+
+
+def mint_token(
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    expires_days: int | None,
+    password: str,
+    actor: Actor,
+) -> tuple[ApiToken, str]:
+    """A new named token of the user, who must give their password again (so neither a
+    stolen cookie nor a stolen token can mint more); returns it with its plain value."""
+    if not check_password(user, password):
+        raise Invalid("the password is wrong")
+    token, value = tokens.create_token(session, user, name=name, expires_days=expires_days)
+    record(session, actor, "token.create", target=f"{user.name}/{token.name}")
+    return token, value
+
+
+def revoke_token(session: Session, token: ApiToken, *, actor: Actor) -> None:
+    """Revoke a token: it stops working at once."""
+    tokens.revoke(session, token)
+    record(session, actor, "token.revoke", target=f"user {token.user_id}/{token.name}")

@@ -9,11 +9,12 @@ from urllib.parse import urlparse
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from app.audit.service import Actor, record
 from app.deps import WriteSession
 from app.routing import GuardedRoute
 from app.users import service as users
 from app.web.ratelimit import LoginLimiter
-from app.web.security import check_csrf, sign_in
+from app.web.security import check_csrf, client_address, sign_in, sign_out
 from app.web.templating import render
 
 router = APIRouter(route_class=GuardedRoute)
@@ -45,7 +46,7 @@ def login(
 ) -> HTMLResponse | RedirectResponse:
     """Check the password; on success start a session and go on to ``next``."""
     limiter: LoginLimiter = request.app.state.login_limiter
-    address = request.client.host if request.client else "unknown"
+    address = client_address(request)
     if wait := limiter.retry_after(username, address):
         minutes = math.ceil(wait / 60)
         error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
@@ -55,6 +56,7 @@ def login(
     user = users.authenticate(session, username, password)
     if user is None:
         limiter.failed(username, address)
+        record(session, Actor(None, address), "signin.failed", target=username[:100])
         context = {
             "next": _safe_next(next),
             "error": "Wrong username or password.",
@@ -62,12 +64,14 @@ def login(
         }
         return render(request, "login.html", context, status_code=401)
     limiter.succeeded(username, address)
-    sign_in(request, user)
+    sign_in(request, session, user)
+    record(session, Actor(user, address), "signin.ok", target=user.name)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", dependencies=[Depends(check_csrf)])
-def logout(request: Request) -> RedirectResponse:
-    """End the session."""
-    request.session.clear()
+def logout(request: Request, session: WriteSession) -> RedirectResponse:
+    """End the session, on the server too: a copy of the cookie no longer works."""
+    user = sign_out(request, session)
+    record(session, Actor(user, client_address(request)), "signout")
     return RedirectResponse("/login", status_code=303)

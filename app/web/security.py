@@ -6,16 +6,21 @@ import hmac
 import logging
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import Settings, secret_key_problem
-from app.deps import DatabaseDep
+from app.db import Database
 from app.errors import AppError, Forbidden
 from app.models import User
+from app.routing import pre_body
+from app.users import sessions
 
 log = logging.getLogger("labelloop")
 
@@ -34,6 +39,7 @@ SECURITY_HEADERS = [
     (b"cross-origin-opener-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 ]
+HSTS_HEADER = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")
 
 
 def session_secret(settings: Settings) -> str:
@@ -89,31 +95,81 @@ async def check_csrf(request: Request) -> None:
         raise Forbidden("the form has expired or did not come from this site; reload the page")
 
 
-def web_user(request: Request, db: DatabaseDep) -> User:
-    """The signed-in user (the session cookie), else a redirect to the sign-in page."""
-    user_id = request.session.get("user_id")
-    if isinstance(user_id, int):
+def lifetimes(settings: Settings) -> sessions.Lifetimes:
+    return sessions.Lifetimes(
+        idle=timedelta(minutes=settings.session_idle_minutes),
+        absolute=timedelta(days=settings.session_days),
+    )
+
+
+def _resume(db: Database, settings: Settings, key: object) -> User:
+    """The cookie's session user, else ``LoginRequired``; records activity once a minute."""
+    if isinstance(key, str):
         with db.reader() as session:
-            user = session.get(User, user_id)
-            if user is not None and request.session.get("pw") == _password_tag(user):
-                session.expunge(user)
-                return user
-    request.session.pop("user_id", None)
+            resumed = sessions.resume(session, key, lifetimes(settings))
+        if resumed is not None:
+            if resumed.stale:
+                with db.writer() as session, session.begin():
+                    sessions.touch(session, resumed.session_id)
+            return resumed.user
     raise LoginRequired("please sign in")
 
 
-def _password_tag(user: User) -> str:
-    """Changes when the password does, which signs out every other session of the user."""
-    return (user.password_hash or "")[-16:]
+async def _identify(request: Request) -> None:
+    """Pre-body check of every signed-in page: resolve the session's user once."""
+    if getattr(request.state, "user", None) is not None:
+        return
+    key = request.session.get("sid")
+    db, settings = request.app.state.db, request.app.state.settings
+    try:
+        request.state.user = await anyio.to_thread.run_sync(_resume, db, settings, key)
+    except LoginRequired:
+        request.session.clear()
+        raise
 
 
-def sign_in(request: Request, user: User) -> None:
+async def _identify_admin(request: Request) -> None:
+    await _identify(request)
+    if not request.state.user.is_admin:
+        raise Forbidden("this page is for admins")
+
+
+@pre_body(_identify)
+def web_user(request: Request) -> User:
+    """The signed-in user (the session cookie), else a redirect to the sign-in page.
+
+    Resolved before the body is read (``app.routing``); this returns what was found.
+    """
+    user = getattr(request.state, "user", None)
+    if user is None:  # only outside a GuardedRoute
+        user = _resume(request.app.state.db, request.app.state.settings, request.session.get("sid"))
+        request.state.user = user
+    return user
+
+
+def sign_in(request: Request, session: Session, user: User) -> None:
+    """Start a server-side session for ``user`` (a fresh cookie: no session fixation)."""
+    settings: Settings = request.app.state.settings
+    sessions.forget_expired(session, user.id, lifetimes(settings))
+    key = sessions.start(session, user, address=client_address(request))
     request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["pw"] = _password_tag(user)
+    request.session["sid"] = key
     csrf_token(request)
 
 
+def sign_out(request: Request, session: Session) -> User | None:
+    """End this browser's session on the server, and forget the cookie; returns its user."""
+    key = request.session.get("sid")
+    user_id = sessions.end(session, key) if isinstance(key, str) else None
+    request.session.clear()
+    return session.get(User, user_id) if user_id is not None else None
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@pre_body(_identify_admin)
 async def web_admin(user: Annotated[User, Depends(web_user)]) -> User:
     if not user.is_admin:
         raise Forbidden("this page is for admins")
@@ -125,10 +181,15 @@ WebAdmin = Annotated[User, Depends(web_admin)]
 
 
 class SecurityHeadersMiddleware:
-    """Adds CSP and the usual hardening headers to every response."""
+    """Adds CSP and the usual hardening headers to every response.
 
-    def __init__(self, app: ASGIApp) -> None:
+    With ``hsts`` (the site is public over HTTPS) browsers are also told to use only HTTPS
+    for a year, so a later plain-HTTP link cannot expose the session cookie.
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.headers = SECURITY_HEADERS + ([HSTS_HEADER] if hsts else [])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -138,7 +199,7 @@ class SecurityHeadersMiddleware:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + SECURITY_HEADERS
+                message["headers"] = list(message["headers"]) + self.headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -32,6 +32,7 @@ from app.models.base import Base
 from app.scheduler.worker import Worker
 from app.training import service as training
 from app.users import service as users
+from app.users import tokens
 from tests.conftest import BACKENDS, fresh_database
 from tests.factories import auth, create_project
 
@@ -64,6 +65,8 @@ class World:
             "item_id": self.item_ids[0],
             "user_id": self.victim_id,
             "job_id": self.job_id,
+            "token_id": 1,  # the first user's first token: refused calls never reach it
+            "action": "disable",
             "fmt": "csv",
         }
 
@@ -151,13 +154,79 @@ def _password_form(world: World, role: str) -> dict[str, Any]:
     return {"data": {"password": f"new-password-{next(world.serial)}"}}
 
 
+def _new_user_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"name": f"api-made-by-{role}-{next(world.serial)}", "role": "annotator"}}
+
+
+def _password_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"password": f"new-password-{next(world.serial)}"}}
+
+
+def _own_password_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"current_password": "own-caller-password", "new_password": "a-new-password"}}
+
+
+def _own_password_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"current_password": "own-caller-password", "new_password": "a-new-password"}}
+
+
+def _mint_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"name": f"script-{next(world.serial)}", "password": f"api-{role}-password"}}
+
+
+def _mint_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"name": f"script-{next(world.serial)}", "password": f"web-{role}-password"}}
+
+
+def _role_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"role": "annotator"}}
+
+
+def _throwaway(world: World) -> int:
+    return _add_user(world.db, f"gone-{next(world.serial)}", ANNOTATOR, browser=False)[0]
+
+
+def _throwaway_user(world: World, role: str) -> dict[str, object]:
+    return {"user_id": _throwaway(world), "action": "disable"}
+
+
+def _token_of(world: World, user_name: str | None, user_id: int | None = None) -> int:
+    with world.db.writer() as session, session.begin():
+        user = session.get_one(User, user_id) if user_id else users.get_by_name(session, user_name)
+        assert user is not None
+        return tokens.create_token(session, user, name="to revoke")[0].id
+
+
+def _own_token(prefix: str) -> Fresh:
+    return lambda world, role: {"token_id": _token_of(world, f"{prefix}-{role}")}
+
+
+def _victim_token(world: World, role: str) -> dict[str, object]:
+    user_id = _throwaway(world)
+    return {"user_id": user_id, "token_id": _token_of(world, None, user_id)}
+
+
+Fresh = Callable[[World, str], dict[str, object]]
+
+
+def _no_fresh(world: World, role: str) -> dict[str, object]:
+    return {}
+
+
 @dataclass(frozen=True)
 class Rule:
-    """The least role a route needs, the status it answers when allowed, and a valid body."""
+    """The least role a route needs, the status it answers when allowed, and a valid body.
+
+    ``fresh`` makes what an allowed call uses up (a user to delete, a token to revoke) and
+    returns the path values that name it; ``own_caller`` calls as a new user of the role,
+    for routes that end their caller's sessions (sign-out, a password change).
+    """
 
     role: str
     ok: int
     body: Body = _nothing
+    fresh: Fresh = _no_fresh
+    own_caller: bool = False
 
 
 PROJECT = "/api/v1/projects/{project_id}"
@@ -178,10 +247,24 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{PROJECT}/predict"): Rule(ANNOTATOR, 200, _predict_json),
     ("POST", f"{PROJECT}/train"): Rule(ADMIN, 202),
     ("GET", f"{PROJECT}/runs"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
+    ("GET", "/api/v1/me"): Rule(ANNOTATOR, 200),
+    ("POST", "/api/v1/me/password"): Rule(ANNOTATOR, 204, _own_password_json, own_caller=True),
+    ("GET", "/api/v1/me/tokens"): Rule(ANNOTATOR, 200),
+    ("POST", "/api/v1/me/tokens"): Rule(ANNOTATOR, 201, _mint_json),
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): Rule(ANNOTATOR, 204, fresh=_own_token("api")),
+    ("GET", "/api/v1/users"): Rule(ADMIN, 200),
+    ("POST", "/api/v1/users"): Rule(ADMIN, 201, _new_user_json),
+    ("PATCH", "/api/v1/users/{user_id}"): Rule(ADMIN, 200, _role_json),
+    ("POST", "/api/v1/users/{user_id}/password"): Rule(ADMIN, 204, _password_json),
+    ("DELETE", "/api/v1/users/{user_id}"): Rule(ADMIN, 204, fresh=_throwaway_user),
+    ("GET", "/api/v1/users/{user_id}/tokens"): Rule(ADMIN, 200),
+    ("DELETE", "/api/v1/users/{user_id}/tokens/{token_id}"): Rule(ADMIN, 204, fresh=_victim_token),
+    ("GET", "/api/v1/audit"): Rule(ADMIN, 200),
     # Browser: session cookie, and the session's CSRF token on every POST.
     ("GET", "/login"): Rule(ANONYMOUS, 200),
     ("POST", "/login"): Rule(ANONYMOUS, 303, _credentials),
-    ("POST", "/logout"): Rule(ANONYMOUS, 303),
+    ("POST", "/logout"): Rule(ANONYMOUS, 303, own_caller=True),
     ("GET", "/"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/new"): Rule(ADMIN, 200),
     ("POST", "/projects"): Rule(ADMIN, 303, _new_project_form),
@@ -207,8 +290,14 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/users"): Rule(ADMIN, 200),
     ("POST", "/users"): Rule(ADMIN, 200, _new_user_form),
     ("POST", "/users/{user_id}/password"): Rule(ADMIN, 200, _password_form),
+    ("POST", "/users/{user_id}/{action}"): Rule(ADMIN, 200, fresh=_throwaway_user),
+    ("GET", "/users/{user_id}/tokens"): Rule(ADMIN, 200),
+    ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): Rule(ADMIN, 200, fresh=_victim_token),
+    ("GET", "/audit"): Rule(ADMIN, 200),
     ("GET", "/account"): Rule(ANNOTATOR, 200),
-    ("POST", "/account/token"): Rule(ANNOTATOR, 200),
+    ("POST", "/account/password"): Rule(ANNOTATOR, 200, _own_password_form, own_caller=True),
+    ("POST", "/account/tokens"): Rule(ANNOTATOR, 200, _mint_form),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(ANNOTATOR, 200, fresh=_own_token("web")),
 }
 # Public by design (README: interactive docs at /docs, schema at /openapi.json): a URL to try.
 PUBLIC: dict[tuple[str, str], str] = {
@@ -299,7 +388,7 @@ def _populate(client: TestClient, db: Database, settings: Settings) -> World:
     job_id = _finished_job(db, project.id)
     world = World(client, db, settings, project.id, list(unlabelled), victim_id, job_id)
     for role in (ANNOTATOR, ADMIN):
-        world.tokens[role] = _add_user(db, f"api-{role}", role, browser=False)[1]
+        world.tokens[role] = _add_user(db, f"api-{role}", role)[1]
         _add_user(db, f"web-{role}", role)
         world.cookies[role], world.csrf[role] = _browser_session(client, f"web-{role}")
         _seed_label(world, role)  # so undo has something to withdraw
@@ -367,7 +456,9 @@ def _state(db: Database) -> tuple[object, ...]:
             tuple(session.execute(select(*counts)).one()),
             tuple(
                 session.execute(
-                    select(User.role, User.token_hash, User.password_hash).order_by(User.id)
+                    select(
+                        User.role, User.password_hash, User.disabled_at, User.deleted_at
+                    ).order_by(User.id)
                 )
             ),
             tuple(
@@ -388,21 +479,45 @@ def _call(
     csrf: str | None = None,
     send_csrf: bool = True,
     headers: dict[str, str] | None = None,
+    fresh: bool = False,
 ) -> httpx.Response:
     """Call ``key`` with a valid body as ``role``: its bearer token on the API, else its session
-    cookie and (on a POST, unless ``send_csrf`` is false) ``csrf`` or the session's own token."""
+    cookie and (on a POST, unless ``send_csrf`` is false) ``csrf`` or the session's own token.
+
+    ``fresh`` (allowed calls of the matrix only) makes what the rule's ``fresh`` and
+    ``own_caller`` ask for."""
     method, template = key
-    path = template.format(**world.path_values())
+    rule = ROUTES[key]
+    values = {**world.path_values(), **(rule.fresh(world, role) if fresh else {})}
+    path = template.format(**values)
     sent = dict(headers or {})
+    token, cookie, own_csrf = world.tokens.get(role), world.cookies[role], world.csrf[role]
+    if fresh and rule.own_caller and role != ANONYMOUS:
+        token, cookie, own_csrf = _own_caller(world, role)
     if template.startswith("/api/"):
         if role != ANONYMOUS:
-            sent.update(auth(world.tokens[role]))
+            sent.update(auth(token))
     else:
-        sent["Cookie"] = f"{SESSION_COOKIE}={world.cookies[role]}"
+        sent["Cookie"] = f"{SESSION_COOKIE}={cookie}"
         if method == "POST" and send_csrf:
-            sent["X-CSRF-Token"] = csrf or world.csrf[role]
+            sent["X-CSRF-Token"] = csrf or own_csrf
     world.client.cookies.clear()
-    return world.client.request(method, path, headers=sent, **ROUTES[key].body(world, role))
+    return world.client.request(method, path, headers=sent, **rule.body(world, role))
+
+
+def _own_caller(world: World, role: str) -> tuple[str, str, str]:
+    """A new user of ``role`` with the password ``own-caller-password``: token, cookie, CSRF."""
+    name = f"caller-{next(world.serial)}"
+    with world.db.writer() as session, session.begin():
+        _, token = users.create_user(session, name=name, role=role, password="own-caller-password")
+    form = {"username": name, "password": "own-caller-password"}
+    form["csrf_token"] = _page_csrf(world.client, "/login")
+    assert world.client.post("/login", data=form, follow_redirects=False).status_code == 303
+    csrf = _page_csrf(world.client, "/account")
+    cookie = world.client.cookies.get(SESSION_COOKIE)
+    assert cookie
+    world.client.cookies.clear()
+    return token, cookie, csrf
 
 
 # --- the matrix ------------------------------------------------------------------------------
@@ -436,7 +551,7 @@ def test_route_answers_each_role_as_classified(
 ) -> None:
     rule = ROUTES[key]
     if RANK[role] >= RANK[rule.role]:
-        response = _call(world, key, role)
+        response = _call(world, key, role, fresh=True)
         assert response.status_code == rule.ok, response.text[:500]
         assert not response.headers.get("location", "").startswith("/login?next=")
         return
@@ -515,7 +630,7 @@ def test_malformed_or_unknown_tokens_get_401(world: World, case: str) -> None:
     template = BAD_AUTHORIZATION[case]
     headers: dict[str, str] = {}
     if template is not None:
-        value = template.format(token=token, token_cut=token[:-1], digest=users.hash_token(token))
+        value = template.format(token=token, token_cut=token[:-1], digest=tokens.hash_token(token))
         headers["Authorization"] = value
     world.client.cookies.clear()
     before = _state(world.db)
@@ -581,15 +696,26 @@ def test_a_deleted_user_loses_api_and_browser_access(world: World, browser: Test
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/users"
 
 
-def test_a_new_token_retires_the_old_one(world: World, browser: TestClient) -> None:
-    _, old = _add_user(world.db, "bo", ANNOTATOR)
-    csrf = _log_in(browser, "bo")
-    assert browser.get("/api/v1/projects", headers=auth(old)).status_code == 200
-    page = browser.post("/account/token", headers={"X-CSRF-Token": csrf})
+def test_a_token_minted_on_the_account_page_needs_the_password_and_revoking_stops_it(
+    world: World, browser: TestClient
+) -> None:
+    _, first = _add_user(world.db, "bo", ANNOTATOR)
+    csrf = {"X-CSRF-Token": _log_in(browser, "bo")}
+    wrong = browser.post("/account/tokens", data={"name": "s", "password": "x"}, headers=csrf)
+    assert wrong.status_code == 422 and "password is wrong" in wrong.text
+    page = browser.post(
+        "/account/tokens", data={"name": "script", "password": "bo-password"}, headers=csrf
+    )
     assert page.status_code == 200
     (new,) = set(re.findall(r"ll_[A-Za-z0-9_-]{43}", page.text))
-    assert browser.get("/api/v1/projects", headers=auth(old)).status_code == 401
-    assert browser.get("/api/v1/projects", headers=auth(new)).status_code == 200
+    for token in (first, new):  # a new token does not retire the others
+        assert browser.get("/api/v1/projects", headers=auth(token)).status_code == 200
+    mine = browser.get("/api/v1/me/tokens", headers=auth(new)).json()
+    assert [t["name"] for t in mine] == ["script", "default"]
+    revoked = browser.post(f"/account/tokens/{mine[0]['id']}/revoke", headers=csrf)
+    assert revoked.status_code == 200 and ">script<" not in revoked.text
+    assert browser.get("/api/v1/projects", headers=auth(new)).status_code == 401
+    assert browser.get("/api/v1/projects", headers=auth(first)).status_code == 200
 
 
 def test_a_demoted_admin_is_refused_at_once(world: World, browser: TestClient) -> None:
