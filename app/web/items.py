@@ -1,4 +1,5 @@
-"""The items screen: a project's pool as a table, one keyset page at a time."""
+"""The items screen: a project's pool as a table, one keyset page at a time; an item's label
+history opens under its row."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
+from app.annotations.history import item_history
 from app.deps import ReadSession
 from app.fields import MAX_ID, PathId
 from app.items import listing
@@ -58,3 +60,12 @@ def more_items(
     """The next page's rows (and its own "next page" row), to append to the table."""
     context = _context(session, project_id, after, status)
     return render(request, TEMPLATE, {"current_user": user, **context}, block="rows")
+
+
+@router.get("/projects/{project_id}/items/{item_id}/history", response_class=HTMLResponse)
+def history_row(
+    request: Request, project_id: PathId, item_id: PathId, session: ReadSession, user: WebUser
+) -> HTMLResponse:
+    """A table row with the item's current labels and the replaced or withdrawn ones."""
+    context = {"current_user": user, "history": item_history(session, project_id, item_id)}
+    return render(request, TEMPLATE, context, block="history")
