@@ -4,8 +4,9 @@ The counts live in this process's memory. That is enough for the embedded defaul
 process). With several web processes each one counts on its own, so a guesser gets up to
 ``max_failures`` tries per window *per process*; such deployments should keep the counts in
 a store the processes share (a database table, Redis) or limit ``POST /login`` at the
-reverse proxy. Behind a proxy, pass the client address through (uvicorn honours
-``X-Forwarded-For`` from ``FORWARDED_ALLOW_IPS``), or every client shares one address.
+reverse proxy. Behind a proxy, list it in ``LABELLOOP_TRUSTED_PROXIES``, or every client
+shares the proxy's address; ``X-Forwarded-For`` from any other peer is ignored, so a guesser
+cannot claim a fresh address for every try.
 """
 
 from __future__ import annotations
