@@ -55,6 +55,16 @@ class Invalid(AppError):
     status_code = 422
 
 
+class TooManyRequests(AppError):
+    """The caller is over a rate limit (``app.ratelimits``): retry after ``retry_after`` s."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class Unavailable(AppError):
     """The database refused or dropped the connection, or stayed locked: worth a retry."""
 
@@ -91,13 +101,29 @@ _DESCRIPTIONS = {
     413: "The body is over the size limit",
     415: "Unsupported file format",
     422: "Invalid request",
+    429: "Over the caller's rate limit for this kind of request: retry after the Retry-After "
+    "seconds",
     503: "The database is unavailable or busy: retry after the Retry-After seconds",
+}
+
+
+_HEADERS = {
+    429: {
+        "Retry-After": {
+            "description": "Seconds until the request would be within the limit",
+            "schema": {"type": "integer"},
+        }
+    }
 }
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI documentation of the error responses ``codes`` (for ``responses=``)."""
     return {
-        code: {"model": InvalidOut if code == 422 else ErrorOut, "description": _DESCRIPTIONS[code]}
+        code: {
+            "model": InvalidOut if code == 422 else ErrorOut,
+            "description": _DESCRIPTIONS[code],
+            **({"headers": _HEADERS[code]} if code in _HEADERS else {}),
+        }
         for code in codes
     }

@@ -22,6 +22,7 @@ from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.items import export, jobs, listing, service
 from app.projects.service import get_project
+from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 
 router = APIRouter(
@@ -95,9 +96,10 @@ class ImportJobOut(BaseModel):
     status_code=status.HTTP_201_CREATED,
     response_model=ImportOut,
     responses={
-        **responses(403, 415),
+        **responses(403, 415, 429),
         202: {"model": ImportJobOut, "description": "A background import job was started"},
     },
+    dependencies=[rate_limited("import")],
 )
 def import_file(
     request: Request,
@@ -171,8 +173,10 @@ def list_items(
                 "text/csv": {"schema": {"type": "string"}},
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
-        }
+        },
+        **responses(429),
     },
+    dependencies=[rate_limited("export")],
 )
 def export_annotations(
     project_id: PathId,

@@ -12,6 +12,7 @@ from app.errors import responses
 from app.fields import PathId
 from app.projects.service import ProjectRef
 from app.queue import service
+from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 
 router = APIRouter(
@@ -35,7 +36,7 @@ class QueueOut(BaseModel):
     items: list[QueueItemOut]
 
 
-@router.get("/queue")
+@router.get("/queue", responses=responses(429), dependencies=[rate_limited("queue")])
 def get_queue(
     project_id: PathId,
     user: CurrentUser,  # before the session: authenticate outside the write slot

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import func, select
 
-from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
+from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
 from app.fields import PathId
 from app.learning.stopping import StopPoint, stabilised
 from app.models import ModelVersion, Project, TrainingRun
 from app.projects.service import counts, get_project
+from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 from app.training import service
+from app.training.predictor import within_budget
 
 STOP_KAPPA = 0.99  # Bloodgood & Vijay-Shanker's threshold
 STOP_RUNS = 3
@@ -147,11 +149,18 @@ def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> Model
     )
 
 
-@router.post("/predict", responses=responses(409))
+@router.post("/predict", responses=responses(409, 429), dependencies=[rate_limited("predict")])
 def predict(
-    project_id: PathId, body: PredictIn, session: ReadSession, _: CurrentUser, request: Request
+    project_id: PathId,
+    body: PredictIn,
+    session: ReadSession,
+    _: CurrentUser,
+    request: Request,
+    settings: SettingsDep,
 ) -> PredictOut:
-    """Predict labels for texts with the published model (409 before the first model)."""
+    """Predict labels for texts with the published model (409 before the first model, 413
+    when the texts together are over the character limit)."""
+    within_budget(body.texts, settings.predict_max_chars)
     project = get_project(session, project_id)
     model = _current(session, project)
     if model is None:
@@ -160,7 +169,12 @@ def predict(
     return PredictOut(model_version=model.version, predictions=predictions)
 
 
-@router.post("/train", status_code=status.HTTP_202_ACCEPTED, responses=responses(403))
+@router.post(
+    "/train",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=responses(403, 429),
+    dependencies=[rate_limited("train")],
+)
 def train(project_id: PathId, session: WriteSession, _: AdminUser, actor: ActorDep) -> RunOut:
     """Queue a training run now (joins the queued one if there is one)."""
     project = get_project(session, project_id)

@@ -1,0 +1,95 @@
+"""Per-user request rates on the JSON API, one moving-window limit per category of route.
+
+A category (``queue``, ``predict``, ...) is limited by its ``rate_limit_<category>`` setting,
+counted per user, so a burst of predictions spends neither the caller's labelling budget nor
+anyone else's. The check runs before the body is read (``app.routing.pre_body``), after the
+caller's identity check: an over-limit upload is refused without spooling a byte of it.
+
+Counts live in this process's memory (``limits``' memory storage), made per app in
+``create_app``. With several web processes (``labelloop serve --workers N``) each one counts
+on its own, so a user gets up to N times a limit; a deployment that needs one count keeps
+them in a shared store (``limits`` speaks Redis and Memcached) or limits at its proxy.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Annotated, Any, Literal, get_args
+
+from fastapi import Depends, Request
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+
+from app.config import Settings
+from app.deps import current_user
+from app.errors import TooManyRequests
+from app.models import User
+from app.routing import pre_body
+
+Category = Literal["queue", "label", "predict", "import", "export", "train"]
+CATEGORIES: tuple[Category, ...] = get_args(Category)
+_COUNTED = "rate_limits_counted"  # request.state: the categories this request was counted in
+
+
+class ApiLimiter:
+    """The rate limits of one app, by category, with their per-user counts.
+
+    The moving window keeps the time of each counted request: ``Retry-After`` is then exact
+    (when the oldest request in the window leaves it), and refused requests are not
+    counted, so a client that keeps knocking is let in as soon as its window allows.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.limits: dict[Category, RateLimitItem] = {
+            category: parse(getattr(settings, f"rate_limit_{category}")) for category in CATEGORIES
+        }
+        self._window = MovingWindowRateLimiter(MemoryStorage())
+
+    def hit(self, category: Category, user_id: int) -> int:
+        """Count one request of ``user_id``; 0 if within the limit, else seconds to wait."""
+        limit = self.limits[category]
+        if self._window.hit(limit, category, str(user_id)):
+            return 0
+        reset = self._window.get_window_stats(limit, category, str(user_id)).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+
+def _enforce(request: Request, category: Category, user: User) -> None:
+    """Count the request once; 429 with ``Retry-After`` when the user is over the limit."""
+    counted: set[str] = getattr(request.state, _COUNTED, set())
+    if category in counted:
+        return
+    counted.add(category)
+    setattr(request.state, _COUNTED, counted)
+    limiter: ApiLimiter = request.app.state.rate_limiter
+    wait = limiter.hit(category, user.id)
+    if wait:
+        limit = limiter.limits[category]
+        raise TooManyRequests(
+            f"over the rate limit of {limit} for {category} requests per user "
+            f"(LABELLOOP_RATE_LIMIT_{category.upper()}): retry in {wait} s",
+            retry_after=wait,
+        )
+
+
+def rate_limited(category: Category) -> Any:  # noqa: ANN401 - a FastAPI Depends marker
+    """A route dependency (``dependencies=[rate_limited("predict")]``) counting the caller's
+    requests of ``category``.
+
+    It depends on ``current_user``, so the identity check runs first and this one finds the
+    caller on ``request.state.user``; both run before the body is read.
+    """
+
+    async def check(request: Request) -> None:
+        user = getattr(request.state, "user", None)
+        if user is not None:  # else the identity check refused, or runs as a dependency
+            _enforce(request, category, user)
+
+    @pre_body(check)
+    async def limited(request: Request, user: Annotated[User, Depends(current_user)]) -> None:
+        _enforce(request, category, user)  # outside a GuardedRoute; else already counted
+
+    limited.__name__ = f"rate_limited_{category}"
+    return Depends(limited)
