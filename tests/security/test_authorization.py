@@ -275,6 +275,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{project_id}/export.{fmt}"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items/more"): Rule(ANNOTATOR, 200, _params(after=1)),
+    ("GET", "/projects/{project_id}/items/{item_id}/history"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/import"): Rule(ADMIN, 200),
     ("POST", "/projects/{project_id}/import/preview"): Rule(ADMIN, 200, _upload),
     ("POST", "/projects/{project_id}/import"): Rule(ADMIN, 200, _kept_upload),
