@@ -80,6 +80,11 @@ class Live:
     settings: Settings
     log: Path
 
+    @property
+    def tmp(self) -> Path:
+        """The server's temporary directory (uploads spool there)."""
+        return self.settings.data_dir.parent / "tmp"
+
     def user(self, role: str = "admin") -> str:
         """A new user with a name of its own; returns its API token."""
         return create_user(self.db, name=f"{role}-{next(_names)}", role=role)[1]
@@ -96,8 +101,13 @@ def live(
         settings = Settings(database_url=url, data_dir=directory / "data", cv_folds=3)
         db = open_database(url)
         try:
+            (directory / "tmp").mkdir()
             with serve(
-                url, settings.data_dir, "--no-worker", LABELLOOP_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT)
+                url,
+                settings.data_dir,
+                "--no-worker",
+                LABELLOOP_MAX_UPLOAD_BYTES=str(UPLOAD_LIMIT),
+                TMPDIR=str(directory / "tmp"),  # where uploads spool: tests look inside
             ) as base:
                 (log,) = directory.glob("serve-*.log")
                 yield Live(url=base, db=db, settings=settings, log=log)

@@ -1,0 +1,98 @@
+"""Every route decides who the caller is before it reads a body (``app.routing``).
+
+Over a real socket: the server must answer 401/403 after seeing only the request head and
+a sliver of a large body. Were the body read first, the server would wait for bytes this
+test never sends and the answer would not come.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.routing import APIRoute
+
+from app.config import Settings
+from app.main import create_app
+from app.routing import GuardedRoute, pre_body_checks
+from tests.factories import create_project
+from tests.security.conftest import Live, snapshot
+from tests.security.test_upload_streams import BOUNDARY, _connect, _part_start, _status
+
+PUBLIC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/health", "/login"}
+
+
+def test_every_route_checks_its_caller_before_the_body(tmp_path: Path) -> None:
+    app = create_app(Settings(database_url="sqlite://", data_dir=tmp_path), worker=False)
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        if route.path in PUBLIC_PATHS and route.path not in ("/login",):
+            continue
+        assert isinstance(route, GuardedRoute), f"{route.path} is not a GuardedRoute"
+        if route.path in ("/login", "/logout"):
+            continue
+        assert pre_body_checks(route.dependant), f"{route.path} has no pre-body identity check"
+
+
+def _send_head_and_a_sliver(url: str, head: str, sliver: bytes) -> int:
+    with _connect(url) as sock:
+        sock.sendall(head.encode() + sliver)
+        # The rest of the body is never sent: only an answer given without it arrives.
+        sock.settimeout(10)
+        try:
+            return _status(sock)
+        except TimeoutError as exc:
+            raise AssertionError("the server waited for the body before answering") from exc
+
+
+def _files(directory: Path) -> set[tuple[str, int]]:
+    return {(p.name, p.stat().st_size) for p in directory.rglob("*") if p.is_file()}
+
+
+def test_an_anonymous_16_mb_json_body_is_refused_unread(live: Live) -> None:
+    project = create_project(live.db, name="pre-body-json")
+    head = (
+        f"POST /api/v1/projects/{project.id}/predict HTTP/1.1\r\nHost: test\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {16 * 1024 * 1024 - 1}\r\n\r\n"
+    )
+    assert _send_head_and_a_sliver(live.url, head, b"[" * 65536) == 401
+
+
+def test_an_anonymous_150_mb_upload_is_refused_unread(live: Live) -> None:
+    project = create_project(live.db, name="pre-body-upload")
+    before = snapshot(live.db)
+    head = (
+        f"POST /api/v1/projects/{project.id}/imports HTTP/1.1\r\nHost: test\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    part = _part_start() + b"x" * 60_000
+    chunk = b"%x\r\n%s\r\n" % (len(part), part)
+    before_files = _files(live.tmp), _files(live.settings.data_dir)
+    assert _send_head_and_a_sliver(live.url, head, chunk) == 401
+    assert (_files(live.tmp), _files(live.settings.data_dir)) == before_files
+    assert snapshot(live.db) == before
+
+
+def test_an_annotators_upload_to_an_admin_route_is_refused_unread(live: Live) -> None:
+    project = create_project(live.db, name="pre-body-role")
+    token = live.user("annotator")
+    head = (
+        f"POST /api/v1/projects/{project.id}/imports HTTP/1.1\r\nHost: test\r\n"
+        f"Authorization: Bearer {token}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    part = _part_start() + b"x" * 60_000
+    assert _send_head_and_a_sliver(live.url, head, b"%x\r\n%s\r\n" % (len(part), part)) == 403
+
+
+def test_an_anonymous_form_post_is_sent_to_sign_in_unread(live: Live) -> None:
+    project = create_project(live.db, name="pre-body-web")
+    head = (
+        f"POST /projects/{project.id}/import/preview HTTP/1.1\r\nHost: test\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n"
+    )
+    part = _part_start() + b"x" * 60_000
+    assert _send_head_and_a_sliver(live.url, head, b"%x\r\n%s\r\n" % (len(part), part)) == 303

@@ -1,0 +1,64 @@
+"""Passwords and sign-in rules of ``app.users.service``."""
+
+from __future__ import annotations
+
+import pytest
+from argon2 import PasswordHasher
+
+from app.audit.service import CLI
+from app.db import Database
+from app.users import service
+from app.users.service import _DUMMY_PASSWORD
+
+
+def test_an_account_without_a_password_never_signs_in(db: Database) -> None:
+    with db.writer() as session, session.begin():
+        service.create_user(session, name="bot", role="admin")
+    with db.writer() as session, session.begin():
+        # the string the sign-in check hashes when there is nothing to compare with
+        assert service.authenticate(session, "bot", _DUMMY_PASSWORD) is None
+        assert service.authenticate(session, "bot", "") is None
+
+
+def test_sign_in_costs_one_hash_whether_or_not_the_account_can_sign_in(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with db.writer() as session, session.begin():
+        service.create_user(session, name="bot", role="annotator")
+        service.create_user(session, name="ada", role="annotator", password="ada-password")
+    calls: list[str] = []
+    verify = PasswordHasher.verify
+
+    def counting(self: PasswordHasher, hash: str, password: str) -> bool:
+        calls.append(password)
+        return verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting)
+    with db.writer() as session, session.begin():
+        for name in ("nobody", "bot", "ada"):
+            service.authenticate(session, name, "a-guess")
+    assert len(calls) == 3  # one argon2 verification each: no early answer to time
+
+
+def test_a_disabled_user_cannot_sign_in_until_enabled(db: Database) -> None:
+    with db.writer() as session, session.begin():
+        user, _ = service.create_user(session, name="ada", role="annotator", password="pw-ada-123")
+        service.set_disabled(session, user, True, actor=CLI)
+    with db.writer() as session, session.begin():
+        assert service.authenticate(session, "ada", "pw-ada-123") is None
+        service.set_disabled(session, service.get_user(session, user.id), False, actor=CLI)
+    with db.writer() as session, session.begin():
+        assert service.authenticate(session, "ada", "pw-ada-123") is not None
+
+
+def test_changing_a_password_needs_the_current_one(db: Database) -> None:
+    with db.writer() as session, session.begin():
+        user, _ = service.create_user(session, name="ada", role="annotator", password="pw-ada-123")
+    with db.writer() as session, session.begin():
+        me = service.get_user(session, user.id)
+        with pytest.raises(service.Invalid, match="current password"):
+            service.change_password(session, me, current="wrong", new="new-password", actor=CLI)
+        service.change_password(session, me, current="pw-ada-123", new="new-password", actor=CLI)
+    with db.writer() as session, session.begin():
+        assert service.authenticate(session, "ada", "new-password") is not None
+        assert service.authenticate(session, "ada", "pw-ada-123") is None
