@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
+from app.errors import Invalid
 from app.models import AuditEvent, User
 
 
@@ -101,6 +102,15 @@ def _conditions(where: AuditFilter) -> list[ColumnElement[bool]]:
     if where.project_id is not None:
         found.append(AuditEvent.project_id == where.project_id)
     if where.since is not None:
-        since = where.since if where.since.tzinfo else where.since.replace(tzinfo=UTC)
-        found.append(AuditEvent.at >= since)
+        found.append(AuditEvent.at >= _utc(where.since))
     return found
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (a naive one is taken as UTC already)."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # such as 0001-01-01T00:00+01:00
+        raise Invalid("since: the time is out of range") from None

@@ -153,6 +153,9 @@ def test_filters_by_action_prefix_actor_project_and_time(client: TestClient, db:
     earlier = (datetime.now(UTC) - timedelta(minutes=1)).replace(tzinfo=None).isoformat()
     assert len(_events(client, admin, since=earlier)) == len(ids)
     assert _events(client, admin, action="%.") == []  # LIKE wildcards are plain text
+    out_of_range = {"since": "0001-01-01T00:00:00+01:00"}
+    response = client.get("/api/v1/audit", params=out_of_range, headers=auth(admin))
+    assert response.status_code == 422
 
 
 def test_keyset_pages_walk_every_event_once(client: TestClient, db: Database) -> None:
