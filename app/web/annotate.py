@@ -115,8 +115,11 @@ def _fetch(
     have: set[int],
     want: int,
 ) -> tuple[list[queue.QueueItem], int | None]:
+    # The page says which items it holds; whatever it claims, nobody holds more leases
+    # through this screen than the API's queue limit allows.
+    limit = min(len(have) + want, settings.queue_max_limit)
     batch = queue.next_items(
-        session, project, user, limit=len(have) + want, lease_seconds=settings.lease_seconds
+        session, project, user, limit=limit, lease_seconds=settings.lease_seconds
     )
     fresh = [q for q in batch.items if q.item.id not in have][:want]
     return fresh, batch.model_version
