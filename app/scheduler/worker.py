@@ -19,6 +19,7 @@ from datetime import timedelta
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
+from app.scheduler.liveness import Heartbeat
 from app.training import jobs
 from app.training import service as training
 
@@ -26,11 +27,25 @@ log = logging.getLogger("labelloop.worker")
 
 
 class Worker:
-    def __init__(self, db: Database, settings: Settings, name: str | None = None) -> None:
+    """Claims and executes runs; ``heartbeat`` (``labelloop worker``) shows the loop is alive."""
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        name: str | None = None,
+        *,
+        heartbeat: Heartbeat | None = None,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+        self.heartbeat = heartbeat
         self._last_recovery = float("-inf")
+
+    def _alive(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.beat()
 
     def run_once(self) -> bool:
         """Recover stale runs (now and then), claim and execute one run. Returns whether one ran.
@@ -76,6 +91,7 @@ class Worker:
 
     def _beat(self, run_id: int, stop: threading.Event) -> None:
         while not stop.wait(self.settings.worker_heartbeat_seconds):
+            self._alive()  # a long run keeps the process's heartbeat fresh too
             try:
                 with self.db.writer() as session, session.begin():
                     training.heartbeat(session, run_id)
@@ -86,6 +102,7 @@ class Worker:
         """Poll until ``stop`` is set; an error in one iteration never ends the loop."""
         log.info("worker %s started", self.name)
         while not stop.is_set():
+            self._alive()
             try:
                 worked = self.run_once()
             except Exception:  # noqa: BLE001
