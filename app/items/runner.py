@@ -1,4 +1,5 @@
-"""The web process's import thread: runs queued import jobs one at a time, fails stale ones."""
+"""The web process's import thread: runs queued import jobs one at a time, fails stale ones,
+and deletes browser uploads that were previewed and never imported."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import time
 
 from app.config import Settings
 from app.db import Database
-from app.items import jobs
+from app.items import jobs, uploads
 
 log = logging.getLogger("labelloop.imports")
 
 SWEEP_SECONDS = 1.0  # how often an idle runner looks for stale jobs
+UPLOAD_SWEEP_SECONDS = 600.0  # and for stale uploads (also once at start)
 
 
 class ImportRunner:
@@ -47,11 +49,14 @@ class ImportRunner:
             return list(self._waiting)
 
     def _loop(self) -> None:
-        last_sweep = 0.0
+        last_sweep = last_upload_sweep = float("-inf")
         while not self._stop.is_set():
             if time.monotonic() - last_sweep >= SWEEP_SECONDS:
                 self._sweep()
                 last_sweep = time.monotonic()
+            if time.monotonic() - last_upload_sweep >= UPLOAD_SWEEP_SECONDS:
+                self._sweep_uploads()
+                last_upload_sweep = time.monotonic()
             try:
                 job_id = self._jobs.get(timeout=SWEEP_SECONDS)
             except queue.Empty:
@@ -73,3 +78,12 @@ class ImportRunner:
             return
         for job_id in failed:
             log.warning("import job %s stopped beating: marked failed", job_id)
+
+    def _sweep_uploads(self) -> None:
+        try:
+            removed = uploads.remove_stale(self.settings)
+        except OSError:
+            log.exception("could not remove stale uploads")
+            return
+        if removed:
+            log.info("removed %s uploads never imported", removed)

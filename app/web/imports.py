@@ -18,6 +18,7 @@ from app.items import jobs
 from app.items import service as items
 from app.items.parsing import ImportFormatError, detect_format
 from app.items.preview import preview
+from app.items.uploads import uploads_dir
 from app.models import ImportStatus
 from app.projects.service import get_project
 from app.routing import GuardedRoute
@@ -29,9 +30,7 @@ UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(csv|tsv|jsonl|json)$")
 
 
 def _uploads(settings: SettingsDep) -> Path:
-    path = settings.data_dir / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return uploads_dir(settings)
 
 
 @router.get("/projects/{project_id}/import", response_class=HTMLResponse)
