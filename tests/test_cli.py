@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import User
-from app.users.service import hash_token
+from app.models import ApiToken, User
+from app.users.tokens import hash_token
 from tests.server import labelloop, server_env
 
 
@@ -19,8 +21,9 @@ def test_user_add_prints_the_token_last(db_url: str, db: Database, tmp_path: Pat
     token = done.stdout.strip().splitlines()[-1]
     with db.reader() as session:
         user = session.scalar(select(User).where(User.name == "carol"))
+        digests = session.scalars(select(ApiToken.token_hash)).all()
     assert user is not None and user.role == "admin"
-    assert user.token_hash == hash_token(token) and token not in user.token_hash
+    assert digests == [hash_token(token)] and token not in digests[0]
     again = labelloop("user", "add", "carol", env=env)
     assert again.returncode == 1 and "already exists" in again.stderr
 
@@ -40,6 +43,52 @@ def test_migrate_then_demo(tmp_path: Path) -> None:
     assert "created" in demo.stdout and demo.stdout.strip().splitlines()[-1].startswith("ll_")
     again = labelloop("demo", env=env)
     assert "already present" in again.stdout
+
+
+def test_running_the_demo_again_keeps_the_admins_credentials(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    from app.users.service import authenticate
+
+    env = server_env(db_url, tmp_path / "data")
+    first = labelloop("demo", env=env).stdout
+    password = re.search(r"with password (\S+)", first)
+    assert password, first
+    token = first.strip().splitlines()[-1]
+    again = labelloop("demo", env=env)
+    assert again.returncode == 0 and "unchanged" in again.stdout
+    assert "ll_" not in again.stdout and password.group(1) not in again.stdout
+    with db.writer() as session, session.begin():
+        assert authenticate(session, "admin", password.group(1)) is not None
+        assert session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token)))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a dozen process starts
+def test_user_commands_manage_accounts_and_tokens(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    env = server_env(db_url, tmp_path / "data")
+    add = labelloop("user", "add", "bot", env=env)
+    assert add.returncode == 0 and "API-only" in add.stdout
+    made = labelloop("user", "token", "create", "bot", "--token-name", "ci", env=env)
+    assert made.returncode == 0, made.stderr
+    listed = labelloop("user", "token", "list", "bot", env=env).stdout
+    assert "\tci\t" in listed and "\tdefault\t" in listed
+    token_id = listed.splitlines()[0].split("\t")[0]
+    assert labelloop("user", "token", "revoke", "bot", token_id, env=env).returncode == 0
+    assert "\tci\t" not in labelloop("user", "token", "list", "bot", env=env).stdout
+    assert labelloop("user", "disable", "bot", env=env).returncode == 0
+    assert "\tdisabled\t" in labelloop("user", "list", env=env).stdout
+    assert labelloop("user", "enable", "bot", env=env).returncode == 0
+    reset = labelloop(
+        "user", "reset-password", "bot", "--password", "a-new-password", "--revoke-tokens", env=env
+    )
+    assert reset.returncode == 0 and "revoked" in reset.stdout
+    assert labelloop("user", "token", "list", "bot", env=env).stdout == ""
+    assert labelloop("user", "delete", "bot", env=env).returncode == 0
+    assert "bot" not in labelloop("user", "list", env=env).stdout
+    missing = labelloop("user", "disable", "bot", env=env)
+    assert missing.returncode == 1 and "no user named 'bot'" in missing.stderr
 
 
 def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_path: Path) -> None:

@@ -98,12 +98,13 @@ def test_page_parameters_are_checked(client: TestClient, db: Database, token: st
 
 
 def _sign_in(client: TestClient, db: Database) -> None:
-    from app.users.service import set_password
+    from app.audit.service import CLI
+    from app.users.service import reset_password
 
     with db.writer() as session, session.begin():
         user = session.scalar(select(User).where(User.name == "bo"))
         assert user is not None
-        set_password(session, user, "bo-password-1")
+        reset_password(session, user, "bo-password-1", revoke_tokens=False, actor=CLI)
     page = client.get("/login")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None
