@@ -1,5 +1,5 @@
-# labelloop web and worker image. Build: docker build -t labelloop .
-FROM python:3.11-slim
+# labelloop web and worker image. Build: docker build -t labelloop:0.1.0 . (or docker compose build)
+FROM python:3.11.13-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN pip install --no-cache-dir uv==0.13.8 \
     && useradd --create-home --uid 1000 labelloop \
-    && mkdir /data && chown labelloop /data
+    && mkdir -m 700 /data && chown labelloop /data
 
 WORKDIR /srv/labelloop
 COPY pyproject.toml uv.lock README.md ./
