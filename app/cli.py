@@ -68,7 +68,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _serve_processes(settings, args)
     app = create_app(settings, worker=not args.no_worker, freeze_heap=True)
     print(f"labelloop serving on http://{args.host}:{args.port}  (API docs: /docs)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, proxy_headers=False)
     return 0
 
 
@@ -120,13 +120,14 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_worker(args: argparse.Namespace) -> int:
     from app.scheduler.liveness import Heartbeat, check, heartbeat_path
-    from app.scheduler.worker import Worker, deprioritise_process
 
     settings = _settings()
-    if args.check:
+    if args.check:  # a health check: answer before importing the learning stack
         alive, message = check(settings)
         print(message, file=sys.stdout if alive else sys.stderr)
         return 0 if alive else 1
+    from app.scheduler.worker import Worker, deprioritise_process
+
     if not _require_migrated(settings):
         return 2
     deprioritise_process(settings)
