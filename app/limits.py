@@ -9,6 +9,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOAD_SUFFIXES = ("/imports", "/import/preview")
+# Routes that anyone may call (no identity to check first): their forms are a few fields.
+ANONYMOUS_PATHS = ("/login", "/logout")
+ANONYMOUS_LIMIT = 16 * 1024
 
 
 class BodyTooLarge(HTTPException):
@@ -19,8 +22,10 @@ class BodyTooLarge(HTTPException):
 class BodyLimitMiddleware:
     """Refuse bodies over a limit: by Content-Length up front, else by counting the stream.
 
-    Upload routes (paths ending in one of ``UPLOAD_SUFFIXES``) get ``upload_limit``; all
-    others ``default_limit``.
+    Upload routes (paths ending in one of ``UPLOAD_SUFFIXES``) get ``upload_limit``; the
+    sign-in and sign-out forms, which anyone may post, ``ANONYMOUS_LIMIT``; all others
+    ``default_limit`` (their callers are identified before their bodies are read:
+    ``app.routing``).
     """
 
     def __init__(self, app: ASGIApp, *, default_limit: int, upload_limit: int) -> None:
@@ -33,8 +38,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        is_upload = path.rstrip("/").endswith(UPLOAD_SUFFIXES)
-        limit = self.upload_limit if is_upload else self.default_limit
+        limit = self._limit(path.rstrip("/"))
         length = _content_length(scope)
         if length is not None and length > limit:
             await _reject(send, limit)
@@ -62,6 +66,11 @@ class BodyLimitMiddleware:
         except BodyTooLarge:
             if not started:
                 await _reject(send, limit)
+
+    def _limit(self, path: str) -> int:
+        if path in ANONYMOUS_PATHS:
+            return ANONYMOUS_LIMIT
+        return self.upload_limit if path.endswith(UPLOAD_SUFFIXES) else self.default_limit
 
 
 def _content_length(scope: Scope) -> int | None:

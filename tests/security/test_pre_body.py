@@ -96,3 +96,14 @@ def test_an_anonymous_form_post_is_sent_to_sign_in_unread(live: Live) -> None:
     )
     part = _part_start() + b"x" * 60_000
     assert _send_head_and_a_sliver(live.url, head, b"%x\r\n%s\r\n" % (len(part), part)) == 303
+
+
+def test_the_forms_anyone_may_post_take_only_a_small_body(live: Live) -> None:
+    """Sign-in and sign-out read their form before knowing the caller: a few KB at most."""
+    for path in ("/login", "/logout"):
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: test\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {16 * 1024 * 1024}\r\n\r\n"
+        )
+        assert _send_head_and_a_sliver(live.url, head, b"username=" + b"a" * 1000) == 413
