@@ -62,3 +62,10 @@ def test_changing_a_password_needs_the_current_one(db: Database) -> None:
     with db.writer() as session, session.begin():
         assert service.authenticate(session, "ada", "new-password") is not None
         assert service.authenticate(session, "ada", "pw-ada-123") is None
+
+
+def test_passwords_are_stored_as_argon2id(db: Database) -> None:
+    with db.writer() as session, session.begin():
+        user, _ = service.create_user(session, name="ada", role="annotator", password="pw-ada-123")
+        assert user.password_hash and user.password_hash.startswith("$argon2id$")
+        assert "pw-ada-123" not in user.password_hash

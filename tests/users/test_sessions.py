@@ -123,3 +123,14 @@ def test_an_api_only_account_cannot_sign_in(client: TestClient, db: Database) ->
     page = client.post("/login", data=form, follow_redirects=False)
     assert page.status_code == 401 and "Wrong username or password" in page.text
     assert client.get("/account", follow_redirects=False).status_code == 303
+
+
+def test_signing_in_starts_a_new_session_not_the_one_offered(
+    client: TestClient, db: Database
+) -> None:
+    client.get("/login")
+    offered = client.cookies.get(COOKIE)  # what a fixation attack would plant
+    assert offered
+    signed_in = _signed_in(client, db, "ada")
+    assert signed_in != offered
+    assert _with_cookie(client, offered) == 303 and _with_cookie(client, signed_in) == 200
