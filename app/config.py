@@ -46,10 +46,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_text_chars: int = Field(default=100_000, gt=0)
     predict_max_chars: int = Field(
-        default=200_000,
+        default=50_000,
         gt=0,
         description="Characters of all the texts of one predict request together (413 "
-        "above): 1000 texts of 200, about a fifth of a CPU second with TF-IDF features.",
+        "above). At 50k a predict costs about 0.06 CPU s with TF-IDF features and 2-4 s "
+        "with MiniLM, whose cost grows with the tokens read (bench/abuse.py).",
     )
     rate_limit_queue: RateLimit = Field(
         default="1200/minute", description="GET /queue requests per user (429 above)."
