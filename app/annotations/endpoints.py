@@ -1,9 +1,9 @@
-"""JSON route for submitting annotations."""
+"""JSON routes for submitting annotations and reading an item's label history."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
@@ -11,10 +11,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from app.annotations import idempotency, service
-from app.deps import CurrentUser, WriteSession
+from app.annotations.history import LabelEntry, item_history
+from app.deps import CurrentUser, ReadSession, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import User
+from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["annotations"], route_class=GuardedRoute)
@@ -75,7 +77,8 @@ class AnnotationOut(BaseModel):
     response_model=AnnotationOut,
     response_description="A new label",
     responses={200: {"model": AnnotationOut, "description": "Replaced an earlier label"}}
-    | responses(404, 409),
+    | responses(404, 409, 429),
+    dependencies=[rate_limited("label")],
 )
 def submit_annotation(
     project_id: PathId,
@@ -109,7 +112,8 @@ class BulkAnnotationsOut(BaseModel):
     "/annotations/bulk",
     response_model=BulkAnnotationsOut,
     response_description="The stored labels, in the order sent",
-    responses=responses(404, 409),
+    responses=responses(404, 409, 429),
+    dependencies=[rate_limited("label")],
 )
 def submit_annotations(
     project_id: PathId,
@@ -171,4 +175,44 @@ def _out(project: service.LabelRules, annotation: service.Stored, user: User) ->
         annotator=user.name,
         created_at=annotation.created_at,
         updated_at=annotation.updated_at,
+    )
+
+
+class LabelOut(BaseModel):
+    annotator: str | None = Field(description="None for imported seed labels.")
+    labels: list[str]
+    source: str
+    labelled_at: datetime
+
+
+class PastLabelOut(LabelOut):
+    change: Literal["replaced", "removed"] = Field(description="removed: withdrawn by undo.")
+    changed_at: datetime
+
+
+class ItemHistoryOut(BaseModel):
+    item_id: int
+    current: list[LabelOut]  # newest first
+    history: list[PastLabelOut]  # newest change first
+
+
+@router.get("/items/{item_id}/history", responses=responses(404))
+def label_history(
+    project_id: PathId, item_id: PathId, session: ReadSession, _: CurrentUser
+) -> ItemHistoryOut:
+    """An item's current labels and every label that was replaced or withdrawn, newest first."""
+    found = item_history(session, project_id, item_id)
+    return ItemHistoryOut(
+        item_id=found.item_id,
+        current=[_label_out(entry) for entry in found.current],
+        history=[PastLabelOut(**vars(entry)) for entry in found.past],
+    )
+
+
+def _label_out(entry: LabelEntry) -> LabelOut:
+    return LabelOut(
+        annotator=entry.annotator,
+        labels=entry.labels,
+        source=entry.source,
+        labelled_at=entry.labelled_at,
     )
