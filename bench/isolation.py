@@ -29,6 +29,7 @@ from load import (
     MAX_BATCH_SIZE,
     POSTGRES_URL,
     REPO_ROOT,
+    UNTHROTTLED,
     admin_token,
     create_project,
     fresh_database,
@@ -139,7 +140,7 @@ def environment(backend: str, args: argparse.Namespace) -> Iterator[Setup]:
         headers = {"Authorization": f"Bearer {admin}"}
         try:
             with (
-                serve(db_url, data, "--no-worker") as server,
+                serve(db_url, data, "--no-worker", **UNTHROTTLED) as server,
                 httpx.Client(base_url=server.url, headers=headers, timeout=600) as api,
             ):
                 setup = Setup(db, db_url, data, server.url, api, 0, tokens, server.pid)

@@ -71,6 +71,13 @@ def serve(db_url: str, data_dir: Path, *args: str, **env_extra: str) -> Iterator
         yield Server(url, proc.pid)
 
 
+# Load benches measure throughput, not the per-user rate limits: lift those.
+UNTHROTTLED = {
+    f"LABELLOOP_RATE_LIMIT_{kind}": "1000000/minute"
+    for kind in ("QUEUE", "LABEL", "PREDICT", "IMPORT", "EXPORT", "TRAIN")
+}
+
+
 def admin_token(db: Database) -> str:
     with db.writer() as session, session.begin():
         return create_user(session, name=f"admin-{uuid.uuid4().hex[:6]}", role="admin")[1]
@@ -171,7 +178,9 @@ def _run(backend: str, db: Database, db_url: str, data: Path, args: argparse.Nam
     tokens = create_tokens(db, args.clients)
     pool = args.pool or args.batch * (args.clients * (args.cycles + args.warmup) + args.clients)
     with (
-        serve(db_url, data, "--no-worker", "--workers", str(args.web_workers)) as server,
+        serve(
+            db_url, data, "--no-worker", "--workers", str(args.web_workers), **UNTHROTTLED
+        ) as server,
         httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {admin}"}) as api,
     ):
         project = create_project(api, "load", jsonl(synthetic_rows(pool)))
