@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -100,7 +101,9 @@ def label_rules(session: Session, project_id: int) -> Rules:
 
 
 def check_labels(project: LabelRules, labels: list[str]) -> list[str]:
-    """Return the labels if they fit the project (one known label, or a set of them)."""
+    """Return the labels if they fit the project (one known label, or a set of them), each
+    spelled as the project spells it: a decomposed "é" matches the composed one (NFC)."""
+    labels = [_known_label(project.labels, label) for label in labels]
     unknown = [label for label in labels if label not in project.labels]
     if unknown:
         raise Invalid(
@@ -111,6 +114,14 @@ def check_labels(project: LabelRules, labels: list[str]) -> list[str]:
     if not project.multi_label and len(labels) != 1:
         raise Invalid("this project is single-label: send exactly one label in 'label'")
     return labels
+
+
+def _known_label(known: list[str], label: str) -> str:
+    """``label``, or the project's label it is in another Unicode normal form (NFC compared)."""
+    if label in known:
+        return label
+    wanted = unicodedata.normalize("NFC", label)
+    return next((k for k in known if unicodedata.normalize("NFC", k) == wanted), label)
 
 
 def submit(
@@ -162,11 +173,13 @@ def _submit(
     where: Callable[[int], str],
 ) -> list[tuple[Stored, bool]]:
     """Check every entry, then store each, settle the leases and count the label events."""
-    for k, (_, labels) in enumerate(entries):
+    checked = []
+    for k, (item_id, labels) in enumerate(entries):
         try:
-            check_labels(project, labels)
+            checked.append((item_id, check_labels(project, labels)))
         except Invalid as exc:
             raise Invalid(where(k) + exc.message) from None
+    entries = checked
     conn = connection(session)
     item_ids = [item_id for item_id, _ in entries]
     _check_items(conn, project.id, item_ids, where)

@@ -7,6 +7,7 @@ import codecs
 import csv
 import io
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache, partial
@@ -15,6 +16,9 @@ from types import ModuleType
 from typing import Any, BinaryIO, Literal, NoReturn, Protocol, TextIO
 
 import ijson
+
+from app import jsonbody
+from app.items import surrogates
 
 Format = Literal["csv", "tsv", "jsonl", "json"]
 FORMATS: tuple[str, ...] = ("csv", "tsv", "jsonl", "json")
@@ -31,7 +35,6 @@ _BY_EXTENSION: dict[str, Format] = {
 _CHUNK_BYTES = 64 * 1024
 _MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
 _MAX_JSON_DEPTH = 64
-_JSON_DECODER = json.JSONDecoder()
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _SIGNATURES = {
@@ -44,6 +47,12 @@ _SIGNATURES = {
     b"\x1f\x8b": "a gzip archive",
 }
 _CONTAINER_STARTS = frozenset(("start_map", "start_array"))
+# yajl's errors at NaN, Infinity and -Infinity, told apart from other lexical errors by the
+# text around them
+_NON_FINITE_ERRORS = frozenset(
+    ("invalid char in json text", "malformed number, a digit is required after the minus sign")
+)
+_NON_FINITE_LITERAL = re.compile(r"(?<![\w\"])-?(?:NaN|Infinity)(?![\w\"])")
 _JSON_EVENT_TYPES = {
     "start_map": "an object",
     "start_array": "an array",
@@ -116,6 +125,10 @@ class _ReadProblem(_Problem):
     """Found while reading: it is on the line being read, maybe past the row's first line."""
 
 
+class _BadValue(_ReadProblem):
+    """A value no database can hold (a lone surrogate); the JSON reader names its field."""
+
+
 def detect_format(filename: str | None, explicit: str | None = None) -> Format:
     """Return the upload's format: `explicit` if given, else the one its file extension names."""
     if explicit and explicit.strip():
@@ -161,7 +174,7 @@ def iter_records(
         multi_label=multi_label,
         max_text_chars=max_text_chars,
     )
-    source = _Source(stream)
+    source = _Source(stream, surrogate_escapes=fmt == "json")
     readers: dict[str, Callable[[_Source, _Options], Iterator[Record]]] = {
         "csv": partial(_iter_delimited, delimiter=","),
         "tsv": partial(_iter_delimited, delimiter="\t"),
@@ -192,11 +205,13 @@ class _Source(io.RawIOBase):
 
     The bad byte (invalid UTF-8 or NUL) raises _ReadProblem on the read after the good bytes,
     so parsers meet it while reading the record that holds it, and can name that record.
+    With ``surrogate_escapes`` (JSON read by ijson), a lone surrogate escape is a bad byte too.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, *, surrogate_escapes: bool = False) -> None:
         super().__init__()
         self._stream = stream
+        self._surrogate_escapes = surrogate_escapes
         self._unchecked = _read_head(stream)
         self._offset = len(_UTF8_BOM) if self._unchecked.startswith(_UTF8_BOM) else 0
         self._unchecked = self._unchecked[self._offset :]
@@ -228,11 +243,21 @@ class _Source(io.RawIOBase):
         nul = data.find(b"\x00", 0, good)
         if nul >= 0:
             good = bad = nul
-        self._ready, self._carry = data[:good], data[good:]
-        self.has_content = self.has_content or not (self._ready.isspace() or not self._ready)
         if bad is not None:
             self._error = _ReadProblem(_bad_byte_message(data[bad], self._offset + bad))
+        if self._surrogate_escapes:
+            good = self._judge_escapes(data, good, final=self._eof or bad is not None)
+        self._ready, self._carry = data[:good], data[good:]
+        self.has_content = self.has_content or not (self._ready.isspace() or not self._ready)
         self._offset += good
+
+    def _judge_escapes(self, data: bytes, good: int, *, final: bool) -> int:
+        """How much of ``data[:good]`` to hand on; a lone surrogate escape is the error there."""
+        judged, lone = surrogates.scan(data[:good], final=final)
+        if lone is not None:
+            code = surrogates.escape_at(data, lone)
+            self._error = _BadValue(jsonbody.surrogate_problem(code))
+        return judged
 
 
 def _read_head(stream: BinaryIO) -> bytes:
@@ -445,7 +470,10 @@ def _iter_jsonl(source: _Source, options: _Options) -> Iterator[Record]:
 
 def _load_json_line(raw: bytes) -> Any:
     try:
-        value = _JSON_DECODER.decode(raw.decode())
+        value = jsonbody.loads(raw.decode())
+    except jsonbody.BadJSONValue as exc:
+        field = f'field "{exc.path[0]}": ' if exc.path and isinstance(exc.path[0], str) else ""
+        raise _Problem(f"{field}{exc.problem}") from None
     except json.JSONDecodeError as exc:
         raise _Problem(f"invalid JSON ({exc.msg} at character {exc.pos + 1})") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits
@@ -533,14 +561,37 @@ def _describe_json_error(exc: Exception) -> str:
     """A one-line description of a parser error (yajl's has the text around it on more lines)."""
     if isinstance(exc, _Problem):
         return str(exc)
-    detail = exc.args[0] if exc.args else ""
-    if isinstance(detail, bytes):
-        detail = detail.decode("utf-8", "replace")
-    detail = str(detail).split("\n", 1)[0].rstrip(".")
-    detail = detail.removeprefix("parse error: ").removeprefix("lexical error: ")
+    detail, around = _parser_message(exc)
     if detail in ("premature EOF", "Incomplete JSON content"):
         detail = "unexpected end of file"
-    return f"invalid JSON ({detail})"
+    return _not_finite(detail, around) or f"invalid JSON ({detail})"
+
+
+def _parser_message(exc: Exception) -> tuple[str, str]:
+    """The first line of a parser error, and the file's text around the error (yajl's second)."""
+    message = exc.args[0] if exc.args else ""
+    if isinstance(message, bytes):
+        message = message.decode("utf-8", "replace")
+    lines = str(message).split("\n")
+    detail = lines[0].rstrip(".").removeprefix("parse error: ").removeprefix("lexical error: ")
+    return detail, lines[1] if len(lines) > 1 else ""
+
+
+def _not_finite(detail: str, around: str) -> str | None:
+    """What yajl's errors for NaN, Infinity and numbers too large for a float mean."""
+    if detail == "numeric (floating point) overflow":
+        return "a number is too large for a float"
+    if detail in _NON_FINITE_ERRORS and _NON_FINITE_LITERAL.search(around):
+        return "NaN and Infinity are not JSON numbers"
+    return None
+
+
+def _in_field(key: str, exc: Exception) -> Exception:
+    """``exc``, naming the field of the record it was found in when it is about a bad value."""
+    if isinstance(exc, _BadValue):
+        return _Problem(f'field "{key}": {exc}')
+    problem = None if isinstance(exc, _Problem) else _not_finite(*_parser_message(exc))
+    return exc if problem is None else _Problem(f'field "{key}": {problem}')
 
 
 def _read_item(
@@ -564,16 +615,22 @@ def _read_value(events: Iterator[tuple[str, Any]], event: str, value: Any, depth
 def _read_map(
     events: Iterator[tuple[str, Any]], depth: int, wanted: frozenset[str] | None = None
 ) -> dict[str, Any]:
+    """Build an object; a record's own (``wanted`` given) names the field of a bad value."""
     _check_depth(depth)
     built: dict[str, Any] = {}
     for event, key in events:
         if event == "end_map":
             break
-        value_event, value = next(events)
-        if wanted is None or key in wanted:
-            built[key] = _read_value(events, value_event, value, depth)
-        else:
-            _skip_value(events, value_event, depth)
+        try:
+            value_event, value = next(events)
+            if wanted is None or key in wanted:
+                built[key] = _read_value(events, value_event, value, depth)
+            else:
+                _skip_value(events, value_event, depth)
+        except (_Problem, ijson.JSONError) as exc:
+            if wanted is None:
+                raise
+            raise _in_field(key, exc) from None
     return built
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.fields import Text
 from app.learning.ranking import DEFAULT_RECIPE
 from app.learning.strategies import strategy_names
+from app.text import clean_label, clean_name, label_key
 
 MAX_LABELS = 1000
 # Kept in Project.settings.
@@ -41,6 +42,22 @@ def _check_strategy(value: str) -> str:
     return value
 
 
+def _check_distinct(labels: list[str]) -> None:
+    """Refuse a label listed twice, or two that differ only in case or compatibility form
+    (see label_key): an annotator could not tell which one they pick."""
+    seen: dict[str, str] = {}
+    for label in labels:
+        key = label_key(label)
+        other = seen.get(key)
+        if other == label:
+            raise ValueError(f"labels must be unique: {label!r} is listed twice")
+        if other is not None:
+            raise ValueError(
+                f"labels must be unique: {other!r} and {label!r} differ only in case or form"
+            )
+        seen[key] = label
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -64,10 +81,7 @@ class ProjectCreate(BaseModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("name must not be blank")
-        return value
+        return clean_name(value, "name")
 
     @field_validator("labels")
     @classmethod
@@ -75,8 +89,8 @@ class ProjectCreate(BaseModel):
         labels = [label.strip() for label in value]
         if any(not label or len(label) > 200 for label in labels):
             raise ValueError("labels must be non-blank strings of at most 200 characters")
-        if len(set(labels)) != len(labels):
-            raise ValueError("labels must be unique")
+        labels = [clean_label(label) for label in labels]
+        _check_distinct(labels)
         return labels
 
     @field_validator("strategy")

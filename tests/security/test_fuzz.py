@@ -3,11 +3,13 @@
 Runs the ``st`` command line against a ``labelloop serve`` process on each database, once
 as an admin, once as an annotator and once without a token. CI uses a few examples per
 operation; set ``LABELLOOP_FUZZ_EXAMPLES`` (and optionally ``LABELLOOP_FUZZ_SEED``) for a
-longer run.
+longer run. The hooks of ``fuzz_edges.py`` put NaN, Infinity, 1e400 and lone surrogates in
+half of the JSON bodies, which schemathesis never generates by itself.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -33,6 +35,7 @@ CHECKS = ",".join(
     )
 )
 ST = Path(sys.executable).with_name("st")
+EDGE_HOOKS = Path(__file__).with_name("fuzz_edges.py")
 
 
 # Most generated ids and labels point at the seeded project, so requests reach the services
@@ -78,7 +81,9 @@ def _seed(live: Live, config: Path) -> dict[str, str | None]:
     return {"admin": live.user("admin"), "annotator": live.user("annotator"), "anonymous": None}
 
 
-def _fuzz(url: str, token: str | None, workdir: Path) -> subprocess.CompletedProcess[str]:
+def _fuzz(
+    url: str, token: str | None, workdir: Path, edges_log: Path
+) -> subprocess.CompletedProcess[str]:
     args = [
         str(ST),
         "--config-file",
@@ -97,8 +102,13 @@ def _fuzz(url: str, token: str | None, workdir: Path) -> subprocess.CompletedPro
     ]
     if token is not None:
         args += ["--header", f"Authorization: Bearer {token}"]
+    env = {
+        **os.environ,
+        "SCHEMATHESIS_HOOKS": str(EDGE_HOOKS),
+        "LABELLOOP_FUZZ_EDGES_LOG": str(edges_log),
+    }
     return subprocess.run(
-        args, cwd=workdir, capture_output=True, text=True, timeout=900, check=False
+        args, cwd=workdir, env=env, capture_output=True, text=True, timeout=900, check=False
     )
 
 
@@ -106,9 +116,20 @@ def test_no_server_errors_or_schema_violations_for_any_role(live: Live, tmp_path
     tokens = _seed(live, tmp_path / "schemathesis.toml")
     failed = {}
     for role, token in tokens.items():
-        result = _fuzz(live.url, token, tmp_path)
+        result = _fuzz(live.url, token, tmp_path, tmp_path / f"edges-{role}.jsonl")
         if result.returncode != 0:
             failed[role] = result.stdout[-6000:] + result.stderr[-2000:]
     assert not failed, "\n\n".join(f"=== {role} ===\n{out}" for role, out in failed.items())
     log = live.log.read_text()
     assert "Traceback" not in log, log[-4000:]
+    _check_edges_were_sent_and_refused(tmp_path / "edges-admin.jsonl")
+
+
+def _check_edges_were_sent_and_refused(edges_log: Path) -> None:
+    """The admin's run sent each kind of edge value; none was accepted, and each kind was a
+    422 at least once (other requests stop earlier: no token, a method the path lacks)."""
+    sent = [json.loads(line) for line in edges_log.read_text().splitlines()]
+    assert all(400 <= entry["status"] < 500 for entry in sent), sent
+    kinds = {entry["edge"] for entry in sent}
+    assert kinds >= {"NaN", "Infinity", "-Infinity", "1e400", '"\\ud800"', "key"}, kinds
+    assert {entry["edge"] for entry in sent if entry["status"] == 422} == kinds
