@@ -45,12 +45,18 @@ def record(
             actor_id=actor.user.id if actor.user is not None else None,
             actor_name=actor.name,
             action=action,
-            target=target[:200] if target else target,
+            target=_storable(target[:200]) if target else target,
             project_id=project_id,
             address=actor.address,
             detail=detail,
         )
     )
+
+
+def _storable(text: str) -> str:
+    """``text`` with NUL shown as ``\\x00``: PostgreSQL cannot store NUL, and a failed
+    sign-in's name (what the caller typed) may hold one."""
+    return text.replace("\x00", "\\x00")
 
 
 MAX_PAGE = 500

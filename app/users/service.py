@@ -17,6 +17,7 @@ from app.audit.service import Actor, record
 from app.errors import Conflict, Invalid, NotFound
 from app.models import ApiToken, Role, User
 from app.models.base import utcnow
+from app.text import clean_name, label_key
 from app.users import sessions, tokens
 
 MIN_PASSWORD = 8
@@ -35,7 +36,7 @@ def create_user(
 
     Without ``password`` the account is API-only (see the module docstring).
     """
-    name = _clean_name(name)
+    name = _clean_name(session, name)
     if role not in {r.value for r in Role}:
         raise Invalid(f"unknown role {role!r}; use one of: {ROLES}")
     user = User(name=name, role=role)
@@ -54,12 +55,17 @@ def create_user(
     return user, token
 
 
-def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not name:
-        raise Invalid("user name must not be empty")
-    if "\x00" in name:
-        raise Invalid("user name must not contain a NUL character")
+def _clean_name(session: Session, name: str) -> str:
+    """NFC, nothing invisible, and no look-alike of another user's name (``Ada`` and
+    full-width ``Ａｄａ`` would impersonate ``ada``)."""
+    try:
+        name = clean_name(name, "user name")
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    key = label_key(name)
+    for taken in session.scalars(select(User.name)):
+        if taken != name and label_key(taken) == key:
+            raise Conflict(f"user name {name!r} looks like the existing user {taken!r}")
     return name
 
 

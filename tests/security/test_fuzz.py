@@ -78,7 +78,9 @@ def _seed(live: Live, config: Path) -> dict[str, str | None]:
             labels=", ".join(f'"{label}"' for label in project.labels),
         )
     )
-    return {"admin": live.user("admin"), "annotator": live.user("annotator"), "anonymous": None}
+    # The admin goes last: its run may disable or delete users (the annotator among them) and
+    # revoke tokens, which would leave the other roles' runs with nothing but 401s.
+    return {"anonymous": None, "annotator": live.user("annotator"), "admin": live.user("admin")}
 
 
 def _fuzz(

@@ -7,6 +7,7 @@ from argon2 import PasswordHasher
 
 from app.audit.service import CLI
 from app.db import Database
+from app.errors import AppError
 from app.users import service
 from app.users.service import _DUMMY_PASSWORD
 
@@ -69,3 +70,25 @@ def test_passwords_are_stored_as_argon2id(db: Database) -> None:
         user, _ = service.create_user(session, name="ada", role="annotator", password="pw-ada-123")
         assert user.password_hash and user.password_hash.startswith("$argon2id$")
         assert "pw-ada-123" not in user.password_hash
+
+
+@pytest.mark.parametrize(
+    "name,problem",
+    [
+        ("ad\u200bmin", "invisible or control character U+200B"),
+        ("admin\u202e", "invisible or control character U+202E"),
+        ("ADMIN", "looks like the existing user 'admin'"),
+        ("\uff41\uff44\uff4d\uff49\uff4e", "looks like the existing user 'admin'"),
+    ],
+)
+def test_user_names_cannot_imitate_others(db: Database, name: str, problem: str) -> None:
+    with db.writer() as session, session.begin():
+        service.create_user(session, name="admin", role="admin")
+    with db.writer() as session, session.begin(), pytest.raises(AppError, match=problem):
+        service.create_user(session, name=name, role="admin")
+
+
+def test_user_names_are_stored_in_nfc(db: Database) -> None:
+    with db.writer() as session, session.begin():
+        user, _ = service.create_user(session, name="Jose\u0301", role="annotator")
+        assert user.name == "Jos\u00e9"
