@@ -104,6 +104,18 @@ def create_app(
     app.state.login_limiter = LoginLimiter(
         settings.login_max_failures, settings.login_window_seconds
     )
+    _middleware(app, settings)
+    app.include_router(api_router())
+    app.include_router(health_router, include_in_schema=False)
+    for module in (auth, projects, items, imports, annotate, users, audit):
+        app.include_router(module.router, include_in_schema=False)
+    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
+    _error_handlers(app)
+    return app
+
+
+def _middleware(app: FastAPI, settings: Settings) -> None:
+    """Body limits innermost, then sessions, headers and (if any) the trusted proxies."""
     app.add_middleware(
         BodyLimitMiddleware,
         default_limit=JSON_BODY_LIMIT,
@@ -122,13 +134,6 @@ def create_app(
         # Outermost, so the client address and scheme are settled before anything reads them;
         # uvicorn itself never reads the headers (``proxy_headers=False`` in ``app.cli``).
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    app.include_router(api_router())
-    app.include_router(health_router, include_in_schema=False)
-    for module in (auth, projects, items, imports, annotate, users, audit):
-        app.include_router(module.router, include_in_schema=False)
-    app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
-    _error_handlers(app)
-    return app
 
 
 def _freeze_startup_heap() -> None:
