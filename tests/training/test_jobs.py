@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from app.annotations.service import submit
+from app.audit.service import CLI
 from app.config import Settings
 from app.db import Database
 from app.learning.strategies import strategy_names
@@ -240,7 +241,9 @@ def test_diverse_batches_avoid_near_duplicates(db: Database, settings: Settings)
     project = create_project(db, n_items=150, n_labeled=15, batch_size=10)
     plain = queue_and_work(db, settings, project)
     with db.writer() as session, session.begin():
-        update_project(session, session.get_one(Project, project.id), ProjectUpdate(diversity=True))
+        update_project(
+            session, session.get_one(Project, project.id), ProjectUpdate(diversity=True), actor=CLI
+        )
     diverse = queue_and_work(db, settings, project)
     assert len(_first_phrases(db, diverse, 10)) > len(_first_phrases(db, plain, 10))
 
@@ -271,7 +274,7 @@ def test_warm_up_covers_the_pool_until_there_are_enough_labels_per_class(
     for per_label in (1.0, 0.0):  # 3 labels are 1 per class: no warm-up; 0: off
         with db.writer() as session, session.begin():
             project_row = session.get_one(Project, project.id)
-            update_project(session, project_row, ProjectUpdate(warm_up=per_label))
+            update_project(session, project_row, ProjectUpdate(warm_up=per_label), actor=CLI)
         plain = queue_and_work(db, settings, project)
         scores = _ranked_scores(db, plain)
         assert scores.size == 147 and np.all(np.diff(scores) <= 0)  # the strategy's order
