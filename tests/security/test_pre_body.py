@@ -58,44 +58,34 @@ def test_an_anonymous_16_mb_json_body_is_refused_unread(live: Live) -> None:
     assert _send_head_and_a_sliver(live.url, head, b"[" * 65536) == 401
 
 
-def test_an_anonymous_150_mb_upload_is_refused_unread(live: Live) -> None:
-    project = create_project(live.db, name="pre-body-upload")
-    before = snapshot(live.db)
+def _upload_start(url: str, path: str, token: str | None = None) -> int:
+    """Status of a chunked multipart upload to ``path`` of which only the first 60 KB go."""
     head = (
-        f"POST /api/v1/projects/{project.id}/imports HTTP/1.1\r\nHost: test\r\n"
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: test\r\n"
+        + (f"Authorization: Bearer {token}\r\n" if token else "")
+        + f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
         "Transfer-Encoding: chunked\r\n\r\n"
     )
     part = _part_start() + b"x" * 60_000
-    chunk = b"%x\r\n%s\r\n" % (len(part), part)
-    before_files = _files(live.tmp), _files(live.settings.data_dir)
-    assert _send_head_and_a_sliver(live.url, head, chunk) == 401
-    assert (_files(live.tmp), _files(live.settings.data_dir)) == before_files
-    assert snapshot(live.db) == before
+    return _send_head_and_a_sliver(url, head, b"%x\r\n%s\r\n" % (len(part), part))
+
+
+def test_an_anonymous_150_mb_upload_is_refused_unread(live: Live) -> None:
+    project = create_project(live.db, name="pre-body-upload")
+    before = snapshot(live.db), _files(live.tmp), _files(live.settings.data_dir)
+    assert _upload_start(live.url, f"/api/v1/projects/{project.id}/imports") == 401
+    assert (snapshot(live.db), _files(live.tmp), _files(live.settings.data_dir)) == before
 
 
 def test_an_annotators_upload_to_an_admin_route_is_refused_unread(live: Live) -> None:
     project = create_project(live.db, name="pre-body-role")
-    token = live.user("annotator")
-    head = (
-        f"POST /api/v1/projects/{project.id}/imports HTTP/1.1\r\nHost: test\r\n"
-        f"Authorization: Bearer {token}\r\n"
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-    )
-    part = _part_start() + b"x" * 60_000
-    assert _send_head_and_a_sliver(live.url, head, b"%x\r\n%s\r\n" % (len(part), part)) == 403
+    path = f"/api/v1/projects/{project.id}/imports"
+    assert _upload_start(live.url, path, live.user("annotator")) == 403
 
 
 def test_an_anonymous_form_post_is_sent_to_sign_in_unread(live: Live) -> None:
     project = create_project(live.db, name="pre-body-web")
-    head = (
-        f"POST /projects/{project.id}/import/preview HTTP/1.1\r\nHost: test\r\n"
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
-        "Transfer-Encoding: chunked\r\n\r\n"
-    )
-    part = _part_start() + b"x" * 60_000
-    assert _send_head_and_a_sliver(live.url, head, b"%x\r\n%s\r\n" % (len(part), part)) == 303
+    assert _upload_start(live.url, f"/projects/{project.id}/import/preview") == 303
 
 
 def test_the_forms_anyone_may_post_take_only_a_small_body(live: Live) -> None:
