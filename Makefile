@@ -1,4 +1,5 @@
-# labelloop: `make run` serves the demo project on SQLite; `make test` runs the whole suite.
+# labelloop: `make run` serves the demo project on SQLite; `make test` runs the whole suite;
+# `make test-fast` the in-process SQLite tier (see CONTRIBUTING.md, "Test tiers").
 PYTHON ?= python3
 UV_VERSION := 0.13.8
 UV := .tools/bin/uv
@@ -7,7 +8,10 @@ SYNC := UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(PYTHON)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv lint chromium clean
+# The fast tier: no server processes, no PostgreSQL, no browser, no slow in-process tests.
+FAST_TESTS := not process and not postgres and not browser and not slow
+
+.PHONY: run test test-fast venv lint chromium clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -26,6 +30,10 @@ test: $(UV) chromium
 	$(SYNC) --extra dev
 	$(VENV)/bin/ruff check app tests bench migrations
 	$(VENV)/bin/pytest
+
+test-fast: $(UV)
+	$(SYNC) --extra dev
+	$(VENV)/bin/pytest -m "$(FAST_TESTS)" --durations=10
 
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 chromium:

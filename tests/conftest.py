@@ -28,8 +28,18 @@ from app.migrate import upgrade
 POSTGRES_URL = os.environ.get(
     "LABELLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
-BACKENDS = ["sqlite", "postgresql"]
+# The PostgreSQL case carries the `postgres` marker: `-m "not postgres"` keeps SQLite only.
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+# Fixtures that start `labelloop` processes: a test using one is marked `process`.
+PROCESS_FIXTURES = frozenset({"live", "live_server"})
 _counter = itertools.count()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that reach a server process through a fixture (see PROCESS_FIXTURES)."""
+    for item in items:
+        if PROCESS_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.process)
 
 
 def _admin_engine():  # noqa: ANN202 - a short-lived AUTOCOMMIT engine on the server

@@ -13,6 +13,8 @@ from app.models import ApiToken, User
 from app.users.tokens import hash_token
 from tests.server import labelloop, server_env
 
+pytestmark = pytest.mark.process
+
 
 def test_user_add_prints_the_token_last(db_url: str, db: Database, tmp_path: Path) -> None:
     env = server_env(db_url, tmp_path / "data")

@@ -14,6 +14,8 @@ from app.db import Database
 from tests.factories import create_user
 from tests.server import ROOT, serve
 
+pytestmark = pytest.mark.process
+
 BANKING77 = ROOT.parent / "shared" / "data" / "banking77" / "train.csv"
 ROUNDS = 20
 BATCH = 25

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.factories import TOPICS, topic_texts
 from tests.server import labelloop, serve, server_env
@@ -64,6 +65,7 @@ def _upload_for_preview(url: str, pid: int) -> None:
         assert preview.status_code == 200, preview.text
 
 
+@pytest.mark.process
 def test_the_data_dir_is_private_from_migrate_to_training(tmp_path: Path) -> None:
     data = tmp_path / "data"
     url = f"sqlite:///{data / 'labelloop.db'}"

@@ -212,6 +212,7 @@ def _web_import(client: TestClient, db: Database, project_id: int) -> None:
     assert "Imported" in page.text and f'data-testid="imported">{ROWS}<' in page.text
 
 
+@pytest.mark.process
 def test_killed_server_leaves_a_failed_job_and_no_rows(
     db: Database, db_url: str, tmp_path: Path
 ) -> None:

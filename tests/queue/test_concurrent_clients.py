@@ -14,10 +14,13 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import pytest
 
 from app.db import Database
 from tests.factories import create_project, create_user
 from tests.server import serve
+
+pytestmark = pytest.mark.process
 
 FULL = os.environ.get("LABELLOOP_TEST_FULL") == "1"
 CLIENTS, CYCLES = (50, 200) if FULL else (50, 4)

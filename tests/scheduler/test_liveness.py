@@ -6,11 +6,14 @@ import os
 import time
 from pathlib import Path
 
+import pytest
+
 from app.config import Settings
 from app.scheduler.liveness import Heartbeat, heartbeat_path
 from tests.server import labelloop, running, server_env
 
 
+@pytest.mark.process
 def test_check_follows_a_real_worker_process(db_url: str, tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = server_env(db_url, data, LABELLOOP_WORKER_HEARTBEAT_SECONDS="0.2")

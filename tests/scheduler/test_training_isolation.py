@@ -45,6 +45,7 @@ NO_RETRAIN = 10_000  # the largest batch_size: the load's own labels never queue
 TIMEOUT = 120
 
 
+@pytest.mark.process
 def test_labelling_stays_fast_while_a_large_project_retrains(
     db_url: str, db: Database, tmp_path: Path
 ) -> None:

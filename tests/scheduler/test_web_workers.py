@@ -8,12 +8,15 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.db import Database
 from app.models import TrainingRun
 from tests.factories import create_project, create_user
 from tests.server import free_port, running, server_env, wait_until_up
+
+pytestmark = pytest.mark.process
 
 STARTUP_SECONDS = 300  # two web processes import the app at once; slow on a busy machine
 

@@ -6,12 +6,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from app.db import Database
 from app.models import TrainingRun
 from tests.factories import create_project, create_user
 from tests.server import running, serve, server_env
+
+pytestmark = pytest.mark.process
 
 
 def test_serve_and_worker_never_train_a_project_at_once(

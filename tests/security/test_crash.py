@@ -41,6 +41,8 @@ from app.models import Annotation, Item, ModelVersion, Project, RankEntry, RunSt
 from tests.factories import TOPICS, auth, create_project, create_user
 from tests.server import ROOT, free_port, server_env, wait_until_up
 
+pytestmark = pytest.mark.process
+
 FULL = os.environ.get("LABELLOOP_TEST_FULL") == "1"
 # kills per kind, concurrent clients, pool size, labels acknowledged between two kills
 ITERATIONS, CLIENTS, POOL, ACKS_BETWEEN = (10, 20, 20_000, 40) if FULL else (3, 6, 4_000, 10)

@@ -8,11 +8,14 @@ import re
 import statistics
 from pathlib import Path
 
+import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app.db import Database
 from app.users.service import create_user
 from tests.factories import topic_texts
+
+pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 LABELS = ["sports", "weather", "food"]
 N_ITEMS = 60

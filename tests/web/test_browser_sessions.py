@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from app.db import Database
 from tests.web.test_browser import _sign_in, _user
+
+pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 COOKIE = "labelloop_session"
 
