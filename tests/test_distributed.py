@@ -77,6 +77,7 @@ def local_scores(strategy: str, model: Any, X: Any, **kwargs: Any) -> np.ndarray
         return LOCAL.score(strategy, model, X, **kwargs)
 
 
+@pytest.mark.process  # the module's cluster runs 2 worker processes
 @pytest.mark.parametrize(
     ("strategy", "kind"),
     [
@@ -105,6 +106,7 @@ def test_dask_scores_the_pool_as_the_local_path(
     assert dask_rng.random() == local_rng.random()
 
 
+@pytest.mark.process  # the module's cluster runs 2 worker processes
 def test_workers_read_a_stored_pool_and_score_a_row_selection(
     dask_backend: DaskBackend,
     pool: tuple[np.ndarray, np.ndarray],
@@ -120,6 +122,7 @@ def test_workers_read_a_stored_pool_and_score_a_row_selection(
     np.testing.assert_array_equal(scores, expected)
 
 
+@pytest.mark.process  # the module's cluster runs 2 worker processes
 def test_a_sparse_stored_pool_scores_as_in_memory(
     dask_backend: DaskBackend, tmp_path: Path
 ) -> None:
@@ -135,6 +138,7 @@ def test_a_sparse_stored_pool_scores_as_in_memory(
     np.testing.assert_array_equal(in_process, expected)
 
 
+@pytest.mark.process  # the module's cluster runs 2 worker processes
 def test_dask_embeds_texts_as_the_local_encoder(dask_backend: DaskBackend, client: Any) -> None:
     words = "card arrived late refund top up transfer pending exchange rate cash pin"
     texts = [" ".join(words.split()[: 2 + i % 11]) + f" order {i}" for i in range(200)]
