@@ -6,21 +6,17 @@ before the rows stream on a session of their own.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.service import Actor, record
+from app.items import formats
+from app.items.formats.base import ExportRow
 from app.models import Annotation, Item, Project, User
 
-FORMATS = ("csv", "jsonl")
-CSV_COLUMNS = ("item_id", "external_id", "text", "label", "annotator", "source", "annotated_at")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = formats.EXPORT_FORMATS
 BATCH = 1000
 
 
@@ -33,12 +29,7 @@ def record_export(session: Session, project: Project, fmt: str, *, actor: Actor)
     record(session, actor, "export", target=project.name, project_id=project.id, detail=detail)
 
 
-def escape_formula(value: str) -> str:
-    """Neutralise spreadsheet formulas (OWASP CSV injection): prefix a quote."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-
-
-def _rows(session: Session, project: Project) -> Iterator[dict[str, Any]]:
+def _rows(session: Session, project: Project) -> Iterator[ExportRow]:
     stmt = (
         select(Annotation, Item, User.name)
         .join(Item, Item.id == Annotation.item_id)
@@ -59,44 +50,16 @@ def _rows(session: Session, project: Project) -> Iterator[dict[str, Any]]:
         }
 
 
-def _csv_line(values: list[Any]) -> str:
-    """One CSV record, RFC 4180: CRLF-terminated, so a field with a bare CR is quoted too."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(values)
-    return buffer.getvalue()
-
-
-def _csv_row(row: dict[str, Any]) -> str:
-    values = [
-        row["item_id"],
-        escape_formula(row["external_id"] or ""),
-        escape_formula(row["text"]),
-        escape_formula("|".join(row["labels"])),
-        escape_formula(row["annotator"] or ""),
-        row["source"],
-        row["annotated_at"],
-    ]
-    return _csv_line(values)
-
-
-def _jsonl_line(row: dict[str, Any], multi_label: bool) -> str:
-    labels = row.pop("labels")
-    if multi_label:
-        row["labels"] = labels
-    else:
-        row["label"] = labels[0] if labels else None
-    return json.dumps(row, ensure_ascii=False) + "\n"
-
-
 def stream_export(factory: sessionmaker[Session], project_id: int, fmt: str) -> Iterator[str]:
     """Yield the export text in pieces, reading with a session of its own."""
+    write = formats.get(fmt).write
+    if write is None:
+        raise ValueError(f"{fmt} is not an export format")
     with factory() as session:
         project = session.get_one(Project, project_id)
-        if fmt == "csv":
-            yield _csv_line(list(CSV_COLUMNS))
         buffer: list[str] = []
-        for row in _rows(session, project):
-            buffer.append(_csv_row(row) if fmt == "csv" else _jsonl_line(row, project.multi_label))
+        for line in write(_rows(session, project), project.multi_label):
+            buffer.append(line)
             if len(buffer) >= BATCH:
                 yield "".join(buffer)
                 buffer.clear()

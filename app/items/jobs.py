@@ -26,7 +26,7 @@ from app.config import Settings
 from app.db import Database
 from app.errors import AppError, NotFound
 from app.items import staging
-from app.items.parsing import Format, ImportFormatError, detect_format
+from app.items.formats import Format, ImportFormatError, detect_format
 from app.items.service import (
     ImportOptions,
     ImportResult,

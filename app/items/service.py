@@ -24,7 +24,7 @@ from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import AppError, Invalid
 from app.items import staging
-from app.items.parsing import ImportFormatError, Record, detect_format, iter_records
+from app.items.formats import ImportFormatError, Record, detect_format, iter_records
 from app.models import Item, Project
 from app.training.service import queue_after_import
 

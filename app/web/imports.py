@@ -16,8 +16,7 @@ from app.errors import AppError, Invalid
 from app.fields import PathId, Text
 from app.items import jobs
 from app.items import service as items
-from app.items.parsing import ImportFormatError, detect_format
-from app.items.preview import preview
+from app.items.formats import ImportFormatError, detect_format, preview
 from app.items.uploads import uploads_dir
 from app.models import ImportStatus
 from app.projects.service import get_project

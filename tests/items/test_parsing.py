@@ -9,14 +9,14 @@ from typing import Any, cast
 import ijson
 import pytest
 
-from app.items import parsing
-from app.items.parsing import (
+from app.items.formats import (
     FORMATS,
     Format,
     ImportFormatError,
     Record,
     detect_format,
     iter_records,
+    jsonarray,
 )
 
 
@@ -450,12 +450,12 @@ def test_json_escaped_nul_character_is_refused(field: str, json_format: Format) 
 def ijson_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """Run a test with ijson's C backend and with its pure-Python fallback."""
     backend = ijson.get_backend(request.param)
-    monkeypatch.setattr(parsing, "_ijson_backend", lambda: backend)
+    monkeypatch.setattr(jsonarray, "ijson_backend", lambda: backend)
     return cast(str, request.param)
 
 
 def test_json_uses_the_c_backend_when_it_is_installed() -> None:
-    assert parsing._ijson_backend().backend_name == "yajl2_c"
+    assert jsonarray.ijson_backend().backend_name == "yajl2_c"
 
 
 def test_json_reads_an_array_of_objects(ijson_backend: str) -> None:

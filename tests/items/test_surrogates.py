@@ -13,8 +13,8 @@ from typing import Any, cast
 import ijson
 import pytest
 
-from app.items import parsing, surrogates
-from app.items.parsing import ImportFormatError, iter_records
+from app.items import surrogates
+from app.items.formats import ImportFormatError, iter_records, jsonarray
 
 # ijson's pure-Python backend raises again when its generators, left mid-string by the error,
 # are collected; harmless, and not the parser's doing.
@@ -45,7 +45,7 @@ class Chunked(io.RawIOBase):
 @pytest.fixture(params=["yajl2_c", "python"])
 def ijson_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     backend = ijson.get_backend(request.param)
-    monkeypatch.setattr(parsing, "_ijson_backend", lambda: backend)
+    monkeypatch.setattr(jsonarray, "ijson_backend", lambda: backend)
     return cast(str, request.param)
 
 

@@ -1,0 +1,106 @@
+"""Upload and export formats: one module per format, one registry, one entry point per job.
+
+To add a format, write a module that builds a :class:`~app.items.formats.base.FileFormat` and
+add it to ``_REGISTERED`` below (see the module docstring of ``base`` for the contract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import PurePath
+from typing import BinaryIO
+
+from app.items.formats.base import (
+    FileFormat,
+    ImportFormatError,
+    Preview,
+    ReadOptions,
+    Record,
+    unsupported,
+)
+from app.items.formats.delimited import CSV, TSV
+from app.items.formats.jsonarray import JSON_ARRAY
+from app.items.formats.jsonl import JSONL
+
+__all__ = [
+    "EXPORT_FORMATS",
+    "FORMATS",
+    "FileFormat",
+    "Format",
+    "ImportFormatError",
+    "Preview",
+    "Record",
+    "detect_format",
+    "get",
+    "iter_records",
+    "preview",
+]
+
+_REGISTERED = (CSV, TSV, JSONL, JSON_ARRAY)  # in the order error messages list them
+
+Format = str  # the name of a registered format: one of FORMATS
+REGISTRY: dict[str, FileFormat] = {fmt.name: fmt for fmt in _REGISTERED}
+FORMATS: tuple[str, ...] = tuple(REGISTRY)
+EXPORT_FORMATS: tuple[str, ...] = tuple(f.name for f in _REGISTERED if f.write is not None)
+PREVIEW_BYTES = 256 * 1024
+_BY_EXTENSION = {ext: fmt.name for fmt in _REGISTERED for ext in fmt.extensions}
+
+
+def get(name: str) -> FileFormat:
+    """The registered format called ``name``; ImportFormatError (415) for any other."""
+    if name not in REGISTRY:
+        unsupported(f'unsupported format "{name}"; use one of: {", ".join(FORMATS)}')
+    return REGISTRY[name]
+
+
+def detect_format(filename: str | None, explicit: str | None = None) -> Format:
+    """Return the upload's format: `explicit` if given, else the one its file extension names."""
+    if explicit and explicit.strip():
+        name = explicit.strip().lower()
+        if name in REGISTRY:
+            return name
+        unsupported(f'unsupported format "{explicit.strip()}"; use one of: {", ".join(FORMATS)}')
+    if not filename:
+        unsupported(f"the upload has no file name; choose its format ({', '.join(FORMATS)})")
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in _BY_EXTENSION:
+        return _BY_EXTENSION[suffix]
+    extensions = ", ".join(_BY_EXTENSION)
+    unsupported(f'cannot tell the format of "{filename}"; name it {extensions} or choose a format')
+
+
+def iter_records(
+    stream: BinaryIO,
+    fmt: Format,
+    *,
+    text_field: str = "text",
+    label_field: str | None = "label",
+    id_field: str | None = "id",
+    label_field_required: bool = False,
+    id_field_required: bool = False,
+    multi_label: bool = False,
+    max_text_chars: int = 100_000,
+) -> Iterator[Record]:
+    """Stream validated records out of an uploaded file, in file order.
+
+    A generator: nothing is read until iteration starts, and the caller owns (and closes)
+    `stream`. A required field must be present (a CSV column, a key of each JSON object); its
+    value may still be empty. Raises ImportFormatError, naming the row, at the first problem.
+    """
+    reader = get(fmt).read
+    options = ReadOptions(
+        text_field=text_field,
+        label_field=label_field,
+        id_field=id_field,
+        label_required=label_field_required and label_field is not None,
+        id_required=id_field_required and id_field is not None,
+        multi_label=multi_label,
+        max_text_chars=max_text_chars,
+    )
+    yield from reader(stream, options)
+
+
+def preview(stream: BinaryIO, fmt: Format) -> Preview:
+    """Columns and up to five rows from the start of the file (problems show up at import)."""
+    head = stream.read(PREVIEW_BYTES)
+    return get(fmt).preview(head.decode("utf-8-sig", errors="replace"))

@@ -1,0 +1,129 @@
+"""The contract every upload format keeps, and the types its readers, previews and writers share.
+
+A format is a :class:`FileFormat`: its name, the file extensions that name it, a streaming
+reader, a preview of the first rows and, when the format can be exported, a writer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO, NoReturn, TypedDict
+
+MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
+PREVIEW_ROWS = 5
+
+
+class ImportFormatError(ValueError):
+    """A problem with the uploaded file; str(e) is the user-facing message."""
+
+    def __init__(self, message: str, *, row: int | None = None, status_code: int = 422) -> None:
+        super().__init__(message)
+        self.message = message
+        self.row = row
+        self.status_code = status_code
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One data record of an upload, validated but not yet matched to the project."""
+
+    row: int  # 1-based number of the data record (header and blank lines not counted)
+    text: str
+    labels: tuple[str, ...]  # () when the row has no label; 1 element for single-label
+    external_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReadOptions:
+    """Which fields of a record to read, and how strictly."""
+
+    text_field: str
+    label_field: str | None
+    id_field: str | None
+    label_required: bool
+    id_required: bool
+    multi_label: bool
+    max_text_chars: int
+
+    @property
+    def record_limit(self) -> int:
+        """Longest line (CSV characters, JSONL bytes) or CSV field that is read at all."""
+        return max(MIN_RECORD_LIMIT, 8 * self.max_text_chars)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """The columns and first rows of an upload, for the field-mapping form."""
+
+    columns: list[str]
+    rows: list[list[str]]
+
+
+class ExportRow(TypedDict):
+    """One labelled item of an export, as the export query reads it."""
+
+    item_id: int
+    external_id: str | None
+    text: str
+    labels: list[str]
+    annotator: str | None
+    source: str
+    annotated_at: str  # ISO 8601
+
+
+Reader = Callable[[BinaryIO, ReadOptions], Iterator[Record]]
+Previewer = Callable[[str], Preview]  # the decoded start of the file -> its first rows
+Writer = Callable[[Iterable[ExportRow], bool], Iterator[str]]  # rows, multi_label -> lines
+
+
+@dataclass(frozen=True)
+class FileFormat:
+    """One upload format: how it is named, read, previewed and (optionally) written."""
+
+    name: str
+    extensions: tuple[str, ...]  # lower case, with the dot: (".csv",)
+    read: Reader  # stream validated records in file order; raise ImportFormatError
+    preview: Previewer  # columns and up to PREVIEW_ROWS rows; never raises
+    write: Writer | None = None  # export lines (a header first, if any); None: not exportable
+
+
+class Problem(Exception):
+    """A problem with one record; the reader that catches it adds where it is."""
+
+
+class ReadProblem(Problem):
+    """Found while reading: it is on the line being read, maybe past the row's first line."""
+
+
+class BadValue(ReadProblem):
+    """A value no database can hold (a lone surrogate); the JSON reader names its field."""
+
+
+def fail(problem: object, row: int | None, line: int | None = None) -> NoReturn:
+    """Raise the user-facing error for `problem`, prefixed with where it is."""
+    where = f"row {row}" if row is not None else ""
+    if line is not None:
+        where = f"{where} (line {line})" if where else f"line {line}"
+    message = f"{where}: {problem}" if where else str(problem)
+    raise ImportFormatError(message, row=row) from None
+
+
+def unsupported(message: str) -> NoReturn:
+    raise ImportFormatError(message, status_code=415)
+
+
+def objects_preview(objects: list[dict[str, object]]) -> Preview:
+    """A preview of JSON objects: every key seen is a column, in order of first appearance."""
+    columns: list[str] = []
+    for obj in objects:
+        columns += [key for key in obj if key not in columns]
+    rows = [[_cell(obj.get(c)) for c in columns] for obj in objects]
+    return Preview(columns, rows)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)

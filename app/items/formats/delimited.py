@@ -1,0 +1,270 @@
+"""CSV and TSV: one header row naming the columns, then one record per row.
+
+The two differ only in their delimiter; only CSV is exported, with spreadsheet formulas
+neutralised (OWASP CSV injection).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, BinaryIO, Protocol, TextIO
+
+from app.items.formats.base import (
+    PREVIEW_ROWS,
+    ExportRow,
+    FileFormat,
+    ImportFormatError,
+    Preview,
+    Problem,
+    ReadOptions,
+    ReadProblem,
+    Record,
+    fail,
+)
+from app.items.formats.fields import build_record, clean_labels, optional_field, strip_or_none
+from app.items.formats.source import CHUNK_BYTES, Source
+
+EXPORT_COLUMNS = ("item_id", "external_id", "text", "label", "annotator", "source", "annotated_at")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    names: tuple[str, ...]
+    text: int
+    label: int | None
+    id: int | None
+
+
+class _RowReader(Protocol):
+    """What the parser uses of a csv.reader."""
+
+    line_num: int
+
+    def __iter__(self) -> Iterator[list[str]]: ...
+
+    def __next__(self) -> list[str]: ...
+
+
+# --- read ------------------------------------------------------------------------------------
+
+
+def read(stream: BinaryIO, options: ReadOptions, *, delimiter: str) -> Iterator[Record]:
+    """Stream the records of a delimited file, the first non-blank row being the header."""
+    source = Source(stream)
+    _raise_csv_field_limit(options.record_limit)
+    text = io.TextIOWrapper(io.BufferedReader(source, CHUNK_BYTES), "utf-8", newline="")
+    reader = csv.reader(
+        _bounded_lines(text, options.record_limit), delimiter=delimiter, strict=True
+    )
+    columns = _read_header(reader, options, delimiter)
+    row = 0
+    while (next_row := _next_row(reader, options, row + 1)) is not None:
+        line, cells = next_row
+        try:
+            record = _record(cells, columns, options, row + 1)
+        except Problem as exc:
+            fail(exc, row + 1, line)
+        if record is not None:
+            row += 1
+            yield record
+    if row == 0:
+        raise ImportFormatError("the file has no data rows")
+
+
+def _next_row(
+    reader: _RowReader, options: ReadOptions, row: int | None
+) -> tuple[int, list[str]] | None:
+    """Read the next row and the line it starts on; None at the end of the file."""
+    start = reader.line_num + 1
+    try:
+        cells = next(reader, None)
+    except (Problem, csv.Error) as exc:
+        line = reader.line_num + 1 if isinstance(exc, ReadProblem) else start
+        fail(_describe_csv_error(exc, options), row, line)
+    return None if cells is None else (start, cells)
+
+
+def _raise_csv_field_limit(limit: int) -> None:
+    """Let fields up to `limit` through, so that too-long texts get our own message.
+
+    The limit is process-wide in the csv module, so it is only ever raised, never lowered.
+    """
+    if csv.field_size_limit() < limit:
+        csv.field_size_limit(limit)
+
+
+def _bounded_lines(text: TextIO, limit: int) -> Iterator[str]:
+    """Yield the lines of `text`, refusing one longer than `limit` before it is all in memory."""
+    for line in iter(partial(text.readline, limit), ""):
+        if len(line) >= limit and not line.endswith(("\n", "\r")):
+            raise ReadProblem(f"the line is longer than {limit} characters")
+        yield line
+
+
+def _read_header(reader: _RowReader, options: ReadOptions, delimiter: str) -> _Columns:
+    """Read the first non-blank line as the header and find the columns in it."""
+    while True:
+        next_row = _next_row(reader, options, None)
+        if next_row is None:
+            raise ImportFormatError("the file is empty")
+        if any(cell.strip() for cell in next_row[1]):
+            break
+    names = tuple(cell.strip() for cell in next_row[1])
+    _check_unique(names)
+    return _Columns(
+        names=names,
+        text=_column(names, options.text_field, required=True, delimiter=delimiter),
+        label=_column(names, options.label_field, options.label_required, delimiter),
+        id=_column(names, options.id_field, options.id_required, delimiter),
+    )
+
+
+def _check_unique(names: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name and name in seen:
+            raise ImportFormatError(f'the header has the column "{name}" twice')
+        seen.add(name)
+
+
+def _column(
+    names: tuple[str, ...], field: str | None, required: bool, delimiter: str
+) -> int | None:
+    """Index of the column called `field`; None when absent and not required."""
+    if field is None:
+        return None
+    if field in names:
+        return names.index(field)
+    if not required:
+        return None
+    listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+    hint = _delimiter_hint(names, delimiter)
+    raise ImportFormatError(f'missing column "{field}"; the file\'s columns are: {listed}{hint}')
+
+
+def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:
+    if len(names) == 1 and delimiter == "," and "\t" in names[0]:
+        return " (the file looks tab-separated: upload it as TSV)"
+    if len(names) == 1 and delimiter == "\t" and "," in names[0]:
+        return " (the file looks comma-separated: upload it as CSV)"
+    return ""
+
+
+def _record(cells: list[str], columns: _Columns, options: ReadOptions, row: int) -> Record | None:
+    """Build the record of one CSV row; None for a blank row."""
+    if len(cells) != len(columns.names):
+        return _ragged_record(cells, columns, options, row)
+    text = cells[columns.text]
+    if (not text or text.isspace()) and all(not cell or cell.isspace() for cell in cells):
+        return None
+    labels = _labels(cells[columns.label], options) if columns.label is not None else ()
+    external_id = strip_or_none(cells[columns.id]) if columns.id is not None else None
+    return build_record(row, text, labels, external_id, options)
+
+
+def _ragged_record(
+    cells: list[str], columns: _Columns, options: ReadOptions, row: int
+) -> Record | None:
+    """Build the record of a row with more or fewer fields than the header."""
+    if all(not cell or cell.isspace() for cell in cells):
+        return None
+    if len(cells) > len(columns.names):
+        raise Problem(f"{len(cells)} fields, but the header has {len(columns.names)} columns")
+    present = {name: cells[index] for index, name in enumerate(columns.names[: len(cells)])}
+    if options.text_field not in present:
+        raise Problem(f'missing field "{options.text_field}"')
+    label = optional_field(present, options.label_field, options.label_required)
+    external_id = optional_field(present, options.id_field, options.id_required)
+    labels = _labels(label, options) if label else ()
+    text = present[options.text_field]
+    return build_record(row, text, labels, strip_or_none(external_id), options)
+
+
+def _labels(cell: str, options: ReadOptions) -> tuple[str, ...]:
+    """The labels of a CSV cell: one, or for multi-label projects the "|"-separated list."""
+    if options.multi_label:
+        return clean_labels(cell.split("|"))
+    label = cell.strip()
+    return (label,) if label else ()
+
+
+def _describe_csv_error(exc: Exception, options: ReadOptions) -> str:
+    if not isinstance(exc, csv.Error):
+        return str(exc)
+    message = str(exc)
+    if "field larger than field limit" in message:
+        limit = options.record_limit
+        return f"a field is longer than {limit} characters (is a quote left open?)"
+    if "unexpected end of data" in message:
+        return "unterminated quoted field (a quote is opened but never closed)"
+    return f"a quoted field must end with a quote; double any quote inside it ({message})"
+
+
+# --- preview ---------------------------------------------------------------------------------
+
+
+def preview(text: str, *, delimiter: str) -> Preview:
+    """The header and up to five rows; the last line is left out, as it may be cut off."""
+    lines = text.splitlines(keepends=True)
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off mid-row
+    reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)
+    rows = []
+    for row in reader:
+        rows.append(row)
+        if len(rows) > PREVIEW_ROWS:
+            break
+    if not rows:
+        return Preview([], [])
+    return Preview(rows[0], rows[1:])
+
+
+# --- write -----------------------------------------------------------------------------------
+
+
+def escape_formula(value: str) -> str:
+    """Neutralise spreadsheet formulas (OWASP CSV injection): prefix a quote."""
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def write_csv(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
+    """The header, then one line per row; several labels are joined with "|"."""
+    yield _csv_line(list(EXPORT_COLUMNS))
+    for row in rows:
+        values = [
+            row["item_id"],
+            escape_formula(row["external_id"] or ""),
+            escape_formula(row["text"]),
+            escape_formula("|".join(row["labels"])),
+            escape_formula(row["annotator"] or ""),
+            row["source"],
+            row["annotated_at"],
+        ]
+        yield _csv_line(values)
+
+
+def _csv_line(values: list[Any]) -> str:
+    """One CSV record, RFC 4180: CRLF-terminated, so a field with a bare CR is quoted too."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(values)
+    return buffer.getvalue()
+
+
+CSV = FileFormat(
+    name="csv",
+    extensions=(".csv",),
+    read=partial(read, delimiter=","),
+    preview=partial(preview, delimiter=","),
+    write=write_csv,
+)
+TSV = FileFormat(
+    name="tsv",
+    extensions=(".tsv", ".tab"),
+    read=partial(read, delimiter="\t"),
+    preview=partial(preview, delimiter="\t"),
+)

@@ -1,0 +1,102 @@
+"""Record validation shared by every format: the text, the label(s) and the id of one row."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.items.formats.base import Problem, ReadOptions, Record
+
+
+def build_record(
+    row: int, text: str, labels: tuple[str, ...], external_id: str | None, options: ReadOptions
+) -> Record:
+    """Check the text and build the record."""
+    if len(text) > options.max_text_chars:
+        raise Problem(f"text is {len(text)} characters, over the limit of {options.max_text_chars}")
+    if not text or text.isspace():
+        raise Problem("empty text")
+    return Record(row=row, text=text, labels=labels, external_id=external_id)
+
+
+def optional_field(item: Mapping[str, Any], field: str | None, required: bool) -> Any:
+    """The value of an optional field; None when absent (an error when it is required)."""
+    if field is None or field in item:
+        return None if field is None else item[field]
+    if required:
+        raise Problem(f'missing field "{field}"')
+    return None
+
+
+def clean_labels(values: list[str]) -> tuple[str, ...]:
+    """Strip labels, drop empty ones and repeats, keep their order."""
+    return tuple(dict.fromkeys(label for label in map(str.strip, values) if label))
+
+
+def strip_or_none(value: str | None) -> str | None:
+    return (value.strip() or None) if value else None
+
+
+# --- JSON objects (JSON Lines and JSON arrays) -------------------------------------------------
+
+
+def json_record(item: Mapping[str, Any], options: ReadOptions, row: int) -> Record:
+    """Build the record of one JSON object."""
+    field = options.text_field
+    if field not in item:
+        raise Problem(f'missing field "{field}"')
+    text = item[field]
+    if not isinstance(text, str):
+        raise Problem(f'field "{field}" must be a string, not {json_type(text)}')
+    _check_no_nul(text, field)
+    labels = _json_labels(item, options)
+    external_id = _json_id(item, options)
+    return build_record(row, text, labels, external_id, options)
+
+
+def json_type(value: object) -> str:
+    """How an error names the JSON type of ``value``: "an object", "a string", "null"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "an array"
+    return "a string" if isinstance(value, str) else "a number"
+
+
+def _check_no_nul(value: str, field: str | None) -> None:
+    """Refuse a NUL character, which JSON can escape as \\u0000 (databases refuse it)."""
+    if "\x00" in value:
+        raise Problem(f'field "{field}" contains a NUL character (\\u0000)')
+
+
+def _json_labels(item: Mapping[str, Any], options: ReadOptions) -> tuple[str, ...]:
+    field = options.label_field
+    value = optional_field(item, field, options.label_required)
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        _check_no_nul(value, field)
+        label = value.strip()
+        return (label,) if label else ()
+    if isinstance(value, list) and not options.multi_label:
+        raise Problem(f'field "{field}" is a list, but the project takes one label per item')
+    if isinstance(value, list) and all(isinstance(label, str) for label in value):
+        _check_no_nul("".join(value), field)
+        return clean_labels(value)
+    expected = "a string or a list of strings" if options.multi_label else "a string"
+    raise Problem(f'field "{field}" must be {expected}, not {json_type(value)}')
+
+
+def _json_id(item: Mapping[str, Any], options: ReadOptions) -> str | None:
+    field = options.id_field
+    value = optional_field(item, field, options.id_required)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str):
+        _check_no_nul(value, field)
+        return strip_or_none(value)
+    if value is None:
+        return None
+    raise Problem(f'field "{field}" must be a string or an integer, not {json_type(value)}')
