@@ -29,6 +29,7 @@ run: venv
 test: $(UV) chromium
 	$(SYNC) --extra dev
 	$(VENV)/bin/ruff check app tests bench migrations
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
 test-fast: $(UV)
@@ -43,6 +44,7 @@ lint: $(UV)
 	$(SYNC) --extra dev
 	$(VENV)/bin/ruff check app tests bench migrations
 	$(VENV)/bin/ruff format --check app tests bench migrations
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, status
 
 from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
@@ -22,7 +24,7 @@ from app.users.schemas import (
 )
 
 router = APIRouter(tags=["accounts"], route_class=GuardedRoute)
-NO_CONTENT = {"status_code": status.HTTP_204_NO_CONTENT, "response_model": None}
+NO_CONTENT: dict[str, Any] = {"status_code": status.HTTP_204_NO_CONTENT, "response_model": None}
 
 
 @router.get("/me")
