@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from app.learning import strategies
 from app.learning.coldstart import exploration_positions, representative_items, typical_items
-from app.learning.committee import Committee, kl_of, vote_entropy_of
+from app.learning.committee import Committee
 from app.learning.diversity import (
     best_per_cluster,
     density_weighted,
@@ -25,6 +25,7 @@ from app.learning.diversity import (
     information_density,
 )
 from app.learning.estimators import LabelModel, Matrix
+from app.learning.qbc import kl_of, vote_entropy_of
 from app.learning.features import FEATURE_KINDS
 
 SCORE_CHUNK_ROWS = 16_384

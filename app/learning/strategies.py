@@ -9,7 +9,7 @@ from typing import Protocol
 
 import numpy as np
 
-from app.learning import committee as qbc
+from app.learning import qbc
 
 _PROBA_TOLERANCE = 1e-6
 

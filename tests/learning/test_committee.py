@@ -5,8 +5,9 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 
-from app.learning.committee import Committee, kl_of, stats_from_probabilities, vote_entropy_of
+from app.learning.committee import Committee
 from app.learning.estimators import NotEnoughLabelsError
+from app.learning.qbc import kl_of, stats_from_probabilities, vote_entropy_of
 from app.learning.strategies import score
 
 
