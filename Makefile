@@ -47,4 +47,4 @@ lint: $(UV)
 	$(VENV)/bin/mypy
 
 clean:
-	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache
+	rm -rf $(VENV) .tools var .pytest_cache .ruff_cache .mypy_cache
