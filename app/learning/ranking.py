@@ -1,7 +1,9 @@
 """The published ranking: score the pool with a strategy, then order it (density, diversity, ε).
 
-`rank_pool` is the one entry point the service calls; `Recipe` bundles a project's choices and
-`DEFAULT_RECIPE` is the one the label-efficiency benchmark found best (bench/README.md).
+Two stages: `score_pool` scores a large pool chunk by chunk (the training worker calls it
+through `app.scaling`, which may run the chunks on a cluster), then `rank_scores` orders the
+scores. `rank_pool` does both in memory (cold start, benchmarks); a project's choices are
+`app.learning.options.QueryOptions`.
 """
 
 import functools
@@ -26,7 +28,6 @@ from app.learning.diversity import (
 )
 from app.learning.estimators import LabelModel, Matrix
 from app.learning.qbc import kl_of, vote_entropy_of
-from app.learning.features import FEATURE_KINDS
 
 SCORE_CHUNK_ROWS = 16_384
 
@@ -64,75 +65,6 @@ class Diversity:
             raise ValueError(f"diversity method must be one of {DIVERSITY_METHODS}")
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """Everything a project chooses about querying; the fields map to `rank_pool` arguments.
-
-    features: one of FEATURE_KINDS. committee_size: members of the `Committee` when the
-    strategy `needs_committee`. diversity_batch: 0 for none, else the project's batch size.
-    cold_start: "representative" (k-means) or "random" ranking before the first model.
-    warm_up: labels per class served as TypiClust batches before the strategy (`in_warm_up`).
-    """
-
-    strategy: str = "margin"
-    features: str = "minilm"
-    committee_size: int = 5
-    diversity_batch: int = 0
-    diversity_candidates: int = 10
-    diversity_method: str = "cluster"
-    density_power: float = 0.0
-    epsilon: float = 0.0
-    cold_start: str = "representative"
-    warm_up: float = 0.0
-
-    def __post_init__(self) -> None:
-        strategies.needs_committee(self.strategy)  # raises UnknownStrategyError
-        if self.features not in FEATURE_KINDS:
-            raise ValueError(f"features must be one of {FEATURE_KINDS}, got {self.features!r}")
-        if self.cold_start not in ("representative", "random"):
-            raise ValueError(f"cold_start must be representative or random: {self.cold_start!r}")
-        if self.diversity_method not in DIVERSITY_METHODS:
-            raise ValueError(f"diversity_method must be one of {DIVERSITY_METHODS}")
-        if self.committee_size < 1 or self.diversity_batch < 0 or self.warm_up < 0:
-            raise ValueError("committee_size must be >= 1, diversity_batch and warm_up >= 0")
-
-    @property
-    def diversity(self) -> Diversity | None:
-        if self.diversity_batch == 0:
-            return None
-        return Diversity(self.diversity_batch, self.diversity_candidates, self.diversity_method)
-
-    def rank_options(self) -> dict[str, object]:
-        """The keyword arguments of `rank_pool` that this recipe decides.
-
-        Cold start serves `diversity_batch` representatives (25 without diversity), or none
-        (a random ranking) for cold_start == "random".
-        """
-        representatives = self.diversity_batch or 25
-        return {
-            "diversity": self.diversity,
-            "density_power": self.density_power,
-            "epsilon": self.epsilon,
-            "n_representatives": representatives if self.cold_start == "representative" else 0,
-        }
-
-
-# Margin over MiniLM, each batch the best item of 10 k-means clusters of the top 10 x batch,
-# k-means representatives before the first model, TypiClust warm-up batches until 20 labels per
-# class: the best recipe of bench/label_efficiency.py (banking77: random's 525-label accuracy
-# with 0.48x the labels, random TF-IDF's with 0.24x; bench/README.md has every dataset).
-# Set diversity_batch to the project's batch size.
-DEFAULT_RECIPE = Recipe(
-    strategy="margin",
-    features="minilm",
-    diversity_batch=25,
-    diversity_candidates=10,
-    diversity_method="cluster",
-    cold_start="representative",
-    warm_up=20.0,
-)
-
-
 def in_warm_up(strategy: str, n_labeled: int, n_labels: int, per_label: float) -> bool:
     """Whether the next batch is a warm-up batch of typical items rather than the strategy's.
 
@@ -159,7 +91,7 @@ def rank_pool(
     n_representatives: int = 25,
     warm_up: int = 0,
 ) -> Ranking:
-    """Rank the unlabelled pool for annotation.
+    """Rank the unlabelled pool for annotation: `strategies.score`, then `rank_scores`.
 
     Args:
         strategy: a name from `strategies.strategy_names()`.
@@ -168,32 +100,27 @@ def rank_pool(
         depth: ranking length D (capped at n).
         rng: randomness ("random" strategy, exploration, k-means); seed it for repeatability.
         committee: (m, n, k) members' probabilities, required by committee strategies.
-        features: (n, d) pool features, needed for diversity, density, representative cold
-            start and EGL's norms (EGL without features counts every norm as 1).
-        labeled_features: (L, d) features of labelled items; farthest-first diversity keeps
-            away from them (cluster diversity does not use them).
+        features: (n, d) pool features: for diversity, density, warm-up, cold start, EGL's norms.
+        labeled_features: (L, d) features of labelled items; farthest-first diversity and the
+            warm-up keep away from them.
         multi_label: whether proba columns are independent per-label probabilities.
-        diversity: farthest-first batch mode; None for plain score order.
+        diversity: batch mode over the first positions; None for plain score order.
         density_power: beta of information-density weighting; 0 for none.
         epsilon: share of every batch given to uniformly random pool items.
         n_representatives: cold start: how many k-means representatives lead the ranking.
-        warm_up: how many typical items (TypiClust, away from `labeled_features`) lead the
-            ranking instead of the best-scored ones; 0 for none (see `in_warm_up`).
+        warm_up: how many typical items (TypiClust) lead the ranking; 0 for none.
 
     Returns:
         Ranking of D distinct pool rows. Cold start: representatives score 1.0, then random
         items scoring 0.0.
 
     Raises:
-        EmptyPoolError: the pool (proba, or features when cold) has no rows.
-        MissingInputError: a committee strategy got no committee.
-        ValueError: diversity or density_power > 0 without features.
+        EmptyPoolError, MissingInputError (no committee), ValueError (features missing).
     """
     if proba is None:
         return _cold_start(features, depth, rng, n_representatives)
-    norms = None
-    if features is not None and strategies.uses_norms(strategy):
-        norms = gradient_norms(features)
+    with_norms = features is not None and strategies.uses_norms(strategy)
+    norms = gradient_norms(features) if with_norms else None
     scores = strategies.score(
         strategy, proba, multi_label=multi_label, rng=rng, committee=committee, norms=norms
     )

@@ -25,7 +25,7 @@ def _out(session: Session, project: Project) -> ProjectOut:
         multi_label=project.multi_label,
         strategy=project.strategy,
         batch_size=project.batch_size,
-        **service.options(project),
+        **service.options(project).stored(),
         created_at=project.created_at,
         n_items=c.n_items,
         n_labeled=c.n_labeled,

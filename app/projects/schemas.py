@@ -3,43 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.fields import FieldInfo
 
 from app.fields import Text
-from app.learning.ranking import DEFAULT_RECIPE
-from app.learning.strategies import strategy_names
+from app.learning.options import STORED, DiversityMethod, Features, QueryOptions, check_strategy
 from app.text import clean_label, clean_name, label_key
 
 MAX_LABELS = 1000
-# Kept in Project.settings.
-OPTIONS = ("diversity", "epsilon", "committee_size", "features", "warm_up")
-# What a project stored without an option means (projects older than the option).
-OPTION_DEFAULTS = {
-    "diversity": False,
-    "epsilon": 0.0,
-    "committee_size": 5,
-    "features": "tfidf",
-    "warm_up": 0.0,
-}
-Features = Literal["tfidf", "minilm", "both"]
-FEATURES_HELP = (
-    "Item features: TF-IDF words and characters, MiniLM sentence embeddings (computed once "
-    "per item by the worker), or both side by side."
-)
-WARM_UP_HELP = (
-    "Labels per class of warm-up: until the project has this many labels per class, each batch "
-    "is the most typical item of the least-labelled k-means clusters of the pool (TypiClust), "
-    "then the strategy ranks. 0 turns it off; the random strategy never warms up."
-)
-MAX_WARM_UP = 100.0
+# Kept in Project.settings; the option fields below are `QueryOptions`'s (types, bounds, help).
+OPTIONS = STORED
 
 
-def _check_strategy(value: str) -> str:
-    if value not in strategy_names():
-        raise ValueError(f"unknown strategy {value!r}; use one of: {', '.join(strategy_names())}")
-    return value
+def _option(name: str) -> Any:
+    """The `QueryOptions` field ``name``, with its new-project default."""
+    return FieldInfo.merge_field_infos(QueryOptions.model_fields[name])
+
+
+def _change(name: str) -> Any:
+    """The `QueryOptions` field ``name`` as an optional change: None leaves it as it is."""
+    return FieldInfo.merge_field_infos(QueryOptions.model_fields[name], default=None)
 
 
 def _check_distinct(labels: list[str]) -> None:
@@ -64,19 +49,14 @@ class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     labels: list[Text] = Field(min_length=1, max_length=MAX_LABELS)
     multi_label: bool = False
-    strategy: str = DEFAULT_RECIPE.strategy
-    batch_size: int = Field(default=20, ge=1, le=10_000)
-    diversity: bool = Field(
-        default=DEFAULT_RECIPE.diversity_batch > 0,
-        description="Diversify each batch: the best item of each of `batch_size` k-means "
-        "clusters of the top 10 x batch_size.",
-    )
-    epsilon: float = Field(default=0.0, ge=0.0, le=0.5, description="Random share of a batch.")
-    committee_size: int = Field(default=5, ge=2, le=20, description="For qbc_* strategies.")
-    features: Features = Field(default=DEFAULT_RECIPE.features, description=FEATURES_HELP)
-    warm_up: float = Field(
-        default=DEFAULT_RECIPE.warm_up, ge=0.0, le=MAX_WARM_UP, description=WARM_UP_HELP
-    )
+    strategy: str = _option("strategy")
+    batch_size: int = _option("batch_size")
+    diversity: bool = _option("diversity")
+    epsilon: float = _option("epsilon")
+    committee_size: int = _option("committee_size")
+    features: Features = _option("features")
+    warm_up: float = _option("warm_up")
+    diversity_method: DiversityMethod = _option("diversity_method")
 
     @field_validator("name")
     @classmethod
@@ -96,24 +76,25 @@ class ProjectCreate(BaseModel):
     @field_validator("strategy")
     @classmethod
     def _strategy(cls, value: str) -> str:
-        return _check_strategy(value)
+        return check_strategy(value)
 
 
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     strategy: str | None = None
-    batch_size: int | None = Field(default=None, ge=1, le=10_000)
+    batch_size: int | None = _change("batch_size")
     diversity: bool | None = None
-    epsilon: float | None = Field(default=None, ge=0.0, le=0.5)
-    committee_size: int | None = Field(default=None, ge=2, le=20)
-    features: Features | None = Field(default=None, description=FEATURES_HELP)
-    warm_up: float | None = Field(default=None, ge=0.0, le=MAX_WARM_UP, description=WARM_UP_HELP)
+    epsilon: float | None = _change("epsilon")
+    committee_size: int | None = _change("committee_size")
+    features: Features | None = _change("features")
+    warm_up: float | None = _change("warm_up")
+    diversity_method: DiversityMethod | None = _change("diversity_method")
 
     @field_validator("strategy")
     @classmethod
     def _strategy(cls, value: str | None) -> str | None:
-        return None if value is None else _check_strategy(value)
+        return None if value is None else check_strategy(value)
 
 
 class ProjectOut(BaseModel):
@@ -128,6 +109,7 @@ class ProjectOut(BaseModel):
     committee_size: int
     features: Features
     warm_up: float
+    diversity_method: DiversityMethod
     created_at: datetime
     n_items: int
     n_labeled: int

@@ -11,8 +11,9 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import CLI, Actor, record
 from app.errors import Conflict, NotFound
+from app.learning.options import QueryOptions
 from app.models import ModelVersion, Project
-from app.projects.schemas import OPTION_DEFAULTS, OPTIONS, ProjectCreate, ProjectUpdate
+from app.projects.schemas import OPTIONS, ProjectCreate, ProjectUpdate
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,11 @@ def update_project(
 
 def _settings(project: Project) -> dict[str, object]:
     """Every setting a project update may change, with its current value."""
-    return {"strategy": project.strategy, "batch_size": project.batch_size, **options(project)}
+    return {
+        "strategy": project.strategy,
+        "batch_size": project.batch_size,
+        **options(project).stored(),
+    }
 
 
 def counts(session: Session, project: Project) -> ProjectCounts:
@@ -130,6 +135,8 @@ def counts(session: Session, project: Project) -> ProjectCounts:
     return ProjectCounts(n_items=row[0], n_labeled=row[1], model_version=row[2])
 
 
-def options(project: Project) -> dict[str, object]:
-    """The project's query options (diversity, epsilon, committee size) with defaults."""
-    return {**OPTION_DEFAULTS, **(project.settings or {})}
+def options(project: Project) -> QueryOptions:
+    """The project's query options; those it stored before they existed keep that meaning."""
+    return QueryOptions.from_stored(
+        strategy=project.strategy, batch_size=project.batch_size, settings=project.settings
+    )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from app.learning.committee import Committee
-from app.learning.embeddings import MINILM_DIM
+from app.learning.embeddings import encode
 from app.learning.estimators import LabelModel
 from app.learning.ranking import SCORE_CHUNK_ROWS, score_pool
 from app.scaling.storedpool import StoredPool
@@ -73,8 +73,4 @@ class LocalBackend:
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """MiniLM embeddings with the process's shared encoder, float32 (n, 384) unit rows."""
-        if not texts:
-            return np.zeros((0, MINILM_DIM), dtype=np.float32)
-        from app.training import embeddingstore
-
-        return embeddingstore.encode(texts)
+        return encode(texts)

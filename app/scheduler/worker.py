@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
 from app.scheduler.liveness import Heartbeat
-from app.training import jobs
+from app.training import jobs, runs
 from app.training import service as training
 
 log = logging.getLogger("labelloop.worker")
@@ -56,14 +56,14 @@ class Worker:
         if now - self._last_recovery >= self.settings.worker_heartbeat_seconds:
             self._last_recovery = now
             with self.db.writer() as session, session.begin():
-                training.recover_stale(
+                runs.recover_stale(
                     session, stale_after=timedelta(seconds=self.settings.worker_stale_seconds)
                 )
         with self.db.reader() as session:
             if not training.has_queued(session):
                 return False
         with self.db.writer() as session, session.begin():
-            run_id = training.claim_next(session, self.name)
+            run_id = runs.claim_next(session, self.name)
         if run_id is None:
             return False
         self._execute(run_id)
@@ -87,14 +87,14 @@ class Worker:
 
     def _fail(self, run_id: int, error: str) -> None:
         with self.db.writer() as session, session.begin():
-            training.fail_run(session, run_id, error)
+            runs.fail_run(session, run_id, error)
 
     def _beat(self, run_id: int, stop: threading.Event) -> None:
         while not stop.wait(self.settings.worker_heartbeat_seconds):
             self._alive()  # a long run keeps the process's heartbeat fresh too
             try:
                 with self.db.writer() as session, session.begin():
-                    training.heartbeat(session, run_id)
+                    runs.heartbeat(session, run_id)
             except Exception:  # noqa: BLE001 - a missed beat is retried on the next tick
                 log.warning("heartbeat for run %s failed", run_id, exc_info=True)
 

@@ -11,29 +11,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
-from app.learning.embeddings import MINILM_DIM, MINILM_MODEL_ID, MiniLMEncoder
+from app.learning.embeddings import MINILM_DIM, encode, encoder_key
 
 CHUNK_ITEMS = 512
-
-
-@cache
-def encoder() -> MiniLMEncoder:
-    """The process's MiniLM encoder (loading the ONNX session takes about a second)."""
-    return MiniLMEncoder()
-
-
-_encode_lock = threading.Lock()
-
-
-def encode(texts: Sequence[str]) -> np.ndarray:
-    """Embed texts with the shared encoder, one batch at a time per process."""
-    with _encode_lock:
-        return encoder().encode(list(texts))
 
 
 class EmbeddingStore:
@@ -106,11 +90,6 @@ class EmbeddingStore:
         if not self.directory.is_dir():
             return []
         return sorted(self.directory.glob("chunk-*-ids.npy"))
-
-
-def encoder_key() -> str:
-    """The cache key of the default encoder's vectors (as its ``cache_key``), without loading it."""
-    return f"{MINILM_MODEL_ID}-len128"
 
 
 def _vectors_path(ids_path: Path) -> Path:

@@ -18,6 +18,7 @@ from app.projects.service import counts, get_project
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 from app.training import service
+from app.training.details import ModelDetails
 from app.training.predictor import within_budget
 
 STOP_KAPPA = 0.99  # Bloodgood & Vijay-Shanker's threshold
@@ -101,7 +102,7 @@ def _current(session: ReadSession, project: Project) -> ModelVersion | None:
 def _stopping(session: ReadSession, project: Project) -> StoppingOut:
     history = service.model_history(session, project.id, STOP_RUNS + 1)
     points = [
-        StopPoint(kappa=(v.details or {}).get("kappa"), metric=(v.metrics or {}).get("macro_f1"))
+        StopPoint(kappa=ModelDetails.of(v).kappa, metric=(v.metrics or {}).get("macro_f1"))
         for v in history
     ]
     done = stabilised(points, threshold=STOP_KAPPA, runs=STOP_RUNS)
@@ -143,8 +144,8 @@ def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> Model
         labels_total=total,
         labels_until_retrain=max(0, project.batch_size - (project.label_events - last_trigger)),
         strategy=model.strategy if model else None,
-        features=(model.details or {}).get("features", "tfidf") if model else None,
-        warm_up=bool((model.details or {}).get("warm_up", False)) if model else False,
+        features=ModelDetails.of(model).features if model else None,
+        warm_up=ModelDetails.of(model).warm_up if model else False,
         stopping=_stopping(session, project),
     )
 

@@ -24,9 +24,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from app.learning.embeddings import encoder_key
 from app.learning.features import FEATURE_KINDS, TfidfFeaturizer, pool_features
 from app.training import artifacts
-from app.training.embeddingstore import EmbeddingStore, encoder_key
+from app.training.embeddingstore import EmbeddingStore
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from app.errors import PayloadTooLarge
+from app.learning.embeddings import encode
 from app.learning.features import pool_features
 from app.models import ModelVersion
-from app.training import artifacts, embeddingstore, heap
+from app.training import artifacts, heap
+from app.training.details import ModelDetails
 from app.training.predictions import to_predictions
 
 
@@ -45,10 +47,11 @@ class Predictor:
                 self._cache.move_to_end(version.id)
                 return self._cache[version.id]
         bundle = artifacts.load(Path(version.path), version.sha256)
+        details = ModelDetails.of(version)
         featurizer = None
-        if version.details.get("featurizer_path"):
+        if details.featurizer_path:
             featurizer = artifacts.load(
-                Path(version.details["featurizer_path"]), version.details["featurizer_sha256"]
+                Path(details.featurizer_path), details.featurizer_sha256 or ""
             )
         entry = (featurizer, bundle["model"], bundle)
         with self._lock:
@@ -67,11 +70,11 @@ class Predictor:
 
     def _predict(self, version: ModelVersion, texts: list[str]) -> list[dict[str, Any]]:
         featurizer, model, bundle = self._load(version)
-        kind = version.details.get("features", "tfidf")
+        kind = ModelDetails.of(version).features
         features = pool_features(
             kind,
             tfidf=featurizer.transform(texts) if featurizer is not None else None,
-            embeddings=embeddingstore.encode(texts) if kind != "tfidf" else None,
+            embeddings=encode(texts) if kind != "tfidf" else None,
         )
         proba = model.predict_proba(features)
         return to_predictions(proba, bundle["labels"], multi_label=bundle["multi_label"])

@@ -1,17 +1,15 @@
-"""Training runs as database rows: queue (coalescing), claim (one per project), finish, recover."""
+"""Training runs as database rows: queue (coalescing), status and history; the lifecycle of a
+claimed run (claim, heartbeat, fail, finish, recover) is in ``app.training.runs``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.db import connection
 from app.models import ModelVersion, Project, RunStatus, TrainingRun
-from app.models.base import utcnow
 
 
 def published_model(session: Session, project: Project) -> ModelVersion | None:
@@ -118,70 +116,6 @@ def has_queued(session: Session) -> bool:
         )
         is not None
     )
-
-
-def claim_next(session: Session, worker: str) -> int | None:
-    """Move the oldest claimable queued run to running; returns its id, or None.
-
-    The conditional UPDATE makes the claim atomic between workers, and the partial unique
-    index on running runs refuses a second concurrent run of the same project.
-    """
-    busy = select(TrainingRun.project_id).where(TrainingRun.status == RunStatus.RUNNING)
-    candidates = session.scalars(
-        select(TrainingRun.id)
-        .where(TrainingRun.status == RunStatus.QUEUED, TrainingRun.project_id.not_in(busy))
-        .order_by(TrainingRun.id)
-        .limit(10)
-    ).all()
-    now = utcnow()
-    for run_id in candidates:
-        try:
-            with session.begin_nested():
-                claimed = session.execute(
-                    update(TrainingRun)
-                    .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.QUEUED)
-                    .values(
-                        status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker
-                    )
-                ).rowcount
-        except IntegrityError:
-            continue
-        if claimed == 1:
-            return run_id
-    return None
-
-
-def heartbeat(session: Session, run_id: int) -> None:
-    session.execute(
-        update(TrainingRun)
-        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING)
-        .values(heartbeat_at=utcnow())
-    )
-
-
-def fail_run(session: Session, run_id: int, error: str) -> None:
-    session.execute(
-        update(TrainingRun)
-        .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.RUNNING)
-        .values(status=RunStatus.FAILED, error=error[:4000], finished_at=utcnow())
-    )
-
-
-def recover_stale(session: Session, *, stale_after: timedelta) -> list[int]:
-    """Fail running runs whose worker stopped beating, and queue a fresh run for each project."""
-    cutoff: datetime = utcnow() - stale_after
-    stale = session.scalars(
-        select(TrainingRun).where(
-            TrainingRun.status == RunStatus.RUNNING, TrainingRun.heartbeat_at < cutoff
-        )
-    ).all()
-    for run in stale:
-        run.status = RunStatus.FAILED
-        run.finished_at = utcnow()
-        run.error = f"worker {run.worker} stopped responding (last heartbeat {run.heartbeat_at})"
-        session.flush()
-        queue_run(session, run.project_id, reason="recovery", trigger_events=run.trigger_events)
-    return [run.id for run in stale]
 
 
 def status(session: Session, project_id: int) -> str:

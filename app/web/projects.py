@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -16,7 +16,8 @@ from app.errors import Invalid
 from app.fields import PathId
 from app.items import export
 from app.learning.features import FEATURE_KINDS
-from app.learning.ranking import DEFAULT_RECIPE
+from app.learning.options import DEFAULT_OPTIONS
+from app.learning.ranking import DIVERSITY_METHODS
 from app.learning.strategies import strategy_names
 from app.models import ModelVersion, Project
 from app.projects import service as projects
@@ -54,9 +55,45 @@ def new_project(request: Request, user: WebAdmin) -> HTMLResponse:
             "strategies": strategy_names(),
             "feature_kinds": FEATURE_KINDS,
             "error": None,
-            "form": {"features": DEFAULT_RECIPE.features, "strategy": DEFAULT_RECIPE.strategy},
+            "form": {
+                "features": DEFAULT_OPTIONS.features,
+                "strategy": DEFAULT_OPTIONS.strategy,
+                "batch_size": DEFAULT_OPTIONS.batch_size,
+            },
         },
     )
+
+
+class NewProjectForm(BaseModel):
+    """The create-project form as submitted; `ProjectCreate` judges the values, as for the API."""
+
+    name: str = Field(max_length=200)
+    labels: str = Field(max_length=100_000)  # one per line, or comma-separated
+    strategy: str = Field(default=DEFAULT_OPTIONS.strategy, max_length=50)
+    batch_size: int = DEFAULT_OPTIONS.batch_size
+    multi_label: bool = False
+    features: str = Field(default=DEFAULT_OPTIONS.features, max_length=20)
+
+    def project(self) -> ProjectCreate:
+        separator = "\n" if "\n" in self.labels.strip() else ","
+        labels = [part.strip() for part in self.labels.split(separator) if part.strip()]
+        return ProjectCreate.model_validate({**self.model_dump(), "labels": labels})
+
+
+class SettingsForm(BaseModel):
+    """The settings form as submitted (an unticked box is False); `ProjectUpdate` judges it."""
+
+    strategy: str = Field(max_length=50)
+    batch_size: int
+    diversity: bool = False
+    diversity_method: str | None = Field(default=None, max_length=20)
+    features: str | None = Field(default=None, max_length=20)
+    epsilon: float | None = None
+    committee_size: int | None = None
+    warm_up: float | None = None
+
+    def update(self) -> ProjectUpdate:
+        return ProjectUpdate.model_validate(self.model_dump())
 
 
 @router.post("/projects", response_model=None)
@@ -65,33 +102,11 @@ def create_project(
     session: WriteSession,
     user: WebAdmin,
     actor: ActorDep,
-    name: Annotated[str, Form(max_length=200)],
-    labels: Annotated[str, Form(max_length=100_000)],
-    strategy: Annotated[str, Form(max_length=50)] = "margin",
-    batch_size: Annotated[int, Form()] = 20,
-    multi_label: Annotated[bool, Form()] = False,
-    features: Annotated[str, Form(max_length=20)] = DEFAULT_RECIPE.features,
+    form: Annotated[NewProjectForm, Form()],
 ) -> HTMLResponse | RedirectResponse:
     """Create a project; labels come one per line (or comma-separated)."""
-    separator = "\n" if "\n" in labels.strip() else ","
-    label_list = [part.strip() for part in labels.split(separator) if part.strip()]
-    form = {
-        "name": name,
-        "labels": labels,
-        "strategy": strategy,
-        "batch_size": batch_size,
-        "multi_label": multi_label,
-        "features": features,
-    }
     try:
-        data = ProjectCreate(
-            name=name,
-            labels=label_list,
-            strategy=strategy,
-            batch_size=batch_size,
-            multi_label=multi_label,
-            features=features,
-        )
+        data = form.project()
     except ValidationError as exc:
         return render(
             request,
@@ -101,7 +116,7 @@ def create_project(
                 "strategies": strategy_names(),
                 "feature_kinds": FEATURE_KINDS,
                 "error": _validation_message(exc),
-                "form": form,
+                "form": form.model_dump(),
             },
             status_code=422,
         )
@@ -136,6 +151,7 @@ def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
         "strategies": strategy_names(),
         "options": projects.options(project),
         "feature_kinds": FEATURE_KINDS,
+        "diversity_methods": DIVERSITY_METHODS,
     }
 
 
@@ -175,27 +191,13 @@ def update_settings(
     session: WriteSession,
     user: WebAdmin,
     actor: ActorDep,
-    strategy: Annotated[str, Form(max_length=50)],
-    batch_size: Annotated[int, Form()],
-    diversity: Annotated[bool, Form()] = False,
-    features: Annotated[str | None, Form(max_length=20)] = None,
-    epsilon: Annotated[float | None, Form()] = None,
-    committee_size: Annotated[int | None, Form()] = None,
-    warm_up: Annotated[float | None, Form()] = None,
+    form: Annotated[SettingsForm, Form()],
 ) -> HTMLResponse:
-    """Change the query strategy, batch size, features, diversity, exploration, committee,
-    warm-up."""
+    """Change the query strategy, batch size, features, diversity (and its method),
+    exploration, committee, warm-up."""
     project = projects.get_project(session, project_id)
     try:
-        data = ProjectUpdate(
-            strategy=strategy,
-            batch_size=batch_size,
-            diversity=diversity,
-            features=features,
-            epsilon=epsilon,
-            committee_size=committee_size,
-            warm_up=warm_up,
-        )
+        data = form.update()
     except ValidationError as exc:
         raise Invalid(_validation_message(exc)) from None
     projects.update_project(session, project, data, actor=actor)

@@ -1,5 +1,5 @@
 """rank_pool: the published ranking for every strategy, diversity, density, exploration, cold
-start, chunked pool scoring and recipes."""
+start, chunked pool scoring and the default options."""
 
 import numpy as np
 import pytest
@@ -10,10 +10,9 @@ from threadpoolctl import threadpool_limits
 from app.learning import ranking
 from app.learning.committee import Committee
 from app.learning.estimators import LabelModel
+from app.learning.options import DEFAULT_OPTIONS
 from app.learning.ranking import (
-    DEFAULT_RECIPE,
     Diversity,
-    Recipe,
     in_warm_up,
     rank_pool,
     rank_scores,
@@ -281,25 +280,13 @@ def test_committee_strategies_need_a_committee_model(
         score_pool("qbc_kl", model, features, rng=np.random.default_rng(0))
 
 
-def test_recipes_validate_their_fields() -> None:
-    assert DEFAULT_RECIPE.strategy in strategy_names()
-    assert Recipe(diversity_batch=20).diversity == Diversity(20, 10)
-    assert Recipe().diversity is None
-    with pytest.raises(UnknownStrategyError):
-        Recipe(strategy="bald")
-    with pytest.raises(ValueError, match="features"):
-        Recipe(features="bert")
-    with pytest.raises(ValueError, match="cold_start"):
-        Recipe(cold_start="never")
-    with pytest.raises(ValueError, match="method"):
-        Recipe(diversity_batch=5, diversity_method="mmr")
-    with pytest.raises(ValueError, match="warm_up"):
-        Recipe(warm_up=-1)
-
-
-def test_the_default_recipe_ranks_a_pool_and_a_cold_pool() -> None:
+def test_the_default_options_rank_a_pool_and_a_cold_pool() -> None:
     features, proba, _ = _pool(n=400)
-    options = DEFAULT_RECIPE.rank_options()
+    options = {
+        "diversity": DEFAULT_OPTIONS.batch_diversity(),
+        "epsilon": DEFAULT_OPTIONS.epsilon,
+        "n_representatives": DEFAULT_OPTIONS.cold_start_representatives(),
+    }
     warm = rank_pool(
         "margin", proba, depth=100, rng=np.random.default_rng(0), features=features, **options
     )
@@ -308,6 +295,4 @@ def test_the_default_recipe_ranks_a_pool_and_a_cold_pool() -> None:
     )
     for result in (warm, cold):
         assert result.indices.shape == (100,) and np.unique(result.indices).size == 100
-    assert cold.scores.sum() == DEFAULT_RECIPE.diversity_batch  # representatives score 1
-    random_start = Recipe(cold_start="random").rank_options()
-    assert random_start["n_representatives"] == 0 and random_start["diversity"] is None
+    assert cold.scores.sum() == DEFAULT_OPTIONS.batch_size  # representatives score 1

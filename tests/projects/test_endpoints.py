@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from app.db import Database
-from app.learning.ranking import DEFAULT_RECIPE
+from app.learning.options import DEFAULT_OPTIONS
 from tests.factories import auth, create_user
 
 BODY = {
@@ -83,12 +83,12 @@ def test_admin_changes_strategy_and_batch_size(client: TestClient, db: Database)
     assert (patched.json()["strategy"], patched.json()["batch_size"]) == ("entropy", 5)
 
 
-def test_warm_up_defaults_to_the_default_recipe_and_can_be_changed(
+def test_warm_up_defaults_to_the_default_options_and_can_be_changed(
     client: TestClient, db: Database
 ) -> None:
     _, admin = create_user(db)
     created = client.post("/api/v1/projects", json=BODY, headers=auth(admin)).json()
-    assert created["warm_up"] == DEFAULT_RECIPE.warm_up > 0
+    assert created["warm_up"] == DEFAULT_OPTIONS.warm_up > 0
     pid = created["id"]
     patched = client.patch(f"/api/v1/projects/{pid}", json={"warm_up": 0}, headers=auth(admin))
     assert patched.status_code == 200 and patched.json()["warm_up"] == 0

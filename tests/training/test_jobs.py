@@ -22,7 +22,8 @@ from app.projects.schemas import ProjectUpdate
 from app.projects.service import update_project
 from app.queue.service import next_items
 from app.scheduler.worker import Worker
-from app.training import jobs
+from app.training import jobs, publish
+from app.training import runs as lifecycle
 from app.training import service as training
 from tests.factories import create_project, create_user, queue_and_work, topic_texts
 
@@ -95,7 +96,7 @@ def test_triggers_coalesce_into_one_follow_up_run(db: Database, settings: Settin
     annotator, _ = create_user(db, name="ann", role="annotator")
     _label(db, project, annotator, 5)
     with db.writer() as session, session.begin():
-        assert training.claim_next(session, "busy-worker") is not None  # a run is training
+        assert lifecycle.claim_next(session, "busy-worker") is not None  # a run is training
     for _ in range(6):
         _label(db, project, annotator, 5)  # six more batches arrive meanwhile
     with db.reader() as session:
@@ -109,7 +110,7 @@ def test_stale_running_run_is_failed_and_requeued(db: Database, settings: Settin
     project = create_project(db, n_items=40, n_labeled=20)
     with db.writer() as session, session.begin():
         training.queue_run(session, project.id, reason="manual")
-        run_id = training.claim_next(session, "dead-worker")
+        run_id = lifecycle.claim_next(session, "dead-worker")
         session.execute(update(TrainingRun).values(heartbeat_at=utcnow() - timedelta(minutes=10)))
     assert Worker(db, settings).run_once()  # recovers, then trains the replacement
     with db.reader() as session:
@@ -194,7 +195,7 @@ def test_published_ranking_switches_atomically(db: Database, settings: Settings)
         for k in range(15):
             with db.writer() as session, session.begin():
                 training.queue_run(session, project.id, reason="manual")
-                run_id = training.claim_next(session, "test")
+                run_id = lifecycle.claim_next(session, "test")
             ranking = jobs.Ranking(
                 pool,
                 np.full(len(pool), float(k)),
@@ -210,8 +211,8 @@ def test_published_ranking_switches_atomically(db: Database, settings: Settings)
                 sklearn_version="-",
                 details={},
             )
-            jobs._publish(db, run_id, version, ranking)
-            jobs.finish(db, run_id, version.id, None, {})
+            publish.publish(db, run_id, version, ranking)
+            lifecycle.finish(db, run_id, version.id, None, {})
             score_of[version.version] = float(k)
             wait_for_reader()
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 from app.db import Database
+from app.training import runs
 from app.training import service as training
 from tests.factories import create_project
 
@@ -17,7 +18,7 @@ def _race(db: Database, n: int) -> list[int | None]:
     def claim(k: int) -> None:
         barrier.wait()
         with db.writer() as session, session.begin():
-            won = training.claim_next(session, f"w{k}")
+            won = runs.claim_next(session, f"w{k}")
         with lock:
             results.append(won)
 
@@ -42,12 +43,12 @@ def test_a_project_with_a_running_run_is_not_claimed_again(db: Database) -> None
     project = create_project(db)
     with db.writer() as session, session.begin():
         training.queue_run(session, project.id, reason="manual")
-        running = training.claim_next(session, "first")
+        running = runs.claim_next(session, "first")
         assert running is not None
         follow_up = training.queue_run(session, project.id, reason="manual").id
     assert _race(db, 4) == [None] * 4
     with db.writer() as session, session.begin():
-        training.fail_run(session, running, "done")  # the running one ends
+        runs.fail_run(session, running, "done")  # the running one ends
     results = _race(db, 4)
     assert results.count(follow_up) == 1
 

@@ -118,9 +118,9 @@ def _read_header(reader: _RowReader, options: ReadOptions, delimiter: str) -> _C
     _check_unique(names)
     return _Columns(
         names=names,
-        text=_column(names, options.text_field, required=True, delimiter=delimiter),
-        label=_column(names, options.label_field, options.label_required, delimiter),
-        id=_column(names, options.id_field, options.id_required, delimiter),
+        text=_column(names, options.text_field, delimiter),
+        label=_optional_column(names, options.label_field, options.label_required, delimiter),
+        id=_optional_column(names, options.id_field, options.id_required, delimiter),
     )
 
 
@@ -132,19 +132,22 @@ def _check_unique(names: tuple[str, ...]) -> None:
         seen.add(name)
 
 
-def _column(
-    names: tuple[str, ...], field: str | None, required: bool, delimiter: str
-) -> int | None:
-    """Index of the column called `field`; None when absent and not required."""
-    if field is None:
-        return None
+def _column(names: tuple[str, ...], field: str, delimiter: str) -> int:
+    """Index of the column called `field`; ImportFormatError when there is none."""
     if field in names:
         return names.index(field)
-    if not required:
-        return None
     listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
     hint = _delimiter_hint(names, delimiter)
     raise ImportFormatError(f'missing column "{field}"; the file\'s columns are: {listed}{hint}')
+
+
+def _optional_column(
+    names: tuple[str, ...], field: str | None, required: bool, delimiter: str
+) -> int | None:
+    """Index of the column called `field`; None when absent and not required."""
+    if field is None or (field not in names and not required):
+        return None
+    return _column(names, field, delimiter)
 
 
 def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:

@@ -53,10 +53,12 @@ _JSON_EVENT_TYPES = {
 @cache
 def ijson_backend() -> ModuleType:
     """ijson's C backend (yajl2_c) when it is installed, else its best available one."""
+    backend: ModuleType
     try:
-        return ijson.get_backend("yajl2_c")
+        backend = ijson.get_backend("yajl2_c")
     except ImportError:
-        return ijson
+        backend = ijson
+    return backend
 
 
 def _json_events(source: Source) -> Events:
@@ -219,7 +221,7 @@ def preview(text: str) -> Preview:
     """The first objects found in the text, each decoded from its opening brace."""
     decoder = json.JSONDecoder()
     start = text.find("{")
-    found = []
+    found: list[dict[str, object]] = []
     while start != -1 and len(found) < PREVIEW_ROWS:
         try:
             value, end = decoder.raw_decode(text, start)

@@ -1,0 +1,115 @@
+"""A project's query options, typed and validated in one place, defaults included.
+
+The API schemas, the settings form, the worker, the predictor and the benchmarks all read
+`QueryOptions`; a project stores them in `Project.settings` (a JSON dict) and `from_stored` gives
+options a project stored before they existed the meaning they had then (`STORED_DEFAULTS`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.learning import strategies
+from app.learning.ranking import Diversity, in_warm_up
+
+Features = Literal["tfidf", "minilm", "both"]
+DiversityMethod = Literal["cluster", "farthest_first"]
+MAX_WARM_UP = 100.0
+# Options kept in Project.settings (strategy and batch_size are columns of their own).
+STORED = ("diversity", "epsilon", "committee_size", "features", "warm_up", "diversity_method")
+# What a project stored without an option means: the behaviour it had before the option existed.
+STORED_DEFAULTS: dict[str, Any] = {
+    "diversity": False,
+    "diversity_method": "cluster",
+    "epsilon": 0.0,
+    "committee_size": 5,
+    "features": "tfidf",
+    "warm_up": 0.0,
+}
+DIVERSITY_CANDIDATES = 10  # a diverse batch is picked among candidates x batch_size best items
+
+FEATURES_HELP = (
+    "Item features: TF-IDF words and characters, MiniLM sentence embeddings (computed once "
+    "per item by the worker), or both side by side."
+)
+DIVERSITY_HELP = (
+    "Diversify each batch: the best item of each of `batch_size` k-means "
+    "clusters of the top 10 x batch_size."
+)
+DIVERSITY_METHOD_HELP = (
+    "How a diverse batch is picked among the top 10 x batch_size: the best item of each k-means "
+    "cluster (cluster), or greedily far from each other and the labelled items (farthest_first)."
+)
+WARM_UP_HELP = (
+    "Labels per class of warm-up: until the project has this many labels per class, each batch "
+    "is the most typical item of the least-labelled k-means clusters of the pool (TypiClust), "
+    "then the strategy ranks. 0 turns it off; the random strategy never warms up."
+)
+
+
+def check_strategy(value: str) -> str:
+    """The strategy name if it is registered, else ValueError naming the registered ones."""
+    names = strategies.strategy_names()
+    if value not in names:
+        raise ValueError(f"unknown strategy {value!r}; use one of: {', '.join(names)}")
+    return value
+
+
+class QueryOptions(BaseModel):
+    """Everything a project chooses about querying, with the defaults of a new project.
+
+    The defaults are the best recipe of bench/label_efficiency.py (margin over MiniLM, each batch
+    the best item of 10 k-means clusters of the top 10 x batch, TypiClust warm-up batches until
+    20 labels per class; bench/README.md has every dataset).
+    """
+
+    model_config = ConfigDict(frozen=True, strict=True, extra="forbid")
+
+    strategy: str = "margin"
+    batch_size: int = Field(default=20, ge=1, le=10_000)
+    diversity: bool = Field(default=True, description=DIVERSITY_HELP)
+    diversity_method: DiversityMethod = Field(default="cluster", description=DIVERSITY_METHOD_HELP)
+    epsilon: float = Field(default=0.0, ge=0.0, le=0.5, description="Random share of a batch.")
+    committee_size: int = Field(default=5, ge=2, le=20, description="For qbc_* strategies.")
+    features: Features = Field(default="minilm", description=FEATURES_HELP)
+    warm_up: float = Field(default=20.0, ge=0.0, le=MAX_WARM_UP, description=WARM_UP_HELP)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        return check_strategy(value)
+
+    @classmethod
+    def from_stored(
+        cls, *, strategy: str, batch_size: int, settings: dict[str, Any] | None
+    ) -> QueryOptions:
+        """The options of a stored project: its settings over `STORED_DEFAULTS`.
+
+        Stored values are trusted as they were validated when written (no range check here:
+        a bound tightened later must not make an old project unreadable).
+        """
+        stored = {**STORED_DEFAULTS, **{k: v for k, v in (settings or {}).items() if k in STORED}}
+        return cls.model_construct(strategy=strategy, batch_size=batch_size, **stored)
+
+    def stored(self) -> dict[str, Any]:
+        """The options kept in `Project.settings`."""
+        return {name: getattr(self, name) for name in STORED}
+
+    def in_warm_up(self, n_labeled: int, n_labels: int) -> bool:
+        """Whether the next batch is a warm-up batch of typical items (see `ranking.in_warm_up`)."""
+        return in_warm_up(self.strategy, n_labeled, n_labels, self.warm_up)
+
+    def batch_diversity(self) -> Diversity | None:
+        """The diversity of a batch for `ranking.rank_scores`; None without the option."""
+        if not self.diversity:
+            return None
+        return Diversity(self.batch_size, DIVERSITY_CANDIDATES, self.diversity_method)
+
+    def cold_start_representatives(self) -> int:
+        """How many k-means representatives lead a ranking before the first model."""
+        return min(max(self.batch_size, 10), 100)
+
+
+DEFAULT_OPTIONS = QueryOptions()

@@ -1,0 +1,169 @@
+"""What a run trains on: the project's labels and options at one moment, and the pool's features.
+
+The snapshot is taken in one short write transaction (it records what the run has seen); the
+pool's ids and texts are read afterwards, outside it, so the write lock is never held for them.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import select
+
+from app.config import Settings
+from app.db import Database
+from app.learning.options import QueryOptions
+from app.models import Annotation, Item, ModelVersion, Project, TrainingRun
+from app.projects.service import options
+from app.training import featurestore
+from app.training.details import PublishedModel
+
+
+@dataclass
+class Snapshot:
+    project_id: int
+    labels: list[str]
+    multi_label: bool
+    options: QueryOptions
+    pool_version: int
+    random_seed: int
+    label_events: int
+    item_ids: np.ndarray  # (n_items,) ascending
+    labeled: dict[int, list[str]]  # item id -> labels
+    previous_model: PublishedModel | None = None  # the published (real) model
+
+    @property
+    def strategy(self) -> str:
+        return self.options.strategy
+
+    @property
+    def batch_size(self) -> int:
+        return self.options.batch_size
+
+    def labeled_ids(self) -> np.ndarray:
+        """(L,) int64 ids of the labelled items, in annotation order."""
+        return np.fromiter(self.labeled, dtype=np.int64, count=len(self.labeled))
+
+    def targets(self, labeled_ids: np.ndarray) -> np.ndarray:
+        """(n,) label indices, or (n, k) 0/1 indicators for multi-label projects."""
+        index = {label: i for i, label in enumerate(self.labels)}
+        if not self.multi_label:
+            return np.array([index[self.labeled[i][0]] for i in labeled_ids], dtype=np.int64)
+        y = np.zeros((len(labeled_ids), len(self.labels)), dtype=np.int8)
+        for row, item_id in enumerate(labeled_ids):
+            y[row, [index[label] for label in self.labeled[item_id]]] = 1
+        return y
+
+
+def take(db: Database, settings: Settings, run_id: int) -> Snapshot:
+    """The run's snapshot, its pool ids included (read after the snapshot's transaction)."""
+    snap = _snapshot(db, run_id)
+    snap.item_ids = _pool_ids(db, settings, snap)
+    return snap
+
+
+def features(db: Database, settings: Settings, snap: Snapshot) -> featurestore.PoolFeatures:
+    """The pool's features of the project's kind, from the caches (built or extended first)."""
+    return featurestore.load(
+        settings.project_dir(snap.project_id),
+        snap.options.features,
+        snap.pool_version,
+        snap.item_ids,
+        lambda: _texts(db, snap.project_id),
+        lambda ids: _texts_of(db, ids),
+    )
+
+
+def _snapshot(db: Database, run_id: int) -> Snapshot:
+    with db.writer() as session, session.begin():
+        run = session.get_one(TrainingRun, run_id)
+        project = session.get_one(Project, run.project_id)
+        labeled: dict[int, list[str]] = {}
+        rows = session.execute(
+            select(Annotation.item_id, Annotation.labels)
+            .where(Annotation.project_id == project.id)
+            .order_by(Annotation.updated_at, Annotation.id)
+        )
+        for item_id, labels in rows:
+            labeled[item_id] = labels  # the latest annotation of an item wins
+        run.seen_events = project.label_events
+        run.n_labels = len(labeled)
+        previous = (
+            session.get(ModelVersion, project.current_model_id)
+            if project.current_model_id is not None
+            else None
+        )
+        return Snapshot(
+            project_id=project.id,
+            labels=list(project.labels),
+            multi_label=project.multi_label,
+            options=options(project),
+            pool_version=project.pool_version,
+            random_seed=project.random_seed,
+            label_events=project.label_events,
+            item_ids=np.zeros(0, dtype=np.int64),  # filled by _pool_ids, outside this lock
+            labeled=labeled,
+            previous_model=PublishedModel.of(previous)
+            if previous is not None and previous.version > 0
+            else None,
+        )
+
+
+def _pool_ids(db: Database, settings: Settings, snap: Snapshot) -> np.ndarray:
+    """Every item id of the project at ``snap.pool_version``, ascending, int64.
+
+    Read once per pool version (an import bumps it) and kept in the project's folder: a
+    million ids take seconds through the database and milliseconds from the file. Read after
+    the snapshot's transaction, so the write lock is never held for it; an import that
+    commits in between only adds ids, which are then ranked one version early.
+    """
+    path = settings.project_dir(snap.project_id) / "pool" / f"ids-{snap.pool_version}.npy"
+    if path.is_file():
+        return np.load(path)
+    with db.reader() as session:
+        ids = _item_ids(session, snap.project_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as f:
+        np.save(f, ids)
+    os.replace(tmp, path)
+    for old in path.parent.glob("ids-*.npy"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return ids
+
+
+def _item_ids(session: Any, project_id: int) -> np.ndarray:
+    """The project's item ids straight from the driver's cursor (a C loop, not ORM rows).
+
+    ``project_id`` is an int, so formatting it into the statement is safe.
+    """
+    sql = f"SELECT id FROM items WHERE project_id = {int(project_id)} ORDER BY id"
+    cursor = session.connection().connection.driver_connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+
+
+def _texts(db: Database, project_id: int) -> list[str]:
+    with db.reader() as session:
+        return list(
+            session.scalars(
+                select(Item.text).where(Item.project_id == project_id).order_by(Item.id)
+            )
+        )
+
+
+def _texts_of(db: Database, ids: np.ndarray) -> list[str]:
+    """Texts of ``ids`` (ascending), in that order."""
+    with db.reader() as session:
+        found = dict(
+            session.execute(select(Item.id, Item.text).where(Item.id.in_(ids.tolist()))).all()
+        )
+    return [found[int(i)] for i in ids]
