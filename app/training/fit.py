@@ -29,8 +29,8 @@ def fit(snap: Snapshot, X: Any, y: np.ndarray, feats: featurestore.PoolFeatures)
     return LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y, warm_from=warm_from)
 
 
-def cross_validated(snap: Snapshot, X: Any, y: np.ndarray, folds: int) -> dict[str, float]:
-    """Cross-validated metrics of a fresh label model on the run's labels."""
+def cross_validated(snap: Snapshot, X: Any, y: np.ndarray, folds: int) -> dict[str, float] | None:
+    """Cross-validated metrics of a fresh label model on the run's labels (None: too few)."""
     return cross_validated_metrics(
         X, y, lambda: LabelModel(len(snap.labels), multi_label=snap.multi_label), n_splits=folds
     )

@@ -8,8 +8,9 @@ only a running run is touched, so a run declared lost cannot be finished by its 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Update, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,18 +37,24 @@ def claim_next(session: Session, worker: str) -> int | None:
     for run_id in candidates:
         try:
             with session.begin_nested():
-                claimed = session.execute(
+                claimed = _rowcount(
+                    session,
                     update(TrainingRun)
                     .where(TrainingRun.id == run_id, TrainingRun.status == RunStatus.QUEUED)
                     .values(
                         status=RunStatus.RUNNING, started_at=now, heartbeat_at=now, worker=worker
-                    )
-                ).rowcount
+                    ),
+                )
         except IntegrityError:
             continue
         if claimed == 1:
             return run_id
     return None
+
+
+def _rowcount(session: Session, statement: Update) -> int:
+    """Rows an UPDATE matched (a DML statement's result is a cursor result)."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 def heartbeat(session: Session, run_id: int) -> None:

@@ -122,7 +122,8 @@ def _pool_ids(db: Database, settings: Settings, snap: Snapshot) -> np.ndarray:
     """
     path = settings.project_dir(snap.project_id) / "pool" / f"ids-{snap.pool_version}.npy"
     if path.is_file():
-        return np.load(path)
+        cached: np.ndarray = np.load(path)
+        return cached
     with db.reader() as session:
         ids = _item_ids(session, snap.project_id)
     path.parent.mkdir(parents=True, exist_ok=True)
