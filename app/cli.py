@@ -231,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        code: int = args.func(args)
+        return code
     except ValidationError as exc:  # a LABELLOOP_* variable with a bad value
         for error in exc.errors():
             where = ".".join(str(p) for p in error["loc"])

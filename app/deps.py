@@ -24,11 +24,13 @@ bearer = HTTPBearer(auto_error=False, description="API token from `labelloop use
 
 
 async def get_settings(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 async def get_database(request: Request) -> Database:
-    return request.app.state.db
+    db: Database = request.app.state.db
+    return db
 
 
 def _session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:

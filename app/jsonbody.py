@@ -13,8 +13,7 @@ import math
 import re
 from typing import Any
 
-from fastapi import Request
-from starlette.exceptions import HTTPException
+from fastapi import HTTPException, Request
 
 # Only a text with a \uD800-\uDFFF escape (either case), or a surrogate already in it, can
 # hold a lone surrogate, so only such a text is walked string by string. (Two searches: one

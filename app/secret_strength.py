@@ -27,7 +27,7 @@ def estimated_bits(secret: str) -> float:
     """
     from zxcvbn import zxcvbn  # 60 ms of word lists: load them only when a key is set
 
-    return zxcvbn(secret[:SCORED_CHARS])["guesses_log10"] * math.log2(10)
+    return float(zxcvbn(secret[:SCORED_CHARS])["guesses_log10"]) * math.log2(10)
 
 
 def secret_key_problem(secret: str | None) -> str | None:

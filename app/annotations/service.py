@@ -224,7 +224,9 @@ def _store(
         for item_id, labels in entries
     ]
     # A list of one row runs as a plain execute; of more, as one multi-row INSERT.
-    new_ids = dict(conn.execute(_insert_new(conn.dialect.name), rows).tuples().all())
+    new_ids: dict[int, int] = dict(
+        conn.execute(_insert_new(conn.dialect.name), rows).tuples().all()
+    )
     rest = [item_id for item_id, _ in entries if item_id not in new_ids]
     mine = {}
     if rest:
@@ -248,7 +250,9 @@ def _store(
 @cache
 def _insert_new(dialect: str) -> Insert:
     """INSERT ... ON CONFLICT (item, user) DO NOTHING RETURNING item_id, id."""
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(_annotations)
+    insert: postgresql.Insert | sqlite.Insert = (
+        postgresql if dialect == "postgresql" else sqlite
+    ).insert(_annotations)
     return insert.on_conflict_do_nothing(
         index_elements=[_annotations.c.item_id, _annotations.c.user_id]
     ).returning(_annotations.c.item_id, _annotations.c.id)

@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor
@@ -200,10 +200,13 @@ def _claim(db: Database, settings: Settings, job_id: int) -> _Claimed | None:
     """Move the job from queued to running; None if it is not queued any more."""
     now = utcnow()
     with db.writer() as session, session.begin():
-        claimed = session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.QUEUED)
-            .values(status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now)
+        claimed = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.QUEUED)
+                .values(status=ImportStatus.RUNNING, started_at=now, heartbeat_at=now)
+            ),
         ).rowcount
         if not claimed:
             return None
@@ -254,10 +257,13 @@ def _progress(
     if the job was failed meanwhile."""
     now = utcnow()
     with db.writer() as session, session.begin():
-        alive = session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.RUNNING)
-            .values(bytes_done=bytes_done, rows_done=rows_done, heartbeat_at=now)
+        alive = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(ImportJob)
+                .where(ImportJob.id == job_id, ImportJob.status == ImportStatus.RUNNING)
+                .values(bytes_done=bytes_done, rows_done=rows_done, heartbeat_at=now)
+            ),
         ).rowcount
         if waiting:
             session.execute(

@@ -29,6 +29,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import QueryableAttribute
 
 from app.models import Annotation, Item
 from app.models.base import utcnow
@@ -75,7 +76,9 @@ def drop(conn: Connection) -> None:
         conn.exec_driver_sql(f"PRAGMA temp.cache_size=-{DEFAULT_CACHE_KIB}")
 
 
-def among(conn: Connection, column: ColumnElement[Any], values: list[str]) -> ColumnElement[bool]:
+def among(
+    conn: Connection, column: ColumnElement[Any] | QueryableAttribute[Any], values: list[str]
+) -> ColumnElement[bool]:
     """``column IN values`` as one bound parameter (a JSON array on SQLite, an array on
     PostgreSQL): thousands of values without compiling thousands of placeholders."""
     if conn.dialect.name == "postgresql":

@@ -109,7 +109,7 @@ _RENEW = (
 )
 
 
-def _free_items(item_id: Any, scope: ColumnElement[bool], *order: Any) -> Select[tuple[int]]:
+def _free_items(item_id: Any, scope: ColumnElement[bool], *order: Any) -> Select[int]:
     """The first ``:n`` item ids of ``scope`` (which excludes labelled items) in ``order``
     that no live lease holds, rows locked."""
     return (
@@ -296,8 +296,10 @@ def _upsert_statement(dialect: str, kind: str, rows: int) -> Insert:
     parameters are ``item_id`` (``item_id_<k>`` for ``acquire``), ``project_id``,
     ``user_id``, ``expires`` and, for ``acquire``, ``now``.
     """
-    insert = (postgresql if dialect == "postgresql" else sqlite).insert(_leases)
-    common = {
+    insert: postgresql.Insert | sqlite.Insert = (
+        postgresql if dialect == "postgresql" else sqlite
+    ).insert(_leases)
+    common: dict[str, Any] = {
         "project_id": bindparam("project_id"),
         "user_id": bindparam("user_id"),
         "expires_at": bindparam("expires"),

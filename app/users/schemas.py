@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.fields import Text
 from app.users.tokens import MAX_EXPIRY_DAYS
+
+if TYPE_CHECKING:
+    from app.models import User
 
 Password = Annotated[str, Field(max_length=1000)]
 RoleName = Literal["admin", "annotator"]
@@ -25,7 +28,7 @@ class UserOut(BaseModel):
     has_password: bool = Field(description="False for API-only accounts (no web sign-in).")
 
     @classmethod
-    def of(cls, user: object) -> UserOut:
+    def of(cls, user: User) -> UserOut:
         return cls.model_validate(
             {
                 **{k: getattr(user, k) for k in ("id", "name", "role", "created_at")},

@@ -44,7 +44,7 @@ def learning_curve(points: list[tuple[int, dict[str, float]]]) -> Chart | None:
     points = [(n, m) for n, m in points if m]
     if not points:
         return None
-    x_max = max(max(n for n, _ in points), 1)
+    x_max: float = max(max(n for n, _ in points), 1)
     ticks = _nice_ticks(x_max)
     x_max = max(x_max, ticks[-1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

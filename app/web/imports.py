@@ -6,7 +6,7 @@ import re
 import secrets
 import shutil
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse
@@ -117,7 +117,8 @@ def run_import(
             job = jobs.start(session, settings, project_id, fh, options, actor=actor)
         path.unlink(missing_ok=True)
         tasks.add_task(request.app.state.imports.submit, job.id)
-        context = {"current_user": user, "project": get_project(session, project_id), "job": job}
+        project = get_project(session, project_id)
+        context: dict[str, Any] = {"current_user": user, "project": project, "job": job}
         return render(request, "projects/import.html", context, block="job")
     project = get_project(session, project_id)
     context = {"current_user": user, "project": project, "error": None, "result": None}
@@ -138,7 +139,7 @@ def import_job(
     """The progress of a background import (polled), then its result."""
     job = jobs.get_job(session, project_id, job_id)
     project = get_project(session, project_id)
-    context = {"current_user": user, "project": project, "job": job}
+    context: dict[str, Any] = {"current_user": user, "project": project, "job": job}
     if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         return render(request, "projects/import.html", context, block="job")
     context.update(result=job if job.status == ImportStatus.SUCCEEDED else None, error=job.error)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -36,4 +36,5 @@ def render(
     kwargs: dict[str, Any] = {"status_code": status_code, "headers": headers}
     if block is not None:
         kwargs["block_name"] = block
-    return templates.TemplateResponse(request, name, ctx, **kwargs)
+    # an HTMLResponse (a subclass), though its stub promises only a Response
+    return cast(HTMLResponse, templates.TemplateResponse(request, name, ctx, **kwargs))
