@@ -596,6 +596,7 @@ def generated_file(fmt: Format, total_bytes: int, written: dict[str, int]) -> It
         yield b'{"text": "last"}]'
 
 
+@pytest.mark.slow  # streams 90 MB through the parsers
 @pytest.mark.parametrize(("fmt", "megabytes"), [("csv", 50), ("jsonl", 20), ("json", 20)])
 def test_memory_stays_flat_while_streaming_a_large_file(fmt: Format, megabytes: int) -> None:
     written = {"bytes": 0, "rows": 0}
