@@ -67,8 +67,7 @@ def write_slots(db: Database) -> anyio.Semaphore:
     ``busy_timeout``. One slot on SQLite also makes writers of a process take turns in
     order instead of polling the lock; on PostgreSQL, where every label write updates its
     project's counter row, more than a few only queue on that row lock while their threads
-    fight for the GIL (50 bots, 2 web processes: 119 labels/s with 1 slot, 131-134 with 2,
-    117 with 4; on older code 76 with 4 and 63 with 20).
+    fight for the GIL (bench/README.md, `load.py`: two slots carried the most labels).
     """
     return anyio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
 

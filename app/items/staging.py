@@ -122,8 +122,8 @@ def first_repeated_id(conn: Connection) -> tuple[int, str] | None:
 
 
 def _has_repeats(conn: Connection, column: str) -> bool:
-    """Whether two staged rows share ``column`` (NULLs aside): one grouping pass, ~3x cheaper
-    than indexing the column and ranking the rows, which only a file with repeats needs."""
+    """Whether two staged rows share ``column`` (NULLs aside): one grouping pass, cheaper than
+    indexing the column and ranking the rows, which only a file with repeats needs."""
     found = conn.execute(
         text(
             f"SELECT 1 FROM import_staging WHERE {column} IS NOT NULL "

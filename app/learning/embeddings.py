@@ -96,7 +96,7 @@ class MiniLMEncoder:
         options.inter_op_num_threads = 1
         # Without its arena, onnxruntime frees a batch's tensors when the call ends: with
         # it, the largest batch ever run stays allocated for the life of the process
-        # (217 -> 375 MB after 400 short texts; same speed either way).
+        # (bench/README.md, "Memory goes back").
         options.enable_cpu_mem_arena = False
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]

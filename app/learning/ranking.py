@@ -213,7 +213,7 @@ def score_pool(
     if strategy == "random" or len(starts) == 1 or threads == 1:  # random: rng in chunk order
         for start in starts:
             run(start)
-    else:  # one BLAS thread per chunk thread: 2 x 2 threads on 2 cores ran ~1.5x slower
+    else:  # one BLAS thread per chunk thread: more oversubscribe the cores (bench/README.md)
         # The limit is process-wide: one scoring at a time sets and restores it.
         with _BLAS_LIMIT, threadpool_limits(limits=1, user_api="blas"):
             list(_pool(threads, os.getpid()).map(run, starts))
