@@ -6,7 +6,7 @@ strategies of `qbc` (vote entropy, mean KL divergence to the consensus).
 """
 
 from collections.abc import Iterator, Sequence
-from typing import Self
+from typing import Any, Self
 
 import numpy as np
 from sklearn.base import BaseEstimator
@@ -201,7 +201,7 @@ class Committee(BaseEstimator):
         consensus /= m
         return MemberStats(consensus, votes, entropies)
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_stacks", None)  # a cache, rebuilt on first use
         return state

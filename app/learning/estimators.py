@@ -3,7 +3,7 @@
 Single-label is one multinomial model; multi-label is one binary model per label column.
 """
 
-from typing import Self
+from typing import Any, Self, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-Matrix = np.ndarray | sp.spmatrix | sp.sparray
+Matrix: TypeAlias = np.ndarray | sp.spmatrix | sp.sparray
 PREDICT_CHUNK_ROWS = 16_384
 
 
@@ -160,7 +160,7 @@ class LabelModel(ClassifierMixin, BaseEstimator):
                 models.append(self._logistic_regression().fit(X, column))
         return models
 
-    def __getstate__(self) -> dict:
+    def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_wide", None)  # a cache, rebuilt on first use
         return state

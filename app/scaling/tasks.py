@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from app.learning.estimators import LabelModel, Matrix
 from app.learning.ranking import SCORE_CHUNK_ROWS, score_pool
 from app.scaling.storedpool import StoredPool
 
-Source = Matrix | StoredPool
+Source: TypeAlias = Matrix | StoredPool
 NO_DRAWS, ROW_DRAWS, OTHER_DRAWS = 0, 1, 2  # how a chunk used its generator
 
 _encoder_lock = threading.Lock()
