@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -143,7 +143,7 @@ class DaskBackend:
 
         _run_windowed(client, chunks(n, self.task_rows, rows), submit, collect)
         if draws == {ROW_DRAWS}:
-            rng.bit_generator.advance(n)
+            cast(np.random.PCG64, rng.bit_generator).advance(n)  # default_rng's generator
         elif draws != {NO_DRAWS}:  # not reproducible chunk by chunk: score here instead
             logger.warning("strategy %r draws irregularly: scoring locally", strategy)
             return self._local_score(strategy, model, views, multi_label, rng, rows, chunk_rows)

@@ -115,7 +115,8 @@ def _write_arrays(directory: Path, matrix: Matrix) -> str:
 
 
 def _load(path: Path) -> np.ndarray:
-    return np.load(path, mmap_mode="r")
+    array: np.ndarray = np.load(path, mmap_mode="r")  # a .npy file: one array
+    return array
 
 
 def _positions(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
