@@ -134,7 +134,7 @@ def run(command: Command, settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parsers(user: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(user: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """The ``user`` subcommands; each sets ``user_func``."""
     p = user.add_parser("add", help="create a user and print its API token (last line)")
     p.add_argument("name")
