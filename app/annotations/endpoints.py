@@ -16,6 +16,7 @@ from app.deps import CurrentUser, ReadSession, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import User
+from app.projects.access import ProjectRefDep
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 
@@ -81,7 +82,7 @@ class AnnotationOut(BaseModel):
     dependencies=[rate_limited("label")],
 )
 def submit_annotation(
-    project_id: PathId,
+    project: ProjectRefDep,
     body: AnnotationIn,
     user: CurrentUser,  # before the session: authenticate outside the write slot
     session: WriteSession,
@@ -89,15 +90,15 @@ def submit_annotation(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> AnnotationOut | Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
-    path = f"/projects/{project_id}/annotations"
+    path = f"/projects/{project.id}/annotations"
     if replay := _claim(session, user, idempotency_key, path, body):
         return replay
-    project = service.label_rules(session, project_id)
+    rules = service.label_rules(session, project.id)
     annotation, created = service.submit(
-        session, project, user, item_id=body.item_id, labels=body.label_list()
+        session, rules, user, item_id=body.item_id, labels=body.label_list()
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
-    out = _out(project, annotation, user)
+    out = _out(rules, annotation, user)
     _commit(session, user, idempotency_key, response.status_code, out)
     return out
 
@@ -116,7 +117,7 @@ class BulkAnnotationsOut(BaseModel):
     dependencies=[rate_limited("label")],
 )
 def submit_annotations(
-    project_id: PathId,
+    project: ProjectRefDep,
     body: BulkAnnotationsIn,
     user: CurrentUser,
     session: WriteSession,
@@ -127,15 +128,15 @@ def submit_annotations(
     Each entry is what ``POST /annotations`` takes. The first bad entry refuses the whole
     request (422 or 404, its message starting ``annotations[k]:``) and nothing is stored.
     """
-    path = f"/projects/{project_id}/annotations/bulk"
+    path = f"/projects/{project.id}/annotations/bulk"
     if replay := _claim(session, user, idempotency_key, path, body):
         return replay
-    project = service.label_rules(session, project_id)
+    rules = service.label_rules(session, project.id)
     entries = [(a.item_id, a.label_list()) for a in body.annotations]
-    results = service.submit_many(session, project, user, entries)
+    results = service.submit_many(session, rules, user, entries)
     created = sum(new for _, new in results)
     out = BulkAnnotationsOut(
-        annotations=[_out(project, annotation, user) for annotation, _ in results],
+        annotations=[_out(rules, annotation, user) for annotation, _ in results],
         created=created,
         replaced=len(results) - created,
     )
@@ -198,10 +199,13 @@ class ItemHistoryOut(BaseModel):
 
 @router.get("/items/{item_id}/history", responses=responses(404))
 def label_history(
-    project_id: PathId, item_id: PathId, session: ReadSession, _: CurrentUser
+    project_id: PathId,  # declared first, so the OpenAPI lists it before item_id
+    item_id: PathId,
+    project: ProjectRefDep,
+    session: ReadSession,
 ) -> ItemHistoryOut:
     """An item's current labels and every label that was replaced or withdrawn, newest first."""
-    found = item_history(session, project_id, item_id)
+    found = item_history(session, project.id, item_id)
     return ItemHistoryOut(
         item_id=found.item_id,
         current=[_label_out(entry) for entry in found.current],

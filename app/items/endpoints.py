@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict
 from app.deps import (
     ActorDep,
     AdminUser,
-    CurrentUser,
     DatabaseDep,
     ReadSession,
     SettingsDep,
@@ -21,6 +20,7 @@ from app.deps import (
 from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.items import export, jobs, listing, service
+from app.projects.access import ProjectRefDep, ReadProject, WriteProject
 from app.projects.service import get_project
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
@@ -103,7 +103,7 @@ class ImportJobOut(BaseModel):
 )
 def import_file(
     request: Request,
-    project_id: PathId,
+    project: ProjectRefDep,  # loaded below: a large upload is copied before the session begins
     file: Annotated[UploadFile, File(description="CSV, TSV, JSONL or JSON (array of objects)")],
     session: WriteSession,
     settings: SettingsDep,
@@ -128,29 +128,33 @@ def import_file(
         max_text_chars=settings.max_text_chars,
     )
     if jobs.in_background(settings, file.size, background):
-        job = jobs.start(session, settings, project_id, file.file, options, actor=actor)
+        job = jobs.start(session, settings, project.id, file.file, options, actor=actor)
         tasks.add_task(request.app.state.imports.submit, job.id)
         body = ImportJobOut.model_validate(job).model_dump(mode="json")
-        location = request.url_for("get_import_job", project_id=project_id, job_id=job.id)
+        location = request.url_for("get_import_job", project_id=project.id, job_id=job.id)
         return JSONResponse(body, status_code=202, headers={"Location": location.path})
-    project = get_project(session, project_id)
-    result = service.import_file(session, project, file.file, options, actor=actor)
+    result = service.import_file(
+        session, get_project(session, project.id), file.file, options, actor=actor
+    )
     return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
 
 
 @router.get("/imports/{job_id}", responses=responses(403))
 def get_import_job(
-    project_id: PathId, job_id: PathId, session: ReadSession, _: AdminUser
+    project_id: PathId,  # declared first, so the OpenAPI lists it before job_id
+    job_id: PathId,
+    project: ProjectRefDep,
+    session: ReadSession,
+    _: AdminUser,
 ) -> ImportJobOut:
     """A background import job: its status, progress and, once finished, counts or error."""
-    return ImportJobOut.model_validate(jobs.get_job(session, project_id, job_id))
+    return ImportJobOut.model_validate(jobs.get_job(session, project.id, job_id))
 
 
 @router.get("/items")
 def list_items(
-    project_id: PathId,
+    project: ReadProject,
     session: ReadSession,
-    _: CurrentUser,
     after: Annotated[
         int, Query(ge=0, le=MAX_ID, description="The `next` of the previous page (0: first).")
     ] = 0,
@@ -158,7 +162,6 @@ def list_items(
     status: listing.ItemStatus = "all",
 ) -> ItemPageOut:
     """A page of the project's items in id order, each with its latest label(s)."""
-    project = get_project(session, project_id)
     page = listing.list_items(session, project, after=after, limit=limit, status=status)
     return ItemPageOut(items=[_item_out(row) for row in page.rows], next=page.next)
 
@@ -179,15 +182,13 @@ def list_items(
     dependencies=[rate_limited("export")],
 )
 def export_annotations(
-    project_id: PathId,
+    project: WriteProject,
     session: WriteSession,
     db: DatabaseDep,
-    _: CurrentUser,
     actor: ActorDep,
     format: Literal["csv", "jsonl"] = "csv",
 ) -> StreamingResponse:
     """Every labelled item with its label(s), annotator and time, as CSV or JSONL (audited)."""
-    project = get_project(session, project_id)
     export.record_export(session, project, format, actor=actor)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"project-{project.id}-labels.{format}"

@@ -7,9 +7,9 @@ from sqlalchemy.orm import Session
 
 from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
 from app.errors import responses
-from app.fields import PathId
 from app.models import Project
 from app.projects import service
+from app.projects.access import ReadProject, WriteProject
 from app.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
 from app.routing import GuardedRoute
 
@@ -49,16 +49,15 @@ def list_projects(session: ReadSession, _: CurrentUser) -> list[ProjectOut]:
 
 
 @router.get("/{project_id}", responses=responses(404))
-def get_project(project_id: PathId, session: ReadSession, _: CurrentUser) -> ProjectOut:
+def get_project(project: ReadProject, session: ReadSession) -> ProjectOut:
     """One project with counts of items, labelled and unlabelled."""
-    return _out(session, service.get_project(session, project_id))
+    return _out(session, project)
 
 
 @router.patch("/{project_id}", responses=responses(403, 404))
 def update_project(
-    project_id: PathId, data: ProjectUpdate, session: WriteSession, _: AdminUser, actor: ActorDep
+    project: WriteProject, data: ProjectUpdate, session: WriteSession, _: AdminUser, actor: ActorDep
 ) -> ProjectOut:
     """Change the query strategy, the retrain batch size or an option (audited)."""
-    project = service.get_project(session, project_id)
     project = service.update_project(session, project, data, actor=actor)
     return _out(session, project)

@@ -9,8 +9,7 @@ from pydantic import BaseModel
 
 from app.deps import CurrentUser, LeaseSession, SettingsDep
 from app.errors import responses
-from app.fields import PathId
-from app.projects.service import ProjectRef
+from app.projects.access import ProjectRefDep
 from app.queue import service
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
@@ -38,7 +37,7 @@ class QueueOut(BaseModel):
 
 @router.get("/queue", responses=responses(429), dependencies=[rate_limited("queue")])
 def get_queue(
-    project_id: PathId,
+    project: ProjectRefDep,
     user: CurrentUser,  # before the session: authenticate outside the write slot
     session: LeaseSession,  # the queue writes only leases
     settings: SettingsDep,
@@ -46,7 +45,7 @@ def get_queue(
 ) -> QueueOut:
     """The next items to label, most informative first; each is leased to the caller."""
     batch = service.next_items(
-        session, ProjectRef(project_id), user, limit=limit, lease_seconds=settings.lease_seconds
+        session, project, user, limit=limit, lease_seconds=settings.lease_seconds
     )
     out = QueueOut(
         model_version=batch.model_version,

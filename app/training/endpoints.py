@@ -7,22 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
-from sqlalchemy import func, select
 
-from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, SettingsDep, WriteSession
+from app.deps import ActorDep, AdminUser, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
-from app.fields import PathId
-from app.learning.stopping import StopPoint, stabilised
-from app.models import ModelVersion, Project, TrainingRun
-from app.projects.service import counts, get_project
+from app.models import ModelVersion, Project
+from app.projects.access import ReadProject, WriteProject
+from app.projects.service import counts
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
-from app.training import service
+from app.training import service, summary
 from app.training.details import ModelDetails
 from app.training.predictor import within_budget
-
-STOP_KAPPA = 0.99  # Bloodgood & Vijay-Shanker's threshold
-STOP_RUNS = 3
 
 router = APIRouter(
     prefix="/projects/{project_id}",
@@ -99,42 +94,13 @@ def _current(session: ReadSession, project: Project) -> ModelVersion | None:
     return service.published_model(session, project)
 
 
-def _stopping(session: ReadSession, project: Project) -> StoppingOut:
-    history = service.model_history(session, project.id, STOP_RUNS + 1)
-    points = [
-        StopPoint(kappa=ModelDetails.of(v).kappa, metric=(v.metrics or {}).get("macro_f1"))
-        for v in history
-    ]
-    done = stabilised(points, threshold=STOP_KAPPA, runs=STOP_RUNS)
-    if done:
-        message = "predictions have stabilised"
-    elif not points:
-        message = "no model yet"
-    else:
-        message = "predictions are still changing"
-    return StoppingOut(
-        kappa=points[-1].kappa if points else None,
-        kappa_history=[p.kappa for p in points],
-        metric_history=[p.metric for p in points],
-        threshold=STOP_KAPPA,
-        runs=STOP_RUNS,
-        stabilised=done,
-        message=message,
-    )
-
-
 @router.get("/model")
-def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> ModelOut:
+def get_model(project: ReadProject, session: ReadSession) -> ModelOut:
     """The published model version, its cross-validated metrics and the training status."""
-    project = get_project(session, project_id)
     model = _current(session, project)
     total = counts(session, project).n_labeled  # kept by triggers: no count over the pool
-    last_trigger = (
-        session.scalar(
-            select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)
-        )
-        or 0
-    )
+    until_retrain = summary.labels_until_retrain(session, project)
+    stopping = summary.stopping(session, project.id)
     return ModelOut(
         version=model.version if model else None,
         status=service.status(session, project.id),
@@ -142,27 +108,25 @@ def get_model(project_id: PathId, session: ReadSession, _: CurrentUser) -> Model
         trained_at=model.trained_at if model else None,
         metrics=model.metrics if model else None,
         labels_total=total,
-        labels_until_retrain=max(0, project.batch_size - (project.label_events - last_trigger)),
+        labels_until_retrain=until_retrain,
         strategy=model.strategy if model else None,
         features=ModelDetails.of(model).features if model else None,
         warm_up=ModelDetails.of(model).warm_up if model else False,
-        stopping=_stopping(session, project),
+        stopping=StoppingOut.model_validate(stopping, from_attributes=True),
     )
 
 
 @router.post("/predict", responses=responses(409, 429), dependencies=[rate_limited("predict")])
 def predict(
-    project_id: PathId,
+    project: ReadProject,
     body: PredictIn,
     session: ReadSession,
-    _: CurrentUser,
     request: Request,
     settings: SettingsDep,
 ) -> PredictOut:
     """Predict labels for texts with the published model (409 before the first model, 413
     when the texts together are over the character limit)."""
     within_budget(body.texts, settings.predict_max_chars)
-    project = get_project(session, project_id)
     model = _current(session, project)
     if model is None:
         raise Conflict("the project has no trained model yet")
@@ -176,17 +140,15 @@ def predict(
     responses=responses(403, 429),
     dependencies=[rate_limited("train")],
 )
-def train(project_id: PathId, session: WriteSession, _: AdminUser, actor: ActorDep) -> RunOut:
+def train(project: WriteProject, session: WriteSession, _: AdminUser, actor: ActorDep) -> RunOut:
     """Queue a training run now (joins the queued one if there is one)."""
-    project = get_project(session, project_id)
     run = service.train_now(session, project, actor=actor)
     return RunOut.model_validate(run, from_attributes=True)
 
 
 @router.get("/runs")
-def list_runs(project_id: PathId, session: ReadSession, _: CurrentUser) -> list[RunOut]:
+def list_runs(project: ReadProject, session: ReadSession) -> list[RunOut]:
     """The project's training runs, newest first, with timings and errors."""
-    project = get_project(session, project_id)
     return [
         RunOut.model_validate(r, from_attributes=True)
         for r in service.list_runs(session, project.id)

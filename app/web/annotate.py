@@ -18,12 +18,14 @@ from app.annotations import service as annotations
 from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
 from app.fields import FormId, PathId
-from app.models import Lease, Project, TrainingRun, User
+from app.models import Lease, Project, User
 from app.models.base import utcnow
 from app.projects import service as projects
 from app.queue import service as queue
 from app.routing import GuardedRoute
 from app.training import service as training
+from app.training import summary
+from app.web.access import WebLeaseProject, WebReadProject, WebWriteProject
 from app.web.security import WebUser, check_csrf
 from app.web.templating import render
 
@@ -39,17 +41,11 @@ def _have(have: str) -> set[int]:
 def _progress(session: Session, project: Project) -> dict[str, Any]:
     counts = projects.counts(session, project)
     model = training.published_model(session, project)
-    last = (
-        session.scalar(
-            select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)
-        )
-        or 0
-    )
     return {
         "counts": counts,
         "model": model,
         "status": training.status(session, project.id),
-        "until_retrain": max(0, project.batch_size - (project.label_events - last)),
+        "until_retrain": summary.labels_until_retrain(session, project),
     }
 
 
@@ -128,13 +124,12 @@ def _fetch(
 @router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
 def annotate_page(
     request: Request,
-    project_id: PathId,
+    project: WebLeaseProject,
     session: LeaseSession,  # writes only leases
     settings: SettingsDep,
     user: WebUser,
 ) -> HTMLResponse:
     """The annotate screen with the current item and the next ones fetched ahead."""
-    project = projects.get_project(session, project_id)
     items, version = _fetch(session, project, user, settings, set(), BUFFER)
     context = _context(
         session,
@@ -188,7 +183,7 @@ def _next_fragment(
 @router.post("/projects/{project_id}/annotate/submit", response_class=HTMLResponse)
 def submit(
     request: Request,
-    project_id: PathId,
+    project: WebWriteProject,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
@@ -197,7 +192,6 @@ def submit(
     have: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
     """Store a label and hand back one more item for the buffer."""
-    project = projects.get_project(session, project_id)
     annotations.submit(session, project, user, item_id=item_id, labels=list(label))
     return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
@@ -205,7 +199,7 @@ def submit(
 @router.post("/projects/{project_id}/annotate/skip", response_class=HTMLResponse)
 def skip(
     request: Request,
-    project_id: PathId,
+    project: WebLeaseProject,
     session: LeaseSession,  # writes only leases
     settings: SettingsDep,
     user: WebUser,
@@ -213,7 +207,6 @@ def skip(
     have: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
     """Pass on an item (it goes to someone else) and hand back one more item."""
-    project = projects.get_project(session, project_id)
     queue.skip(session, project, user, item_id)
     return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
@@ -221,13 +214,12 @@ def skip(
 @router.post("/projects/{project_id}/annotate/undo", response_class=HTMLResponse)
 def undo(
     request: Request,
-    project_id: PathId,
+    project: WebWriteProject,
     session: WriteSession,
     settings: SettingsDep,
     user: WebUser,
 ) -> HTMLResponse:
     """Withdraw the last label; the item comes back on screen to be labelled again."""
-    project = projects.get_project(session, project_id)
     item = annotations.undo_last(session, project, user, lease_seconds=settings.lease_seconds)
     if item is None:
         raise Conflict("nothing to undo yet")
@@ -249,7 +241,7 @@ def undo(
 @router.post("/projects/{project_id}/annotate/history/{item_id}", response_class=HTMLResponse)
 def relabel(
     request: Request,
-    project_id: PathId,
+    project: WebWriteProject,
     item_id: PathId,
     session: WriteSession,
     settings: SettingsDep,
@@ -257,7 +249,6 @@ def relabel(
     label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
 ) -> HTMLResponse:
     """Change a label from the history panel."""
-    project = projects.get_project(session, project_id)
     annotations.submit(session, project, user, item_id=item_id, labels=list(label))
     context = _context(
         session, project, user, settings, items=[], model_version=None, empty_reason=None
@@ -267,9 +258,8 @@ def relabel(
 
 @router.get("/projects/{project_id}/annotate/progress", response_class=HTMLResponse)
 def progress(
-    request: Request, project_id: PathId, session: ReadSession, user: WebUser
+    request: Request, project: WebReadProject, session: ReadSession, user: WebUser
 ) -> HTMLResponse:
     """The progress bar and model status (polled)."""
-    project = projects.get_project(session, project_id)
     context = {"current_user": user, "project": project, **_progress(session, project)}
     return render(request, TEMPLATE, context, block="progress")

@@ -21,6 +21,7 @@ from app.items.uploads import uploads_dir
 from app.models import ImportStatus
 from app.projects.service import get_project
 from app.routing import GuardedRoute
+from app.web.access import WebProjectRef, WebWriteProject
 from app.web.security import WebAdmin, check_csrf
 from app.web.templating import render
 
@@ -34,24 +35,22 @@ def _uploads(settings: SettingsDep) -> Path:
 
 @router.get("/projects/{project_id}/import", response_class=HTMLResponse)
 def import_page(
-    request: Request, project_id: PathId, session: WriteSession, user: WebAdmin
+    request: Request, project: WebWriteProject, session: WriteSession, user: WebAdmin
 ) -> HTMLResponse:
     """Choose a file to upload."""
-    project = get_project(session, project_id)
     return render(request, "projects/import.html", {"current_user": user, "project": project})
 
 
 @router.post("/projects/{project_id}/import/preview", response_class=HTMLResponse)
 def upload_preview(
     request: Request,
-    project_id: PathId,
+    project: WebWriteProject,
     session: WriteSession,
     settings: SettingsDep,
     user: WebAdmin,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
     """Keep the uploaded file aside and show its columns and first rows for mapping."""
-    project = get_project(session, project_id)
     try:
         fmt = detect_format(file.filename)
     except ImportFormatError as exc:
@@ -87,7 +86,7 @@ def _guess(columns: list[str]) -> dict[str, str]:
 @router.post("/projects/{project_id}/import", response_class=HTMLResponse)
 def run_import(
     request: Request,
-    project_id: PathId,
+    project: WebProjectRef,  # loaded below: a large file is copied before the session begins
     session: WriteSession,
     settings: SettingsDep,
     tasks: BackgroundTasks,
@@ -114,17 +113,17 @@ def run_import(
     )
     if jobs.in_background(settings, path.stat().st_size, None):
         with path.open("rb") as fh:
-            job = jobs.start(session, settings, project_id, fh, options, actor=actor)
+            job = jobs.start(session, settings, project.id, fh, options, actor=actor)
         path.unlink(missing_ok=True)
         tasks.add_task(request.app.state.imports.submit, job.id)
-        project = get_project(session, project_id)
-        context: dict[str, Any] = {"current_user": user, "project": project, "job": job}
+        loaded = get_project(session, project.id)
+        context: dict[str, Any] = {"current_user": user, "project": loaded, "job": job}
         return render(request, "projects/import.html", context, block="job")
-    project = get_project(session, project_id)
-    context = {"current_user": user, "project": project, "error": None, "result": None}
+    loaded = get_project(session, project.id)
+    context = {"current_user": user, "project": loaded, "error": None, "result": None}
     try:
         with path.open("rb") as fh, session.begin_nested():
-            context["result"] = items.import_file(session, project, fh, options, actor=actor)
+            context["result"] = items.import_file(session, loaded, fh, options, actor=actor)
         path.unlink(missing_ok=True)
     except AppError as exc:
         context["error"] = exc.message
@@ -134,12 +133,16 @@ def run_import(
 
 @router.get("/projects/{project_id}/import/jobs/{job_id}", response_class=HTMLResponse)
 def import_job(
-    request: Request, project_id: PathId, job_id: PathId, session: ReadSession, user: WebAdmin
+    request: Request,
+    project: WebProjectRef,
+    job_id: PathId,
+    session: ReadSession,
+    user: WebAdmin,
 ) -> HTMLResponse:
     """The progress of a background import (polled), then its result."""
-    job = jobs.get_job(session, project_id, job_id)
-    project = get_project(session, project_id)
-    context: dict[str, Any] = {"current_user": user, "project": project, "job": job}
+    job = jobs.get_job(session, project.id, job_id)  # first: its 404 names the job
+    loaded = get_project(session, project.id)
+    context: dict[str, Any] = {"current_user": user, "project": loaded, "job": job}
     if job.status in (ImportStatus.QUEUED, ImportStatus.RUNNING):
         return render(request, "projects/import.html", context, block="job")
     context.update(result=job if job.status == ImportStatus.SUCCEEDED else None, error=job.error)

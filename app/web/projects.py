@@ -7,23 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.annotations.service import label_counts
 from app.deps import ActorDep, DatabaseDep, ReadSession, WriteSession
 from app.errors import Invalid
-from app.fields import PathId
 from app.items import export
 from app.learning.features import FEATURE_KINDS
 from app.learning.options import DEFAULT_OPTIONS
 from app.learning.ranking import DIVERSITY_METHODS
 from app.learning.strategies import strategy_names
-from app.models import ModelVersion, Project
+from app.models import Project
 from app.projects import service as projects
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.routing import GuardedRoute
 from app.training import service as training
+from app.training import summary
+from app.web.access import WebReadProject, WebWriteProject
 from app.web.charts import learning_curve
 from app.web.security import WebAdmin, WebUser, check_csrf
 from app.web.templating import render
@@ -134,11 +134,7 @@ def _model_context(session: Session, project: Project) -> dict[str, Any]:
 
 
 def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
-    versions = session.scalars(
-        select(ModelVersion)
-        .where(ModelVersion.project_id == project.id, ModelVersion.version > 0)
-        .order_by(ModelVersion.version)
-    ).all()
+    versions = summary.published_versions(session, project.id)
     counts = label_counts(session, project)
     return {
         "project": project,
@@ -157,28 +153,31 @@ def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def dashboard(
-    request: Request, project_id: PathId, session: ReadSession, user: WebUser
+    request: Request, project: WebReadProject, session: ReadSession, user: WebUser
 ) -> HTMLResponse:
     """Counts, label distribution, learning curve, training runs, settings and export."""
-    project = projects.get_project(session, project_id)
     context = {"current_user": user, **_dashboard_context(session, project)}
     return render(request, "projects/dashboard.html", context)
 
 
 @router.get("/projects/{project_id}/live", response_class=HTMLResponse)
-def live(request: Request, project_id: PathId, session: ReadSession, user: WebUser) -> HTMLResponse:
+def live(
+    request: Request, project: WebReadProject, session: ReadSession, user: WebUser
+) -> HTMLResponse:
     """The self-polling part of the dashboard: model, counts, curve and runs."""
-    project = projects.get_project(session, project_id)
     context = {"current_user": user, **_dashboard_context(session, project)}
     return render(request, "projects/dashboard.html", context, block="live")
 
 
 @router.post("/projects/{project_id}/train", response_class=HTMLResponse)
 def train_now(
-    request: Request, project_id: PathId, session: WriteSession, user: WebAdmin, actor: ActorDep
+    request: Request,
+    project: WebWriteProject,
+    session: WriteSession,
+    user: WebAdmin,
+    actor: ActorDep,
 ) -> HTMLResponse:
     """Queue a training run now."""
-    project = projects.get_project(session, project_id)
     training.train_now(session, project, actor=actor)
     context = {"current_user": user, **_dashboard_context(session, project)}
     return render(request, "projects/dashboard.html", context, block="live")
@@ -187,7 +186,7 @@ def train_now(
 @router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
 def update_settings(
     request: Request,
-    project_id: PathId,
+    project: WebWriteProject,
     session: WriteSession,
     user: WebAdmin,
     actor: ActorDep,
@@ -195,7 +194,6 @@ def update_settings(
 ) -> HTMLResponse:
     """Change the query strategy, batch size, features, diversity (and its method),
     exploration, committee, warm-up."""
-    project = projects.get_project(session, project_id)
     try:
         data = form.update()
     except ValidationError as exc:
@@ -207,17 +205,15 @@ def update_settings(
 
 @router.get("/projects/{project_id}/export.{fmt}")
 def export_file(
-    project_id: PathId,
+    project: WebWriteProject,
     fmt: str,
     session: WriteSession,
     db: DatabaseDep,
-    _: WebUser,
     actor: ActorDep,
 ) -> StreamingResponse:
     """Download every annotation as CSV or JSONL (audited)."""
     if fmt not in export.FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use csv or jsonl")
-    project = projects.get_project(session, project_id)
     export.record_export(session, project, fmt, actor=actor)
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return StreamingResponse(

@@ -1,0 +1,16 @@
+"""The screens' project dependencies (``app.projects.access``), for the signed-in user."""
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from app.deps import LeaseSession, ReadSession, WriteSession
+from app.models import Project
+from app.projects.access import project_loader, project_ref
+from app.projects.service import ProjectRef
+from app.web.security import WebUser
+
+WebReadProject = Annotated[Project, Depends(project_loader(WebUser, ReadSession))]
+WebWriteProject = Annotated[Project, Depends(project_loader(WebUser, WriteSession))]
+WebLeaseProject = Annotated[Project, Depends(project_loader(WebUser, LeaseSession))]
+WebProjectRef = Annotated[ProjectRef, Depends(project_ref(WebUser))]
