@@ -13,7 +13,7 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 
 from app.learning.diversity import row_norms
-from app.learning.estimators import Matrix
+from app.learning.estimators import Matrix, is_sparse
 
 MAX_KMEANS_ROWS = 20_000  # k-means runs on a sample of this many rows at most
 MINIBATCH_ABOVE = 5_000
@@ -95,11 +95,9 @@ def typical_items(
     sample = _sample(n, rng)
     rows = pool[sample] if sample is not None else pool[:]  # [:] reads lazy row views too
     n_labeled = 0 if labeled is None else labeled.shape[0]
-    if n_labeled:
-        rows = (
-            sp.vstack([rows, labeled]).tocsr() if sp.issparse(rows) else np.vstack([rows, labeled])
-        )
-    if sp.issparse(rows):  # k-means centres over a TF-IDF vocabulary would be huge and slow
+    if labeled is not None and n_labeled:
+        rows = sp.vstack([rows, labeled]).tocsr() if is_sparse(rows) else np.vstack([rows, labeled])
+    if is_sparse(rows):  # k-means centres over a TF-IDF vocabulary would be huge and slow
         rows = _reduced(rows, rng)
     n_clusters = min(n_labeled + k, MAX_CLUSTERS, rows.shape[0])
     kmeans = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096, inits=1)
@@ -162,7 +160,7 @@ def _atypicality(X: Matrix, block: int = 1024) -> np.ndarray:
     out = np.empty(m)
     for start in range(0, m, block):
         dots = X[start : start + block] @ X.T
-        dots = dots.toarray() if sp.issparse(dots) else np.asarray(dots, dtype=np.float64)
+        dots = dots.toarray() if is_sparse(dots) else np.asarray(dots, dtype=np.float64)
         rows = np.arange(start, start + dots.shape[0])
         distance = squared[rows, None] + squared[None, :] - 2.0 * dots
         distance[np.arange(rows.size), rows] = np.inf  # not its own neighbour
@@ -174,7 +172,7 @@ def _atypicality(X: Matrix, block: int = 1024) -> np.ndarray:
 def _nearest_per_centroid(X: Matrix, centers: np.ndarray, assignment: np.ndarray) -> np.ndarray:
     """For each centroid (largest cluster first), the nearest row of X not yet picked."""
     dots = X @ centers.T.astype(X.dtype, copy=False)
-    dots = dots.toarray() if sp.issparse(dots) else np.asarray(dots)
+    dots = dots.toarray() if is_sparse(dots) else np.asarray(dots)
     distance = row_norms(X)[:, None] ** 2 - 2.0 * dots + (centers**2).sum(axis=1)[None, :]
     sizes = np.bincount(assignment, minlength=centers.shape[0])
     picked: list[int] = []

@@ -5,17 +5,25 @@ feature view (e.g. one member on TF-IDF, one on MiniLM). Their disagreement is s
 strategies of `qbc` (vote entropy, mean KL divergence to the consensus).
 """
 
-from collections.abc import Iterator, Sequence
-from typing import Any, Self
+from collections.abc import Iterator
+from typing import Any, Self, TypeAlias
 
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from app.learning.estimators import PREDICT_CHUNK_ROWS, LabelModel, Matrix, linear_scores
+from app.learning.estimators import (
+    PREDICT_CHUNK_ROWS,
+    FloatType,
+    LabelModel,
+    Matrix,
+    linear_scores,
+)
 from app.learning.qbc import MemberStats
 
 _EXP_SAFE = 80.0  # exp(+-80) is finite and normal in float32
+# Features (n, d), or several views of the same rows as a list or tuple [(n, d_0), ...].
+Views: TypeAlias = Matrix | list[Matrix] | tuple[Matrix, ...]
 
 
 class Committee(BaseEstimator):
@@ -52,7 +60,7 @@ class Committee(BaseEstimator):
         self.tol = tol
         self.random_state = random_state
 
-    def fit(self, X: Matrix | Sequence[Matrix], y: np.ndarray) -> Self:
+    def fit(self, X: Views, y: np.ndarray) -> Self:
         """Train every member.
 
         Args:
@@ -71,7 +79,7 @@ class Committee(BaseEstimator):
             raise ValueError(f"n_members must be >= 1, got {self.n_members}")
         if not 0.0 < self.max_features <= 1.0:
             raise ValueError(f"max_features must be in (0, 1], got {self.max_features}")
-        views = list(X) if isinstance(X, list | tuple) else [X]
+        views = _views(X)
         rng = np.random.default_rng(self.random_state)
         y = np.asarray(y)
         self.members_, self.views_, self.columns_ = [], [], []
@@ -93,7 +101,7 @@ class Committee(BaseEstimator):
             self.columns_.append(columns)
         return self
 
-    def predict_proba_members(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
+    def predict_proba_members(self, X: Views) -> np.ndarray:
         """Every member's probabilities.
 
         The members of a view are scored with one matrix product of the pool rows and their
@@ -109,7 +117,7 @@ class Committee(BaseEstimator):
             float64.
         """
         check_is_fitted(self, "members_")
-        views = list(X) if isinstance(X, list | tuple) else [X]
+        views = _views(X)
         dtype = _pool_dtype(views)
         out = np.empty((len(self.members_), views[0].shape[0], self.n_labels), dtype=dtype)
         for rows, decision, blocks in self._chunk_scores(views):
@@ -159,7 +167,7 @@ class Committee(BaseEstimator):
             cache[view, d] = (coef, intercept, blocks)
         return cache[view, d]
 
-    def member_stats(self, X: Matrix | Sequence[Matrix]) -> MemberStats:
+    def member_stats(self, X: Views) -> MemberStats:
         """What the disagreement measures need, without materialising (m, n, k) float64.
 
         Single-label only. Per chunk, the members of a view are one matrix product; their
@@ -179,7 +187,7 @@ class Committee(BaseEstimator):
         check_is_fitted(self, "members_")
         if self.multi_label:
             raise ValueError("member_stats is single-label only")
-        views = list(X) if isinstance(X, list | tuple) else [X]
+        views = _views(X)
         n, m = views[0].shape[0], len(self.members_)
         dtype = _pool_dtype(views)
         consensus = np.zeros((n, self.n_labels), dtype=dtype)
@@ -206,11 +214,11 @@ class Committee(BaseEstimator):
         state.pop("_stacks", None)  # a cache, rebuilt on first use
         return state
 
-    def predict_proba(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
+    def predict_proba(self, X: Views) -> np.ndarray:
         """The consensus: the members' mean probabilities, shape (n, n_labels)."""
         return self.predict_proba_members(X).mean(axis=0)
 
-    def predict(self, X: Matrix | Sequence[Matrix]) -> np.ndarray:
+    def predict(self, X: Views) -> np.ndarray:
         """Consensus prediction: (n,) label indices, or (n, n_labels) 0/1 if multi-label."""
         proba = self.predict_proba(X)
         if self.multi_label:
@@ -226,7 +234,7 @@ class Committee(BaseEstimator):
 
     def _resample(self, y: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Bootstrap row indices (n,); single-label: the first row of each class guaranteed."""
-        n = y.shape[0]
+        n: int = y.shape[0]
         if self.multi_label or n == 0:
             return rng.integers(0, n, size=n)
         classes = np.unique(y)
@@ -280,7 +288,12 @@ def _softmax_stats(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.einsum("rgc,rg->rc", e, inverse), entropy, vote
 
 
-def _pool_dtype(views: list[Matrix]) -> type:
+def _views(X: Views) -> list[Matrix]:
+    """The list of views: X itself if it is a list or tuple, else [X]."""
+    return list(X) if isinstance(X, list | tuple) else [X]
+
+
+def _pool_dtype(views: list[Matrix]) -> FloatType:
     """float32 when every view is float32 (then member scores stay float32), else float64."""
     return np.float32 if all(v.dtype == np.float32 for v in views) else np.float64
 

@@ -9,12 +9,12 @@ import scipy.sparse as sp
 from sklearn.cluster import KMeans
 from sklearn.utils.extmath import row_norms as _sklearn_row_norms
 
-from app.learning.estimators import Matrix
+from app.learning.estimators import Matrix, is_sparse
 
 
 def row_norms(X: Matrix) -> np.ndarray:
     """L2 norm of every row of X (n, d), sparse or dense, as float64 (n,), without a copy of X."""
-    if sp.issparse(X):
+    if is_sparse(X):
         X = sp.csr_matrix(X) if X.format != "csr" else X
     return np.sqrt(_sklearn_row_norms(X, squared=True)).astype(np.float64)
 
@@ -136,7 +136,7 @@ def best_per_cluster(X: Matrix, k: int, *, rng: np.random.Generator) -> np.ndarr
 def _squared_distance_to_row(X: Matrix, squared: np.ndarray, row: int) -> np.ndarray:
     """||x_i - x_row||^2 for every row i of X (m, d) -> (m,)."""
     dots = X @ X[row].T
-    dots = dots.toarray() if sp.issparse(dots) else dots
+    dots = dots.toarray() if is_sparse(dots) else dots
     dots = np.asarray(dots, dtype=np.float64).ravel()
     return np.maximum(squared + squared[row] - 2.0 * dots, 0.0)
 
@@ -148,7 +148,7 @@ def _min_squared_distance(X: Matrix, squared: np.ndarray, others: Matrix) -> np.
     for start in range(0, others.shape[0], 1024):
         block = others[start : start + 1024]
         dots = X @ block.T
-        dots = dots.toarray() if sp.issparse(dots) else np.asarray(dots)
+        dots = dots.toarray() if is_sparse(dots) else np.asarray(dots)
         distance = squared[:, None] + other_squared[None, start : start + 1024] - 2.0 * dots
         best = np.minimum(best, distance.min(axis=1))
     return np.maximum(best, 0.0)

@@ -3,7 +3,7 @@
 Single-label is one multinomial model; multi-label is one binary model per label column.
 """
 
-from typing import Any, Self, TypeAlias
+from typing import Any, Self, TypeAlias, TypeGuard
 
 import numpy as np
 import scipy.sparse as sp
@@ -13,8 +13,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-Matrix: TypeAlias = np.ndarray | sp.spmatrix | sp.sparray
+# scipy ships no types: its sparse classes are Any to mypy; `is_sparse` narrows a Matrix to them.
+Sparse: TypeAlias = sp.spmatrix | sp.sparray
+Matrix: TypeAlias = np.ndarray | Sparse
+# The float types of probabilities and linear scores (float32 pools stay float32).
+FloatType: TypeAlias = type[np.float32] | type[np.float64]
+# A model's (c, d) coefficients and (c,) intercepts; no intercepts when a multi-label model has
+# no fitted column (every label constant in training).
+Coefficients: TypeAlias = tuple[np.ndarray, np.ndarray | None]
 PREDICT_CHUNK_ROWS = 16_384
+
+
+def is_sparse(X: object) -> TypeGuard[Sparse]:
+    """`scipy.sparse.issparse` as a type guard: a scipy sparse matrix or array."""
+    return bool(sp.issparse(X))
 
 
 class NotEnoughLabelsError(ValueError):
@@ -28,6 +40,8 @@ class LabelModel(ClassifierMixin, BaseEstimator):
     training are 0. Multi-label: `y` is an (n, n_labels) 0/1 matrix; a column that is constant
     in training is predicted as that constant.
     """
+
+    _wide: Coefficients | None  # `_coefficients`' cache; absent after unpickling
 
     def __init__(
         self,
@@ -165,14 +179,17 @@ class LabelModel(ClassifierMixin, BaseEstimator):
         state.pop("_wide", None)  # a cache, rebuilt on first use
         return state
 
-    def _coefficients(self, d: int) -> tuple[np.ndarray, np.ndarray]:
+    def _coefficients(self, d: int) -> Coefficients:
         """(c, d) coefficients over all d input columns and (c,) intercepts, cached.
 
         Training sees the active columns only; scattering the coefficients back to all
         columns once lets prediction multiply pool rows as they are, instead of selecting
         columns of every chunk (a copy of the whole sparse pool per re-rank).
         """
-        if getattr(self, "_wide", None) is None:
+        cached: Coefficients | None = getattr(self, "_wide", None)
+        if cached is None:
+            coef: np.ndarray
+            intercept: np.ndarray | None
             if self.multi_label:
                 fitted = [m for m in self.estimators_ if not isinstance(m, float)]
                 coef = np.vstack([m.coef_ for m in fitted]) if fitted else np.zeros((0, 1))
@@ -183,8 +200,8 @@ class LabelModel(ClassifierMixin, BaseEstimator):
                 wide = np.zeros((coef.shape[0], d), dtype=coef.dtype)
                 wide[:, self.active_features_] = coef
                 coef = wide
-            self._wide = (coef, intercept)
-        return self._wide
+            cached = self._wide = (coef, intercept)
+        return cached
 
     def decision_coefficients(self, d: int) -> tuple[np.ndarray, np.ndarray]:
         """(c, d) coefficients and (c,) intercepts whose linear scores `proba_from_decision` takes.
@@ -202,7 +219,9 @@ class LabelModel(ClassifierMixin, BaseEstimator):
             coef = np.zeros((0, d), dtype=coef.dtype)
         return coef, intercept
 
-    def proba_from_decision(self, decision: np.ndarray, *, dtype: type = np.float64) -> np.ndarray:
+    def proba_from_decision(
+        self, decision: np.ndarray, *, dtype: FloatType = np.float64
+    ) -> np.ndarray:
         """Probabilities from the linear scores X @ coef.T + intercept of `decision_coefficients`.
 
         Args:
@@ -237,7 +256,7 @@ class LabelModel(ClassifierMixin, BaseEstimator):
         proba /= proba.sum(axis=1, keepdims=True)
         return proba
 
-    def rows_proba(self, X: Matrix, *, dtype: type | None = None) -> np.ndarray:
+    def rows_proba(self, X: Matrix, *, dtype: FloatType | None = None) -> np.ndarray:
         """`predict_proba` of rows that need no validation (the pool's own cached features),
         in one piece.
 
@@ -262,7 +281,7 @@ def _warm_start(
         or not np.array_equal(previous.estimator_.classes_, seen)
     ):
         return None
-    coef, intercept = previous._coefficients(d)
+    coef, intercept = previous.decision_coefficients(d)  # single-label: its own intercepts
     return coef[:, active].astype(np.float64), intercept.astype(np.float64).copy()
 
 
@@ -272,8 +291,8 @@ def linear_scores(X: Matrix, coef: np.ndarray, intercept: np.ndarray) -> np.ndar
     float32 features stay float32 (coefficients cast down): twice as fast, and probabilities
     agree with float64 to ~1e-7. Anything else is computed in float64.
     """
-    dtype = np.float32 if X.dtype == np.float32 else np.float64
-    scores = np.asarray(X @ coef.astype(dtype, copy=False).T, dtype=dtype)
+    dtype: FloatType = np.float32 if X.dtype == np.float32 else np.float64
+    scores: np.ndarray = np.asarray(X @ coef.astype(dtype, copy=False).T, dtype=dtype)
     scores += intercept.astype(dtype, copy=False)
     return scores
 
@@ -292,7 +311,7 @@ def _active_columns(X: Matrix) -> np.ndarray:
     An L2-penalised logistic regression puts exactly zero weight on an all-zero column, so
     fitting on the active columns only gives the same model, much faster when d >> n.
     """
-    nonzero = X.getnnz(axis=0) > 0 if sp.issparse(X) else np.any(X != 0, axis=0)
+    nonzero = X.getnnz(axis=0) > 0 if is_sparse(X) else np.any(X != 0, axis=0)
     return np.flatnonzero(nonzero) if nonzero.any() else np.arange(1)
 
 
@@ -306,9 +325,9 @@ def _check_indices(y: np.ndarray, n_rows: int, n_labels: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def _check_indicator(y: np.ndarray, n_rows: int, n_labels: int) -> np.ndarray:
-    """Validate multi-label targets: an (n_rows, n_labels) matrix of 0/1."""
-    y = y.toarray() if sp.issparse(y) else np.asarray(y)
+def _check_indicator(y: Matrix, n_rows: int, n_labels: int) -> np.ndarray:
+    """Validate multi-label targets: an (n_rows, n_labels) matrix of 0/1, dense or sparse."""
+    y = y.toarray() if is_sparse(y) else np.asarray(y)
     if y.shape != (n_rows, n_labels):
         raise ValueError(f"multi-label y must have shape ({n_rows}, {n_labels}), got {y.shape}")
     if not np.isin(y, (0, 1)).all():

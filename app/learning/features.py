@@ -5,7 +5,7 @@ TF-IDF and sentence embeddings (`app.learning.embeddings`) by a project's featur
 """
 
 from collections.abc import Sequence
-from typing import Self
+from typing import Self, TypeVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -16,6 +16,7 @@ from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
 _EMPTY_VOCABULARY = "empty vocabulary"
+_Block = TypeVar("_Block")
 FEATURE_KINDS = ("tfidf", "minilm", "both")
 
 
@@ -165,15 +166,20 @@ def pool_features(
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; known: {', '.join(FEATURE_KINDS)}")
-    if kind in ("tfidf", "both") and tfidf is None:
-        raise ValueError(f"feature kind {kind!r} needs the TF-IDF matrix")
-    if kind in ("minilm", "both") and embeddings is None:
-        raise ValueError(f"feature kind {kind!r} needs the embeddings")
-    if kind == "tfidf":
-        return tfidf
     if kind == "minilm":
-        return embeddings
-    if tfidf.shape[0] != embeddings.shape[0]:
+        return _needed(embeddings, kind, "the embeddings")
+    sparse = _needed(tfidf, kind, "the TF-IDF matrix")
+    if kind == "tfidf":
+        return sparse
+    dense = _needed(embeddings, kind, "the embeddings")
+    if sparse.shape[0] != dense.shape[0]:
         raise ValueError("TF-IDF and embeddings must have the same rows")
-    dense = sp.csr_matrix(np.asarray(embeddings, dtype=np.float32) * embedding_weight)
-    return _stack_and_normalize([tfidf, dense])
+    block = sp.csr_matrix(np.asarray(dense, dtype=np.float32) * embedding_weight)
+    return _stack_and_normalize([sparse, block])
+
+
+def _needed(block: _Block | None, kind: str, name: str) -> _Block:
+    """The block a feature kind needs; ValueError naming it if it is missing."""
+    if block is None:
+        raise ValueError(f"feature kind {kind!r} needs {name}")
+    return block

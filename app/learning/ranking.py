@@ -280,6 +280,8 @@ def _ordered(
     """The `count` best rows by score, the first `diversity.batch` of them diversified."""
     if diversity is None or count <= 1:
         return strategies.select_top_k(scores, count)
+    if features is None:
+        raise ValueError("diversity needs the pool features")
     pool = strategies.select_top_k(scores, max(count, diversity.batch * diversity.candidates))
     candidates = pool[: diversity.batch * diversity.candidates]
     if diversity.method == "cluster":

@@ -5,7 +5,7 @@ whole recipe with `app.learning.ranking.rank_pool`). Committee strategies also t
 probabilities (m, n, k); expected gradient length takes the feature row norms (n,).
 """
 
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
 import numpy as np
 
@@ -27,15 +27,41 @@ class MissingInputError(ValueError):
 
 
 class Strategy(Protocol):
-    """A vectorised scoring function: proba (n, k) -> finite float64 scores (n,).
-
-    `committee` (m, n, k) and `norms` (n,) are passed by keyword only to the strategies that
-    declare them (see `needs_committee`, `uses_norms`).
-    """
+    """A vectorised scoring function: proba (n, k) -> finite float64 scores (n,)."""
 
     def __call__(
         self, proba: np.ndarray, *, multi_label: bool, rng: np.random.Generator
     ) -> np.ndarray: ...
+
+
+class NormsStrategy(Protocol):
+    """A `Strategy` that also takes the feature row norms (n,), if known (see `uses_norms`)."""
+
+    def __call__(
+        self,
+        proba: np.ndarray,
+        *,
+        multi_label: bool,
+        rng: np.random.Generator,
+        norms: np.ndarray | None = None,
+    ) -> np.ndarray: ...
+
+
+class CommitteeStrategy(Protocol):
+    """Scores from the consensus (n, k) and the members' probabilities `committee` (m, n, k),
+    which it requires (see `needs_committee`)."""
+
+    def __call__(
+        self,
+        proba: np.ndarray,
+        *,
+        multi_label: bool,
+        rng: np.random.Generator,
+        committee: np.ndarray,
+    ) -> np.ndarray: ...
+
+
+AnyStrategy: TypeAlias = Strategy | NormsStrategy | CommitteeStrategy
 
 
 def random_sampling(
@@ -51,7 +77,8 @@ def random_sampling(
     Returns:
         float64 array of shape (n,) in [0, 1).
     """
-    return rng.random(proba.shape[0])
+    n: int = proba.shape[0]
+    return rng.random(n)
 
 
 def least_confidence(
@@ -151,17 +178,19 @@ def expected_gradient_length(
     return change * norms
 
 
-STRATEGIES: dict[str, Strategy] = {
+# One registry per signature, so `score` calls each strategy with the inputs it declares.
+_PROBA: dict[str, Strategy] = {
     "random": random_sampling,
     "least_confidence": least_confidence,
     "margin": margin,
     "entropy": entropy,
-    "expected_gradient_length": expected_gradient_length,
+}
+_NORMS: dict[str, NormsStrategy] = {"expected_gradient_length": expected_gradient_length}
+_COMMITTEE: dict[str, CommitteeStrategy] = {
     "qbc_vote_entropy": qbc.vote_entropy,
     "qbc_kl": qbc.kl_to_consensus,
 }
-_COMMITTEE = frozenset({"qbc_vote_entropy", "qbc_kl"})
-_NORMS = frozenset({"expected_gradient_length"})
+STRATEGIES: dict[str, AnyStrategy] = {**_PROBA, **_NORMS, **_COMMITTEE}
 
 
 def strategy_names() -> list[str]:
@@ -211,15 +240,16 @@ def score(
         MissingInputError: a committee strategy got no `committee`.
         ValueError: `proba` or `committee` is malformed (shape, values outside [0, 1]).
     """
-    strategy = _lookup(name)
+    _lookup(name)
     proba = _check_proba(proba)
     generator = rng if rng is not None else np.random.default_rng()
-    extra: dict[str, np.ndarray | None] = {}
     if name in _COMMITTEE:
-        extra["committee"] = _check_committee(name, committee, proba.shape)
+        members = _check_committee(name, committee, proba.shape)
+        scores = _COMMITTEE[name](proba, multi_label=multi_label, rng=generator, committee=members)
     elif name in _NORMS:
-        extra["norms"] = norms
-    scores = strategy(proba, multi_label=multi_label, rng=generator, **extra)
+        scores = _NORMS[name](proba, multi_label=multi_label, rng=generator, norms=norms)
+    else:
+        scores = _PROBA[name](proba, multi_label=multi_label, rng=generator)
     return np.asarray(scores, dtype=np.float64)
 
 
@@ -251,7 +281,7 @@ def select_top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return chosen[np.lexsort((chosen, -scores[chosen]))]
 
 
-def _lookup(name: str) -> Strategy:
+def _lookup(name: str) -> AnyStrategy:
     try:
         return STRATEGIES[name]
     except KeyError:
