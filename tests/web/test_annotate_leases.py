@@ -30,5 +30,6 @@ def test_a_page_claiming_hundreds_of_items_gets_no_more_than_the_queue_limit(
         )
         assert page.status_code == 200, page.text
     with db.reader() as session:
-        held = session.scalar(select(func.count()).select_from(Lease)) or 0
+        # the skipped item's lease stays as a marker (not served to this user again)
+        held = session.scalar(select(func.count()).where(Lease.skipped.is_(False))) or 0
     assert 0 < held <= settings.queue_max_limit
