@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Response, status
 from fastapi.responses import JSONResponse
@@ -72,13 +72,17 @@ class AnnotationOut(BaseModel):
     updated_at: datetime
 
 
+REPLACED: dict[int | str, dict[str, Any]] = {
+    200: {"model": AnnotationOut, "description": "Replaced an earlier label"}
+}
+
+
 @router.post(
     "/annotations",
     status_code=status.HTTP_201_CREATED,
     response_model=AnnotationOut,
     response_description="A new label",
-    responses={200: {"model": AnnotationOut, "description": "Replaced an earlier label"}}
-    | responses(404, 409, 429),
+    responses=REPLACED | responses(404, 409, 429),
     dependencies=[rate_limited("label")],
 )
 def submit_annotation(

@@ -63,8 +63,9 @@ def project_resolvers(dependant: Dependant) -> list[Callable[..., Any]]:
     def walk(node: Dependant) -> None:
         for sub in node.dependencies:
             walk(sub)
-        if getattr(node.call, _MARK, False) and node.call not in found:
-            found.append(node.call)
+        call = node.call
+        if call is not None and getattr(call, _MARK, False) and call not in found:
+            found.append(call)
 
     walk(dependant)
     return found

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.annotations import service as annotations
+from app.annotations import service as labelling
 from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
 from app.fields import FormId, PathId
@@ -62,7 +62,7 @@ def _label_keys(project: Project) -> list[tuple[str, str]]:
 
 def _by_frequency(session: Session, project: Project) -> list[str]:
     """Labels for the type-to-filter picker, the most used first."""
-    counts = annotations.label_counts(session, project)
+    counts = labelling.label_counts(session, project)
     return sorted(project.labels, key=lambda label: -counts[label])
 
 
@@ -96,7 +96,7 @@ def _context(
         "project": project,
         "labels": _label_keys(project),
         "picker": _by_frequency(session, project),
-        "history": annotations.history(session, project, user),
+        "history": labelling.history(session, project, user),
         "lease_minutes": settings.lease_seconds // 60,
         **_progress(session, project),
         **extra,
@@ -192,7 +192,7 @@ def submit(
     have: Annotated[str, Form(max_length=2000)] = "",
 ) -> HTMLResponse:
     """Store a label and hand back one more item for the buffer."""
-    annotations.submit(session, project, user, item_id=item_id, labels=list(label))
+    labelling.submit(session, project, user, item_id=item_id, labels=list(label))
     return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
 
@@ -220,7 +220,7 @@ def undo(
     user: WebUser,
 ) -> HTMLResponse:
     """Withdraw the last label; the item comes back on screen to be labelled again."""
-    item = annotations.undo_last(session, project, user, lease_seconds=settings.lease_seconds)
+    item = labelling.undo_last(session, project, user, lease_seconds=settings.lease_seconds)
     if item is None:
         raise Conflict("nothing to undo yet")
     undone = queue.QueueItem(item=item, score=None, prediction=None)
@@ -249,7 +249,7 @@ def relabel(
     label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
 ) -> HTMLResponse:
     """Change a label from the history panel."""
-    annotations.submit(session, project, user, item_id=item_id, labels=list(label))
+    labelling.submit(session, project, user, item_id=item_id, labels=list(label))
     context = _context(
         session, project, user, settings, items=[], model_version=None, empty_reason=None
     )
