@@ -34,6 +34,9 @@ def _one_rate_limit(value: str) -> str:
 RateLimit = Annotated[str, AfterValidator(_one_rate_limit)]
 
 
+QUEUE_LIMIT_CEILING = 100  # the API schema's maximum for ?limit=; the setting may lower it
+
+
 class Settings(BaseSettings):
     """Runtime configuration; every field can be set as ``LABELLOOP_<NAME>``."""
 
@@ -73,7 +76,12 @@ class Settings(BaseSettings):
         description="A file uploaded in the browser and not imported this long is deleted.",
     )
     lease_seconds: int = Field(default=600, gt=0)
-    queue_max_limit: int = Field(default=100, gt=0)
+    queue_max_limit: int = Field(
+        default=QUEUE_LIMIT_CEILING,
+        gt=0,
+        le=QUEUE_LIMIT_CEILING,
+        description="The most items one queue request (API or annotate screen) leases.",
+    )
     ranking_depth: int = Field(
         default=2_000, gt=0, description="How many top-ranked items a model version publishes."
     )

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from app.config import QUEUE_LIMIT_CEILING
 from app.deps import CurrentUser, LeaseSession, SettingsDep
-from app.errors import responses
+from app.errors import Invalid, responses
 from app.projects.access import ProjectRefDep
 from app.queue import service
 from app.ratelimits import rate_limited
@@ -41,9 +42,14 @@ def get_queue(
     user: CurrentUser,  # before the session: authenticate outside the write slot
     session: LeaseSession,  # the queue writes only leases
     settings: SettingsDep,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    limit: Annotated[int, Query(ge=1, le=QUEUE_LIMIT_CEILING)] = 10,
 ) -> QueueOut:
     """The next items to label, most informative first; each is leased to the caller."""
+    if limit > settings.queue_max_limit:
+        raise Invalid(
+            f"limit: at most {settings.queue_max_limit} items per request "
+            "(LABELLOOP_QUEUE_MAX_LIMIT)"
+        )
     batch = service.next_items(
         session, project, user, limit=limit, lease_seconds=settings.lease_seconds
     )
