@@ -28,6 +28,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
+from pydantic import ValidationError  # noqa: E402
+
+from app.learning.options import (  # noqa: E402
+    DEFAULT_OPTIONS,
+    DIVERSITY_CANDIDATES,
+    QueryOptions,
+)
+
 # --- datasets ------------------------------------------------------------------------------------
 
 BANKING77 = "../shared/data/banking77"  # relative to the repo root
@@ -244,9 +252,26 @@ class Spec:
     warm_up: float = 0.0  # labels per class of typical-item batches first; 0 = none
 
     @classmethod
+    def of(cls, text: str, options: QueryOptions) -> Spec:
+        """The recipe of a project's query options (the product runs k-means seeds too)."""
+        return cls(
+            text,
+            options.strategy,
+            options.features,
+            diversity=DIVERSITY_CANDIDATES if options.diversity else 0,
+            diversity_method=options.diversity_method,
+            epsilon=options.epsilon,
+            representative=True,
+            warm_up=options.warm_up,
+        )
+
+    @classmethod
     def parse(cls, text: str) -> Spec:
+        """A recipe; `default` is a new project's options (``app.learning.options``)."""
         from app.learning.strategies import strategy_names
 
+        if text == "default":
+            return cls.of(text, DEFAULT_OPTIONS)
         body, _, features = text.partition("@")
         strategy, *options = body.split("+")
         strategy = ALIASES.get(strategy, strategy)
@@ -271,7 +296,25 @@ class Spec:
                 kwargs["warm_up"] = float(option[3:] or 2)
             else:
                 raise SystemExit(f"bad recipe option {option!r} in {text!r}")
-        return cls(text, strategy, features, **kwargs)
+        spec = cls(text, strategy, features, **kwargs)
+        spec.check()
+        return spec
+
+    def check(self) -> None:
+        """The product's options of this recipe must be valid ones (``QueryOptions``)."""
+        try:
+            QueryOptions(
+                strategy=self.strategy,
+                features=self.features,
+                diversity=bool(self.diversity),
+                diversity_method=self.diversity_method,
+                epsilon=self.epsilon,
+                warm_up=self.warm_up,
+            )
+        except ValidationError as exc:
+            problem = exc.errors()[0]
+            where = problem["loc"][0]
+            raise SystemExit(f"bad recipe {self.text!r}: {where}: {problem['msg']}") from None
 
 
 ALIASES = {"egl": "expected_gradient_length", "lc": "least_confidence"}
