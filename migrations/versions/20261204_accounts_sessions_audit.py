@@ -47,7 +47,12 @@ _POSTGRES_TRIGGERS = {
         "'replaced'",
         "old_rows o JOIN new_rows n ON n.id = o.id WHERE o.labels::text <> n.labels::text",
     ),
-    "trg_annotations_history_delete": ("DELETE", "OLD TABLE AS old_rows", "'removed'", "old_rows o"),
+    "trg_annotations_history_delete": (
+        "DELETE",
+        "OLD TABLE AS old_rows",
+        "'removed'",
+        "old_rows o",
+    ),
 }
 
 
