@@ -102,30 +102,37 @@ def lifetimes(settings: Settings) -> sessions.Lifetimes:
     )
 
 
-def _resume(db: Database, settings: Settings, key: object) -> User:
-    """The cookie's session user, else ``LoginRequired``; records activity once a minute."""
+def _resume(db: Database, settings: Settings, key: object) -> sessions.Resumed:
+    """The cookie's session, else ``LoginRequired``."""
     if isinstance(key, str):
         with db.reader() as session:
             resumed = sessions.resume(session, key, lifetimes(settings))
         if resumed is not None:
-            if resumed.stale:
-                with db.writer() as session, session.begin():
-                    sessions.touch(session, resumed.session_id)
-            return resumed.user
+            return resumed
     raise LoginRequired("please sign in")
 
 
+def _touch(db: Database, session_id: int) -> None:
+    with db.writer() as session, session.begin():
+        sessions.touch(session, session_id)
+
+
 async def _identify(request: Request) -> None:
-    """Pre-body check of every signed-in page: resolve the session's user once."""
+    """Pre-body check of every signed-in page: resolve the session's user once, and record
+    activity (at most once a minute, in one of the process's write slots: ``app.deps``)."""
     if getattr(request.state, "user", None) is not None:
         return
     key = request.session.get("sid")
     db, settings = request.app.state.db, request.app.state.settings
     try:
-        request.state.user = await anyio.to_thread.run_sync(_resume, db, settings, key)
+        resumed = await anyio.to_thread.run_sync(_resume, db, settings, key)
     except LoginRequired:
         request.session.clear()
         raise
+    if resumed.stale:
+        async with request.app.state.write_slots:
+            await anyio.to_thread.run_sync(_touch, db, resumed.session_id)
+    request.state.user = resumed.user
 
 
 async def _identify_admin(request: Request) -> None:
@@ -142,7 +149,8 @@ def web_user(request: Request) -> User:
     """
     user = getattr(request.state, "user", None)
     if user is None:  # only outside a GuardedRoute
-        user = _resume(request.app.state.db, request.app.state.settings, request.session.get("sid"))
+        settings = request.app.state.settings
+        user = _resume(request.app.state.db, settings, request.session.get("sid")).user
         request.state.user = user
     return user
 
