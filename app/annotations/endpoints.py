@@ -11,12 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.orm import Session
 
 from app.annotations import idempotency, service
+from app.annotations.agreement import AgreementOut, project_agreement
 from app.annotations.history import LabelEntry, item_history
 from app.deps import CurrentUser, ReadSession, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import User
-from app.projects.access import ProjectRefDep
+from app.projects.access import ProjectRefDep, ReadProject
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 
@@ -224,3 +225,9 @@ def _label_out(entry: LabelEntry) -> LabelOut:
         source=entry.source,
         labelled_at=entry.labelled_at,
     )
+
+
+@router.get("/agreement", responses=responses(404))
+def agreement(project: ReadProject, session: ReadSession) -> AgreementOut:
+    """Inter-annotator agreement (Cohen, Fleiss, Krippendorff) overall, per label, per annotator."""
+    return project_agreement(session, project)

@@ -248,6 +248,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{PROJECT}/train"): Rule(ADMIN, 202),
     ("GET", f"{PROJECT}/runs"): Rule(ANNOTATOR, 200),
     ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/agreement"): Rule(ANNOTATOR, 200),
     ("GET", "/api/v1/me"): Rule(ANNOTATOR, 200),
     ("POST", "/api/v1/me/password"): Rule(ANNOTATOR, 204, _own_password_json, own_caller=True),
     ("GET", "/api/v1/me/tokens"): Rule(ANNOTATOR, 200),
