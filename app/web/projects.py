@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
+from app.annotations.agreement import project_agreement
 from app.annotations.service import label_counts
 from app.deps import ActorDep, DatabaseDep, ReadSession, WriteSession
 from app.errors import Invalid
@@ -157,6 +158,7 @@ def dashboard(
 ) -> HTMLResponse:
     """Counts, label distribution, learning curve, training runs, settings and export."""
     context = {"current_user": user, **_dashboard_context(session, project)}
+    context["agreement"] = project_agreement(session, project)  # not in /live: no polling
     return render(request, "projects/dashboard.html", context)
 
 
