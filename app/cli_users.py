@@ -1,4 +1,5 @@
-"""``labelloop user ...``: accounts and tokens from the server's shell.
+"""``labelloop user ...`` and ``labelloop project members ...``: accounts, tokens and project
+membership from the server's shell.
 
 The shell is trusted (it can read the database anyway), so these commands need no
 password; each is recorded in the audit log with the actor ``cli``.
@@ -17,7 +18,9 @@ from app.audit.service import CLI, record
 from app.config import Settings
 from app.db import open_configured
 from app.errors import AppError, NotFound
-from app.models import User
+from app.models import ProjectRole, User
+from app.projects import members
+from app.projects.service import get_project
 from app.users import service, tokens
 
 PROMPT = object()
@@ -120,6 +123,29 @@ def token_revoke(session: Session, args: argparse.Namespace) -> None:
     print(f"revoked token {args.token_id} of {user.name!r}")
 
 
+def members_list(session: Session, args: argparse.Namespace) -> None:
+    for m in members.list_members(session, get_project(session, args.project_id)):
+        print(f"{m.user_id}\t{m.name}\t{m.role}\tsince {m.created_at:%Y-%m-%d}")
+
+
+def members_add(session: Session, args: argparse.Namespace) -> None:
+    project, user = get_project(session, args.project_id), _user(session, args.name)
+    members.add_member(session, project, user, ProjectRole(args.role), actor=CLI)
+    print(f"{user.name!r} is now {args.role} of project {project.id}")
+
+
+def members_set_role(session: Session, args: argparse.Namespace) -> None:
+    project, user = get_project(session, args.project_id), _user(session, args.name)
+    members.set_role(session, project, user, ProjectRole(args.role), actor=CLI)
+    print(f"{user.name!r} is now {args.role} of project {project.id}")
+
+
+def members_remove(session: Session, args: argparse.Namespace) -> None:
+    project, user = get_project(session, args.project_id), _user(session, args.name)
+    members.remove_member(session, project, user, actor=CLI)
+    print(f"removed {user.name!r} from project {project.id} (their labels stay)")
+
+
 Command = Callable[[Session, argparse.Namespace], None]
 
 
@@ -178,3 +204,26 @@ def _token_parsers(parser: argparse.ArgumentParser) -> None:
 
 def _password_option(parser: argparse.ArgumentParser, text: str) -> None:
     parser.add_argument("--password", nargs="?", const=PROMPT, default=None, help=text)
+
+
+def add_project_parsers(project: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The ``project members`` subcommands; each sets ``user_func``."""
+    parser = project.add_parser("members", help="who works on a project, and as what")
+    sub = parser.add_subparsers(dest="members_command", required=True)
+    roles = [str(r) for r in ProjectRole]
+    p = sub.add_parser("list", help="list a project's members")
+    p.add_argument("project_id", type=int)
+    p.set_defaults(user_func=members_list)
+    for name, func, text in (
+        ("add", members_add, "add a user to a project"),
+        ("set-role", members_set_role, "change a member's role"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("project_id", type=int)
+        p.add_argument("name", help="the user")
+        p.add_argument("--role", choices=roles, default="annotator")
+        p.set_defaults(user_func=func)
+    p = sub.add_parser("remove", help="remove a user from a project (their labels stay)")
+    p.add_argument("project_id", type=int)
+    p.add_argument("name", help="the user")
+    p.set_defaults(user_func=members_remove)

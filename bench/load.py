@@ -91,7 +91,8 @@ def create_project(
     batch_size: int | None = MAX_BATCH_SIZE,
     **options: str,
 ) -> int:
-    """Create a project with the synthetic label set and import ``rows`` (JSONL) into it.
+    """Create a project with the synthetic label set, make every user who is not an admin
+    (the simulated annotators) an annotator member, and import ``rows`` (JSONL) into it.
 
     ``batch_size`` None keeps the server's default; ``options`` go into the body as they are
     (e.g. ``features``).
@@ -102,6 +103,10 @@ def create_project(
     created = api.post("/api/v1/projects", json=body)
     created.raise_for_status()
     project_id = int(created.json()["id"])
+    for user in api.get("/api/v1/users").json():  # the bench's annotators work on it
+        if user["role"] != "admin":
+            member = {"user_id": user["id"], "role": "annotator"}
+            api.post(f"/api/v1/projects/{project_id}/members", json=member).raise_for_status()
     files = {"file": ("rows.jsonl", rows, "application/jsonl")}
     api.post(
         f"/api/v1/projects/{project_id}/imports", files=files, data={"label_field": "label"}

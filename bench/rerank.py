@@ -39,7 +39,8 @@ from app.config import Settings  # noqa: E402
 from app.db import open_database  # noqa: E402
 from app.items.service import random_key, text_hash  # noqa: E402
 from app.migrate import upgrade  # noqa: E402
-from app.models import Annotation, Item, Project, TrainingRun, User  # noqa: E402
+from app.models import Annotation, Item, Project, ProjectRole, TrainingRun, User  # noqa: E402
+from app.projects.members import join  # noqa: E402
 from app.projects.schemas import ProjectCreate  # noqa: E402
 from app.projects.service import create_project  # noqa: E402
 from app.queue.service import next_items  # noqa: E402
@@ -104,7 +105,8 @@ def build_project(db: Any, n_items: int, n_labels: int, n_classes: int, batch: i
                 name="rerank", labels=labels, batch_size=batch, features="tfidf", diversity=True
             ),
         )
-        create_user(session, name="annotator", role="annotator")
+        annotator, _ = create_user(session, name="annotator", role="annotator")
+        join(session, project, annotator, ProjectRole.ANNOTATOR)
         pid, seed = project.id, project.random_seed
     gold = rng.integers(n_classes, size=n_items)
     chunk = 20_000

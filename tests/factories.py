@@ -1,16 +1,26 @@
-"""Keyword-only builders for test data, going through the real services."""
+"""Keyword-only builders for test data, going through the real services.
+
+Membership: unless told otherwise, the factories build what an instance upgraded from before
+project membership has (revision 0008): every user who is not an instance admin is an
+``annotator`` member of every project, whichever was made first. Tests about who may see what
+pass ``projects=()`` / ``members={}`` and add memberships with :func:`add_member`.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterable, Mapping
+from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import Database
 from app.items.service import ImportOptions, import_records
-from app.models import Project, TrainingRun, User
+from app.models import Project, ProjectMember, ProjectRole, TrainingRun, User
+from app.projects.members import join
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project as _create_project
 from app.users.service import create_user as _create_user
@@ -40,10 +50,42 @@ TOPICS = {
 }
 
 
-def create_user(db: Database, *, name: str = "admin", role: str = "admin") -> tuple[User, str]:
+EVERYONE: Literal["everyone"] = "everyone"
+
+
+def create_user(
+    db: Database,
+    *,
+    name: str = "admin",
+    role: str = "admin",
+    password: str | None = None,
+    projects: Literal["everyone"] | Iterable[int] = EVERYONE,
+) -> tuple[User, str]:
+    """A user and their API token (API-only without ``password``); a non-admin joins
+    ``projects`` (ids; default every existing project) as annotator."""
     with db.writer() as session, session.begin():
-        user, token = _create_user(session, name=name, role=role)
+        user, token = _create_user(session, name=name, role=role, password=password)
+        if not user.is_admin:
+            ids = session.scalars(select(Project.id)) if projects == EVERYONE else projects
+            for project_id in list(ids):
+                join(session, session.get_one(Project, project_id), user, ProjectRole.ANNOTATOR)
     return user, token
+
+
+def add_member(db: Database, project: Project | int, user: User | int, role: str) -> None:
+    """Make ``user`` a member of ``project`` with ``role``, or change their role."""
+    project_id = project if isinstance(project, int) else project.id
+    user_id = user if isinstance(user, int) else user.id
+    with db.writer() as session, session.begin():
+        member = session.scalar(
+            select(ProjectMember).where(
+                ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
+            )
+        )
+        if member is None:
+            session.add(ProjectMember(project_id=project_id, user_id=user_id, role=role))
+        else:
+            member.role = role
 
 
 def topic_texts(n: int) -> list[tuple[str, str]]:
@@ -70,7 +112,10 @@ def create_project(
     features: str = "tfidf",
     diversity: bool = False,
     warm_up: float = 0.0,
+    members: Literal["everyone"] | Mapping[int, str] = EVERYONE,
 ) -> Project:
+    """A project; ``members`` maps user ids to project roles (default: every user who is not
+    an instance admin, as annotator)."""
     with db.writer() as session, session.begin():
         project = _create_project(
             session,
@@ -85,6 +130,7 @@ def create_project(
                 warm_up=warm_up,
             ),
         )
+        _add_members(session, project, members)
         if n_items:
             import_jsonl(
                 session,
@@ -95,6 +141,16 @@ def create_project(
                 ],
             )
     return project
+
+
+def _add_members(
+    session: Session, project: Project, members: Literal["everyone"] | Mapping[int, str]
+) -> None:
+    if members == EVERYONE:
+        others = session.scalars(select(User.id).where(User.role != "admin"))
+        members = {user_id: ProjectRole.ANNOTATOR for user_id in others}
+    for user_id, role in members.items():
+        join(session, project, session.get_one(User, user_id), ProjectRole(role))
 
 
 def import_jsonl(session: Session, project: Project, rows: list[dict[str, object]]) -> None:

@@ -22,7 +22,8 @@ import numpy as np
 from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import Annotation, RunStatus, TrainingRun
+from app.models import Annotation, Project, ProjectRole, RunStatus, TrainingRun
+from app.projects.members import join
 from app.training import service as training
 from app.users.service import create_user
 
@@ -59,11 +60,17 @@ def jsonl(rows: Iterator[dict[str, object]]) -> bytes:
 
 
 def create_tokens(db: Database, n: int, *, prefix: str = "annotator") -> list[str]:
-    """API tokens of ``n`` new annotators, created through the users service."""
+    """API tokens of ``n`` new annotators, created through the users service, each an
+    annotator member of every project there is (``bench.load.create_project`` adds them to
+    the projects made later)."""
     tokens = []
     with db.writer() as session, session.begin():
+        projects = list(session.scalars(select(Project)))
         for i in range(n):
-            tokens.append(create_user(session, name=f"{prefix}{i}", role="annotator")[1])
+            user, token = create_user(session, name=f"{prefix}{i}", role="annotator")
+            for project in projects:
+                join(session, project, user, ProjectRole.ANNOTATOR)
+            tokens.append(token)
     return tokens
 
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import ApiToken, User
+from app.models import ApiToken, AuditEvent, User
 from app.users.tokens import hash_token
 from tests.server import labelloop, server_env
 
@@ -104,3 +104,33 @@ def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_pat
     with db.writer() as session, session.begin():
         assert authenticate(session, "dan", "long-enough-pw") is not None
         assert authenticate(session, "dan", "wrong-password") is None
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a handful of process starts
+def test_project_members_commands_add_change_and_remove(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    from tests.factories import create_project, create_user
+
+    project = create_project(db, name="cli-members", members={})
+    create_user(db, name="pia", role="annotator", projects=())
+    env = server_env(db_url, tmp_path / "data")
+    members = ("project", "members")
+    pid = str(project.id)
+    added = labelloop(*members, "add", pid, "pia", "--role", "reviewer", env=env)
+    assert added.returncode == 0, added.stderr
+    assert "\tpia\treviewer\t" in labelloop(*members, "list", pid, env=env).stdout
+    changed = labelloop(*members, "set-role", pid, "pia", "--role", "manager", env=env)
+    assert changed.returncode == 0, changed.stderr
+    assert "\tpia\tmanager\t" in labelloop(*members, "list", pid, env=env).stdout
+    assert labelloop(*members, "remove", pid, "pia", env=env).returncode == 0
+    assert labelloop(*members, "list", pid, env=env).stdout == ""
+    again = labelloop(*members, "remove", pid, "pia", env=env)
+    assert again.returncode == 1 and "not a member" in again.stderr
+    with db.reader() as session:
+        actions = session.scalars(
+            select(AuditEvent.action)
+            .where(AuditEvent.action.like("member.%"))
+            .order_by(AuditEvent.id)
+        ).all()
+    assert actions == ["member.add", "member.role", "member.remove"]

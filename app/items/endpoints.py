@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.deps import (
     ActorDep,
-    AdminUser,
+    CurrentUser,
     DatabaseDep,
     ReadSession,
     SettingsDep,
@@ -20,7 +20,7 @@ from app.deps import (
 from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.items import export, jobs, listing, service
-from app.projects.access import ProjectRefDep, ReadProject, WriteProject
+from app.projects.access import ManagedProjectRef, ProjectRoleDep, ReadProject, WriteProject
 from app.projects.service import get_project
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
@@ -103,12 +103,11 @@ class ImportJobOut(BaseModel):
 )
 def import_file(
     request: Request,
-    project: ProjectRefDep,  # loaded below: a large upload is copied before the session begins
+    project: ManagedProjectRef,  # loaded below: a large upload is copied before the session begins
     file: Annotated[UploadFile, File(description="CSV, TSV, JSONL or JSON (array of objects)")],
     session: WriteSession,
     settings: SettingsDep,
     tasks: BackgroundTasks,
-    _: AdminUser,
     actor: ActorDep,
     text_field: Annotated[str, Form(min_length=1, max_length=200)] = "text",
     label_field: Annotated[str | None, Form(max_length=200)] = None,
@@ -143,9 +142,8 @@ def import_file(
 def get_import_job(
     project_id: PathId,  # declared first, so the OpenAPI lists it before job_id
     job_id: PathId,
-    project: ProjectRefDep,
+    project: ManagedProjectRef,
     session: ReadSession,
-    _: AdminUser,
 ) -> ImportJobOut:
     """A background import job: its status, progress and, once finished, counts or error."""
     return ImportJobOut.model_validate(jobs.get_job(session, project.id, job_id))
@@ -183,17 +181,21 @@ def list_items(
 )
 def export_annotations(
     project: WriteProject,
+    role: ProjectRoleDep,
+    user: CurrentUser,
     session: WriteSession,
     db: DatabaseDep,
     actor: ActorDep,
     format: Literal["csv", "jsonl"] = "csv",
 ) -> StreamingResponse:
-    """Every labelled item with its label(s), annotator and time, as CSV or JSONL (audited)."""
-    export.record_export(session, project, format, actor=actor)
+    """Every labelled item with its label(s), annotator and time, as CSV or JSONL (audited);
+    an annotator gets only their own rows."""
+    user_id = export.rows_of(role, user)
+    export.record_export(session, project, format, actor=actor, own_rows=user_id is not None)
     media = "text/csv" if format == "csv" else "application/x-ndjson"
     filename = f"project-{project.id}-labels.{format}"
     return StreamingResponse(
-        export.stream_export(db.reader, project.id, format),
+        export.stream_export(db.reader, project.id, format, user_id=user_id),
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

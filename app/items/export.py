@@ -1,5 +1,7 @@
 """Export of every labelled item with its label(s), annotator and time, streamed as CSV or JSONL.
 
+An annotator exports only their own rows; reviewers, managers and instance admins every row.
+
 Each export is recorded in the audit log (:func:`record_export`) in the request's transaction,
 before the rows stream on a session of their own.
 """
@@ -14,22 +16,32 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit.service import Actor, record
 from app.items import formats
 from app.items.formats.base import ExportRow
-from app.models import Annotation, Item, Project, User
+from app.models import Annotation, Item, Project, ProjectRole, User
 
 FORMATS = formats.EXPORT_FORMATS
 BATCH = 1000
 
 
-def record_export(session: Session, project: Project, fmt: str, *, actor: Actor) -> None:
+def rows_of(role: ProjectRole, user: User) -> int | None:
+    """Whose rows an export by ``user`` holds: None for every row (reviewers and up), else
+    the id of the annotator, who sees only their own work."""
+    return None if role.rank >= ProjectRole.REVIEWER.rank else user.id
+
+
+def record_export(
+    session: Session, project: Project, fmt: str, *, actor: Actor, own_rows: bool = False
+) -> None:
     """Record who exports the project, as what. The size is the labelled-item counter (one
     primary-key read): counting the annotations themselves would hold the write slot for a
     scan of the project's labels."""
     n_labeled = session.scalar(select(Project.n_labeled).where(Project.id == project.id))
-    detail = {"format": fmt, "labelled_items": n_labeled}
+    detail: dict[str, object] = {"format": fmt, "labelled_items": n_labeled}
+    if own_rows:
+        detail["own_rows"] = True
     record(session, actor, "export", target=project.name, project_id=project.id, detail=detail)
 
 
-def _rows(session: Session, project: Project) -> Iterator[ExportRow]:
+def _rows(session: Session, project: Project, user_id: int | None) -> Iterator[ExportRow]:
     stmt = (
         select(Annotation, Item, User.name)
         .join(Item, Item.id == Annotation.item_id)
@@ -38,6 +50,8 @@ def _rows(session: Session, project: Project) -> Iterator[ExportRow]:
         .order_by(Annotation.id)
         .execution_options(yield_per=BATCH)
     )
+    if user_id is not None:
+        stmt = stmt.where(Annotation.user_id == user_id)
     for annotation, item, annotator in session.execute(stmt):
         yield {
             "item_id": item.id,
@@ -50,15 +64,18 @@ def _rows(session: Session, project: Project) -> Iterator[ExportRow]:
         }
 
 
-def stream_export(factory: sessionmaker[Session], project_id: int, fmt: str) -> Iterator[str]:
-    """Yield the export text in pieces, reading with a session of its own."""
+def stream_export(
+    factory: sessionmaker[Session], project_id: int, fmt: str, *, user_id: int | None = None
+) -> Iterator[str]:
+    """Yield the export text in pieces, reading with a session of its own; only the rows of
+    ``user_id`` if given (see ``rows_of``)."""
     write = formats.get(fmt).write
     if write is None:
         raise ValueError(f"{fmt} is not an export format")
     with factory() as session:
         project = session.get_one(Project, project_id)
         buffer: list[str] = []
-        for line in write(_rows(session, project), project.multi_label):
+        for line in write(_rows(session, project, user_id), project.multi_label):
             buffer.append(line)
             if len(buffer) >= BATCH:
                 yield "".join(buffer)

@@ -12,6 +12,7 @@ from app.models.label_tally import LabelTally
 from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
 from app.models.project import Project
+from app.models.project_member import ProjectMember, ProjectRole
 from app.models.training_run import RunStatus, TrainingRun
 from app.models.user import Role, User
 from app.models.web_session import WebSession
@@ -30,6 +31,8 @@ __all__ = [
     "Lease",
     "ModelVersion",
     "Project",
+    "ProjectMember",
+    "ProjectRole",
     "RankEntry",
     "Role",
     "RunStatus",

@@ -1,9 +1,11 @@
-"""Which project a route acts on: every route with ``{project_id}`` in its path takes it from
-a dependency made here, the one place that resolves (caller, project) for a route, where a
-per-project membership check goes (``tests/projects/test_access.py`` checks every route).
+"""Which project a route acts on, and whether the caller may: every route with
+``{project_id}`` in its path takes it from a dependency made here, the one place that
+resolves (caller, project) for a route (``tests/projects/test_access.py`` checks every route).
 
-A missing project is a 404 (``project N not found``). The caller is resolved before the
-session is opened, so identity is settled outside the write slot (see ``app.deps``).
+The caller's place in the project is settled before the body is read (a pre-body check,
+``app.routing``), outside the write slot, by one lookup on the membership table's unique
+index: a non-member gets the 404 of a missing project (no existence leak), a member below
+the route's least role a 403. Instance admins pass everywhere without a lookup.
 """
 
 # No ``from __future__ import annotations``: the dependencies made below are annotated with
@@ -12,48 +14,107 @@ session is opened, so identity is settled outside the write slot (see ``app.deps
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Depends
+import anyio
+from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
+from sqlalchemy.orm import Session
 
+from app.db import Database
 from app.deps import CurrentUser, ReadSession, WriteSession
-from app.fields import PathId
-from app.models import Project
+from app.fields import MAX_ID, PathId
+from app.models import Project, ProjectRole, User
+from app.projects import members
 from app.projects.service import ProjectRef, get_project
+from app.routing import PreBodyCheck, pre_body
 
 _MARK = "__resolves_project__"
+MEMBER, MANAGER = ProjectRole.ANNOTATOR, ProjectRole.MANAGER
 
 
-def _resolver(dependency: Callable[..., Any]) -> Callable[..., Any]:
+def _path_project_id(request: Request) -> int | None:
+    """The path's project id, None if it is not one (the route's validation answers 422)."""
+    raw = str(request.path_params.get("project_id", ""))
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_ID:
+        return None
+    return int(raw)
+
+
+def _lookup(db: Database, project_id: int, user: User) -> ProjectRole:
+    if user.is_admin:
+        return ProjectRole.MANAGER
+    with db.lookups.connect() as conn:
+        return members.effective_role(conn, project_id, user)
+
+
+def _membership_check(least: ProjectRole) -> PreBodyCheck:
+    async def check(request: Request) -> None:
+        """Runs after the caller's own check (a sub-dependency, so found first)."""
+        project_id = _path_project_id(request)
+        if project_id is None:
+            return
+        db: Database = request.app.state.db
+        role = await anyio.to_thread.run_sync(_lookup, db, project_id, request.state.user)
+        members.require(role, least)
+        request.state.project_access = (project_id, role)
+
+    return check
+
+
+def caller_role(request: Request, session: Session | None, project_id: int) -> ProjectRole:
+    """The role the pre-body check found, or (outside a GuardedRoute) looked up now."""
+    found = getattr(request.state, "project_access", None)
+    if found is not None and found[0] == project_id:
+        return ProjectRole(found[1])
+    user: User = request.state.user
+    if session is None:
+        return _lookup(request.app.state.db, project_id, user)
+    return members.effective_role(session, project_id, user)
+
+
+def _resolver(dependency: Callable[..., Any], least: ProjectRole) -> Callable[..., Any]:
     setattr(dependency, _MARK, True)
-    return dependency
+    return pre_body(_membership_check(least))(dependency)
 
 
-def project_loader(caller: Any, session_type: Any) -> Callable[..., Project]:
-    """A dependency returning the route's project, loaded in the route's own session.
+def project_loader(
+    caller: Any, session_type: Any, *, least: ProjectRole = MEMBER
+) -> Callable[..., Project]:
+    """A dependency returning the route's project, loaded in the route's own session, for a
+    caller who is at least ``least`` in it.
 
     ``caller`` is the ``Annotated`` type of the caller (API token or web session);
     ``session_type`` the route's session alias (``ReadSession``...): FastAPI caches it per
     request, so the route that also asks for it gets the same session.
     """
 
-    def load_project(project_id: PathId, user: caller, session: session_type) -> Project:
+    def load_project(
+        request: Request, project_id: PathId, user: caller, session: session_type
+    ) -> Project:
+        members.require(caller_role(request, session, project_id), least)
         return get_project(session, project_id)
 
-    return _resolver(load_project)
+    return _resolver(load_project, least)
 
 
-def project_ref(caller: Any) -> Callable[..., ProjectRef]:
-    """A dependency returning the route's project by id alone: no query, no session.
+def project_ref(caller: Any, *, least: ProjectRole = MEMBER) -> Callable[..., ProjectRef]:
+    """A dependency returning the route's project by id alone: no session of the route's.
 
     For the hot queue and label routes, whose services check the project in their own
-    queries, and for uploads, which copy the file before their write session begins. A
-    membership check here would be a lookup of its own, outside the write slot.
+    queries, and for uploads, which copy the file before their write session begins. The
+    membership lookup is the pre-body check's, outside the write slot.
     """
 
-    def load_project_ref(project_id: PathId, user: caller) -> ProjectRef:
+    def load_project_ref(request: Request, project_id: PathId, user: caller) -> ProjectRef:
+        members.require(caller_role(request, None, project_id), least)
         return ProjectRef(project_id)
 
-    return _resolver(load_project_ref)
+    return _resolver(load_project_ref, least)
+
+
+def project_role(request: Request, project_id: PathId) -> ProjectRole:
+    """The caller's role in the route's project (an instance admin: manager), as the
+    route's project dependency found it; for services that show members different rows."""
+    return caller_role(request, None, project_id)
 
 
 def project_resolvers(dependant: Dependant) -> list[Callable[..., Any]]:
@@ -71,7 +132,16 @@ def project_resolvers(dependant: Dependant) -> list[Callable[..., Any]]:
     return found
 
 
-# The API's project routes: the project in the route's read or write session, or its id.
+# The API's project routes: the project in the route's read or write session, or its id;
+# the ``Managed`` ones for the project's managers (and instance admins) only.
 ReadProject = Annotated[Project, Depends(project_loader(CurrentUser, ReadSession))]
 WriteProject = Annotated[Project, Depends(project_loader(CurrentUser, WriteSession))]
 ProjectRefDep = Annotated[ProjectRef, Depends(project_ref(CurrentUser))]
+ManagedReadProject = Annotated[
+    Project, Depends(project_loader(CurrentUser, ReadSession, least=MANAGER))
+]
+ManagedProject = Annotated[
+    Project, Depends(project_loader(CurrentUser, WriteSession, least=MANAGER))
+]
+ManagedProjectRef = Annotated[ProjectRef, Depends(project_ref(CurrentUser, least=MANAGER))]
+ProjectRoleDep = Annotated[ProjectRole, Depends(project_role)]

@@ -7,10 +7,18 @@ from sqlalchemy.orm import Session
 
 from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
 from app.errors import responses
-from app.models import Project
-from app.projects import service
-from app.projects.access import ReadProject, WriteProject
-from app.projects.schemas import ProjectCreate, ProjectOut, ProjectUpdate
+from app.fields import PathId
+from app.models import Project, ProjectRole
+from app.projects import members, service
+from app.projects.access import ManagedProject, ManagedReadProject, ReadProject
+from app.projects.schemas import (
+    MemberIn,
+    MemberOut,
+    MemberPatch,
+    ProjectCreate,
+    ProjectOut,
+    ProjectUpdate,
+)
 from app.routing import GuardedRoute
 
 router = APIRouter(prefix="/projects", tags=["projects"], route_class=GuardedRoute)
@@ -43,9 +51,9 @@ def create_project(
 
 
 @router.get("")
-def list_projects(session: ReadSession, _: CurrentUser) -> list[ProjectOut]:
-    """List every project with its counts."""
-    return [_out(session, p) for p in service.list_projects(session)]
+def list_projects(session: ReadSession, user: CurrentUser) -> list[ProjectOut]:
+    """List the caller's projects (an instance admin: every project) with their counts."""
+    return [_out(session, p) for p in members.visible_projects(session, user)]
 
 
 @router.get("/{project_id}", responses=responses(404))
@@ -56,8 +64,61 @@ def get_project(project: ReadProject, session: ReadSession) -> ProjectOut:
 
 @router.patch("/{project_id}", responses=responses(403, 404))
 def update_project(
-    project: WriteProject, data: ProjectUpdate, session: WriteSession, _: AdminUser, actor: ActorDep
+    project: ManagedProject, data: ProjectUpdate, session: WriteSession, actor: ActorDep
 ) -> ProjectOut:
     """Change the query strategy, the retrain batch size or an option (audited)."""
     project = service.update_project(session, project, data, actor=actor)
     return _out(session, project)
+
+
+def _member_out(member: members.Member) -> MemberOut:
+    return MemberOut(
+        user_id=member.user_id, user=member.name, role=member.role, created_at=member.created_at
+    )
+
+
+@router.get("/{project_id}/members", responses=responses(403, 404))
+def list_members(project: ManagedReadProject, session: ReadSession) -> list[MemberOut]:
+    """The project's members and their roles (managers and instance admins)."""
+    return [_member_out(m) for m in members.list_members(session, project)]
+
+
+@router.post(
+    "/{project_id}/members",
+    status_code=status.HTTP_201_CREATED,
+    responses=responses(403, 404, 409),
+)
+def add_member(
+    project: ManagedProject, body: MemberIn, session: WriteSession, actor: ActorDep
+) -> MemberOut:
+    """Add a user, by id or name, to the project with a role (audited)."""
+    user = members.find_user(session, user_id=body.user_id, name=body.user)
+    role = ProjectRole(body.role)
+    return _member_out(members.add_member(session, project, user, role, actor=actor))
+
+
+@router.patch("/{project_id}/members/{user_id}", responses=responses(403, 404))
+def change_member(
+    project: ManagedProject,
+    user_id: PathId,
+    body: MemberPatch,
+    session: WriteSession,
+    actor: ActorDep,
+) -> MemberOut:
+    """Change a member's role in the project (audited)."""
+    user = members.find_user(session, user_id=user_id)
+    role = ProjectRole(body.role)
+    return _member_out(members.set_role(session, project, user, role, actor=actor))
+
+
+@router.delete(
+    "/{project_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=responses(403, 404),
+)
+def remove_member(
+    project: ManagedProject, user_id: PathId, session: WriteSession, actor: ActorDep
+) -> None:
+    """Remove a member from the project (audited); their labels stay."""
+    user = members.find_user(session, user_id=user_id)
+    members.remove_member(session, project, user, actor=actor)

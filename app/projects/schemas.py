@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
 from app.fields import Text
@@ -115,3 +115,35 @@ class ProjectOut(BaseModel):
     n_labeled: int
     n_unlabeled: int
     model_version: int | None
+
+
+RoleName = Literal["annotator", "reviewer", "manager"]  # app.models.ProjectRole's values
+
+
+class MemberIn(BaseModel):
+    """A user to add, by ``user_id`` or by ``user`` (name), and their role in the project."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    user_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    user: Text | None = Field(default=None, min_length=1, max_length=100)
+    role: RoleName = "annotator"
+
+    @model_validator(mode="after")
+    def _one_user(self) -> MemberIn:
+        if (self.user_id is None) == (self.user is None):
+            raise ValueError("name the user by exactly one of user_id and user")
+        return self
+
+
+class MemberPatch(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    role: RoleName
+
+
+class MemberOut(BaseModel):
+    user_id: int
+    user: str
+    role: RoleName
+    created_at: datetime

@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from app.audit.service import CLI, Actor, record
 from app.errors import Conflict, NotFound
 from app.learning.options import QueryOptions
-from app.models import ModelVersion, Project
+from app.models import ModelVersion, Project, ProjectRole
+from app.projects import members
 from app.projects.schemas import OPTIONS, ProjectCreate, ProjectUpdate
 
 
@@ -36,7 +37,7 @@ class ProjectCounts:
 
 def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI) -> Project:
     """Create the project (Conflict if the name is taken); ``actor`` is who, for the audit log
-    (the default, the command line, is for the demo loader and scripts)."""
+    (the default, the command line, is for the demo loader and scripts), and its manager."""
     project = Project(
         name=data.name,
         labels=data.labels,
@@ -54,6 +55,8 @@ def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI)
             session.flush()
     except IntegrityError:
         raise Conflict(f"a project named {data.name!r} already exists") from None
+    if actor.user is not None:  # the creator manages it (an instance admin too: harmless)
+        members.join(session, project, actor.user, ProjectRole.MANAGER)
     detail = {
         "labels": len(project.labels),
         "multi_label": project.multi_label,

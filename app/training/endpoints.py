@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.deps import ActorDep, AdminUser, ReadSession, SettingsDep, WriteSession
+from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
 from app.models import ModelVersion, Project
-from app.projects.access import ReadProject, WriteProject
+from app.projects.access import ManagedProject, ReadProject
 from app.projects.service import counts
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
@@ -140,7 +140,7 @@ def predict(
     responses=responses(403, 429),
     dependencies=[rate_limited("train")],
 )
-def train(project: WriteProject, session: WriteSession, _: AdminUser, actor: ActorDep) -> RunOut:
+def train(project: ManagedProject, session: WriteSession, actor: ActorDep) -> RunOut:
     """Queue a training run now (joins the queued one if there is one)."""
     run = service.train_now(session, project, actor=actor)
     return RunOut.model_validate(run, from_attributes=True)

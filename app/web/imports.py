@@ -21,8 +21,8 @@ from app.items.uploads import uploads_dir
 from app.models import ImportStatus
 from app.projects.service import get_project
 from app.routing import GuardedRoute
-from app.web.access import WebProjectRef, WebWriteProject
-from app.web.security import WebAdmin, check_csrf
+from app.web.access import WebManagedProject, WebManagedProjectRef
+from app.web.security import WebUser, check_csrf
 from app.web.templating import render
 
 router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
@@ -35,7 +35,7 @@ def _uploads(settings: SettingsDep) -> Path:
 
 @router.get("/projects/{project_id}/import", response_class=HTMLResponse)
 def import_page(
-    request: Request, project: WebWriteProject, session: WriteSession, user: WebAdmin
+    request: Request, project: WebManagedProject, session: WriteSession, user: WebUser
 ) -> HTMLResponse:
     """Choose a file to upload."""
     return render(request, "projects/import.html", {"current_user": user, "project": project})
@@ -44,10 +44,10 @@ def import_page(
 @router.post("/projects/{project_id}/import/preview", response_class=HTMLResponse)
 def upload_preview(
     request: Request,
-    project: WebWriteProject,
+    project: WebManagedProject,
     session: WriteSession,
     settings: SettingsDep,
-    user: WebAdmin,
+    user: WebUser,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
     """Keep the uploaded file aside and show its columns and first rows for mapping."""
@@ -86,11 +86,11 @@ def _guess(columns: list[str]) -> dict[str, str]:
 @router.post("/projects/{project_id}/import", response_class=HTMLResponse)
 def run_import(
     request: Request,
-    project: WebProjectRef,  # loaded below: a large file is copied before the session begins
+    project: WebManagedProjectRef,  # loaded below: a large file is copied before the session begins
     session: WriteSession,
     settings: SettingsDep,
     tasks: BackgroundTasks,
-    user: WebAdmin,
+    user: WebUser,
     actor: ActorDep,
     upload_id: Annotated[str, Form(max_length=100)],
     text_field: Annotated[str, Form(min_length=1, max_length=200)],
@@ -134,10 +134,10 @@ def run_import(
 @router.get("/projects/{project_id}/import/jobs/{job_id}", response_class=HTMLResponse)
 def import_job(
     request: Request,
-    project: WebProjectRef,
+    project: WebManagedProjectRef,
     job_id: PathId,
     session: ReadSession,
-    user: WebAdmin,
+    user: WebUser,
 ) -> HTMLResponse:
     """The progress of a background import (polled), then its result."""
     job = jobs.get_job(session, project.id, job_id)  # first: its 404 names the job

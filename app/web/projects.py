@@ -18,13 +18,15 @@ from app.learning.features import FEATURE_KINDS
 from app.learning.options import DEFAULT_OPTIONS
 from app.learning.ranking import DIVERSITY_METHODS
 from app.learning.strategies import strategy_names
-from app.models import Project
+from app.models import Project, ProjectRole
+from app.projects import members
 from app.projects import service as projects
+from app.projects.access import ProjectRoleDep
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.routing import GuardedRoute
 from app.training import service as training
 from app.training import summary
-from app.web.access import WebReadProject, WebWriteProject
+from app.web.access import WebManagedProject, WebReadProject, WebWriteProject
 from app.web.charts import learning_curve
 from app.web.security import WebAdmin, WebUser, check_csrf
 from app.web.templating import render
@@ -40,8 +42,9 @@ def _validation_message(exc: ValidationError) -> str:
 
 @router.get("/", response_class=HTMLResponse)
 def project_list(request: Request, session: ReadSession, user: WebUser) -> HTMLResponse:
-    """Every project with its counts and model version."""
-    rows = [(p, projects.counts(session, p)) for p in projects.list_projects(session)]
+    """The user's projects (an instance admin: every project) with counts and model version."""
+    mine = members.visible_projects(session, user)
+    rows = [(p, projects.counts(session, p)) for p in mine]
     return render(request, "projects/list.html", {"current_user": user, "rows": rows})
 
 
@@ -134,11 +137,15 @@ def _model_context(session: Session, project: Project) -> dict[str, Any]:
     }
 
 
-def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
+def _dashboard_context(session: Session, project: Project, role: ProjectRole) -> dict[str, Any]:
     versions = summary.published_versions(session, project.id)
     counts = label_counts(session, project)
+    manager = role == ProjectRole.MANAGER
     return {
         "project": project,
+        "can_manage": manager,
+        "members": members.list_members(session, project) if manager else [],
+        "member_roles": list(ProjectRole),
         **_model_context(session, project),
         "label_counts": sorted(counts.items(), key=lambda kv: -kv[1]),
         "max_count": max(counts.values(), default=0) or 1,
@@ -154,43 +161,51 @@ def _dashboard_context(session: Session, project: Project) -> dict[str, Any]:
 
 @router.get("/projects/{project_id}", response_class=HTMLResponse)
 def dashboard(
-    request: Request, project: WebReadProject, session: ReadSession, user: WebUser
+    request: Request,
+    project: WebReadProject,
+    role: ProjectRoleDep,
+    session: ReadSession,
+    user: WebUser,
 ) -> HTMLResponse:
-    """Counts, label distribution, learning curve, training runs, settings and export."""
-    context = {"current_user": user, **_dashboard_context(session, project)}
+    """Counts, label distribution, learning curve, training runs, settings, members, export."""
+    context = {"current_user": user, **_dashboard_context(session, project, role)}
     context["agreement"] = project_agreement(session, project)  # not in /live: no polling
     return render(request, "projects/dashboard.html", context)
 
 
 @router.get("/projects/{project_id}/live", response_class=HTMLResponse)
 def live(
-    request: Request, project: WebReadProject, session: ReadSession, user: WebUser
+    request: Request,
+    project: WebReadProject,
+    role: ProjectRoleDep,
+    session: ReadSession,
+    user: WebUser,
 ) -> HTMLResponse:
     """The self-polling part of the dashboard: model, counts, curve and runs."""
-    context = {"current_user": user, **_dashboard_context(session, project)}
+    context = {"current_user": user, **_dashboard_context(session, project, role)}
     return render(request, "projects/dashboard.html", context, block="live")
 
 
 @router.post("/projects/{project_id}/train", response_class=HTMLResponse)
 def train_now(
     request: Request,
-    project: WebWriteProject,
+    project: WebManagedProject,
     session: WriteSession,
-    user: WebAdmin,
+    user: WebUser,
     actor: ActorDep,
 ) -> HTMLResponse:
     """Queue a training run now."""
     training.train_now(session, project, actor=actor)
-    context = {"current_user": user, **_dashboard_context(session, project)}
+    context = {"current_user": user, **_dashboard_context(session, project, ProjectRole.MANAGER)}
     return render(request, "projects/dashboard.html", context, block="live")
 
 
 @router.post("/projects/{project_id}/settings", response_class=HTMLResponse)
 def update_settings(
     request: Request,
-    project: WebWriteProject,
+    project: WebManagedProject,
     session: WriteSession,
-    user: WebAdmin,
+    user: WebUser,
     actor: ActorDep,
     form: Annotated[SettingsForm, Form()],
 ) -> HTMLResponse:
@@ -201,25 +216,32 @@ def update_settings(
     except ValidationError as exc:
         raise Invalid(_validation_message(exc)) from None
     projects.update_project(session, project, data, actor=actor)
-    context = {"current_user": user, "saved": True, **_dashboard_context(session, project)}
+    context = {
+        "current_user": user,
+        "saved": True,
+        **_dashboard_context(session, project, ProjectRole.MANAGER),
+    }
     return render(request, "projects/dashboard.html", context, block="settings")
 
 
 @router.get("/projects/{project_id}/export.{fmt}")
 def export_file(
     project: WebWriteProject,
+    role: ProjectRoleDep,
+    user: WebUser,
     fmt: str,
     session: WriteSession,
     db: DatabaseDep,
     actor: ActorDep,
 ) -> StreamingResponse:
-    """Download every annotation as CSV or JSONL (audited)."""
+    """Download every annotation (an annotator: their own) as CSV or JSONL (audited)."""
     if fmt not in export.FORMATS:
         raise Invalid(f"unknown export format {fmt!r}; use csv or jsonl")
-    export.record_export(session, project, fmt, actor=actor)
+    user_id = export.rows_of(role, user)
+    export.record_export(session, project, fmt, actor=actor, own_rows=user_id is not None)
     media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return StreamingResponse(
-        export.stream_export(db.reader, project.id, fmt),
+        export.stream_export(db.reader, project.id, fmt, user_id=user_id),
         media_type=f"{media}; charset=utf-8",
         headers={
             "Content-Disposition": f'attachment; filename="project-{project.id}-labels.{fmt}"'

@@ -80,7 +80,8 @@ def test_imports_exports_and_training_are_recorded(client: TestClient, db: Datab
     assert export.status_code == 200
     exported = _only(client, admin, "export")
     assert exported["actor"] == "ann"
-    assert exported["detail"] == {"format": "jsonl", "labelled_items": 2}
+    # an annotator exports only their own rows, and the event says so
+    assert exported["detail"] == {"format": "jsonl", "labelled_items": 2, "own_rows": True}
 
     run = client.post(f"{base}/train", headers=auth(admin)).json()
     trained = _only(client, admin, "train")

@@ -34,11 +34,19 @@ def test_admin_creates_and_annotator_is_refused(client: TestClient, db: Database
     project = created.json()
     assert project["id"] > 0 and project["labels"] == ["a", "b"]
     assert (project["n_items"], project["n_labeled"], project["n_unlabeled"]) == (0, 0, 0)
+    # the creator (an instance admin) manages it; an annotator sees it once a member
+    assert client.get("/api/v1/projects", headers=auth(annotator)).json() == []
+    url = f"/api/v1/projects/{project['id']}"
+    hidden = client.get(url, headers=auth(annotator))
+    assert hidden.status_code == 404
+    assert hidden.json()["detail"] == f"project {project['id']} not found"
+    managers = client.get(f"{url}/members", headers=auth(admin)).json()
+    assert [(m["user"], m["role"]) for m in managers] == [("ada", "manager")]
+    added = client.post(f"{url}/members", json={"user": "bo"}, headers=auth(admin))
+    assert added.status_code == 201 and added.json()["role"] == "annotator"
     listed = client.get("/api/v1/projects", headers=auth(annotator)).json()
     assert [p["name"] for p in listed] == ["news"]
-    assert (
-        client.get(f"/api/v1/projects/{project['id']}", headers=auth(annotator)).json() == project
-    )
+    assert client.get(url, headers=auth(annotator)).json() == project
 
 
 def test_rejects_bad_project_bodies(client: TestClient, db: Database) -> None:

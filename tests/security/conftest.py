@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from app.config import Settings
 from app.db import Database, open_database
 from app.models import Annotation, Item, Project
-from app.users.service import create_user as create_user_with_password
 from tests.conftest import BACKENDS, fresh_database
 from tests.factories import create_user
 from tests.server import serve
@@ -53,9 +52,9 @@ def csrf(client: TestClient, path: str = "/login") -> str:
 
 
 def sign_in(client: TestClient, db: Database, name: str = "ada", role: str = "admin") -> str:
-    """Create ``name`` with a password, sign in; returns the session's CSRF token."""
-    with db.writer() as session, session.begin():
-        create_user_with_password(session, name=name, role=role, password=f"{name}-password")
+    """Create ``name`` with a password (a member of every project, as ``create_user``
+    makes them), sign in; returns the session's CSRF token."""
+    create_user(db, name=name, role=role, password=f"{name}-password")
     response = client.post(
         "/login",
         data={"username": name, "password": f"{name}-password", "csrf_token": csrf(client)},

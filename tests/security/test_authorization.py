@@ -1,9 +1,14 @@
-"""R8: the authorisation matrix. Every registered route, called as anonymous, annotator and admin.
+"""R8: the authorisation matrix. Every registered route, called as each role: anonymous, an
+outsider (signed in, a manager of another project, not a member of this one), an annotator,
+reviewer and manager of the project, and an instance admin.
 
-``ROUTES`` names the least role each route needs; a route the app registers that is neither
-there nor in ``PUBLIC`` (docs, schema, static files) fails ``test_every_route_is_classified``,
-so a new route cannot ship unclassified. There are no per-project roles (every annotator may
-work on every project), so there is no cross-project case to test yet.
+``ROUTES`` names the least role each route needs; the expected status of every (route, method,
+role) follows from it (``expected``): the route's own status from that role up; below it, 401
+(API) or a sign-in redirect (screens) for anonymous callers, 404 for an outsider on a project
+route (the missing project's answer: no existence leak), 403 otherwise. A route the app
+registers that is neither in ``ROUTES`` nor in ``PUBLIC`` (docs, schema, static files) fails
+``test_every_route_is_classified``, so a new route cannot ship unclassified. Every refused
+call is followed by a re-read of the database that must show nothing changed.
 """
 
 from __future__ import annotations
@@ -27,18 +32,28 @@ from app.annotations.service import submit
 from app.config import Settings
 from app.db import Database, open_database
 from app.main import create_app
-from app.models import Annotation, ImportJob, ImportStatus, Item, Project, User
+from app.models import (
+    Annotation,
+    ImportJob,
+    ImportStatus,
+    Item,
+    Project,
+    ProjectMember,
+    User,
+)
 from app.models.base import Base
 from app.scheduler.worker import Worker
 from app.training import service as training
 from app.users import service as users
 from app.users import tokens
 from tests.conftest import BACKENDS, fresh_database
-from tests.factories import auth, create_project
+from tests.factories import add_member, auth, create_project
 
-ANONYMOUS, ANNOTATOR, ADMIN = "anonymous", "annotator", "admin"
-ROLES = (ANONYMOUS, ANNOTATOR, ADMIN)
-RANK = {ANONYMOUS: 0, ANNOTATOR: 1, ADMIN: 2}
+ANONYMOUS, OUTSIDER, ADMIN = "anonymous", "outsider", "admin"
+ANNOTATOR, REVIEWER, MANAGER = "annotator", "reviewer", "manager"  # in the world's project
+ROLES = (ANONYMOUS, OUTSIDER, ANNOTATOR, REVIEWER, MANAGER, ADMIN)
+RANK = {role: rank for rank, role in enumerate(ROLES)}
+MEMBERS = (ANNOTATOR, REVIEWER, MANAGER)
 SESSION_COOKIE = "labelloop_session"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -54,6 +69,7 @@ class World:
     item_ids: list[int]  # unlabelled items of the project
     victim_id: int  # a user whose password admins reset
     job_id: int  # a finished import job of the project
+    other_id: int  # another project: the outsider manages it
     tokens: dict[str, str] = field(default_factory=dict)  # role -> API token
     cookies: dict[str, str] = field(default_factory=dict)  # role -> session cookie
     csrf: dict[str, str] = field(default_factory=dict)  # role -> that session's CSRF token
@@ -182,6 +198,28 @@ def _role_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"role": "annotator"}}
 
 
+def _new_member_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"user": f"joiner-api-{role}", "role": "reviewer"}}
+
+
+def _new_member_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"name": f"joiner-web-{role}", "role": "reviewer"}}
+
+
+def _member_role_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"role": "manager"}}
+
+
+def _member_role_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"role": "manager"}}
+
+
+def _throwaway_member(world: World, role: str) -> dict[str, object]:
+    user_id = _throwaway(world)
+    add_member(world.db, world.project_id, user_id, "annotator")
+    return {"user_id": user_id}
+
+
 def _throwaway(world: World) -> int:
     return _add_user(world.db, f"gone-{next(world.serial)}", ANNOTATOR, browser=False)[0]
 
@@ -222,7 +260,7 @@ class Rule:
     for routes that end their caller's sessions (sign-out, a password change).
     """
 
-    role: str
+    role: str  # the least role that may call it
     ok: int
     body: Body = _nothing
     fresh: Fresh = _no_fresh
@@ -233,11 +271,11 @@ PROJECT = "/api/v1/projects/{project_id}"
 ROUTES: dict[tuple[str, str], Rule] = {
     # JSON API: bearer token.
     ("POST", "/api/v1/projects"): Rule(ADMIN, 201, _new_project_json),
-    ("GET", "/api/v1/projects"): Rule(ANNOTATOR, 200),
+    ("GET", "/api/v1/projects"): Rule(OUTSIDER, 200),
     ("GET", PROJECT): Rule(ANNOTATOR, 200),
-    ("PATCH", PROJECT): Rule(ADMIN, 200, _patch_project),
-    ("POST", f"{PROJECT}/imports"): Rule(ADMIN, 201, _upload),
-    ("GET", f"{PROJECT}/imports/{{job_id}}"): Rule(ADMIN, 200),
+    ("PATCH", PROJECT): Rule(MANAGER, 200, _patch_project),
+    ("POST", f"{PROJECT}/imports"): Rule(MANAGER, 201, _upload),
+    ("GET", f"{PROJECT}/imports/{{job_id}}"): Rule(MANAGER, 200),
     ("GET", f"{PROJECT}/export"): Rule(ANNOTATOR, 200, _params(format="jsonl")),
     ("GET", f"{PROJECT}/items"): Rule(ANNOTATOR, 200, _params(limit=5, status="unlabeled")),
     ("GET", f"{PROJECT}/queue"): Rule(ANNOTATOR, 200, _params(limit=2)),
@@ -245,15 +283,21 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{PROJECT}/annotations/bulk"): Rule(ANNOTATOR, 200, _bulk_json),
     ("GET", f"{PROJECT}/model"): Rule(ANNOTATOR, 200),
     ("POST", f"{PROJECT}/predict"): Rule(ANNOTATOR, 200, _predict_json),
-    ("POST", f"{PROJECT}/train"): Rule(ADMIN, 202),
+    ("POST", f"{PROJECT}/train"): Rule(MANAGER, 202),
     ("GET", f"{PROJECT}/runs"): Rule(ANNOTATOR, 200),
     ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/members"): Rule(MANAGER, 200),
+    ("POST", f"{PROJECT}/members"): Rule(MANAGER, 201, _new_member_json),
+    ("PATCH", f"{PROJECT}/members/{{user_id}}"): Rule(
+        MANAGER, 200, _member_role_json, fresh=_throwaway_member
+    ),
+    ("DELETE", f"{PROJECT}/members/{{user_id}}"): Rule(MANAGER, 204, fresh=_throwaway_member),
     ("GET", f"{PROJECT}/agreement"): Rule(ANNOTATOR, 200),
-    ("GET", "/api/v1/me"): Rule(ANNOTATOR, 200),
-    ("POST", "/api/v1/me/password"): Rule(ANNOTATOR, 204, _own_password_json, own_caller=True),
-    ("GET", "/api/v1/me/tokens"): Rule(ANNOTATOR, 200),
-    ("POST", "/api/v1/me/tokens"): Rule(ANNOTATOR, 201, _mint_json),
-    ("DELETE", "/api/v1/me/tokens/{token_id}"): Rule(ANNOTATOR, 204, fresh=_own_token("api")),
+    ("GET", "/api/v1/me"): Rule(OUTSIDER, 200),
+    ("POST", "/api/v1/me/password"): Rule(OUTSIDER, 204, _own_password_json, own_caller=True),
+    ("GET", "/api/v1/me/tokens"): Rule(OUTSIDER, 200),
+    ("POST", "/api/v1/me/tokens"): Rule(OUTSIDER, 201, _mint_json),
+    ("DELETE", "/api/v1/me/tokens/{token_id}"): Rule(OUTSIDER, 204, fresh=_own_token("api")),
     ("GET", "/api/v1/users"): Rule(ADMIN, 200),
     ("POST", "/api/v1/users"): Rule(ADMIN, 201, _new_user_json),
     ("PATCH", "/api/v1/users/{user_id}"): Rule(ADMIN, 200, _role_json),
@@ -266,21 +310,28 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/login"): Rule(ANONYMOUS, 200),
     ("POST", "/login"): Rule(ANONYMOUS, 303, _credentials),
     ("POST", "/logout"): Rule(ANONYMOUS, 303, own_caller=True),
-    ("GET", "/"): Rule(ANNOTATOR, 200),
+    ("GET", "/"): Rule(OUTSIDER, 200),
     ("GET", "/projects/new"): Rule(ADMIN, 200),
     ("POST", "/projects"): Rule(ADMIN, 303, _new_project_form),
     ("GET", "/projects/{project_id}"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/live"): Rule(ANNOTATOR, 200),
-    ("POST", "/projects/{project_id}/train"): Rule(ADMIN, 200),
-    ("POST", "/projects/{project_id}/settings"): Rule(ADMIN, 200, _settings_form),
+    ("POST", "/projects/{project_id}/train"): Rule(MANAGER, 200),
+    ("POST", "/projects/{project_id}/settings"): Rule(MANAGER, 200, _settings_form),
+    ("POST", "/projects/{project_id}/members"): Rule(MANAGER, 200, _new_member_form),
+    ("POST", "/projects/{project_id}/members/{user_id}/role"): Rule(
+        MANAGER, 200, _member_role_form, fresh=_throwaway_member
+    ),
+    ("POST", "/projects/{project_id}/members/{user_id}/remove"): Rule(
+        MANAGER, 200, fresh=_throwaway_member
+    ),
     ("GET", "/projects/{project_id}/export.{fmt}"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items/more"): Rule(ANNOTATOR, 200, _params(after=1)),
     ("GET", "/projects/{project_id}/items/{item_id}/history"): Rule(ANNOTATOR, 200),
-    ("GET", "/projects/{project_id}/import"): Rule(ADMIN, 200),
-    ("POST", "/projects/{project_id}/import/preview"): Rule(ADMIN, 200, _upload),
-    ("POST", "/projects/{project_id}/import"): Rule(ADMIN, 200, _kept_upload),
-    ("GET", "/projects/{project_id}/import/jobs/{job_id}"): Rule(ADMIN, 200),
+    ("GET", "/projects/{project_id}/import"): Rule(MANAGER, 200),
+    ("POST", "/projects/{project_id}/import/preview"): Rule(MANAGER, 200, _upload),
+    ("POST", "/projects/{project_id}/import"): Rule(MANAGER, 200, _kept_upload),
+    ("GET", "/projects/{project_id}/import/jobs/{job_id}"): Rule(MANAGER, 200),
     ("GET", "/projects/{project_id}/annotate"): Rule(ANNOTATOR, 200),
     ("POST", "/projects/{project_id}/annotate/submit"): Rule(ANNOTATOR, 200, _label_form),
     ("POST", "/projects/{project_id}/annotate/skip"): Rule(ANNOTATOR, 200, _skip_form),
@@ -296,10 +347,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/users/{user_id}/tokens"): Rule(ADMIN, 200),
     ("POST", "/users/{user_id}/tokens/{token_id}/revoke"): Rule(ADMIN, 200, fresh=_victim_token),
     ("GET", "/audit"): Rule(ADMIN, 200),
-    ("GET", "/account"): Rule(ANNOTATOR, 200),
-    ("POST", "/account/password"): Rule(ANNOTATOR, 200, _own_password_form, own_caller=True),
-    ("POST", "/account/tokens"): Rule(ANNOTATOR, 200, _mint_form),
-    ("POST", "/account/tokens/{token_id}/revoke"): Rule(ANNOTATOR, 200, fresh=_own_token("web")),
+    ("GET", "/account"): Rule(OUTSIDER, 200),
+    ("POST", "/account/password"): Rule(OUTSIDER, 200, _own_password_form, own_caller=True),
+    ("POST", "/account/tokens"): Rule(OUTSIDER, 200, _mint_form),
+    ("POST", "/account/tokens/{token_id}/revoke"): Rule(OUTSIDER, 200, fresh=_own_token("web")),
 }
 # Public by design (README: interactive docs at /docs, schema at /openapi.json): a URL to try.
 PUBLIC: dict[tuple[str, str], str] = {
@@ -333,11 +384,25 @@ def _key_id(key: tuple[str, str]) -> str:
 
 
 def _add_user(db: Database, name: str, role: str, *, browser: bool = True) -> tuple[int, str]:
-    """A user with an API token and, for ``browser`` (argon2 is slow), a password."""
+    """A user with an API token and, for ``browser`` (argon2 is slow), a password; ``role``
+    is an instance role (admin, annotator): memberships are made by ``_join``."""
     password = f"{name}-password" if browser else None
     with db.writer() as session, session.begin():
         user, token = users.create_user(session, name=name, role=role, password=password)
         return user.id, token
+
+
+def _instance_role(role: str) -> str:
+    return ADMIN if role == ADMIN else "annotator"
+
+
+def _join(world: World, user_id: int, role: str) -> None:
+    """Give a user of matrix role ``role`` their place: a member of the world's project with
+    that role, or (the outsider) the manager of another project."""
+    if role in MEMBERS:
+        add_member(world.db, world.project_id, user_id, role)
+    elif role == OUTSIDER:
+        add_member(world.db, world.other_id, user_id, MANAGER)
 
 
 def _page_csrf(client: TestClient, path: str) -> str:
@@ -378,6 +443,7 @@ def _train(db: Database, settings: Settings, project_id: int) -> None:
 
 def _populate(client: TestClient, db: Database, settings: Settings) -> World:
     project = create_project(db, n_items=45, n_labeled=21)
+    other = create_project(db, name="elsewhere", n_items=3)
     _train(db, settings, project.id)  # so predict answers 200
     with db.reader() as session:
         labelled = select(Annotation.item_id).where(Annotation.project_id == project.id)
@@ -386,14 +452,19 @@ def _populate(client: TestClient, db: Database, settings: Settings) -> World:
             .where(Item.project_id == project.id, Item.id.not_in(labelled))
             .order_by(Item.id)
         ).all()
-    victim_id, _ = _add_user(db, "victim", ANNOTATOR, browser=False)
+    victim_id, _ = _add_user(db, "victim", "annotator", browser=False)
     job_id = _finished_job(db, project.id)
-    world = World(client, db, settings, project.id, list(unlabelled), victim_id, job_id)
-    for role in (ANNOTATOR, ADMIN):
-        world.tokens[role] = _add_user(db, f"api-{role}", role)[1]
-        _add_user(db, f"web-{role}", role)
+    world = World(client, db, settings, project.id, list(unlabelled), victim_id, job_id, other.id)
+    for role in ROLES[1:]:
+        for surface in ("api", "web"):
+            user_id, token = _add_user(db, f"{surface}-{role}", _instance_role(role))
+            _join(world, user_id, role)
+            if surface == "api":
+                world.tokens[role] = token
+            _add_user(db, f"joiner-{surface}-{role}", "annotator", browser=False)  # to add
         world.cookies[role], world.csrf[role] = _browser_session(client, f"web-{role}")
-        _seed_label(world, role)  # so undo has something to withdraw
+        if role != OUTSIDER:
+            _seed_label(world, role)  # so undo has something to withdraw
     world.cookies[ANONYMOUS], world.csrf[ANONYMOUS] = _browser_session(client, None)
     return world
 
@@ -449,13 +520,16 @@ def world(
 
 
 def _state(db: Database) -> tuple[object, ...]:
-    """Row counts of every table, and the user and project columns a refused call could change."""
+    """Row counts of every table, and the user, project and membership columns a refused call
+    could change."""
     counts = [
         select(func.count()).select_from(t).scalar_subquery() for t in Base.metadata.sorted_tables
     ]
+    members = select(ProjectMember.project_id, ProjectMember.user_id, ProjectMember.role)
     with db.reader() as session:
         return (
             tuple(session.execute(select(*counts)).one()),
+            tuple(session.execute(members.order_by(ProjectMember.id))),
             tuple(
                 session.execute(
                     select(
@@ -511,7 +585,10 @@ def _own_caller(world: World, role: str) -> tuple[str, str, str]:
     """A new user of ``role`` with the password ``own-caller-password``: token, cookie, CSRF."""
     name = f"caller-{next(world.serial)}"
     with world.db.writer() as session, session.begin():
-        _, token = users.create_user(session, name=name, role=role, password="own-caller-password")
+        user, token = users.create_user(
+            session, name=name, role=_instance_role(role), password="own-caller-password"
+        )
+    _join(world, user.id, role)
     form = {"username": name, "password": "own-caller-password"}
     form["csrf_token"] = _page_csrf(world.client, "/login")
     assert world.client.post("/login", data=form, follow_redirects=False).status_code == 303
@@ -537,13 +614,31 @@ def test_every_route_is_classified(tmp_path: Path) -> None:
 def test_api_schema_documents_the_refusals(tmp_path: Path) -> None:
     app = create_app(Settings(database_url="sqlite://", data_dir=tmp_path), worker=False)
     paths = app.openapi()["paths"]
-    for (method, path), rule in ROUTES.items():
+    for method, path in ROUTES:
         if not path.startswith("/api/"):
             assert path not in paths, f"{path} is a browser route and should not be in the schema"
             continue
         documented = paths[path][method.lower()]["responses"]
         assert "401" in documented, f"{method} {path} should document 401"
-        assert ("403" in documented) == (rule.role == ADMIN), f"{method} {path}: 403 iff admin"
+        refusing = any(MATRIX[(method, path), role] == 403 for role in ROLES)
+        assert ("403" in documented) == refusing, f"{method} {path}: 403 iff some role gets it"
+        if "{project_id}" in path:
+            assert "404" in documented, f"{method} {path} should document 404"
+
+
+def expected(key: tuple[str, str], role: str) -> int:
+    """The status ``role`` gets from the route ``key``, from its rule in ``ROUTES``."""
+    rule = ROUTES[key]
+    if RANK[role] >= RANK[rule.role]:
+        return rule.ok
+    if role == ANONYMOUS:
+        return 401 if key[1].startswith("/api/") else 303  # the sign-in page
+    if role == OUTSIDER and "{project_id}" in key[1]:
+        return 404  # as if the project did not exist
+    return 403
+
+
+MATRIX = {(key, role): expected(key, role) for key in ROUTES for role in ROLES}
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -551,30 +646,37 @@ def test_api_schema_documents_the_refusals(tmp_path: Path) -> None:
 def test_route_answers_each_role_as_classified(
     world: World, key: tuple[str, str], role: str
 ) -> None:
-    rule = ROUTES[key]
-    if RANK[role] >= RANK[rule.role]:
+    status = MATRIX[key, role]
+    if RANK[role] >= RANK[ROUTES[key].role]:
         response = _call(world, key, role, fresh=True)
-        assert response.status_code == rule.ok, response.text[:500]
+        assert response.status_code == status, response.text[:500]
         assert not response.headers.get("location", "").startswith("/login?next=")
         return
     before = _state(world.db)
-    if key[1].startswith("/api/"):
-        _assert_api_refusal(_call(world, key, role), role)
-    elif role == ANONYMOUS:
+    if role == ANONYMOUS and not key[1].startswith("/api/"):
         _assert_sign_in_redirect(world, key)
     else:
-        response = _call(world, key, role)
-        assert response.status_code == 403, response.text[:500]
-        assert "Not allowed" in response.text and "text/html" in response.headers["content-type"]
+        _assert_refusal(world, _call(world, key, role), key, status)
     assert _state(world.db) == before, "a refused call must not change anything"
 
 
-def _assert_api_refusal(response: httpx.Response, role: str) -> None:
-    expected = 401 if role == ANONYMOUS else 403
-    assert response.status_code == expected, response.text[:500]
-    assert response.headers["content-type"] == "application/json"
-    detail = response.json()["detail"]
-    assert isinstance(detail, str) and ("bearer token" in detail or "admin role" in detail)
+def _assert_refusal(
+    world: World, response: httpx.Response, key: tuple[str, str], status: int
+) -> None:
+    """401 or 403 with their reason, or 404 worded exactly as for a missing project."""
+    assert response.status_code == status, response.text[:500]
+    missing = f"project {world.project_id} not found"
+    if key[1].startswith("/api/"):
+        assert response.headers["content-type"] == "application/json"
+        detail = response.json()["detail"]
+        reasons = {401: "bearer token", 403: " role", 404: missing}
+        assert isinstance(detail, str) and reasons[status] in detail, detail
+    else:
+        assert "text/html" in response.headers["content-type"]
+        heading = {403: "Not allowed", 404: "Not found"}[status]
+        assert heading in response.text
+        if status == 404:
+            assert missing in response.text
 
 
 def _assert_sign_in_redirect(world: World, key: tuple[str, str]) -> None:
@@ -721,18 +823,83 @@ def test_a_token_minted_on_the_account_page_needs_the_password_and_revoking_stop
 
 
 def test_a_demoted_admin_is_refused_at_once(world: World, browser: TestClient) -> None:
-    _, token = _add_user(world.db, "ada", ADMIN)
-    csrf = _log_in(browser, "ada")
-    train = f"/api/v1/projects/{world.project_id}/train"
-    assert browser.post(train, headers=auth(token)).status_code == 202
+    user_id, token = _add_user(world.db, "ada", ADMIN)
+    csrf = {"X-CSRF-Token": _log_in(browser, "ada")}
+    project = f"/api/v1/projects/{world.project_id}"
+    assert browser.post(f"{project}/train", headers=auth(token)).status_code == 202
     assert browser.get("/users").status_code == 200
     with world.db.writer() as session, session.begin():
-        session.execute(update(User).where(User.name == "ada").values(role=ANNOTATOR))
-    assert browser.post(train, headers=auth(token)).status_code == 403
-    web = browser.post(f"/projects/{world.project_id}/train", headers={"X-CSRF-Token": csrf})
-    assert web.status_code == 403
+        session.execute(update(User).where(User.name == "ada").values(role="annotator"))
+    # not a member of the project: it is gone for her, on both surfaces
+    assert browser.post(f"{project}/train", headers=auth(token)).status_code == 404
+    assert browser.get(project, headers=auth(token)).status_code == 404
+    web = browser.post(f"/projects/{world.project_id}/train", headers=csrf)
+    assert web.status_code == 404
     assert browser.get("/users").status_code == 403
-    assert (
-        browser.get(f"/api/v1/projects/{world.project_id}", headers=auth(token)).status_code == 200
-    )
+    add_member(world.db, world.project_id, user_id, ANNOTATOR)
+    assert browser.post(f"{project}/train", headers=auth(token)).status_code == 403
+    assert browser.get(project, headers=auth(token)).status_code == 200
     assert browser.get(f"/projects/{world.project_id}/annotate").status_code == 200
+
+
+def test_a_member_role_change_or_removal_applies_to_the_next_request(
+    world: World, browser: TestClient
+) -> None:
+    user_id, token = _add_user(world.db, "cy", "annotator", browser=False)
+    members = f"/api/v1/projects/{world.project_id}/members"
+    admin = auth(world.tokens[ADMIN])
+    assert browser.get(members, headers=auth(token)).status_code == 404
+    assert browser.post(members, json={"user_id": user_id}, headers=admin).status_code == 201
+    assert browser.get(members, headers=auth(token)).status_code == 403
+    promoted = browser.patch(f"{members}/{user_id}", json={"role": MANAGER}, headers=admin)
+    assert promoted.status_code == 200 and promoted.json()["role"] == MANAGER
+    assert browser.get(members, headers=auth(token)).status_code == 200
+    assert browser.delete(f"{members}/{user_id}", headers=admin).status_code == 204
+    assert browser.get(members, headers=auth(token)).status_code == 404
+
+
+# --- another project's objects ---------------------------------------------------------------
+
+# Routes of the outsider's own project that name an object by id: given the world project's
+# item, job or member, each answers 404 and changes nothing.
+FOREIGN_OBJECTS = [
+    key
+    for key in ROUTES
+    if "{project_id}" in key[1]
+    and any(name in key[1] for name in ("{item_id}", "{job_id}", "{user_id}"))
+]
+
+
+@pytest.mark.parametrize("key", FOREIGN_OBJECTS, ids=_key_id)
+def test_another_projects_objects_are_not_found_through_ones_own(
+    world: World, key: tuple[str, str]
+) -> None:
+    """The outsider manages their own project; the world project's objects named through it
+    (its item, import job, a member of it) are 404, and a re-read shows nothing changed."""
+    method, template = key
+    member_id = _own_member(world)
+    values = {**world.path_values(), "project_id": world.other_id, "user_id": member_id}
+    sent: dict[str, str] = {}
+    if template.startswith("/api/"):
+        sent.update(auth(world.tokens[OUTSIDER]))
+    else:
+        sent["Cookie"] = f"{SESSION_COOKIE}={world.cookies[OUTSIDER]}"
+        sent["X-CSRF-Token"] = world.csrf[OUTSIDER]
+    before = _state(world.db)
+    world.client.cookies.clear()
+    response = world.client.request(
+        method, template.format(**values), headers=sent, **ROUTES[key].body(world, OUTSIDER)
+    )
+    assert response.status_code == 404, response.text[:500]
+    assert _state(world.db) == before
+
+
+def _own_member(world: World) -> int:
+    """A member of the world project only (made once)."""
+    with world.db.reader() as session:
+        found = users.get_by_name(session, "member-here-only")
+    if found is not None:
+        return found.id
+    user_id = _add_user(world.db, "member-here-only", "annotator", browser=False)[0]
+    add_member(world.db, world.project_id, user_id, ANNOTATOR)
+    return user_id

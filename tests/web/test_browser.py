@@ -12,8 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app.db import Database
-from app.users.service import create_user
-from tests.factories import topic_texts
+from tests.factories import create_user, topic_texts
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -24,8 +23,8 @@ TO_LABEL = 25
 
 
 def _user(db: Database, name: str, role: str, password: str) -> None:
-    with db.writer() as session, session.begin():
-        create_user(session, name=name, role=role, password=password)
+    """A user who signs in with ``password``, a member of every project."""
+    create_user(db, name=name, role=role, password=password)
 
 
 def _sign_in(page: Page, url: str, name: str, password: str) -> None:
@@ -66,6 +65,15 @@ def _create_project_and_import(page: Page, url: str, data: Path) -> int:
     return project_id
 
 
+def _add_member(page: Page, name: str, role: str) -> None:
+    """Add ``name`` in the Members section of the dashboard ``page`` shows."""
+    members = page.locator("#members")
+    members.get_by_label("User name").fill(name)
+    members.get_by_label("Role", exact=True).select_option(role)
+    members.get_by_role("button", name="Add member").click()
+    expect(page.get_by_test_id("members")).to_contain_text(name)
+
+
 def _shots(page: Page, artifacts: Path, name: str) -> None:
     for width, height in ((1280, 800), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
@@ -89,6 +97,9 @@ def test_admin_sets_up_and_annotator_labels_by_keyboard(
     annotator = browser.new_context(viewport={"width": 1280, "height": 800})
     page = annotator.new_page()
     _sign_in(page, live_server, "bo", "bo-password")
+    page.goto(f"{live_server}/projects/{project_id}")  # not a member yet: not found
+    expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+    _add_member(dashboard, "bo", "annotator")
     page.goto(f"{live_server}/projects/{project_id}/annotate")
     keys = {label: str(i + 1) for i, label in enumerate(LABELS)}
     item = page.locator("#stage article.item:not([hidden]) .item-text")

@@ -13,8 +13,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.models import Project
-from app.users.service import create_user
-from tests.factories import create_project
+from tests.factories import create_project, create_user
 
 
 @pytest.fixture
@@ -24,8 +23,8 @@ def web(settings: Settings) -> Iterator[TestClient]:
 
 
 def _user(db: Database, name: str, role: str) -> None:
-    with db.writer() as session, session.begin():
-        create_user(session, name=name, role=role, password=f"{name}-password")
+    """A user who signs in with ``<name>-password``, a member of every project."""
+    create_user(db, name=name, role=role, password=f"{name}-password")
 
 
 def _csrf(client: TestClient, path: str = "/login") -> str:
