@@ -1,5 +1,5 @@
 """Every project route takes its project from one dependency of ``app.projects.access``: the
-one place a per-project membership check will go."""
+one place the per-project membership check is made."""
 
 from __future__ import annotations
 
