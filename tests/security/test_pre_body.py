@@ -1,6 +1,6 @@
 """Every route decides who the caller is before it reads a body (``app.routing``).
 
-Over a real socket: the server must answer 401/403 after seeing only the request head and
+Over a real socket: the server must answer 401/403/404 after seeing only the request head and
 a sliver of a large body. Were the body read first, the server would wait for bytes this
 test never sends and the answer would not come.
 """
@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from app.config import Settings
 from app.main import create_app
 from app.routing import GuardedRoute, pre_body_checks
-from tests.factories import create_project
+from tests.factories import create_project, create_user
 from tests.security.conftest import Live, snapshot
 from tests.security.test_upload_streams import BOUNDARY, _connect, _part_start, _status
 
@@ -83,6 +83,15 @@ def test_an_annotators_upload_to_an_admin_route_is_refused_unread(live: Live) ->
     project = create_project(live.db, name="pre-body-role")
     path = f"/api/v1/projects/{project.id}/imports"
     assert _upload_start(live.url, path, live.user("annotator")) == 403
+
+
+def test_a_non_members_upload_is_refused_unread_as_not_found(live: Live) -> None:
+    project = create_project(live.db, name="pre-body-member", members={})
+    _, outsider = create_user(live.db, name="pre-body-outsider", role="annotator", projects=())
+    path = f"/api/v1/projects/{project.id}/imports"
+    before = snapshot(live.db), _files(live.settings.data_dir)
+    assert _upload_start(live.url, path, outsider) == 404
+    assert (snapshot(live.db), _files(live.settings.data_dir)) == before
 
 
 def test_an_anonymous_form_post_is_sent_to_sign_in_unread(live: Live) -> None:

@@ -69,7 +69,7 @@ def _add_member(page: Page, name: str, role: str) -> None:
     """Add ``name`` in the Members section of the dashboard ``page`` shows."""
     members = page.locator("#members")
     members.get_by_label("User name").fill(name)
-    members.get_by_label("Role", exact=True).select_option(role)
+    members.get_by_label("Role of the new member").select_option(role)
     members.get_by_role("button", name="Add member").click()
     expect(page.get_by_test_id("members")).to_contain_text(name)
 
