@@ -169,8 +169,17 @@ def dashboard(
 ) -> HTMLResponse:
     """Counts, label distribution, learning curve, training runs, settings, members, export."""
     context = {"current_user": user, **_dashboard_context(session, project, role)}
-    context["agreement"] = project_agreement(session, project)  # not in /live: no polling
     return render(request, "projects/dashboard.html", context)
+
+
+@router.get("/projects/{project_id}/agreement", response_class=HTMLResponse)
+def agreement_panel(
+    request: Request, project: WebReadProject, session: ReadSession, user: WebUser
+) -> HTMLResponse:
+    """The agreement panel, loaded after the dashboard (its bootstrap intervals take seconds
+    on a large project) and never polled."""
+    context = {"current_user": user, "agreement": project_agreement(session, project)}
+    return render(request, "projects/_agreement.html", context)
 
 
 @router.get("/projects/{project_id}/live", response_class=HTMLResponse)

@@ -315,6 +315,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects"): Rule(ADMIN, 303, _new_project_form),
     ("GET", "/projects/{project_id}"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/live"): Rule(ANNOTATOR, 200),
+    ("GET", "/projects/{project_id}/agreement"): Rule(ANNOTATOR, 200),
     ("POST", "/projects/{project_id}/train"): Rule(MANAGER, 200),
     ("POST", "/projects/{project_id}/settings"): Rule(MANAGER, 200, _settings_form),
     ("POST", "/projects/{project_id}/members"): Rule(MANAGER, 200, _new_member_form),

@@ -52,7 +52,7 @@ def test_panel_shows_figures_per_label_and_annotator(web: TestClient, db: Databa
             "ann2": ["sports", "weather", "food", "weather", "sports"],
         },
     )
-    page = web.get(f"/projects/{project.id}").text
+    page = web.get(f"/projects/{project.id}/agreement").text
     panel = page.split('<section class="card" id="agreement"')[1].split("</section>")[0]
     assert "Krippendorff" in panel and NOT_ENOUGH not in panel
     assert "all labels" in panel and ">weather<" in panel
@@ -62,5 +62,7 @@ def test_panel_shows_figures_per_label_and_annotator(web: TestClient, db: Databa
 def test_panel_says_why_without_overlap(web: TestClient, db: Database) -> None:
     project = create_project(db, n_items=4)
     _label(db, project, {"ann1": ["sports", "food"]})
-    page = web.get(f"/projects/{project.id}").text
+    dashboard = web.get(f"/projects/{project.id}").text  # loads the panel afterwards
+    assert f'hx-get="/projects/{project.id}/agreement"' in dashboard
+    page = web.get(f"/projects/{project.id}/agreement").text
     assert 'data-testid="agreement-message"' in page and "at least two people" in page
