@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import Database
-from app.models import ApiToken, AuditEvent, User
+from app.models import ApiToken, User
 from app.users.tokens import hash_token
 from tests.server import labelloop, server_env
 
@@ -65,34 +65,6 @@ def test_running_the_demo_again_keeps_the_admins_credentials(
         assert session.scalar(select(ApiToken.id).where(ApiToken.token_hash == hash_token(token)))
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a dozen process starts
-def test_user_commands_manage_accounts_and_tokens(
-    db_url: str, db: Database, tmp_path: Path
-) -> None:
-    env = server_env(db_url, tmp_path / "data")
-    add = labelloop("user", "add", "bot", env=env)
-    assert add.returncode == 0 and "API-only" in add.stdout
-    made = labelloop("user", "token", "create", "bot", "--token-name", "ci", env=env)
-    assert made.returncode == 0, made.stderr
-    listed = labelloop("user", "token", "list", "bot", env=env).stdout
-    assert "\tci\t" in listed and "\tdefault\t" in listed
-    token_id = listed.splitlines()[0].split("\t")[0]
-    assert labelloop("user", "token", "revoke", "bot", token_id, env=env).returncode == 0
-    assert "\tci\t" not in labelloop("user", "token", "list", "bot", env=env).stdout
-    assert labelloop("user", "disable", "bot", env=env).returncode == 0
-    assert "\tdisabled\t" in labelloop("user", "list", env=env).stdout
-    assert labelloop("user", "enable", "bot", env=env).returncode == 0
-    reset = labelloop(
-        "user", "reset-password", "bot", "--password", "a-new-password", "--revoke-tokens", env=env
-    )
-    assert reset.returncode == 0 and "revoked" in reset.stdout
-    assert labelloop("user", "token", "list", "bot", env=env).stdout == ""
-    assert labelloop("user", "delete", "bot", env=env).returncode == 0
-    assert "bot" not in labelloop("user", "list", env=env).stdout
-    missing = labelloop("user", "disable", "bot", env=env)
-    assert missing.returncode == 1 and "no user named 'bot'" in missing.stderr
-
-
 def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_path: Path) -> None:
     from app.users.service import authenticate
 
@@ -104,33 +76,3 @@ def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_pat
     with db.writer() as session, session.begin():
         assert authenticate(session, "dan", "long-enough-pw") is not None
         assert authenticate(session, "dan", "wrong-password") is None
-
-
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # a handful of process starts
-def test_project_members_commands_add_change_and_remove(
-    db_url: str, db: Database, tmp_path: Path
-) -> None:
-    from tests.factories import create_project, create_user
-
-    project = create_project(db, name="cli-members", members={})
-    create_user(db, name="pia", role="annotator", projects=())
-    env = server_env(db_url, tmp_path / "data")
-    members = ("project", "members")
-    pid = str(project.id)
-    added = labelloop(*members, "add", pid, "pia", "--role", "reviewer", env=env)
-    assert added.returncode == 0, added.stderr
-    assert "\tpia\treviewer\t" in labelloop(*members, "list", pid, env=env).stdout
-    changed = labelloop(*members, "set-role", pid, "pia", "--role", "manager", env=env)
-    assert changed.returncode == 0, changed.stderr
-    assert "\tpia\tmanager\t" in labelloop(*members, "list", pid, env=env).stdout
-    assert labelloop(*members, "remove", pid, "pia", env=env).returncode == 0
-    assert labelloop(*members, "list", pid, env=env).stdout == ""
-    again = labelloop(*members, "remove", pid, "pia", env=env)
-    assert again.returncode == 1 and "not a member" in again.stderr
-    with db.reader() as session:
-        actions = session.scalars(
-            select(AuditEvent.action)
-            .where(AuditEvent.action.like("member.%"))
-            .order_by(AuditEvent.id)
-        ).all()
-    assert actions == ["member.add", "member.role", "member.remove"]
