@@ -121,11 +121,12 @@ def revoke_user_token(
     return render(request, "users/tokens.html", context, block="tokens")
 
 
-def _account(request: Request, session: ReadSession, user: User, **extra: Any) -> HTMLResponse:
+def _account(
+    request: Request, session: ReadSession, user: User, block: str | None = None, **extra: Any
+) -> HTMLResponse:
+    """The account page, or only its ``block`` (the tokens section after an HTMX post)."""
     context = {"current_user": user, "tokens": tokens.list_tokens(session, user.id), **extra}
-    return render(
-        request, "users/account.html", context, block="tokens" if extra.get("block") else None
-    )
+    return render(request, "users/account.html", context, block=block)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -170,7 +171,7 @@ def mint_token(
         password=password,
         actor=_actor(request, user),
     )
-    return _account(request, session, user, block=True, new_token=value)
+    return _account(request, session, user, block="tokens", new_token=value)
 
 
 @router.post("/account/tokens/{token_id}/revoke", response_class=HTMLResponse)
@@ -182,4 +183,4 @@ def revoke_token(
     if token.user_id != user.id:
         raise NotFound(f"token {token_id} not found")
     users.revoke_token(session, token, actor=_actor(request, user))
-    return _account(request, session, user, block=True)
+    return _account(request, session, user, block="tokens")
