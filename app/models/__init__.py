@@ -1,5 +1,6 @@
 """SQLAlchemy tables, one module each; importing this package registers them all."""
 
+from app.models.adjudication import Adjudication
 from app.models.annotation import Annotation
 from app.models.annotation_history import AnnotationHistory
 from app.models.api_token import ApiToken
@@ -8,6 +9,7 @@ from app.models.base import Base
 from app.models.idempotency_key import IdempotencyKey
 from app.models.import_job import ImportJob, ImportStatus
 from app.models.item import Item
+from app.models.label_issue import LabelIssue
 from app.models.label_tally import LabelTally
 from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
@@ -18,6 +20,7 @@ from app.models.user import Role, User
 from app.models.web_session import WebSession
 
 __all__ = [
+    "Adjudication",
     "Annotation",
     "AnnotationHistory",
     "ApiToken",
@@ -27,6 +30,7 @@ __all__ = [
     "ImportJob",
     "ImportStatus",
     "Item",
+    "LabelIssue",
     "LabelTally",
     "Lease",
     "ModelVersion",

@@ -37,6 +37,9 @@ class Item(Base):
     random_key: Mapped[int] = mapped_column(BigInteger)
     # Has at least one annotation: kept by triggers on ``annotations`` (migration 0006).
     labeled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Served as part of the uniformly random audit sample: its labels measure the model
+    # (honest accuracy) and are never trained on.
+    audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

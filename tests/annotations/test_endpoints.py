@@ -34,7 +34,7 @@ def test_label_then_replace(client: TestClient, db: Database) -> None:
     assert again.status_code == 200 and again.json()["label"] == "sports"
     assert _count(db) == 1
     with db.reader() as session:
-        lease = session.get_one(Lease, item["id"])
+        lease = session.get_one(Lease, (item["id"], 0))
         assert lease.expires_at == SETTLED  # settled: never offered again
     served = [i["id"] for i in _queue(client, project.id, token, 10)]
     assert item["id"] not in served

@@ -57,7 +57,7 @@ def test_late_label_on_an_item_nobody_took_is_accepted(client: TestClient, db: D
     assert late.status_code == 201
     assert _rows(db, item) == [("ann", ["food"])]
     with db.reader() as session:
-        assert session.get_one(Lease, item).expires_at == SETTLED  # never served again
+        assert session.get_one(Lease, (item, 0)).expires_at == SETTLED  # never served again
 
 
 def test_late_label_after_someone_else_took_the_item(client: TestClient, db: Database) -> None:
