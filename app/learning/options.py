@@ -18,7 +18,18 @@ Features = Literal["tfidf", "minilm", "both"]
 DiversityMethod = Literal["cluster", "farthest_first"]
 MAX_WARM_UP = 100.0
 # Options kept in Project.settings (strategy and batch_size are columns of their own).
-STORED = ("diversity", "epsilon", "committee_size", "features", "warm_up", "diversity_method")
+STORED = (
+    "diversity",
+    "epsilon",
+    "committee_size",
+    "features",
+    "warm_up",
+    "diversity_method",
+    "overlap",
+    "min_agreement",
+    "audit_share",
+    "recheck_share",
+)
 # What a project stored without an option means: the behaviour it had before the option existed.
 STORED_DEFAULTS: dict[str, Any] = {
     "diversity": False,
@@ -27,7 +38,12 @@ STORED_DEFAULTS: dict[str, Any] = {
     "committee_size": 5,
     "features": "tfidf",
     "warm_up": 0.0,
+    "overlap": 1,
+    "min_agreement": 0.5,
+    "audit_share": 0.0,
+    "recheck_share": 0.0,
 }
+MAX_OVERLAP = 10
 DIVERSITY_CANDIDATES = 10  # a diverse batch is picked among candidates x batch_size best items
 
 FEATURES_HELP = (
@@ -46,6 +62,23 @@ WARM_UP_HELP = (
     "Labels per class of warm-up: until the project has this many labels per class, each batch "
     "is the most typical item of the least-labelled k-means clusters of the pool (TypiClust), "
     "then the strategy ranks. 0 turns it off; the random strategy never warms up."
+)
+
+OVERLAP_HELP = (
+    "Annotators per item: each item is labelled by this many different people before it is "
+    "done; training uses their consensus."
+)
+MIN_AGREEMENT_HELP = (
+    "Share of an item's annotators who must give the majority label for it to be the consensus; "
+    "ties and lower agreement go to review."
+)
+AUDIT_SHARE_HELP = (
+    "Share of labels spent on a uniformly random audit sample: never used to pick the queue or "
+    "to train, it measures the model's accuracy on the data it will meet."
+)
+RECHECK_SHARE_HELP = (
+    "Share of the queue spent on second opinions of labels the model finds suspicious "
+    "(confident learning); 0 sends them to review only."
 )
 
 
@@ -75,6 +108,10 @@ class QueryOptions(BaseModel):
     committee_size: int = Field(default=5, ge=2, le=20, description="For qbc_* strategies.")
     features: Features = Field(default="minilm", description=FEATURES_HELP)
     warm_up: float = Field(default=20.0, ge=0.0, le=MAX_WARM_UP, description=WARM_UP_HELP)
+    overlap: int = Field(default=1, ge=1, le=MAX_OVERLAP, description=OVERLAP_HELP)
+    min_agreement: float = Field(default=0.5, ge=0.0, le=1.0, description=MIN_AGREEMENT_HELP)
+    audit_share: float = Field(default=0.05, ge=0.0, le=0.5, description=AUDIT_SHARE_HELP)
+    recheck_share: float = Field(default=0.0, ge=0.0, le=0.5, description=RECHECK_SHARE_HELP)
 
     @field_validator("strategy")
     @classmethod

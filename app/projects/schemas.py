@@ -57,6 +57,10 @@ class ProjectCreate(BaseModel):
     features: Features = _option("features")
     warm_up: float = _option("warm_up")
     diversity_method: DiversityMethod = _option("diversity_method")
+    overlap: int = _option("overlap")
+    min_agreement: float = _option("min_agreement")
+    audit_share: float = _option("audit_share")
+    recheck_share: float = _option("recheck_share")
 
     @field_validator("name")
     @classmethod
@@ -90,6 +94,10 @@ class ProjectUpdate(BaseModel):
     features: Features | None = _change("features")
     warm_up: float | None = _change("warm_up")
     diversity_method: DiversityMethod | None = _change("diversity_method")
+    overlap: int | None = _change("overlap")
+    min_agreement: float | None = _change("min_agreement")
+    audit_share: float | None = _change("audit_share")
+    recheck_share: float | None = _change("recheck_share")
 
     @field_validator("strategy")
     @classmethod
@@ -110,6 +118,10 @@ class ProjectOut(BaseModel):
     features: Features
     warm_up: float
     diversity_method: DiversityMethod
+    overlap: int
+    min_agreement: float
+    audit_share: float
+    recheck_share: float
     created_at: datetime
     n_items: int
     n_labeled: int

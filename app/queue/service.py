@@ -322,6 +322,4 @@ def _upsert_statement(dialect: str, kind: str, rows: int) -> Insert:
     set_ = {"expires_at": stmt.excluded.expires_at, "user_id": stmt.excluded.user_id}
     if kind == "again":
         set_["skipped"] = False
-    return stmt.on_conflict_do_update(
-        index_elements=[_leases.c.item_id, _leases.c.slot], set_=set_
-    )
+    return stmt.on_conflict_do_update(index_elements=[_leases.c.item_id, _leases.c.slot], set_=set_)

@@ -41,7 +41,7 @@ def rank(
     project has few labels per class, ``warm_up``) and the exploration share come from the
     project's options; see ``app.learning.ranking``.
     """
-    unlabeled = ~np.isin(feats.item_ids, snap.labeled_ids())
+    unlabeled = ~np.isin(feats.item_ids, snap.touched_ids())
     positions = np.flatnonzero(unlabeled)  # pool rows of the feature matrix
     pool = feats.item_ids[positions]
     if len(pool) == 0:
@@ -73,7 +73,7 @@ def rank(
 def cold_start(snap: Snapshot, feats: featurestore.PoolFeatures, depth: int) -> Ranking:
     """The representative items of the unlabelled pool, for before any model exists."""
     labeled_ids = snap.labeled_ids()
-    pool = np.setdiff1d(snap.item_ids, labeled_ids)
+    pool = np.setdiff1d(snap.item_ids, snap.touched_ids())
     if len(pool) == 0:
         return Ranking(pool, np.zeros(0), [])
     rng = np.random.default_rng([snap.random_seed, snap.pool_version, len(labeled_ids)])

@@ -7,16 +7,17 @@ pool's ids and texts are read afterwards, outside it, so the write lock is never
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from sqlalchemy import select
 
+from app.annotations.outcomes import item_outcomes
 from app.config import Settings
 from app.db import Database
 from app.learning.options import QueryOptions
-from app.models import Annotation, Item, ModelVersion, Project, TrainingRun
+from app.models import Item, ModelVersion, Project, TrainingRun
 from app.projects.service import options
 from app.training import featurestore
 from app.training.details import PublishedModel
@@ -32,8 +33,13 @@ class Snapshot:
     random_seed: int
     label_events: int
     item_ids: np.ndarray  # (n_items,) ascending
-    labeled: dict[int, list[str]]  # item id -> labels
+    labeled: dict[int, list[str]]  # item id -> final labels (consensus, adjudicated...)
     previous_model: PublishedModel | None = None  # the published (real) model
+    # Final labels of the audit sample: measured on, never trained on or ranked.
+    audit: dict[int, list[str]] = field(default_factory=dict)
+    # Items with labels but no final outcome yet (fewer than the overlap, or disagreement):
+    # not trained on, and not ranked for the queue as if unlabelled.
+    unsettled: frozenset[int] = frozenset()
 
     @property
     def strategy(self) -> str:
@@ -46,6 +52,12 @@ class Snapshot:
     def labeled_ids(self) -> np.ndarray:
         """(L,) int64 ids of the labelled items, in annotation order."""
         return np.fromiter(self.labeled, dtype=np.int64, count=len(self.labeled))
+
+    def touched_ids(self) -> np.ndarray:
+        """(n,) int64 ids of every item with a label, final or not, audit included: the
+        items a ranking leaves out."""
+        ids = [*self.labeled, *self.audit, *self.unsettled]
+        return np.fromiter(ids, dtype=np.int64, count=len(ids))
 
     def targets(self, labeled_ids: np.ndarray) -> np.ndarray:
         """(n,) label indices, or (n, k) 0/1 indicators for multi-label projects."""
@@ -81,14 +93,14 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
     with db.writer() as session, session.begin():
         run = session.get_one(TrainingRun, run_id)
         project = session.get_one(Project, run.project_id)
+        opts = options(project)
+        outcomes = item_outcomes(session, project.id, opts, multi_label=project.multi_label)
         labeled: dict[int, list[str]] = {}
-        rows = session.execute(
-            select(Annotation.item_id, Annotation.labels)
-            .where(Annotation.project_id == project.id)
-            .order_by(Annotation.updated_at, Annotation.id)
-        )
-        for item_id, labels in rows:
-            labeled[item_id] = labels  # the latest annotation of an item wins
+        audit: dict[int, list[str]] = {}
+        for item_id, found in outcomes.items():
+            if found.outcome.final:
+                (audit if found.audit else labeled)[item_id] = list(found.outcome.labels)
+        unsettled = frozenset(i for i, found in outcomes.items() if not found.outcome.final)
         run.seen_events = project.label_events
         run.n_labels = len(labeled)
         previous = (
@@ -100,7 +112,7 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             project_id=project.id,
             labels=list(project.labels),
             multi_label=project.multi_label,
-            options=options(project),
+            options=opts,
             pool_version=project.pool_version,
             random_seed=project.random_seed,
             label_events=project.label_events,
@@ -109,6 +121,8 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             previous_model=PublishedModel.of(previous)
             if previous is not None and previous.version > 0
             else None,
+            audit=audit,
+            unsettled=unsettled,
         )
 
 

@@ -95,6 +95,10 @@ class SettingsForm(BaseModel):
     epsilon: float | None = None
     committee_size: int | None = None
     warm_up: float | None = None
+    overlap: int | None = None
+    min_agreement: float | None = None
+    audit_share: float | None = None
+    recheck_share: float | None = None
 
     def update(self) -> ProjectUpdate:
         return ProjectUpdate.model_validate(self.model_dump())
