@@ -10,7 +10,7 @@ import numpy as np
 from app.learning import strategies
 from app.learning.committee import Committee
 from app.learning.estimators import LabelModel
-from app.learning.metrics import cross_validated_metrics
+from app.learning.metrics import CrossValidation, cross_validate
 from app.training import artifacts, featurestore
 from app.training.snapshot import Snapshot
 
@@ -29,9 +29,10 @@ def fit(snap: Snapshot, X: Any, y: np.ndarray, feats: featurestore.PoolFeatures)
     return LabelModel(n_labels, multi_label=snap.multi_label).fit(X, y, warm_from=warm_from)
 
 
-def cross_validated(snap: Snapshot, X: Any, y: np.ndarray, folds: int) -> dict[str, float] | None:
-    """Cross-validated metrics of a fresh label model on the run's labels (None: too few)."""
-    return cross_validated_metrics(
+def cross_validation(snap: Snapshot, X: Any, y: np.ndarray, folds: int) -> CrossValidation | None:
+    """Cross-validated metrics and out-of-fold probabilities of a fresh label model on the
+    run's labels, from one pass of folds (None: too few)."""
+    return cross_validate(
         X, y, lambda: LabelModel(len(snap.labels), multi_label=snap.multi_label), n_splits=folds
     )
 

@@ -20,8 +20,8 @@ from app import scaling
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
-from app.training import featurestore, publish, runs, score, snapshot
-from app.training.fit import cross_validated, fit
+from app.training import featurestore, issues, publish, runs, score, snapshot
+from app.training.fit import cross_validation, fit
 from app.training.score import Ranking
 from app.training.snapshot import Snapshot
 from app.training.stopset import stop_set_kappa
@@ -70,7 +70,10 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     # Cross-validation runs after the ranking is live: annotators get the fresh ranking
     # first, the metrics follow on the same version a moment later.
     with timer("cv"):
-        metrics = cross_validated(snap, X, y, settings.cv_folds)
+        cv = cross_validation(snap, X, y, settings.cv_folds)
+        metrics = None if cv is None else cv.metrics
+    with timer("label_issues"):  # from the folds' out-of-fold probabilities, no new fits
+        issues.replace(db, run_id, snap, snap.labeled_ids(), y, cv)
     runs.finish(db, run_id, version.id, metrics, _timings(timer, feats))
 
 

@@ -1,11 +1,11 @@
-"""cross_validated_metrics: out-of-fold quality on separable data and degenerate inputs."""
+"""cross_validated_metrics and cross_validate: out-of-fold quality and probabilities."""
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 from app.learning.estimators import LabelModel
-from app.learning.metrics import cross_validated_metrics
+from app.learning.metrics import cross_validate, cross_validated_metrics
 
 
 def _blobs(n_per_label: int = 20) -> tuple[np.ndarray, np.ndarray]:
@@ -121,3 +121,50 @@ def test_multi_label_ignores_never_used_label_columns() -> None:
 def test_multi_label_without_any_positive_gives_none(features: sp.csr_matrix) -> None:
     Y = np.zeros((10, 2), np.int8)
     assert cross_validated_metrics(features[:10], Y, CountingFactory(2, multi_label=True)) is None
+
+
+def test_cross_validate_yields_the_metrics_and_out_of_fold_probabilities_from_one_pass(
+    features: sp.csr_matrix, topics: np.ndarray
+) -> None:
+    make_model = CountingFactory(4)
+    result = cross_validate(features, topics, make_model)
+    assert result is not None
+    assert make_model.calls == 5  # one model per fold, shared by metrics and probabilities
+    assert result.metrics == cross_validated_metrics(features, topics, CountingFactory(4))
+    assert result.proba.shape == (topics.size, 4)
+    np.testing.assert_allclose(result.proba.sum(axis=1), 1.0)
+    assert np.all(result.proba[:, 3] == 0.0)  # a label never given gets no probability
+    accuracy = (result.proba.argmax(axis=1) == topics).mean()
+    assert accuracy == pytest.approx(result.metrics["accuracy"])
+
+
+def test_out_of_fold_probabilities_come_from_models_not_trained_on_the_row() -> None:
+    X, y = _blobs()
+    y = y.copy()
+    y[0] = 2  # a row of cluster 0 labelled 2: in-sample it would get a high probability of 2
+    result = cross_validate(X, y, CountingFactory(3))
+    assert result is not None
+    assert result.proba[0].argmax() == 0
+    assert result.proba[0, 2] < 0.2
+
+
+def test_a_one_label_training_fold_gives_that_label_probability_one(
+    features: sp.csr_matrix,
+) -> None:
+    rows = np.array([0, 1, 2, 30])
+    result = cross_validate(features[rows], np.array([0, 0, 0, 2]), CountingFactory(3))
+    assert result is not None
+    assert result.proba[3].tolist() == [1.0, 0.0, 0.0]  # held out the only "2"
+
+
+def test_multi_label_out_of_fold_probabilities_are_per_label() -> None:
+    X, y = _blobs()
+    Y = np.column_stack([y == 0, y == 1, y != 2]).astype(np.int8)
+    result = cross_validate(X, Y, CountingFactory(3, multi_label=True))
+    assert result is not None
+    assert result.proba.shape == Y.shape
+    assert ((result.proba >= 0.5) == Y.astype(bool)).mean() >= 0.95
+
+
+def test_cross_validate_gives_none_where_the_metrics_do(features: sp.csr_matrix) -> None:
+    assert cross_validate(features[:10], np.zeros(10, int), CountingFactory(3)) is None

@@ -1,0 +1,65 @@
+"""After a run's cross-validation: replace its project's suspicious labels (``label_issues``).
+
+Confident learning on the out-of-fold probabilities the metrics came from (no extra fits);
+the review queue and the second-opinion share of the annotation queue read the rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete
+
+from app.db import Database
+from app.learning.label_issues import rank_label_issues, suggested
+from app.learning.metrics import CrossValidation
+from app.models import LabelIssue
+from app.training.snapshot import Snapshot
+
+MAX_ISSUES = 500  # rows kept per project: far more than a review session gets through
+
+
+def replace(
+    db: Database,
+    run_id: int,
+    snap: Snapshot,
+    labeled_ids: np.ndarray,
+    y: np.ndarray,
+    cv: CrossValidation | None,
+) -> int:
+    """Rank the run's labelled items and make them the project's label issues, in one short
+    write transaction; without cross-validation (too few labels) the old rows go.
+
+    Args:
+        labeled_ids: (n,) item ids, in the rows' order of ``y`` and ``cv.proba``.
+        y: (n,) label indices or (n, k) 0/1 matrix.
+
+    Returns:
+        The number of rows written.
+    """
+    rows = _rows(run_id, snap, labeled_ids, y, cv) if cv is not None else []
+    with db.writer() as session, session.begin():
+        session.execute(delete(LabelIssue).where(LabelIssue.project_id == snap.project_id))
+        if rows:
+            session.execute(LabelIssue.__table__.insert(), rows)
+    return len(rows)
+
+
+def _rows(
+    run_id: int, snap: Snapshot, labeled_ids: np.ndarray, y: np.ndarray, cv: CrossValidation
+) -> list[dict[str, Any]]:
+    found = rank_label_issues(cv.proba, y)
+    top, scores = found.indices[:MAX_ISSUES], found.scores[:MAX_ISSUES]
+    guesses = suggested(cv.proba[top], multi_label=snap.multi_label)
+    return [
+        {
+            "project_id": snap.project_id,
+            "item_id": int(labeled_ids[row]),
+            "run_id": run_id,
+            "rank": rank,
+            "score": float(score),
+            "suggested": [snap.labels[i] for i in guess],
+        }
+        for rank, (row, score, guess) in enumerate(zip(top, scores, guesses, strict=True))
+    ]
