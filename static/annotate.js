@@ -65,14 +65,34 @@
     return [...articles().map((a) => a.dataset.itemId), ...pending].join(",");
   }
 
+  // The annotator's doubt about the current item: sent with its label, then cleared.
+  const unsure = document.getElementById("unsure");
+  const comment = document.getElementById("comment");
+
+  function takeDoubt() {
+    const doubt = {
+      flag: unsure.getAttribute("aria-pressed") === "true" ? "unsure" : "",
+      comment: comment.value,
+    };
+    unsure.setAttribute("aria-pressed", "false");
+    comment.value = "";
+    return doubt;
+  }
+
+  function toggleUnsure() {
+    const on = unsure.getAttribute("aria-pressed") === "true";
+    unsure.setAttribute("aria-pressed", on ? "false" : "true");
+  }
+
   function submit(labels, pressedAt) {
     const item = current();
     if (!item || labels.length === 0) return;
     item.remove();
     show(pressedAt);
     const id = item.dataset.itemId;
+    const doubt = takeDoubt();
     pending.add(id);
-    post("submit", () => ({ item_id: id, label: labels, have: have() }), "beforeend")
+    post("submit", () => ({ item_id: id, label: labels, have: have(), ...doubt }), "beforeend")
       .then(() => pending.delete(id));
   }
 
@@ -82,6 +102,7 @@
     item.remove();
     show(pressedAt);
     const id = item.dataset.itemId;
+    takeDoubt();
     pending.add(id);
     post("skip", () => ({ item_id: id, have: have() }), "beforeend").then(() => pending.delete(id));
   }
@@ -157,6 +178,7 @@
     const pressedAt = performance.now();
     const key = event.key;
     if (key === "/" && filter) { event.preventDefault(); filter.focus(); return; }
+    if (key === "?") { event.preventDefault(); toggleUnsure(); return; }
     if (key === "s") { event.preventDefault(); skip(pressedAt); return; }
     if (key === "u" || key === "Backspace") { event.preventDefault(); undo(); return; }
     if (key === "Enter" && multi && !target.closest("button")) {
@@ -171,6 +193,10 @@
   document.getElementById("labels").addEventListener("click", (event) => {
     const button = event.target.closest(".label-btn");
     if (button) choose(button.dataset.label, performance.now());
+  });
+  unsure.addEventListener("click", toggleUnsure);
+  comment.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") comment.blur();
   });
   document.getElementById("skip").addEventListener("click", () => skip(performance.now()));
   document.getElementById("undo").addEventListener("click", undo);

@@ -44,6 +44,10 @@ class AnnotationIn(BaseModel):
     item_id: Id
     label: Text | None = Field(default=None, max_length=200)
     labels: list[Text] | None = Field(default=None, max_length=1000)
+    flag: Literal["unsure"] | None = Field(default=None, description="Sends the item to review.")
+    comment: Text | None = Field(
+        default=None, max_length=service.MAX_COMMENT, description="Sends the item to review."
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> AnnotationIn:
@@ -53,6 +57,9 @@ class AnnotationIn(BaseModel):
 
     def label_list(self) -> list[str]:
         return [self.label] if self.label is not None else list(self.labels or [])
+
+    def doubt(self) -> service.Doubt:
+        return service.check_doubt(self.flag, self.comment)
 
 
 class BulkAnnotationsIn(BaseModel):
@@ -69,6 +76,8 @@ class AnnotationOut(BaseModel):
     label: str | None
     labels: list[str]
     annotator: str
+    flag: str | None = None
+    comment: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -100,7 +109,7 @@ def submit_annotation(
         return replay
     rules = service.label_rules(session, project.id)
     annotation, created = service.submit(
-        session, rules, user, item_id=body.item_id, labels=body.label_list()
+        session, rules, user, item_id=body.item_id, labels=body.label_list(), doubt=body.doubt()
     )
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     out = _out(rules, annotation, user)
@@ -138,7 +147,8 @@ def submit_annotations(
         return replay
     rules = service.label_rules(session, project.id)
     entries = [(a.item_id, a.label_list()) for a in body.annotations]
-    results = service.submit_many(session, rules, user, entries)
+    doubts = [a.doubt() for a in body.annotations]
+    results = service.submit_many(session, rules, user, entries, doubts)
     created = sum(new for _, new in results)
     out = BulkAnnotationsOut(
         annotations=[_out(rules, annotation, user) for annotation, _ in results],
@@ -179,6 +189,8 @@ def _out(project: service.LabelRules, annotation: service.Stored, user: User) ->
         label=None if project.multi_label else annotation.labels[0],
         labels=annotation.labels,
         annotator=user.name,
+        flag=annotation.doubt.flag,
+        comment=annotation.doubt.comment,
         created_at=annotation.created_at,
         updated_at=annotation.updated_at,
     )

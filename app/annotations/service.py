@@ -47,6 +47,29 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Doubt:
+    """An annotator's doubt about their label: either part sends the item to review."""
+
+    flag: str | None = None  # one of FLAGS
+    comment: str | None = None
+
+
+NO_DOUBT = Doubt()
+FLAGS = ("unsure",)
+MAX_COMMENT = 2000  # characters
+
+
+def check_doubt(flag: str | None, comment: str | None) -> Doubt:
+    """The flag and comment of a submit, checked (Invalid names the field); blank is none."""
+    if flag is not None and flag not in FLAGS:
+        raise Invalid(f"flag: use one of {', '.join(FLAGS)} (or leave it out)")
+    comment = (comment or "").strip() or None
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise Invalid(f"comment: at most {MAX_COMMENT} characters, not {len(comment)}")
+    return Doubt(flag, comment)
+
+
+@dataclass(frozen=True)
 class Stored:
     """An annotation as a submit left it."""
 
@@ -55,6 +78,7 @@ class Stored:
     labels: list[str]
     created_at: datetime
     updated_at: datetime
+    doubt: Doubt = NO_DOUBT
 
 
 # Built once: a label submit runs these on every request (see app.queue.service).
@@ -73,6 +97,8 @@ _MINE = select(
     _annotations.c.item_id,
     _annotations.c.id,
     _annotations.c.labels,
+    _annotations.c.flag,
+    _annotations.c.comment,
     _annotations.c.created_at,
     _annotations.c.updated_at,
 ).where(
@@ -82,7 +108,12 @@ _MINE = select(
 _RELABEL = (
     update(_annotations)
     .where(_annotations.c.id == bindparam("annotation_id"))
-    .values(labels=bindparam("labels"), updated_at=bindparam("now"))
+    .values(
+        labels=bindparam("labels"),
+        flag=bindparam("flag"),
+        comment=bindparam("comment"),
+        updated_at=bindparam("now"),
+    )
 )
 _BUMP = (
     update(_projects)
@@ -125,7 +156,13 @@ def _known_label(known: list[str], label: str) -> str:
 
 
 def submit(
-    session: Session, project: LabelRules, user: HasId, *, item_id: int, labels: list[str]
+    session: Session,
+    project: LabelRules,
+    user: HasId,
+    *,
+    item_id: int,
+    labels: list[str],
+    doubt: Doubt = NO_DOUBT,
 ) -> tuple[Stored, bool]:
     """Store ``user``'s label(s) for an item; returns the annotation and whether it is new.
 
@@ -136,18 +173,25 @@ def submit(
     The lease does not gate the submit: a label sent after the caller's lease expired is
     still stored as the caller's own annotation, even if the item went to someone else
     meanwhile (who may then label it too; each annotator has at most one row per item).
+    A ``doubt`` (flag, comment) is stored with the label and replaced with it.
     """
-    return _submit(session, project, user, [(item_id, labels)], where=lambda _: "")[0]
+    entries = [(item_id, labels)]
+    return _submit(session, project, user, entries, [doubt], where=lambda _: "")[0]
 
 
 MAX_BULK = 1000  # annotations per bulk submit
 
 
 def submit_many(
-    session: Session, project: LabelRules, user: HasId, entries: Sequence[tuple[int, list[str]]]
+    session: Session,
+    project: LabelRules,
+    user: HasId,
+    entries: Sequence[tuple[int, list[str]]],
+    doubts: Sequence[Doubt] | None = None,
 ) -> list[tuple[Stored, bool]]:
     """Store several labels of ``user`` at once, all or none: as :func:`submit` for each
-    ``(item_id, labels)``, in order, in the caller's transaction.
+    ``(item_id, labels)``, in order, in the caller's transaction; ``doubts`` (one per entry)
+    go with them.
 
     Every entry is checked before anything is written; the first bad one raises Invalid or
     NotFound with a message that starts ``annotations[k]:`` (its index in ``entries``).
@@ -161,7 +205,8 @@ def submit_many(
                 f"annotations[{k}]: item {item_id} is already in annotations[{j}]; "
                 "send each item once"
             )
-    return _submit(session, project, user, entries, where=lambda k: f"annotations[{k}]: ")
+    doubts = list(doubts) if doubts is not None else [NO_DOUBT] * len(entries)
+    return _submit(session, project, user, entries, doubts, where=lambda k: f"annotations[{k}]: ")
 
 
 def _submit(
@@ -169,6 +214,7 @@ def _submit(
     project: LabelRules,
     user: HasId,
     entries: Sequence[tuple[int, list[str]]],
+    doubts: Sequence[Doubt],
     *,
     where: Callable[[int], str],
 ) -> list[tuple[Stored, bool]]:
@@ -185,7 +231,8 @@ def _submit(
     _check_items(conn, project.id, item_ids, where)
     # Leases first: the insert's triggers lock the project's counter row until the commit.
     queue.settle(session, project.id, item_ids, user.id)
-    results, changes = _store(conn, {"project_id": project.id, "user_id": user.id}, entries)
+    keys = {"project_id": project.id, "user_id": user.id}
+    results, changes = _store(conn, keys, entries, doubts)
     if changes:
         events = conn.execute(_BUMP, {"project_id": project.id, "n": changes}).scalar_one()
         training.maybe_queue_run(
@@ -209,10 +256,13 @@ def _check_items(
 
 
 def _store(
-    conn: Connection, keys: dict[str, Any], entries: Sequence[tuple[int, list[str]]]
+    conn: Connection,
+    keys: dict[str, Any],
+    entries: Sequence[tuple[int, list[str]]],
+    doubts: Sequence[Doubt],
 ) -> tuple[list[tuple[Stored, bool]], int]:
     """Insert or replace the user's annotations; returns each (annotation, whether new) in
-    order, and how many changed.
+    order, and how many labels changed (a changed flag or comment alone is no label event).
 
     One INSERT for all (its rows go to the database as one multi-row statement), which does
     nothing for an item the user already labelled (earlier, or in a concurrent submit that
@@ -221,7 +271,8 @@ def _store(
     now = utcnow()
     rows = [
         dict(keys, item_id=item_id, labels=labels, source="human", created_at=now, updated_at=now)
-        for item_id, labels in entries
+        | {"flag": doubt.flag, "comment": doubt.comment}
+        for (item_id, labels), doubt in zip(entries, doubts, strict=True)
     ]
     # A list of one row runs as a plain execute; of more, as one multi-row INSERT.
     new_ids: dict[int, int] = dict(
@@ -231,20 +282,25 @@ def _store(
     mine = {}
     if rest:
         mine = {r.item_id: r for r in conn.execute(_MINE, {**keys, "item_ids": rest})}
-    results, relabels = [], []
-    for item_id, labels in entries:
+    results, relabels, changed = [], [], 0
+    for (item_id, labels), doubt in zip(entries, doubts, strict=True):
         if item_id in new_ids:
-            results.append((Stored(new_ids[item_id], item_id, labels, now, now), True))
+            results.append((Stored(new_ids[item_id], item_id, labels, now, now, doubt), True))
             continue
         old = mine[item_id]
         updated = old.updated_at
-        if old.labels != labels:
-            relabels.append({"annotation_id": old.id, "labels": labels, "now": now})
+        if old.labels != labels or Doubt(old.flag, old.comment) != doubt:
+            changed += old.labels != labels
+            relabels.append(
+                {"annotation_id": old.id, "labels": labels, "now": now}
+                | {"flag": doubt.flag, "comment": doubt.comment}
+            )
             updated = now
-        results.append((Stored(old.id, item_id, labels, old.created_at, updated), False))
+        stored = Stored(old.id, item_id, labels, old.created_at, updated, doubt)
+        results.append((stored, False))
     if relabels:
         conn.execute(_RELABEL, relabels)
-    return results, len(new_ids) + len(relabels)
+    return results, len(new_ids) + changed
 
 
 @cache

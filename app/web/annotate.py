@@ -190,9 +190,12 @@ def submit(
     item_id: FormId,
     label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
     have: Annotated[str, Form(max_length=2000)] = "",
+    flag: Annotated[str, Form(max_length=20)] = "",
+    comment: Annotated[str, Form(max_length=labelling.MAX_COMMENT)] = "",
 ) -> HTMLResponse:
-    """Store a label and hand back one more item for the buffer."""
-    labelling.submit(session, project, user, item_id=item_id, labels=list(label))
+    """Store a label (with the annotator's doubt, if any) and hand back one more item."""
+    doubt = labelling.check_doubt(flag or None, comment)
+    labelling.submit(session, project, user, item_id=item_id, labels=list(label), doubt=doubt)
     return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
 
