@@ -6,18 +6,70 @@ the review queue and the second-opinion share of the annotation queue read the r
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
+from app.annotations.outcomes import item_outcomes
 from app.db import Database
 from app.learning.label_issues import rank_label_issues, suggested
 from app.learning.metrics import CrossValidation
-from app.models import LabelIssue
+from app.models import Item, LabelIssue, Project
+from app.projects.service import options
 from app.training.snapshot import Snapshot
 
 MAX_ISSUES = 500  # rows kept per project: far more than a review session gets through
+
+
+@dataclass(frozen=True)
+class SuspiciousLabel:
+    rank: int
+    item_id: int
+    text: str
+    labels: list[str]  # the item's final labels now (empty if no longer final)
+    suggested: list[str]
+    score: float
+    run_id: int
+
+
+def suspicious_labels(
+    session: Session, project: Project, *, limit: int, offset: int = 0
+) -> list[SuspiciousLabel]:
+    """The project's label issues, most suspicious first, with the items' current final labels."""
+    rows = session.execute(
+        select(LabelIssue, Item.text)
+        .join(Item, Item.id == LabelIssue.item_id)
+        .where(LabelIssue.project_id == project.id)
+        .order_by(LabelIssue.rank)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    outcomes = item_outcomes(
+        session,
+        project.id,
+        options(project),
+        multi_label=project.multi_label,
+        item_ids=[issue.item_id for issue, _ in rows],
+    )
+    return [
+        SuspiciousLabel(
+            rank=issue.rank,
+            item_id=issue.item_id,
+            text=text,
+            labels=_final_labels(outcomes.get(issue.item_id)),
+            suggested=list(issue.suggested),
+            score=issue.score,
+            run_id=issue.run_id,
+        )
+        for issue, text in rows
+    ]
+
+
+def _final_labels(found: Any) -> list[str]:
+    return list(found.outcome.labels) if found is not None and found.outcome.final else []
 
 
 def replace(
