@@ -15,6 +15,7 @@ from app.projects.access import ManagedProject, ReadProject
 from app.projects.service import counts
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
+from app.training import audit as audit_sample
 from app.training import service, summary
 from app.training.details import ModelDetails
 from app.training.predictor import within_budget
@@ -47,12 +48,29 @@ class StoppingOut(BaseModel):
     message: str
 
 
+class AuditOut(BaseModel):
+    """The model's figures on the audit sample: labels drawn uniformly at random from the pool
+    and never trained on nor used to pick the queue, so an unbiased estimate of its quality."""
+
+    n: int = Field(description="Labelled audit items the model was measured on.")
+    accuracy: float = Field(description="Share of them predicted right (multi-label: exactly).")
+    accuracy_low: float = Field(description="Lower end of its 95 % Wilson interval.")
+    accuracy_high: float = Field(description="Upper end of its 95 % Wilson interval.")
+    macro_f1: float = Field(description="Macro-F1 over the labels the audit sample holds.")
+    macro_f1_low: float = Field(description="Lower end of its 95 % bootstrap interval.")
+    macro_f1_high: float = Field(description="Upper end of its 95 % bootstrap interval.")
+
+
 class ModelOut(BaseModel):
     version: int | None
     status: str
     n_labels: int
     trained_at: datetime | None
     metrics: dict[str, float] | None
+    audit: AuditOut | None = Field(
+        description="Accuracy and macro-F1 on the audit sample, beside the cross-validated "
+        "`metrics` (null: no labelled audit items when the model was trained)."
+    )
     labels_total: int
     labels_until_retrain: int
     strategy: str | None
@@ -94,6 +112,11 @@ def _current(session: ReadSession, project: Project) -> ModelVersion | None:
     return service.published_model(session, project)
 
 
+def _audit(model: ModelVersion | None) -> AuditOut | None:
+    found = audit_sample.figures(model.metrics) if model else None
+    return None if found is None else AuditOut.model_validate(found, from_attributes=True)
+
+
 @router.get("/model")
 def get_model(project: ReadProject, session: ReadSession) -> ModelOut:
     """The published model version, its cross-validated metrics and the training status."""
@@ -106,7 +129,8 @@ def get_model(project: ReadProject, session: ReadSession) -> ModelOut:
         status=service.status(session, project.id),
         n_labels=model.n_labels if model else 0,
         trained_at=model.trained_at if model else None,
-        metrics=model.metrics if model else None,
+        metrics=audit_sample.cross_validated(model.metrics) if model else None,
+        audit=_audit(model),
         labels_total=total,
         labels_until_retrain=until_retrain,
         strategy=model.strategy if model else None,

@@ -20,7 +20,7 @@ from app import scaling
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
-from app.training import featurestore, issues, publish, runs, score, snapshot
+from app.training import audit, featurestore, issues, publish, runs, score, snapshot
 from app.training.fit import cross_validation, fit
 from app.training.score import Ranking
 from app.training.snapshot import Snapshot
@@ -74,6 +74,8 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
         metrics = None if cv is None else cv.metrics
     with timer("label_issues"):  # from the folds' out-of-fold probabilities, no new fits
         issues.replace(db, run_id, snap, snap.labeled_ids(), y, cv)
+    with timer("audit"):  # the random audit sample, never trained on: an unbiased estimate
+        metrics = audit.with_audit(metrics, audit.measure(snap, feats, model))
     runs.finish(db, run_id, version.id, metrics, _timings(timer, feats))
 
 
