@@ -30,12 +30,13 @@ from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
 from app.queue.endpoints import router as queue_router
 from app.ratelimits import ApiLimiter
+from app.review.endpoints import router as review_router
 from app.routing import GuardedRoute
 from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
 from app.users.endpoints import router as accounts_router
-from app.web import annotate, audit, auth, imports, items, members, projects, users
+from app.web import annotate, audit, auth, imports, items, members, projects, review, users
 from app.web.ratelimit import LoginLimiter
 from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
 from app.web.templating import ROOT, is_htmx, render
@@ -54,6 +55,7 @@ def api_router() -> APIRouter:
         items_router,
         queue_router,
         annotations_router,
+        review_router,
         training_router,
         audit_router,
         accounts_router,
@@ -107,7 +109,7 @@ def create_app(
     _middleware(app, settings)
     app.include_router(api_router())
     app.include_router(health_router, include_in_schema=False)
-    for module in (auth, projects, members, items, imports, annotate, users, audit):
+    for module in (auth, projects, members, items, imports, annotate, review, users, audit):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     _error_handlers(app)

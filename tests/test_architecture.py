@@ -44,6 +44,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "app.items",
             "app.projects",
             "app.queue",
+            "app.review",
             "app.training",
             "app.users",
         ],

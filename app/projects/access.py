@@ -28,7 +28,7 @@ from app.projects.service import ProjectRef, get_project
 from app.routing import PreBodyCheck, pre_body
 
 _MARK = "__resolves_project__"
-MEMBER, MANAGER = ProjectRole.ANNOTATOR, ProjectRole.MANAGER
+MEMBER, REVIEWER, MANAGER = ProjectRole.ANNOTATOR, ProjectRole.REVIEWER, ProjectRole.MANAGER
 
 
 def _path_project_id(request: Request) -> int | None:
@@ -137,6 +137,13 @@ def project_resolvers(dependant: Dependant) -> list[Callable[..., Any]]:
 ReadProject = Annotated[Project, Depends(project_loader(CurrentUser, ReadSession))]
 WriteProject = Annotated[Project, Depends(project_loader(CurrentUser, WriteSession))]
 ProjectRefDep = Annotated[ProjectRef, Depends(project_ref(CurrentUser))]
+# The review queue's: reviewers, managers and instance admins.
+ReviewReadProject = Annotated[
+    Project, Depends(project_loader(CurrentUser, ReadSession, least=REVIEWER))
+]
+ReviewProject = Annotated[
+    Project, Depends(project_loader(CurrentUser, WriteSession, least=REVIEWER))
+]
 ManagedReadProject = Annotated[
     Project, Depends(project_loader(CurrentUser, ReadSession, least=MANAGER))
 ]

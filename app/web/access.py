@@ -6,7 +6,7 @@ from fastapi import Depends
 
 from app.deps import LeaseSession, ReadSession, WriteSession
 from app.models import Project
-from app.projects.access import MANAGER, project_loader, project_ref
+from app.projects.access import MANAGER, REVIEWER, project_loader, project_ref
 from app.projects.service import ProjectRef
 from app.web.security import WebUser
 
@@ -22,3 +22,10 @@ WebManagedProject = Annotated[
     Project, Depends(project_loader(WebUser, WriteSession, least=MANAGER))
 ]
 WebManagedProjectRef = Annotated[ProjectRef, Depends(project_ref(WebUser, least=MANAGER))]
+# For reviewers, managers and instance admins.
+WebReviewReadProject = Annotated[
+    Project, Depends(project_loader(WebUser, ReadSession, least=REVIEWER))
+]
+WebReviewProject = Annotated[
+    Project, Depends(project_loader(WebUser, WriteSession, least=REVIEWER))
+]

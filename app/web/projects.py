@@ -148,6 +148,7 @@ def _dashboard_context(session: Session, project: Project, role: ProjectRole) ->
     return {
         "project": project,
         "can_manage": manager,
+        "can_review": role.rank >= ProjectRole.REVIEWER.rank,
         "members": members.list_members(session, project) if manager else [],
         "member_roles": list(ProjectRole),
         **_model_context(session, project),

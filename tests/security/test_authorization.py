@@ -152,6 +152,14 @@ def _skip_form(world: World, role: str) -> dict[str, Any]:
     return {"data": {"item_id": str(world.item_ids[1])}}
 
 
+def _adjudicate_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"label": "food", "note": f"decided by {role}"}}
+
+
+def _adjudicate_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"label": "weather", "note": f"decided by {role}"}}
+
+
 def _predict_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"texts": ["the striker scored a goal"]}}
 
@@ -293,6 +301,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("DELETE", f"{PROJECT}/members/{{user_id}}"): Rule(MANAGER, 204, fresh=_throwaway_member),
     ("GET", f"{PROJECT}/agreement"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/review"): Rule(REVIEWER, 200),
+    ("PUT", f"{PROJECT}/review/{{item_id}}"): Rule(REVIEWER, 200, _adjudicate_json),
     ("GET", "/api/v1/me"): Rule(OUTSIDER, 200),
     ("POST", "/api/v1/me/password"): Rule(OUTSIDER, 204, _own_password_json, own_caller=True),
     ("GET", "/api/v1/me/tokens"): Rule(OUTSIDER, 200),
@@ -316,6 +326,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{project_id}"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/live"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/agreement"): Rule(ANNOTATOR, 200),
+    ("GET", "/projects/{project_id}/review"): Rule(REVIEWER, 200),
+    ("POST", "/projects/{project_id}/review/{item_id}"): Rule(REVIEWER, 200, _adjudicate_form),
     ("POST", "/projects/{project_id}/train"): Rule(MANAGER, 200),
     ("POST", "/projects/{project_id}/settings"): Rule(MANAGER, 200, _settings_form),
     ("POST", "/projects/{project_id}/members"): Rule(MANAGER, 200, _new_member_form),

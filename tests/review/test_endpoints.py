@@ -1,0 +1,73 @@
+"""GET /review and PUT /review/{item_id}: reviewers and up only; another project's item is
+not found; the decision comes back with every label and the new outcome."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from app.db import Database
+from app.models import Adjudication, Item
+from tests.factories import auth, create_project
+from tests.review.conftest import Team, standard_queue
+
+
+def test_reviewer_reads_the_queue_and_settles_an_item(
+    client: TestClient, db: Database, team: Team
+) -> None:
+    standard_queue(db, team)
+    url = f"/api/v1/projects/{team.project.id}/review"
+    page = client.get(url, params={"limit": 2}, headers=auth(team.tokens["rev"]))
+    assert page.status_code == 200, page.text
+    body = page.json()
+    assert [i["item_id"] for i in body["items"]] == [team.items[0], team.items[2]]
+    assert body["next_after"] == team.items[2]
+    first = body["items"][0]
+    assert first["reasons"] == ["disagreement"] and first["outcome"]["status"] == "disagreement"
+    assert {a["annotator"]: a["labels"] for a in first["annotations"]} == {
+        "ann1": ["sports"],
+        "ann2": ["food"],
+    }
+    rest = client.get(url, params={"after": body["next_after"]}, headers=auth(team.tokens["rev"]))
+    assert [i["item_id"] for i in rest.json()["items"]] == [team.items[3]]
+    assert rest.json()["items"][0]["model_guess"]["labels"] == ["sports"]
+
+    decided = client.put(
+        f"{url}/{team.items[0]}",
+        json={"label": "food", "note": "bread"},
+        headers=auth(team.tokens["rev"]),
+    )
+    assert decided.status_code == 200, decided.text
+    out = decided.json()
+    assert out["outcome"] == {"status": "adjudicated", "labels": ["food"], "agreement": 0.5}
+    assert out["adjudication"]["reviewer"] == "rev" and out["adjudication"]["note"] == "bread"
+    assert len(out["annotations"]) == 2  # kept beside the decision
+    again = client.get(url, headers=auth(team.tokens["rev"])).json()
+    assert team.items[0] not in [i["item_id"] for i in again["items"]]
+
+
+def test_annotators_are_refused_and_other_projects_items_not_found(
+    client: TestClient, db: Database, team: Team
+) -> None:
+    standard_queue(db, team)
+    url = f"/api/v1/projects/{team.project.id}/review"
+    assert client.get(url, headers=auth(team.tokens["ann1"])).status_code == 403
+    refused = client.put(
+        f"{url}/{team.items[0]}", json={"label": "food"}, headers=auth(team.tokens["ann1"])
+    )
+    assert refused.status_code == 403
+    other = create_project(db, name="other", n_items=1)
+    with db.reader() as session:
+        foreign = session.scalar(select(Item.id).where(Item.project_id == other.id))
+    missing = client.put(
+        f"{url}/{foreign}", json={"label": "food"}, headers=auth(team.tokens["rev"])
+    )
+    assert missing.status_code == 404
+    bad = client.put(
+        f"{url}/{team.items[0]}",
+        json={"label": "food", "note": 3},
+        headers=auth(team.tokens["rev"]),
+    )
+    assert bad.status_code == 422 and "note" in bad.text
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Adjudication)) == 0
