@@ -1,6 +1,9 @@
 """Export of every labelled item with its label(s), annotator and time, streamed as CSV or JSONL.
 
-An annotator exports only their own rows; reviewers, managers and instance admins every row.
+An annotator exports only their own rows; reviewers, managers and instance admins every row,
+each with how its item's final label came about (``outcome``: individual, consensus,
+adjudicated; disagreement or pending while there is none) and that final label. An
+annotator's own rows leave both empty: they would tell the other annotators' labels.
 
 Each export is recorded in the audit log (:func:`record_export`) in the request's transaction,
 before the rows stream on a session of their own.
@@ -13,10 +16,12 @@ from collections.abc import Iterator
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.annotations.outcomes import item_outcomes
 from app.audit.service import Actor, record
 from app.items import formats
 from app.items.formats.base import ExportRow
 from app.models import Annotation, Item, Project, ProjectRole, User
+from app.projects.service import options
 
 FORMATS = formats.EXPORT_FORMATS
 BATCH = 1000
@@ -52,16 +57,46 @@ def _rows(session: Session, project: Project, user_id: int | None) -> Iterator[E
     )
     if user_id is not None:
         stmt = stmt.where(Annotation.user_id == user_id)
+    batch: list[ExportRow] = []
     for annotation, item, annotator in session.execute(stmt):
-        yield {
-            "item_id": item.id,
-            "external_id": item.external_id,
-            "text": item.text,
-            "labels": annotation.labels,
-            "annotator": annotator,
-            "source": annotation.source,
-            "annotated_at": annotation.updated_at.isoformat(),
-        }
+        batch.append(
+            {
+                "item_id": item.id,
+                "external_id": item.external_id,
+                "text": item.text,
+                "labels": annotation.labels,
+                "annotator": annotator,
+                "source": annotation.source,
+                "annotated_at": annotation.updated_at.isoformat(),
+                "outcome": None,
+                "final_labels": None,
+            }
+        )
+        if len(batch) >= BATCH:
+            yield from _with_outcomes(session, project, batch, every_row=user_id is None)
+            batch = []
+    yield from _with_outcomes(session, project, batch, every_row=user_id is None)
+
+
+def _with_outcomes(
+    session: Session, project: Project, batch: list[ExportRow], *, every_row: bool
+) -> list[ExportRow]:
+    """The rows with their item's outcome, read a batch at a time (memory stays bounded)."""
+    if not every_row or not batch:
+        return batch
+    outcomes = item_outcomes(
+        session,
+        project.id,
+        options(project),
+        multi_label=project.multi_label,
+        item_ids={row["item_id"] for row in batch},
+    )
+    for row in batch:
+        found = outcomes.get(row["item_id"])
+        if found is not None:
+            row["outcome"] = found.outcome.status
+            row["final_labels"] = list(found.outcome.labels) or None
+    return batch
 
 
 def stream_export(

@@ -71,6 +71,10 @@ class ExportRow(TypedDict):
     annotator: str | None
     source: str
     annotated_at: str  # ISO 8601
+    # How the item's label came about: individual, consensus, adjudicated, or (no final
+    # label yet) disagreement, pending; None in an annotator's own-rows export.
+    outcome: str | None
+    final_labels: list[str] | None  # the item's final label(s): what training uses
 
 
 Reader = Callable[[BinaryIO, ReadOptions], Iterator[Record]]

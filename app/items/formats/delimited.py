@@ -28,7 +28,17 @@ from app.items.formats.base import (
 from app.items.formats.fields import build_record, clean_labels, optional_field, strip_or_none
 from app.items.formats.source import CHUNK_BYTES, Source
 
-EXPORT_COLUMNS = ("item_id", "external_id", "text", "label", "annotator", "source", "annotated_at")
+EXPORT_COLUMNS = (
+    "item_id",
+    "external_id",
+    "text",
+    "label",
+    "annotator",
+    "source",
+    "annotated_at",
+    "outcome",  # how the item's final label came about (app.items.export)
+    "final_label",
+)
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -247,6 +257,8 @@ def write_csv(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
             escape_formula(row["annotator"] or ""),
             row["source"],
             row["annotated_at"],
+            row["outcome"] or "",
+            escape_formula("|".join(row["final_labels"] or [])),
         ]
         yield _csv_line(values)
 

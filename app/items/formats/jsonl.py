@@ -79,13 +79,17 @@ def preview(text: str) -> Preview:
 
 
 def write(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
-    """One object per row: "labels" (a list) for multi-label projects, else "label" (or null)."""
+    """One object per row: "labels" (a list) for multi-label projects, else "label" (or null);
+    the item's final label likewise as "final_labels" or "final_label"."""
     for row in rows:
-        out: dict[str, Any] = {k: v for k, v in row.items() if k != "labels"}
+        out: dict[str, Any] = {k: v for k, v in row.items() if k not in ("labels", "final_labels")}
+        final = row["final_labels"]
         if multi_label:
             out["labels"] = row["labels"]
+            out["final_labels"] = final
         else:
             out["label"] = row["labels"][0] if row["labels"] else None
+            out["final_label"] = final[0] if final else None
         yield json.dumps(out, ensure_ascii=False) + "\n"
 
 
