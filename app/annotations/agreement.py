@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from app.learning import agreement as coefficients
 from app.learning.agreement import MISSING, N_RESAMPLES, SEED
 from app.learning.annotators import consensus_agreement, matches, pace
-from app.models import Annotation, Lease, ModelVersion, Project, RankEntry, User
+from app.models import Adjudication, Annotation, Lease, ModelVersion, Project, RankEntry, User
 
 NOT_ENOUGH = (
     "No item has labels from two annotators yet: agreement needs items labelled by at least "
@@ -65,6 +65,11 @@ class AnnotatorOut(BaseModel):
         description="Share of decisions equal to the published model's prediction."
     )
     model_n: int
+    review_agreement: float | None = Field(
+        default=None,
+        description="Share of the labels on adjudicated items equal to the reviewer's label.",
+    )
+    review_n: int = 0
     labels_per_hour: float | None = Field(
         description="Labels / active time; a gap over 10 minutes between labels is a break."
     )
@@ -255,6 +260,29 @@ def _skips(session: Session, project: Project) -> dict[int, int]:
     return {user_id: n for user_id, n in rows}
 
 
+def _reviewed(
+    session: Session, project: Project, ratings: Ratings
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per annotator (n_raters,): their labels equal to a reviewer's final label, and their
+    labels on adjudicated items."""
+    n_raters = len(ratings.names)
+    hits, n = np.zeros(n_raters, np.int64), np.zeros(n_raters, np.int64)
+    label_index = {label: k for k, label in enumerate(project.labels)}
+    final = select(Adjudication.item_id, Adjudication.labels).where(
+        Adjudication.project_id == project.id
+    )
+    for item_id, labels in session.execute(final):
+        i = int(np.searchsorted(ratings.item_ids, item_id))
+        if i >= len(ratings.item_ids) or ratings.item_ids[i] != item_id:
+            continue
+        wanted = np.zeros(len(project.labels), dtype=bool)
+        wanted[[label_index[label] for label in labels if label in label_index]] = True
+        rated = ratings.rated[i]
+        hits += rated & (ratings.presence[i] == wanted).all(axis=1)
+        n += rated
+    return hits, n
+
+
 def _annotators(
     session: Session, project: Project, ratings: Ratings, model: np.ndarray | None
 ) -> list[AnnotatorOut]:
@@ -262,6 +290,7 @@ def _annotators(
     consensus = consensus_agreement(units, n_categories)
     reference = None if model is None else _model_units(model, multi_label=project.multi_label)
     skips = _skips(session, project)
+    hits, reviewed = _reviewed(session, project, ratings)
     out = []
     for j, name in enumerate(ratings.names):
         with_model = matches(units[:, j], reference) if reference is not None else None
@@ -274,6 +303,8 @@ def _annotators(
                 consensus_n=consensus[j].n,
                 model_agreement=with_model.value if with_model else None,
                 model_n=with_model.n if with_model else 0,
+                review_agreement=float(hits[j] / reviewed[j]) if reviewed[j] else None,
+                review_n=int(reviewed[j]),
                 labels_per_hour=speed.labels_per_hour,
                 median_seconds_between_labels=speed.median_seconds,
                 skips=skips.get(ratings.user_ids[j], 0),
