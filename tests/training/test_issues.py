@@ -103,3 +103,28 @@ def test_the_listing_shows_text_given_and_suggested_labels(
         assert row.item_id in flipped and row.text == texts[row.item_id]
         assert row.run_id == run.id and len(row.labels) == 1
         assert row.suggested != row.labels  # the model disagrees with the flipped label
+
+
+def test_a_multi_label_run_ranks_wrong_labels_first(db: Database, settings: Settings) -> None:
+    project = create_project(db, multi_label=True)
+    labels = list(TOPICS)
+    rows = [
+        {
+            "id": f"t{i}",
+            "text": text,
+            "label": [labels[(labels.index(label) + 1) % 3] if i in FLIPPED else label],
+        }
+        for i, (text, label) in enumerate(topic_texts(N_LABELED))
+    ]
+    with db.writer() as session, session.begin():
+        import_jsonl(session, session.get_one(Project, project.id), rows)
+    run = queue_and_work(db, settings, project)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert run.n_labels == N_LABELED
+    issues = _issues(db, project.id)
+    assert [issue.rank for issue in issues] == list(range(len(issues)))
+    with db.reader() as session:
+        top = session.scalars(
+            select(Item.external_id).where(Item.id.in_([i.item_id for i in issues[:3]]))
+        ).all()
+    assert {f"t{i}" for i in FLIPPED} >= set(top) and top
