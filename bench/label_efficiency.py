@@ -340,6 +340,8 @@ class Curve:
     macro_f1: list[float]
     fit_seconds: float
     rank_seconds: float
+    labelled: np.ndarray | None = None  # (n,) pool rows of the final labels
+    model: object = None  # the final fitted model
 
 
 def simulate(
@@ -388,6 +390,7 @@ def simulate(
             )
         )
         if round_ == args.rounds:
+            curve.labelled, curve.model = labelled, model
             break
         start = time.perf_counter()
         pool = np.setdiff1d(np.arange(X.shape[0]), labelled)
