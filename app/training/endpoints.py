@@ -1,22 +1,22 @@
-"""JSON routes for the model: status, predictions, training runs."""
+"""JSON routes for the model: status, predictions, training runs, suspicious labels."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Query, Request, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
 from app.models import ModelVersion, Project
-from app.projects.access import ManagedProject, ReadProject
+from app.projects.access import ManagedProject, ReadProject, ReviewReadProject
 from app.projects.service import counts
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 from app.training import audit as audit_sample
-from app.training import service, summary
+from app.training import issues, service, summary
 from app.training.details import ModelDetails
 from app.training.predictor import within_budget
 
@@ -108,6 +108,22 @@ class PredictOut(BaseModel):
     predictions: list[dict[str, Any]]
 
 
+class LabelIssueOut(BaseModel):
+    rank: int = Field(description="0 is the most suspicious label.")
+    item_id: int
+    text: str
+    labels: list[str] = Field(description="The item's final labels (empty if no longer final).")
+    suggested: list[str] = Field(description="The labels the model gives the item.")
+    score: float = Field(
+        description="Out-of-fold probability of the given label: low means likely wrong."
+    )
+
+
+class LabelIssuesOut(BaseModel):
+    run_id: int | None = Field(description="The training run that ranked them (null: none).")
+    issues: list[LabelIssueOut]
+
+
 def _current(session: ReadSession, project: Project) -> ModelVersion | None:
     return service.published_model(session, project)
 
@@ -177,3 +193,18 @@ def list_runs(project: ReadProject, session: ReadSession) -> list[RunOut]:
         RunOut.model_validate(r, from_attributes=True)
         for r in service.list_runs(session, project.id)
     ]
+
+
+@router.get("/label-issues", responses=responses(403))
+def list_label_issues(
+    project: ReviewReadProject,
+    session: ReadSession,
+    limit: Annotated[int, Query(ge=1, le=issues.MAX_ISSUES)] = 100,
+    offset: Annotated[int, Query(ge=0, le=issues.MAX_ISSUES)] = 0,
+) -> LabelIssuesOut:
+    """Labelled items whose label is likely wrong, most suspicious first (reviewers, managers)."""
+    found = issues.suspicious_labels(session, project, limit=limit, offset=offset)
+    return LabelIssuesOut(
+        run_id=found[0].run_id if found else None,
+        issues=[LabelIssueOut.model_validate(i, from_attributes=True) for i in found],
+    )

@@ -293,6 +293,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", f"{PROJECT}/predict"): Rule(ANNOTATOR, 200, _predict_json),
     ("POST", f"{PROJECT}/train"): Rule(MANAGER, 202),
     ("GET", f"{PROJECT}/runs"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/label-issues"): Rule(REVIEWER, 200),
     ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
     ("GET", f"{PROJECT}/members"): Rule(MANAGER, 200),
     ("POST", f"{PROJECT}/members"): Rule(MANAGER, 201, _new_member_json),
