@@ -13,7 +13,7 @@ import numpy as np
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from app.annotations.outcomes import item_outcomes
+from app.annotations.outcomes import ItemOutcome, item_outcomes
 from app.db import Database
 from app.learning.label_issues import rank_label_issues, suggested
 from app.learning.metrics import CrossValidation
@@ -68,7 +68,7 @@ def suspicious_labels(
     ]
 
 
-def _final_labels(found: Any) -> list[str]:
+def _final_labels(found: ItemOutcome | None) -> list[str]:
     return list(found.outcome.labels) if found is not None and found.outcome.final else []
 
 
