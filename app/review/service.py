@@ -69,14 +69,6 @@ def review_queue(
     return _entries(session, project, page, reasons)
 
 
-def waiting(session: Session, project: Project) -> int:
-    """How many items wait for review."""
-    done = set(
-        session.scalars(select(Adjudication.item_id).where(Adjudication.project_id == project.id))
-    )
-    return len(set(_reasons(session, project)) - done)
-
-
 def review_entry(session: Session, project: Project, item_id: int) -> Entry:
     """One item as the review queue shows it (adjudicated or not)."""
     _item_in(session, project, item_id)
@@ -142,18 +134,17 @@ def _upsert(
     reason: str,
     note: str | None,
 ) -> None:
-    """Insert the adjudication, or replace the item's earlier one: one statement, so two
-    reviewers deciding at once leave the later decision rather than a unique-key error."""
+    """Insert the adjudication, or replace the item's earlier one (which keeps the reason it
+    was reviewed for): one statement, so two reviewers deciding at once leave the later
+    decision rather than a unique-key error."""
     now = utcnow()
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    values = {"labels": labels, "user_id": user_id, "reason": reason, "note": note}
+    values = {"labels": labels, "user_id": user_id, "note": note, "updated_at": now}
     insert = dialect.insert(Adjudication).values(
-        project_id=project_id, item_id=item_id, created_at=now, updated_at=now, **values
+        project_id=project_id, item_id=item_id, reason=reason, created_at=now, **values
     )
     session.execute(
-        insert.on_conflict_do_update(
-            index_elements=[Adjudication.item_id], set_={**values, "updated_at": now}
-        )
+        insert.on_conflict_do_update(index_elements=[Adjudication.item_id], set_=values)
     )
     session.expire_all()
 

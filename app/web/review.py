@@ -27,7 +27,7 @@ def review_page(
 ) -> HTMLResponse:
     """The items waiting for review, oldest item first."""
     entries = service.review_queue(session, project, limit=PAGE_SIZE)
-    context = {"current_user": user, "project": project, "entries": entries}
+    context = {"current_user": user, "project": project, "entries": entries, "page": PAGE_SIZE}
     return render(request, TEMPLATE, context)
 
 

@@ -94,13 +94,17 @@ def test_adjudication_settles_the_item_beside_its_annotations(db: Database, team
     assert entry.reviewer == "rev"
 
 
-def test_a_second_decision_replaces_the_first(db: Database, team: Team) -> None:
+def test_a_second_decision_replaces_the_first_and_keeps_its_reason(
+    db: Database, team: Team
+) -> None:
     standard_queue(db, team)
-    _adjudicate(db, team, team.items[2], ["food"])
-    _adjudicate(db, team, team.items[2], ["sports"])
+    _adjudicate(db, team, team.items[0], ["food"])
+    _adjudicate(db, team, team.items[0], ["sports"], note="on second thought")
     with db.reader() as session:
-        rows = session.scalars(select(Adjudication).where(Adjudication.item_id == team.items[2]))
-        assert [(a.labels, a.reason) for a in rows] == [(["sports"], "flagged")]
+        rows = session.scalars(select(Adjudication).where(Adjudication.item_id == team.items[0]))
+        assert [(a.labels, a.reason, a.note) for a in rows] == [
+            (["sports"], "disagreement", "on second thought")
+        ]
 
 
 def test_an_item_outside_the_queue_is_adjudicated_as_manual(db: Database, team: Team) -> None:

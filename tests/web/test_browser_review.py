@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import httpx
 import pytest
@@ -76,7 +77,7 @@ def _agreement_cell(page: Page, url: str, project_id: int, annotator: str) -> st
 
 
 def test_reviewer_resolves_a_flag_and_a_disagreement(
-    browser: Browser, live_server: str, web_db: Database
+    browser: Browser, live_server: str, web_db: Database, artifacts: Path
 ) -> None:
     project_id, tokens = _team(web_db)
     annotator = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
@@ -104,6 +105,7 @@ def test_reviewer_resolves_a_flag_and_a_disagreement(
     expect(disputed_card).to_contain_text("ann2")
     expect(reviewer.get_by_test_id(f"status-{disputed}")).to_have_text("disagreement")
     expect(reviewer.get_by_test_id(f"final-{disputed}")).to_have_text("none")
+    reviewer.screenshot(path=artifacts / "review-1280x800.png", full_page=True)
 
     # the disagreement by a click, with a note; the flagged item by its card's key
     disputed_card.get_by_label("Note").fill("it is about the match")
