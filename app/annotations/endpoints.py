@@ -165,11 +165,23 @@ def _claim(
     """With an idempotency key: claim it (None: go ahead) or the first response to replay."""
     if key is None:
         return None
-    request_hash = idempotency.fingerprint("POST", path, body.model_dump())
+    request_hash = idempotency.fingerprint("POST", path, _fingerprinted(body.model_dump()))
     stored = idempotency.claim(session, user.id, key, request_hash)
     if stored is None:
         return None
     return JSONResponse(stored.body, stored.status_code, headers=REPLAYED)
+
+
+def _fingerprinted(data: dict[str, Any]) -> dict[str, Any]:
+    """The body as fingerprinted before flags existed when it has none, so a retry that spans
+    the upgrade still replays (a label with no flag and no comment hashes as it did)."""
+    data = {k: v for k, v in data.items() if not (k in DOUBT_FIELDS and v is None)}
+    if isinstance(data.get("annotations"), list):
+        data["annotations"] = [_fingerprinted(entry) for entry in data["annotations"]]
+    return data
+
+
+DOUBT_FIELDS = ("flag", "comment")
 
 
 def _commit(

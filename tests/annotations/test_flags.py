@@ -5,6 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from app.annotations import idempotency
+from app.annotations.endpoints import AnnotationIn, BulkAnnotationsIn, _fingerprinted
 from app.db import Database
 from app.models import Annotation, Project
 from tests.factories import auth, create_project, create_user
@@ -81,3 +83,16 @@ def test_bulk_entries_carry_their_own_flags(client: TestClient, db: Database) ->
     assert response.status_code == 200, response.text
     assert _annotation(db, items[0]["id"]).comment == "typo in the text"
     assert _annotation(db, items[1]["id"]).comment is None
+
+
+def test_a_body_without_doubt_fingerprints_as_before_flags_existed() -> None:
+    path = "/projects/1/annotations"
+    before = {"item_id": 7, "label": "food", "labels": None}  # the body's dump until now
+    now = _fingerprinted(AnnotationIn(item_id=7, label="food").model_dump())
+    assert idempotency.fingerprint("POST", path, now) == idempotency.fingerprint(
+        "POST", path, before
+    )
+    bulk = BulkAnnotationsIn(annotations=[AnnotationIn(item_id=7, label="food")]).model_dump()
+    assert _fingerprinted(bulk) == {"annotations": [before]}
+    flagged = AnnotationIn(item_id=7, label="food", flag="unsure").model_dump()
+    assert _fingerprinted(flagged)["flag"] == "unsure"  # a doubt is part of the request
