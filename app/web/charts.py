@@ -1,8 +1,9 @@
-"""The learning curve as SVG geometry: metric per model version against labels, with axes."""
+"""The learning curve as SVG geometry: metric per model version against labels, with axes; the
+audit sample's accuracy beside the cross-validated figures, with its 95 % interval as whiskers."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 WIDTH, HEIGHT = 560, 240
 LEFT, RIGHT, TOP, BOTTOM = 44, 12, 12, 32
@@ -14,6 +15,7 @@ class Series:
     css: str
     points: str  # "x,y x,y ..." for an SVG polyline
     dots: list[tuple[float, float, str]]  # (x, y, title)
+    whiskers: list[tuple[float, float, float]] = field(default_factory=list)  # (x, y_lo, y_hi)
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,14 @@ def _nice_ticks(maximum: float, count: int = 5) -> list[float]:
     return ticks
 
 
+AUDIT = "audit_accuracy"  # as stored by app.training.audit
+SERIES = (
+    ("accuracy", "accuracy", "acc"),
+    ("macro_f1", "macro-F1", "f1"),
+    (AUDIT, "audit accuracy", "audit"),
+)
+
+
 def learning_curve(points: list[tuple[int, dict[str, float]]]) -> Chart | None:
     """``points``: (labels, metrics) per model version with metrics; None if fewer than one."""
     points = [(n, m) for n, m in points if m]
@@ -56,11 +66,19 @@ def learning_curve(points: list[tuple[int, dict[str, float]]]) -> Chart | None:
         return round(TOP + plot_h * (1 - v), 1)
 
     series = []
-    for key, name, css in (("accuracy", "accuracy", "acc"), ("macro_f1", "macro-F1", "f1")):
+    for key, name, css in SERIES:
         coords = [
             (sx(n), sy(m[key]), f"{n} labels: {name} {m[key]:.3f}") for n, m in points if key in m
         ]
-        series.append(Series(name, css, " ".join(f"{x},{y}" for x, y, _ in coords), coords))
+        if key == AUDIT and not coords:
+            continue  # no audit sample labelled yet: no empty legend entry
+        whiskers = [
+            (sx(n), sy(m[f"{key}_low"]), sy(m[f"{key}_high"]))
+            for n, m in points
+            if f"{key}_low" in m and f"{key}_high" in m
+        ]
+        points_text = " ".join(f"{x},{y}" for x, y, _ in coords)
+        series.append(Series(name, css, points_text, coords, whiskers))
     return Chart(
         width=WIDTH,
         height=HEIGHT,

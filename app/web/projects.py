@@ -24,6 +24,7 @@ from app.projects import service as projects
 from app.projects.access import ProjectRoleDep
 from app.projects.schemas import ProjectCreate, ProjectUpdate
 from app.routing import GuardedRoute
+from app.training import audit as audit_sample
 from app.training import service as training
 from app.training import summary
 from app.web.access import WebManagedProject, WebReadProject, WebWriteProject
@@ -136,6 +137,8 @@ def _model_context(session: Session, project: Project) -> dict[str, Any]:
     model = training.published_model(session, project)
     return {
         "model": model,
+        "cv": audit_sample.cross_validated(model.metrics) if model else None,
+        "audit": audit_sample.figures(model.metrics) if model else None,
         "status": training.status(session, project.id),
         "counts": projects.counts(session, project),
     }

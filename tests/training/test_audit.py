@@ -15,7 +15,7 @@ N_ITEMS, N_LABELED = 90, 60
 AUDITED = range(0, N_LABELED, 4)  # every 4th labelled row: 15 audit items
 
 
-def _mark_audit(db: Database, project: Project, rows: range, *, relabel: bool = False) -> None:
+def mark_audit(db: Database, project: Project, rows: range, *, relabel: bool = False) -> None:
     """Mark the items of ``rows`` as audit items; ``relabel`` gives each a wrong label."""
     labels = list(TOPICS)
     with db.writer() as session, session.begin():
@@ -47,7 +47,7 @@ def test_audit_items_are_measured_on_and_left_out_of_training(
     client: TestClient, db: Database, settings: Settings
 ) -> None:
     project = create_project(db, n_items=N_ITEMS, n_labeled=N_LABELED)
-    _mark_audit(db, project, AUDITED)
+    mark_audit(db, project, AUDITED)
     run = queue_and_work(db, settings, project)
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.n_labels == N_LABELED - len(AUDITED)
@@ -70,7 +70,7 @@ def test_wrong_audit_labels_lower_the_audit_figure_but_teach_the_model_nothing(
     """Were the audit labels trained on, the model would fit them; left out, a wrong audit
     label is a miss every time, while the cross-validated figure stays high."""
     project = create_project(db, n_items=N_ITEMS, n_labeled=N_LABELED)
-    _mark_audit(db, project, AUDITED, relabel=True)
+    mark_audit(db, project, AUDITED, relabel=True)
     run = queue_and_work(db, settings, project)
     assert run.status == RunStatus.SUCCEEDED, run.error
     body = _model(client, db, project)
