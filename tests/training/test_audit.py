@@ -92,3 +92,16 @@ def test_a_project_without_audit_labels_reports_null(
     assert body["metrics"] is not None
     before = _model(client, db, create_project(db, name="empty"))
     assert before["audit"] is None and before["metrics"] is None
+
+
+def test_audit_figures_stand_alone_when_too_few_labels_to_cross_validate(
+    client: TestClient, db: Database, settings: Settings
+) -> None:
+    project = create_project(db, n_items=30, n_labeled=6)
+    mark_audit(db, project, range(3, 6))  # three labels to train on: too few folds
+    run = queue_and_work(db, settings, project)
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    body = _model(client, db, project)
+    assert body["metrics"] is None
+    audit = body["audit"]
+    assert isinstance(audit, dict) and audit["n"] == 3

@@ -58,3 +58,17 @@ def test_dashboard_without_audit_labels_shows_a_dash_and_no_audit_curve(
     assert "audit share" in _cell(page, "audit-note")
     assert re.search(r'data-testid="model-accuracy">0\.\d{3}<', page)  # the CV figure
     assert 'class="series audit"' not in page and 'class="whisker"' not in page
+
+
+def test_pages_render_with_audit_figures_and_no_cross_validated_ones(
+    web: TestClient, db: Database, settings: Settings
+) -> None:
+    project = create_project(db, n_items=30, n_labeled=6)
+    mark_audit(db, project, range(3, 6))  # three labels to train on: too few folds
+    assert queue_and_work(db, settings, project).status == RunStatus.SUCCEEDED
+    page = web.get(f"/projects/{project.id}")
+    assert page.status_code == 200
+    assert _cell(page.text, "model-accuracy") == "—"
+    assert "n = 3" in _cell(page.text, "audit-accuracy")
+    annotate = web.get(f"/projects/{project.id}/annotate")
+    assert annotate.status_code == 200 and "% acc." not in annotate.text
