@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from app.db import Database
 from app.models import Adjudication, Item
-from tests.factories import auth, create_project
+from tests.factories import auth, create_project, create_user
 from tests.review.conftest import Team, standard_queue
 
 
@@ -71,3 +71,19 @@ def test_annotators_are_refused_and_other_projects_items_not_found(
     assert bad.status_code == 422 and "note" in bad.text
     with db.reader() as session:
         assert session.scalar(select(func.count()).select_from(Adjudication)) == 0
+
+
+def test_multi_label_items_are_settled_with_a_label_list(client: TestClient, db: Database) -> None:
+    _, admin = create_user(db, name="boss", role="admin")
+    project = create_project(db, name="multi", n_items=2, multi_label=True)
+    with db.reader() as session:
+        item_id = session.scalar(select(Item.id).where(Item.project_id == project.id))
+    url = f"/api/v1/projects/{project.id}/review/{item_id}"
+    single = client.put(url, json={"label": "food"}, headers=auth(admin))
+    assert single.status_code == 200  # one label is a set of one in a multi-label project
+    both = client.put(url, json={"labels": ["food", "sports"]}, headers=auth(admin))
+    assert both.status_code == 200, both.text
+    assert both.json()["outcome"]["labels"] == ["food", "sports"]
+    assert both.json()["adjudication"]["reason"] == "manual"
+    repeated = client.put(url, json={"labels": ["food", "food"]}, headers=auth(admin))
+    assert repeated.status_code == 422 and "repeat" in repeated.text
