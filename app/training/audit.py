@@ -45,6 +45,14 @@ def figures(metrics: dict[str, float] | None) -> AuditMetrics | None:
     return AuditMetrics(**values)
 
 
+def describe(found: AuditMetrics) -> str:
+    """One line for people: the accuracy, its interval and n."""
+    return (
+        f"audit accuracy {found.accuracy:.3f} (95 % interval {found.accuracy_low:.3f}"
+        f"–{found.accuracy_high:.3f}, n = {found.n})"
+    )
+
+
 def cross_validated(metrics: dict[str, float] | None) -> dict[str, float] | None:
     """The cross-validated metrics alone (None: too few labels to cross-validate)."""
     found = {k: v for k, v in (metrics or {}).items() if not k.startswith(PREFIX)}

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.learning.stopping import StopPoint, stabilised
 from app.models import ModelVersion, Project, TrainingRun
+from app.training import audit
 from app.training.details import ModelDetails
 from app.training.service import model_history
 
@@ -40,9 +41,10 @@ class Stopping:
 
 def stopping(session: Session, project_id: int) -> Stopping:
     """The stopping summary of the project's last ``STOP_RUNS + 1`` models."""
+    history = model_history(session, project_id, STOP_RUNS + 1)
     points = [
         StopPoint(kappa=ModelDetails.of(v).kappa, metric=(v.metrics or {}).get("macro_f1"))
-        for v in model_history(session, project_id, STOP_RUNS + 1)
+        for v in history
     ]
     done = stabilised(points, threshold=STOP_KAPPA, runs=STOP_RUNS)
     if done:
@@ -51,6 +53,9 @@ def stopping(session: Session, project_id: int) -> Stopping:
         message = "no model yet"
     else:
         message = "predictions are still changing"
+    found = audit.figures(history[-1].metrics) if history else None
+    if found is not None:  # what the model's answers are worth, from the random sample
+        message = f"{message}; {audit.describe(found)}"
     return Stopping(
         kappa=points[-1].kappa if points else None,
         kappa_history=[p.kappa for p in points],

@@ -62,6 +62,13 @@ def test_audit_items_are_measured_on_and_left_out_of_training(
     assert audit["macro_f1_low"] <= audit["macro_f1"] <= audit["macro_f1_high"] <= 1.0
     metrics = body["metrics"]
     assert isinstance(metrics, dict) and set(metrics) == {"accuracy", "macro_f1"}
+    stopping = body["stopping"]
+    assert isinstance(stopping, dict)
+    assert stopping["message"] == (
+        "predictions are still changing; audit accuracy "
+        f"{audit['accuracy']:.3f} (95 % interval {audit['accuracy_low']:.3f}"
+        f"–{audit['accuracy_high']:.3f}, n = {len(AUDITED)})"
+    )
 
 
 def test_wrong_audit_labels_lower_the_audit_figure_but_teach_the_model_nothing(
@@ -90,6 +97,8 @@ def test_a_project_without_audit_labels_reports_null(
     body = _model(client, db, project)
     assert body["audit"] is None
     assert body["metrics"] is not None
+    stopping = body["stopping"]
+    assert isinstance(stopping, dict) and stopping["message"] == "predictions are still changing"
     before = _model(client, db, create_project(db, name="empty"))
     assert before["audit"] is None and before["metrics"] is None
 
