@@ -19,11 +19,21 @@ STOP_RUNS = 3
 
 
 def labels_until_retrain(session: Session, project: Project) -> int:
-    """Label events still to come before the next automatic retrain is queued (0: it is)."""
-    last = session.scalar(
-        select(func.max(TrainingRun.trigger_events)).where(TrainingRun.project_id == project.id)
+    """Label events still to come before the next automatic retrain is queued (0: it is).
+
+    The counter is read from the row, not from ``project``: a label stored in this transaction
+    bumps it behind the ORM's back, and the screen would show one more than the API.
+    """
+    last = (
+        select(func.max(TrainingRun.trigger_events))
+        .where(TrainingRun.project_id == project.id)
+        .scalar_subquery()
     )
-    return max(0, project.batch_size - (project.label_events - (last or 0)))
+    row = session.execute(
+        select(Project.batch_size, Project.label_events, last).where(Project.id == project.id)
+    ).one()
+    batch_size, events, last_trigger = row
+    return max(0, int(batch_size) - (int(events) - int(last_trigger or 0)))
 
 
 @dataclass(frozen=True)

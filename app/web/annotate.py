@@ -18,13 +18,14 @@ from app.annotations import service as labelling
 from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
 from app.fields import FormId, PathId
-from app.models import Lease, Project, User
+from app.models import Lease, ModelVersion, Project, User
 from app.models.base import utcnow
 from app.projects import service as projects
 from app.queue import service as queue
 from app.routing import GuardedRoute
+from app.training import guess, summary
 from app.training import service as training
-from app.training import summary
+from app.training.details import ModelDetails
 from app.web.access import WebLeaseProject, WebReadProject, WebWriteProject
 from app.web.security import WebUser, check_csrf
 from app.web.templating import render
@@ -46,6 +47,15 @@ def _progress(session: Session, project: Project) -> dict[str, Any]:
         "model": model,
         "status": training.status(session, project.id),
         "until_retrain": summary.labels_until_retrain(session, project),
+    }
+
+
+def _warm_up(project: Project, model: ModelVersion | None) -> dict[str, Any]:
+    """How many ranked items lead as warm-up picks (typical items, not the strategy's)."""
+    warm = model is not None and ModelDetails.of(model).warm_up
+    return {
+        "warm_up_picks": project.batch_size if warm else 0,
+        "warm_up_per_label": projects.options(project).warm_up,
     }
 
 
@@ -98,7 +108,8 @@ def _context(
         "picker": _by_frequency(session, project),
         "history": labelling.history(session, project, user),
         "lease_minutes": settings.lease_seconds // 60,
-        **_progress(session, project),
+        **(progress := _progress(session, project)),
+        **_warm_up(project, progress["model"]),
         **extra,
     }
 
@@ -226,7 +237,8 @@ def undo(
     item = labelling.undo_last(session, project, user, lease_seconds=settings.lease_seconds)
     if item is None:
         raise Conflict("nothing to undo yet")
-    undone = queue.QueueItem(item=item, score=None, prediction=None)
+    prediction = guess.stored_prediction(session, project.id, item.id)
+    undone = queue.QueueItem(item=item, score=None, prediction=prediction)
     return _after_submit(
         request,
         session,
