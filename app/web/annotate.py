@@ -14,7 +14,9 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.annotations import keyed
 from app.annotations import service as labelling
+from app.annotations.endpoints import IdempotencyKeyHeader
 from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict
 from app.fields import FormId, PathId
@@ -203,10 +205,16 @@ def submit(
     have: Annotated[str, Form(max_length=2000)] = "",
     flag: Annotated[str, Form(max_length=20)] = "",
     comment: Annotated[str, Form(max_length=labelling.MAX_COMMENT)] = "",
+    key: IdempotencyKeyHeader = None,
 ) -> HTMLResponse:
-    """Store a label (with the annotator's doubt, if any) and hand back one more item."""
+    """Store a label (with the annotator's doubt, if any) and hand back one more item.
+
+    The screen retries unsent labels with the key it gave them: a retry stores nothing twice.
+    """
     doubt = labelling.check_doubt(flag or None, comment)
-    labelling.submit(session, project, user, item_id=item_id, labels=list(label), doubt=doubt)
+    keyed.submit_once(
+        session, project, user, key=key, item_id=item_id, labels=list(label), doubt=doubt
+    )
     return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
 
 

@@ -1,0 +1,41 @@
+"""A label from the annotate screen sent with an idempotency key: the browser keeps unsent
+labels and retries them, so a retry whose first attempt was stored must not store again."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from sqlalchemy.orm import Session
+
+from app.annotations import idempotency
+from app.annotations.service import Doubt, LabelRules, submit
+from app.models import User
+
+STORED = 200  # the status recorded under the key; the screen replays it as "already stored"
+
+
+def submit_once(
+    session: Session,
+    project: LabelRules,
+    user: User,
+    *,
+    key: str | None,
+    item_id: int,
+    labels: list[str],
+    doubt: Doubt,
+) -> bool:
+    """Store the label unless ``key`` already stored this very request; True if it wrote.
+
+    Without a key this is a plain submit. The same key with another item or label is refused
+    (422) like on the API; keys are the user's, shared with the API, and kept 24 hours.
+    """
+    if key is None:
+        submit(session, project, user, item_id=item_id, labels=labels, doubt=doubt)
+        return True
+    body = {"item_id": item_id, "labels": labels, **asdict(doubt)}
+    request_hash = idempotency.fingerprint("POST", f"/projects/{project.id}/annotate", body)
+    if idempotency.claim(session, user.id, key, request_hash) is not None:
+        return False
+    submit(session, project, user, item_id=item_id, labels=labels, doubt=doubt)
+    idempotency.record(session, user.id, key, STORED, {"item_id": item_id, "labels": labels})
+    return True
