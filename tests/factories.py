@@ -112,10 +112,14 @@ def create_project(
     features: str = "tfidf",
     diversity: bool = False,
     warm_up: float = 0.0,
+    overlap: int = 1,
+    audit_share: float = 0.0,
+    recheck_share: float = 0.0,
     members: Literal["everyone"] | Mapping[int, str] = EVERYONE,
 ) -> Project:
     """A project; ``members`` maps user ids to project roles (default: every user who is not
-    an instance admin, as annotator)."""
+    an instance admin, as annotator). No audit sample unless asked for: most tests count
+    what the model trains on."""
     with db.writer() as session, session.begin():
         project = _create_project(
             session,
@@ -128,6 +132,9 @@ def create_project(
                 features=features,
                 diversity=diversity,
                 warm_up=warm_up,
+                overlap=overlap,
+                audit_share=audit_share,
+                recheck_share=recheck_share,
             ),
         )
         _add_members(session, project, members)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple, Protocol
 
@@ -24,16 +24,19 @@ from sqlalchemy.orm import Session
 
 from app.db import connection
 from app.errors import NotFound
+from app.learning.options import STORED_DEFAULTS
 from app.models import Annotation, Item, Lease, ModelVersion, Project, RankEntry, User
 from app.models.base import utcnow
 from app.models.item import UNLABELED
+from app.queue import picks, slots
+from app.queue.picks import Plan
 
 # Concurrent callers all want the best free items, so a round can lose its candidates to a
 # lease committed after its query's snapshot (PostgreSQL: the row lock is already released,
 # SKIP LOCKED does not skip it); every round takes a fresh snapshot. Five rounds were lost in
 # a row once in 12,000 requests of 50 bots on PostgreSQL (an empty answer); twenty are not.
 MAX_ACQUIRE_ROUNDS = 20
-SETTLED = datetime(9999, 1, 1, tzinfo=UTC)  # the lease of a labelled item never expires
+SETTLED = slots.SETTLED
 
 
 class HasId(Protocol):
@@ -82,10 +85,17 @@ def _lease_free(item_id: Any) -> ColumnElement[bool]:
 # The statements of a queue request are built once: building and keying a statement costs
 # several times what SQLite takes to run it (see ``bench/load.py``'s notes in bench/README).
 _items, _leases, _ranks = Item.__table__, Lease.__table__, RankEntry.__table__
+_annotations = Annotation.__table__
 _projects, _versions = Project.__table__, ModelVersion.__table__
 
 _PUBLISHED = (
-    select(_projects.c.id, _versions.c.id, _versions.c.version)
+    select(
+        _projects.c.id,
+        _versions.c.id,
+        _versions.c.version,
+        _projects.c.settings,
+        _projects.c.n_labeled,
+    )
     .select_from(_projects.outerjoin(_versions, _projects.c.current_model_id == _versions.c.id))
     .where(_projects.c.id == bindparam("project_id"))
 )
@@ -97,14 +107,23 @@ _OWN_LEASES = (
         _leases.c.user_id == bindparam("user_id"),
         _leases.c.expires_at > bindparam("now"),
         _leases.c.expires_at < SETTLED,
-        is_unlabeled(_leases.c.item_id),
+        ~exists().where(
+            _annotations.c.item_id == _leases.c.item_id,
+            _annotations.c.user_id == bindparam("user_id"),
+        ),
+        # Others' labels do not end the caller's lease of an item asked of several people
+        # (overlap, or an extra slot for a second opinion); with one, they do.
+        (bindparam("k") > 1) | (_leases.c.slot > 0) | is_unlabeled(_leases.c.item_id),
     )
     .order_by(_items.c.random_key, _items.c.id)
     .limit(bindparam("n"))
 )
 _RENEW = (
     update(_leases)
-    .where(_leases.c.item_id.in_(bindparam("ids", expanding=True)))
+    .where(
+        _leases.c.item_id.in_(bindparam("ids", expanding=True)),
+        _leases.c.user_id == bindparam("holder"),
+    )
     .values(expires_at=bindparam("expires"))
 )
 
@@ -157,7 +176,8 @@ _LOAD = (
 def next_items(
     session: Session, project: HasId, user: HasId, *, limit: int, lease_seconds: int
 ) -> QueueBatch:
-    """Up to ``limit`` items for ``user``: its own unexpired leases first, then new leases.
+    """Up to ``limit`` items for ``user``: its own unexpired leases first, then new leases
+    (the audit sample's and second opinions' share first, see ``app.queue.picks``).
 
     Runs in a write transaction. The published model version is read once, so every
     item of the answer comes from one ranking even if a new one is published meanwhile.
@@ -167,29 +187,57 @@ def next_items(
     now = utcnow()
     expires = now + timedelta(seconds=lease_seconds)
     keys = {"project_id": project.id, "user_id": user.id, "now": now}
-    version_id, version = _published(conn, project.id)
-    ids = list(conn.scalars(_OWN_LEASES, keys | {"n": limit}))
+    plan, version = _plan(conn, project.id)
+    ids = list(conn.scalars(_OWN_LEASES, keys | {"n": limit, "k": plan.overlap}))
     if ids:
-        conn.execute(_RENEW, {"ids": ids, "expires": expires})
+        conn.execute(_RENEW, {"ids": ids, "expires": expires, "holder": user.id})
+    if len(ids) < limit:
+        ids += picks.extra_picks(conn, keys, plan, limit - len(ids), expires)
     for _ in range(MAX_ACQUIRE_ROUNDS):
         if len(ids) >= limit:
             break
-        candidates = _candidates(conn, keys, version_id, limit - len(ids))
-        if not candidates:
+        won = _new_leases(conn, keys, plan, limit - len(ids), expires, exclude=set(ids))
+        if won is None:
             break
-        ids += _acquire(conn, keys, candidates, expires)
-    return QueueBatch(model_version=version, items=_load(conn, ids, version_id))
+        ids += won
+    return QueueBatch(model_version=version, items=_load(conn, ids, plan.version_id))
 
 
-def _published(conn: Connection, project_id: int) -> tuple[int | None, int | None]:
+def _new_leases(
+    conn: Connection,
+    keys: dict[str, Any],
+    plan: Plan,
+    n: int,
+    expires: datetime,
+    exclude: set[int],
+) -> list[int] | None:
+    """One round of leasing up to ``n`` new items; None when no candidate is left."""
+    if plan.overlap == 1:
+        candidates = [i for i in _candidates(conn, keys, plan.version_id, n) if i not in exclude]
+        return _acquire(conn, keys, candidates, expires) if candidates else None
+    found = picks.overlap_candidates(conn, keys, plan, n + len(exclude))
+    candidates = [i for i in found if i not in exclude][:n]
+    if not candidates:
+        return None
+    return slots.acquire(conn, keys, candidates, expires, slots.up_to(plan.overlap))
+
+
+def _plan(conn: Connection, project_id: int) -> tuple[Plan, int | None]:
+    """The project's serving plan and its published model version (None before a model)."""
     row = conn.execute(_PUBLISHED, {"project_id": project_id}).first()
     if row is None:
         raise NotFound(f"project {project_id} not found")
-    _, version_id, version = row
-    if version_id is None:
-        return None, None
+    _, version_id, version, settings, n_labeled = row
+    stored = {**STORED_DEFAULTS, **(settings or {})}
+    plan = Plan(
+        version_id=version_id,
+        overlap=int(stored["overlap"]),
+        audit_share=float(stored["audit_share"]),
+        recheck_share=float(stored["recheck_share"]),
+        n_labeled=n_labeled,
+    )
     # A cold-start ranking (version <= 0, see app.training.jobs) is served, but no model exists.
-    return version_id, (version if version > 0 else None)
+    return plan, (version if version_id is not None and version > 0 else None)
 
 
 def _candidates(
@@ -220,7 +268,7 @@ def _acquire(
     updates nothing and returns nothing, so no item is ever leased to two callers.
     """
     params = keys | {"expires": expires} | {f"item_id_{k}": i for k, i in enumerate(candidates)}
-    won = set(conn.scalars(_upsert(conn, "acquire", len(candidates)), params))
+    won = set(conn.scalars(_upsert(conn, len(candidates)), params))
     return [i for i in candidates if i in won]
 
 
@@ -262,39 +310,29 @@ def lease_again(
 ) -> None:
     """Lease an item to ``user_id`` again (undo of a label), whatever its lease said."""
     expires = utcnow() + timedelta(seconds=lease_seconds)
-    conn = connection(session)
-    conn.execute(
-        _upsert(conn, "again"),
-        {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": expires},
-    )
+    slots.claim(connection(session), project_id, [item_id], user_id, expires)
 
 
 def settle(session: Session, project_id: int, item_ids: Sequence[int], user_id: int) -> None:
-    """Turn the items' leases into permanent claims: they have been labelled.
+    """Turn the caller's leases of the items into permanent claims: they have been labelled.
 
     The row is kept (not deleted) on purpose: a concurrent ``_acquire`` that raced past the
     candidate query then meets this row and, once this transaction commits, finds it
-    unexpired, so a labelled item can never be leased again.
+    unexpired, so a labelled item can never be leased again beyond its overlap.
     """
-    conn = connection(session)
-    rows = [
-        {"item_id": item_id, "project_id": project_id, "user_id": user_id, "expires": SETTLED}
-        for item_id in item_ids
-    ]
-    conn.execute(_upsert(conn, "settle"), rows)  # one row: a plain execute
+    slots.claim(connection(session), project_id, item_ids, user_id, SETTLED)
 
 
-def _upsert(conn: Connection, kind: str, rows: int = 1) -> Insert:
-    return _upsert_statement(conn.dialect.name, kind, rows)
+def _upsert(conn: Connection, rows: int) -> Insert:
+    return _upsert_statement(conn.dialect.name, rows)
 
 
 @cache
-def _upsert_statement(dialect: str, kind: str, rows: int) -> Insert:
-    """The lease upserts, built once per dialect (and per row count for ``acquire``).
+def _upsert_statement(dialect: str, rows: int) -> Insert:
+    """The k = 1 lease of ``rows`` items (slot 0), built once per dialect and row count.
 
-    ``acquire`` takes over only an expired lease, ``again`` and ``settle`` any lease; the
-    parameters are ``item_id`` (``item_id_<k>`` for ``acquire``), ``project_id``,
-    ``user_id``, ``expires`` and, for ``acquire``, ``now``.
+    It takes over only an expired lease; the parameters are ``item_id_<k>``, ``project_id``,
+    ``user_id``, ``expires`` and ``now``.
     """
     insert: postgresql.Insert | sqlite.Insert = (
         postgresql if dialect == "postgresql" else sqlite
@@ -304,22 +342,16 @@ def _upsert_statement(dialect: str, kind: str, rows: int) -> Insert:
         "user_id": bindparam("user_id"),
         "expires_at": bindparam("expires"),
     }
-    if kind == "acquire":
-        values = [{"item_id": bindparam(f"item_id_{k}"), **common} for k in range(rows)]
-        # A multi-row VALUES is never in SQLAlchemy's compiled cache: one row is the usual ask.
-        stmt = insert.values(values[0] if rows == 1 else values)
-        set_ = {
-            "user_id": stmt.excluded.user_id,
-            "expires_at": stmt.excluded.expires_at,
-            "skipped": False,
-        }
-        return stmt.on_conflict_do_update(
-            index_elements=[_leases.c.item_id, _leases.c.slot],
-            set_=set_,
-            where=_leases.c.expires_at <= bindparam("now"),
-        ).returning(_leases.c.item_id)
-    stmt = insert.values({"item_id": bindparam("item_id"), **common})
-    set_ = {"expires_at": stmt.excluded.expires_at, "user_id": stmt.excluded.user_id}
-    if kind == "again":
-        set_["skipped"] = False
-    return stmt.on_conflict_do_update(index_elements=[_leases.c.item_id, _leases.c.slot], set_=set_)
+    values = [{"item_id": bindparam(f"item_id_{k}"), **common} for k in range(rows)]
+    # A multi-row VALUES is never in SQLAlchemy's compiled cache: one row is the usual ask.
+    stmt = insert.values(values[0] if rows == 1 else values)
+    set_ = {
+        "user_id": stmt.excluded.user_id,
+        "expires_at": stmt.excluded.expires_at,
+        "skipped": False,
+    }
+    return stmt.on_conflict_do_update(
+        index_elements=[_leases.c.item_id, _leases.c.slot],
+        set_=set_,
+        where=_leases.c.expires_at <= bindparam("now"),
+    ).returning(_leases.c.item_id)
