@@ -13,6 +13,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -53,4 +54,13 @@ Index(
     Item.random_key,
     sqlite_where=UNLABELED,
     postgresql_where=UNLABELED,
+)
+# A project's audit items (a few per cent of its labels): counted by every queue request.
+AUDIT = Item.__table__.c.audit == true()
+Index(
+    "ix_items_audit",
+    Item.project_id,
+    Item.random_key,
+    sqlite_where=AUDIT,
+    postgresql_where=AUDIT,
 )

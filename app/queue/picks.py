@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, exists, func, select, update
 
 from app.models import Adjudication, Annotation, Item, LabelIssue, Lease, RankEntry
-from app.models.item import UNLABELED
+from app.models.item import AUDIT, UNLABELED
 from app.queue import slots
 
 _items, _ranks, _leases = Item.__table__, RankEntry.__table__, Lease.__table__
@@ -75,10 +75,10 @@ def _random(scope: Any) -> Any:
 
 
 _RANDOM = _random(True)
-_AUDIT_MARKED = _random(_items.c.audit)
+_AUDIT_MARKED = _random(AUDIT)
 _AUDIT_NEW = _random(~_items.c.audit)
-_N_AUDIT = select(func.count()).where(
-    _items.c.project_id == bindparam("project_id"), _items.c.audit
+_N_AUDIT = select(func.count()).where(  # the scope of ix_items_audit
+    _items.c.project_id == bindparam("project_id"), AUDIT
 )
 _MARK_AUDIT = (
     update(_items).where(_items.c.id.in_(bindparam("ids", expanding=True))).values(audit=True)

@@ -9,7 +9,9 @@
 * ``label_issues``: labelled items ranked by how likely their label is wrong, replaced by each
   training run (confident learning on out-of-fold probabilities).
 * ``items.audit``: the item was served as part of the uniformly random audit sample; its labels
-  measure the model and are never trained on.
+  measure the model and are never trained on. The partial index ``ix_items_audit`` holds only
+  those items: every queue request counts a project's audit items, and the count must not read
+  the pool.
 
 ``users`` and ``projects`` are never rebuilt (see revision 0007); ``leases`` is, on SQLite.
 
@@ -46,6 +48,14 @@ def upgrade() -> None:
     op.add_column("annotations", sa.Column("comment", sa.Text(), nullable=True))
     op.add_column(
         "items", sa.Column("audit", sa.Boolean(), server_default=sa.false(), nullable=False)
+    )
+    audit = sa.column("audit") == sa.true()
+    op.create_index(
+        "ix_items_audit",
+        "items",
+        ["project_id", "random_key"],
+        sqlite_where=audit,
+        postgresql_where=audit,
     )
     op.create_table(
         "adjudications",
@@ -85,6 +95,7 @@ def downgrade() -> None:
     op.drop_table("label_issues")
     op.drop_index(op.f("ix_adjudications_project_id"), table_name="adjudications")
     op.drop_table("adjudications")
+    op.drop_index("ix_items_audit", table_name="items")
     op.drop_column("items", "audit")  # in place (SQLite 3.35+): triggers on items/annotations stay
     op.drop_column("annotations", "comment")
     op.drop_column("annotations", "flag")
