@@ -36,7 +36,18 @@ from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
 from app.training.predictor import Predictor
 from app.users.endpoints import router as accounts_router
-from app.web import annotate, audit, auth, imports, items, members, projects, review, users
+from app.web import (
+    annotate,
+    audit,
+    auth,
+    docs,
+    imports,
+    items,
+    members,
+    projects,
+    review,
+    users,
+)
 from app.web.ratelimit import LoginLimiter
 from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
 from app.web.templating import ROOT, is_htmx, render
@@ -100,6 +111,8 @@ def create_app(
         version="1.0",
         summary="Active-learning annotation: label, retrain in the background, re-rank.",
         lifespan=lifespan,
+        docs_url=None,  # served by app.web.docs from vendored files, under the CSP
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.rate_limiter = ApiLimiter(settings)
@@ -109,7 +122,7 @@ def create_app(
     _middleware(app, settings)
     app.include_router(api_router())
     app.include_router(health_router, include_in_schema=False)
-    for module in (auth, projects, members, items, imports, annotate, review, users, audit):
+    for module in (auth, projects, members, items, imports, annotate, review, users, audit, docs):
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     _error_handlers(app)

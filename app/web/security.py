@@ -26,13 +26,14 @@ log = logging.getLogger("labelloop")
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+CSP_HEADER = b"content-security-policy"
+CSP_TEMPLATE = (
+    "default-src 'self'; script-src 'self'; style-src {style}; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
+CSP = CSP_TEMPLATE.format(style="'self'")
 SECURITY_HEADERS = [
-    (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
     (b"referrer-policy", b"same-origin"),
@@ -188,8 +189,19 @@ WebUser = Annotated[User, Depends(web_user)]
 WebAdmin = Annotated[User, Depends(web_admin)]
 
 
+def csp_with_style_nonce(nonce: str, hashes: tuple[str, ...] = ()) -> str:
+    """The site's CSP, except that ``<style>`` elements carrying ``nonce`` (or whose text has
+    one of the sha256 ``hashes``) apply: for a page whose vendored library injects its styles
+    (ReDoc); scripts stay ``'self'`` only."""
+    sources = " ".join([f"'nonce-{nonce}'", *(f"'sha256-{h}'" for h in hashes)])
+    return CSP_TEMPLATE.format(style=f"'self' {sources}")
+
+
 class SecurityHeadersMiddleware:
     """Adds CSP and the usual hardening headers to every response.
+
+    A response that sets its own CSP (built by ``csp_with_style_nonce``) keeps it; every
+    other response gets ``CSP``.
 
     With ``hsts`` (the site is public over HTTPS) browsers are also told to use only HTTPS
     for a year, so a later plain-HTTP link cannot expose the session cookie.
@@ -206,8 +218,10 @@ class SecurityHeadersMiddleware:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = list(message["headers"]) + self.headers
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == CSP_HEADER for name, _ in headers):
+                    headers.append((CSP_HEADER, CSP.encode()))
+                message["headers"] = headers + self.headers
             await send(message)
 
         await self.app(scope, receive, with_headers)

@@ -371,7 +371,6 @@ PUBLIC: dict[tuple[str, str], str] = {
     ("GET", "/openapi.json"): "/openapi.json",
     ("GET", "/health"): "/health",  # for load balancers; says nothing about users or data
     ("GET", "/docs"): "/docs",
-    ("GET", "/docs/oauth2-redirect"): "/docs/oauth2-redirect",
     ("GET", "/redoc"): "/redoc",
     ("MOUNT", "/static"): "/static/app.css",
 }
