@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import secrets
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,8 +14,7 @@ from app.errors import AppError, Invalid
 from app.fields import PathId, Text
 from app.items import jobs
 from app.items import service as items
-from app.items.formats import ImportFormatError, detect_format, preview
-from app.items.uploads import uploads_dir
+from app.items.uploads import keep_and_preview, uploads_dir
 from app.models import ImportStatus
 from app.projects.service import get_project
 from app.routing import GuardedRoute
@@ -50,37 +47,16 @@ def upload_preview(
     user: WebUser,
     file: Annotated[UploadFile, File()],
 ) -> HTMLResponse:
-    """Keep the uploaded file aside and show its columns and first rows for mapping."""
+    """Keep the uploaded file aside and show its layout, columns and first rows for mapping."""
+    context: dict[str, Any] = {"current_user": user, "project": project}
     try:
-        fmt = detect_format(file.filename)
-    except ImportFormatError as exc:
-        raise AppError(exc.message, status_code=exc.status_code) from None
-    upload_id = f"{secrets.token_urlsafe(18)}.{fmt}"  # the client's file name is never a path
-    with (_uploads(settings) / upload_id).open("wb") as out:
-        shutil.copyfileobj(file.file, out, length=1 << 20)
-    with (_uploads(settings) / upload_id).open("rb") as fh:
-        peek = preview(fh, fmt)
-    context = {
-        "current_user": user,
-        "project": project,
-        "upload_id": upload_id,
-        "filename": file.filename or "upload",
-        "preview": peek,
-        "guess": _guess(peek.columns),
-    }
+        context["kept"] = keep_and_preview(settings, project, file.file, file.filename)
+    except AppError as exc:  # shown in place of the mapping form, which it replaces
+        context.update(problem=exc.message, filename=file.filename or "upload")
+        return render(
+            request, "projects/import.html", context, block="mapping", status_code=exc.status_code
+        )
     return render(request, "projects/import.html", context, block="mapping")
-
-
-def _guess(columns: list[str]) -> dict[str, str]:
-    lower = {c.lower(): c for c in columns}
-    pick = {}
-    for field, names in (
-        ("text", ("text", "sentence", "body", "content")),
-        ("label", ("label", "category", "class", "intent", "labels")),
-        ("id", ("id", "uid", "key")),
-    ):
-        pick[field] = next((lower[n] for n in names if n in lower), "")
-    return pick
 
 
 @router.post("/projects/{project_id}/import", response_class=HTMLResponse)

@@ -51,6 +51,39 @@ def test_imports_csv_with_seed_labels(client: TestClient, db: Database, admin: s
     assert (counts["n_items"], counts["n_labeled"], counts["n_unlabeled"]) == (3, 2, 1)
 
 
+def _texts(client: TestClient, pid: int, token: str) -> list[tuple[str | None, str, list[str]]]:
+    page = client.get(f"/api/v1/projects/{pid}/items", headers=auth(token)).json()
+    return [
+        (i["external_id"], i["text"], i["latest"]["labels"] if i["latest"] else [])
+        for i in page["items"]
+    ]
+
+
+def test_a_semicolon_separated_csv_imports_by_its_semicolons(
+    client: TestClient, db: Database, admin: str
+) -> None:
+    project = create_project(db, labels=["food", "weather"])
+    data = b"msg_id;utterance;intent\nm1;pasta, then cake;food\nm2;rain all day;weather\n"
+    form = {"text_field": "utterance", "label_field": "intent", "id_field": "msg_id"}
+    response = _upload(client, project.id, admin, "chat.csv", data, **form)
+    assert response.status_code == 201, response.text
+    assert _texts(client, project.id, admin) == [
+        ("m1", "pasta, then cake", ["food"]),
+        ("m2", "rain all day", ["weather"]),
+    ]
+
+
+def test_a_windows_1252_csv_imports_its_accented_texts(
+    client: TestClient, db: Database, admin: str
+) -> None:
+    project = create_project(db, labels=["food", "weather"])
+    data = "text,label\ncafé au lait,food\ntrès froid – neige,weather\n".encode("cp1252")
+    response = _upload(client, project.id, admin, "excel.csv", data)
+    assert response.status_code == 201, response.text
+    texts = [text for _, text, _ in _texts(client, project.id, admin)]
+    assert texts == ["café au lait", "très froid – neige"]
+
+
 def test_identical_texts_are_stored_once(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
     rows = [{"text": "same text"}, {"text": "other"}, {"text": "same text"}]
@@ -88,12 +121,13 @@ def test_json_array_import(client: TestClient, db: Database, admin: str) -> None
 BAD_FILES = [
     ("missing text column", "x.csv", b"id,body\n1,hello\n", {}, 422, "text"),
     ("unknown label", "x.csv", CSV.replace("weather", "music").encode(), {}, 422, "row 2"),
-    ("invalid utf-8", "x.csv", b"text\nok\n\xff\xfe bad\n", {}, 422, "UTF-8"),
+    ("invalid utf-8", "x.csv", "text\nnaïve\n".encode() + b"\xff\xfe bad\n", {}, 422, "UTF-8"),
     ("empty text", "x.jsonl", b'{"text": "fine"}\n{"text": "  "}\n', {}, 422, "row 2"),
     ("empty file", "x.csv", b"", {}, 422, "empty"),
-    ("unknown format", "x.xlsx", b"text\nhello\n", {}, 415, "format"),
+    ("unknown format", "x.docx", b"text\nhello\n", {}, 415, "format"),
     ("named label field absent", "x.csv", b"text\nhi\n", {"label_field": "cat"}, 422, "cat"),
     ("id twice in file", "x.csv", b"id,text\n7,a\n7,b\n", {}, 422, "row 2"),
+    ("spreadsheet", "x.xlsx", b"PK\x03\x04sheet", {}, 415, "save it as CSV"),
 ]
 
 

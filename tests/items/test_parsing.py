@@ -195,8 +195,13 @@ def test_csv_without_a_required_column_names_it(field: str, option: str) -> None
     assert str(error).startswith(f'missing column "{field}"; the file\'s columns are: text')
 
 
-def test_tab_separated_file_uploaded_as_csv_gets_a_hint() -> None:
-    assert "upload it as TSV" in str(parse_error("text\tlabel\nhi\tx\n"))
+def test_tab_separated_file_named_csv_is_read_by_its_tabs() -> None:
+    assert parse("text\tlabel\nhi, there\tx\n") == [Record(1, "hi, there", ("x",), None)]
+
+
+def test_semicolon_separated_csv_is_read_by_its_semicolons() -> None:
+    records = parse("msg_id;utterance;intent\nm1;hi, there;greet\n", text_field="utterance")
+    assert records == [Record(1, "hi, there", (), None)]
 
 
 def test_csv_with_a_duplicate_column_name_is_refused() -> None:
@@ -262,21 +267,27 @@ def test_csv_with_only_a_header_has_no_data_rows() -> None:
     assert str(parse_error("text,label\n\n")) == "the file has no data rows"
 
 
+# A UTF-8 BOM (or UTF-8 text before it) says the file is UTF-8: a stray byte is an error then,
+# not a sign of a legacy encoding (see test_sniff.py).
+BOM = b"\xef\xbb\xbf"
+
+
 def test_csv_invalid_utf8_names_the_row_and_line() -> None:
-    error = parse_error("text,label\nok,a\ncaf\xe9,b\n".encode("latin-1"))
+    error = parse_error(BOM + "text,label\nok,a\ncaf\xe9,b\n".encode("latin-1"))
     assert str(error) == (
-        "row 2 (line 3): the file is not valid UTF-8 (byte 0xE9 at byte 19); save it as UTF-8"
+        "row 2 (line 3): the file is not valid UTF-8 (byte 0xE9 at byte 22); save it as UTF-8"
     )
     assert error.row == 2
 
 
 def test_csv_invalid_utf8_inside_a_multiline_field_names_its_physical_line() -> None:
-    data = 'text,label\n"first\nsecond\ncaf\xe9",a\n'.encode("latin-1")
+    data = BOM + 'text,label\n"first\nsecond\ncaf\xe9",a\n'.encode("latin-1")
     assert str(parse_error(data)).startswith("row 1 (line 4): the file is not valid UTF-8")
 
 
 def test_csv_invalid_utf8_in_the_header_names_line_1() -> None:
-    assert str(parse_error(b"t\xffext\nhi\n")).startswith("line 1: the file is not valid UTF-8")
+    error = parse_error(BOM + b"t\xffext\nhi\n")
+    assert str(error).startswith("line 1: the file is not valid UTF-8")
 
 
 def test_csv_truncated_utf8_at_the_end_is_invalid() -> None:
@@ -284,7 +295,7 @@ def test_csv_truncated_utf8_at_the_end_is_invalid() -> None:
 
 
 def test_csv_invalid_utf8_is_found_with_tiny_reads_too() -> None:
-    stream = byte_by_byte("text\nok\nbad \xe9 here\n".encode("latin-1"))
+    stream = byte_by_byte("text\nnaïve\n".encode() + "bad \xe9 here\n".encode("latin-1"))
     with pytest.raises(ImportFormatError, match=r"^row 2 \(line 3\): the file is not valid UTF-8"):
         list(iter_records(cast(Any, stream), "csv"))
 

@@ -6,6 +6,8 @@ add it to ``_REGISTERED`` below (see the module docstring of ``base`` for the co
 
 from __future__ import annotations
 
+import codecs
+import dataclasses
 from collections.abc import Iterator
 from pathlib import PurePath
 from typing import BinaryIO
@@ -21,6 +23,8 @@ from app.items.formats.base import (
 from app.items.formats.delimited import CSV, TSV
 from app.items.formats.jsonarray import JSON_ARRAY
 from app.items.formats.jsonl import JSONL
+from app.items.formats.sniff import encoding_name
+from app.items.formats.source import bad_byte_message, check_head, sniff_head
 
 __all__ = [
     "EXPORT_FORMATS",
@@ -44,6 +48,8 @@ FORMATS: tuple[str, ...] = tuple(REGISTRY)
 EXPORT_FORMATS: tuple[str, ...] = tuple(f.name for f in _REGISTERED if f.write is not None)
 PREVIEW_BYTES = 256 * 1024
 _BY_EXTENSION = {ext: fmt.name for fmt in _REGISTERED for ext in fmt.extensions}
+SPREADSHEETS = (".xlsx", ".xlsm", ".xls", ".ods", ".numbers")
+SAVE_AS_CSV = 'save it as CSV (in Excel: File, Save As, "CSV UTF-8"), then upload the .csv file'
 
 
 def get(name: str) -> FileFormat:
@@ -60,13 +66,15 @@ def detect_format(filename: str | None, explicit: str | None = None) -> Format:
         if name in REGISTRY:
             return name
         unsupported(f'unsupported format "{explicit.strip()}"; use one of: {", ".join(FORMATS)}')
+    extensions = ", ".join(_BY_EXTENSION)
     if not filename:
-        unsupported(f"the upload has no file name; choose its format ({', '.join(FORMATS)})")
+        unsupported(f"the upload has no file name; name it {extensions}")
     suffix = PurePath(filename).suffix.lower()
     if suffix in _BY_EXTENSION:
         return _BY_EXTENSION[suffix]
-    extensions = ", ".join(_BY_EXTENSION)
-    unsupported(f'cannot tell the format of "{filename}"; name it {extensions} or choose a format')
+    if suffix in SPREADSHEETS:
+        unsupported(f'"{filename}" is a spreadsheet, which is not imported as it is: {SAVE_AS_CSV}')
+    unsupported(f'cannot tell the format of "{filename}" from its name; name it {extensions}')
 
 
 def iter_records(
@@ -101,6 +109,40 @@ def iter_records(
 
 
 def preview(stream: BinaryIO, fmt: Format) -> Preview:
-    """Columns and up to five rows from the start of the file (problems show up at import)."""
+    """The layout, encoding, columns and first rows of an upload, read as the import will.
+
+    Raises ImportFormatError for a file no mapping can import: binary, empty, undecodable
+    within the first PREVIEW_BYTES, or (read to its end) without data rows.
+    """
     head = stream.read(PREVIEW_BYTES)
-    return get(fmt).preview(head.decode("utf-8-sig", errors="replace"))
+    complete = not stream.read(1)
+    check_head(head)
+    codec = sniff_head(head) if get(fmt).legacy_encodings else "utf-8"
+    found = get(fmt).preview(_decode(head, codec, complete), complete)
+    if found.total == 0 and found.columns and fmt in ("csv", "tsv"):
+        columns = ", ".join(found.columns[:20])
+        raise ImportFormatError(f"the file has a header ({columns}) but no data rows")
+    if found.total == 0:
+        raise ImportFormatError("the file has no data rows")
+    return dataclasses.replace(found, encoding=encoding_name(codec))
+
+
+def _decode(head: bytes, codec: str, complete: bool) -> str:
+    """The start of the file as text; the first bad byte (or NUL) raises, naming its line."""
+    bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
+    body = head[bom:]
+    nul = body.find(b"\x00")
+    good = body if nul < 0 else body[:nul]
+    try:
+        text = codecs.getincrementaldecoder(codec)("strict").decode(good, complete or nul >= 0)
+    except UnicodeDecodeError as exc:
+        nul, byte = exc.start, body[exc.start]
+    else:
+        byte = 0
+    if nul >= 0:
+        line = body[:nul].count(b"\n") + 1
+        message = bad_byte_message(byte, bom + nul, encoding_name(codec))
+        raise ImportFormatError(f"line {line}: {message}")
+    if not text.strip():
+        raise ImportFormatError("the file is empty")
+    return text

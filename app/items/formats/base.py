@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, NoReturn, TypedDict
 
 MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
-PREVIEW_ROWS = 5
+PREVIEW_ROWS = 10  # rows the preview shows
+SAMPLE_ROWS = 100  # rows a preview reads, to guess the columns from
 
 
 class ImportFormatError(ValueError):
@@ -58,7 +59,15 @@ class Preview:
     """The columns and first rows of an upload, for the field-mapping form."""
 
     columns: list[str]
-    rows: list[list[str]]
+    rows: list[list[str]]  # up to SAMPLE_ROWS
+    kind: str = ""  # how the file is laid out: "semicolon-separated", "JSON Lines"
+    total: int | None = None  # every data row, when the preview read the whole file
+    encoding: str = "UTF-8"  # as people name it (sniff.encoding_name)
+
+    @property
+    def description(self) -> str:
+        """What the preview says the file is: "semicolon-separated, UTF-8"."""
+        return ", ".join(part for part in (self.kind, self.encoding) if part)
 
 
 class ExportRow(TypedDict):
@@ -78,7 +87,8 @@ class ExportRow(TypedDict):
 
 
 Reader = Callable[[BinaryIO, ReadOptions], Iterator[Record]]
-Previewer = Callable[[str], Preview]  # the decoded start of the file -> its first rows
+# the decoded start of the file, and whether it is the whole file -> its first rows
+Previewer = Callable[[str, bool], Preview]
 Writer = Callable[[Iterable[ExportRow], bool], Iterator[str]]  # rows, multi_label -> lines
 
 
@@ -89,8 +99,11 @@ class FileFormat:
     name: str
     extensions: tuple[str, ...]  # lower case, with the dot: (".csv",)
     read: Reader  # stream validated records in file order; raise ImportFormatError
-    preview: Previewer  # columns and up to PREVIEW_ROWS rows; never raises
+    preview: Previewer  # columns and up to SAMPLE_ROWS rows; never raises
     write: Writer | None = None  # export lines (a header first, if any); None: not exportable
+    # Whether a file that is not UTF-8 may be in a legacy encoding (sniffed, then transcoded):
+    # spreadsheets save CSV in the Windows code page; JSON is UTF-8 by its RFC (8259).
+    legacy_encodings: bool = False
 
 
 class Problem(Exception):
@@ -118,13 +131,13 @@ def unsupported(message: str) -> NoReturn:
     raise ImportFormatError(message, status_code=415)
 
 
-def objects_preview(objects: list[dict[str, object]]) -> Preview:
+def objects_preview(objects: list[dict[str, object]], kind: str, total: int | None) -> Preview:
     """A preview of JSON objects: every key seen is a column, in order of first appearance."""
     columns: list[str] = []
     for obj in objects:
         columns += [key for key in obj if key not in columns]
     rows = [[_cell(obj.get(c)) for c in columns] for obj in objects]
-    return Preview(columns, rows)
+    return Preview(columns, rows, kind=kind, total=total)
 
 
 def _cell(value: object) -> str:

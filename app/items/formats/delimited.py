@@ -1,6 +1,7 @@
 """CSV and TSV: one header row naming the columns, then one record per row.
 
-The two differ only in their delimiter; only CSV is exported, with spreadsheet formulas
+The two differ only in the delimiter their name promises; the file's own (comma, semicolon,
+tab or pipe) is sniffed from its start. Only CSV is exported, with spreadsheet formulas
 neutralised (OWASP CSV injection).
 """
 
@@ -14,7 +15,7 @@ from functools import partial
 from typing import Any, BinaryIO, Protocol, TextIO
 
 from app.items.formats.base import (
-    PREVIEW_ROWS,
+    SAMPLE_ROWS,
     ExportRow,
     FileFormat,
     ImportFormatError,
@@ -26,6 +27,7 @@ from app.items.formats.base import (
     fail,
 )
 from app.items.formats.fields import build_record, clean_labels, optional_field, strip_or_none
+from app.items.formats.sniff import delimiter_name, delimiter_of
 from app.items.formats.source import CHUNK_BYTES, Source
 
 EXPORT_COLUMNS = (
@@ -65,13 +67,14 @@ class _RowReader(Protocol):
 
 def read(stream: BinaryIO, options: ReadOptions, *, delimiter: str) -> Iterator[Record]:
     """Stream the records of a delimited file, the first non-blank row being the header."""
-    source = Source(stream)
+    source = Source(stream, legacy_encodings=True)
+    delimiter = delimiter_of(source.head_text(), delimiter)
     _raise_csv_field_limit(options.record_limit)
     text = io.TextIOWrapper(io.BufferedReader(source, CHUNK_BYTES), "utf-8", newline="")
     reader = csv.reader(
         _bounded_lines(text, options.record_limit), delimiter=delimiter, strict=True
     )
-    columns = _read_header(reader, options, delimiter)
+    columns = _read_header(reader, options)
     row = 0
     while (next_row := _next_row(reader, options, row + 1)) is not None:
         line, cells = next_row
@@ -116,7 +119,7 @@ def _bounded_lines(text: TextIO, limit: int) -> Iterator[str]:
         yield line
 
 
-def _read_header(reader: _RowReader, options: ReadOptions, delimiter: str) -> _Columns:
+def _read_header(reader: _RowReader, options: ReadOptions) -> _Columns:
     """Read the first non-blank line as the header and find the columns in it."""
     while True:
         next_row = _next_row(reader, options, None)
@@ -128,9 +131,9 @@ def _read_header(reader: _RowReader, options: ReadOptions, delimiter: str) -> _C
     _check_unique(names)
     return _Columns(
         names=names,
-        text=_column(names, options.text_field, delimiter),
-        label=_optional_column(names, options.label_field, options.label_required, delimiter),
-        id=_optional_column(names, options.id_field, options.id_required, delimiter),
+        text=_column(names, options.text_field),
+        label=_optional_column(names, options.label_field, options.label_required),
+        id=_optional_column(names, options.id_field, options.id_required),
     )
 
 
@@ -142,30 +145,19 @@ def _check_unique(names: tuple[str, ...]) -> None:
         seen.add(name)
 
 
-def _column(names: tuple[str, ...], field: str, delimiter: str) -> int:
+def _column(names: tuple[str, ...], field: str) -> int:
     """Index of the column called `field`; ImportFormatError when there is none."""
     if field in names:
         return names.index(field)
     listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-    hint = _delimiter_hint(names, delimiter)
-    raise ImportFormatError(f'missing column "{field}"; the file\'s columns are: {listed}{hint}')
+    raise ImportFormatError(f'missing column "{field}"; the file\'s columns are: {listed}')
 
 
-def _optional_column(
-    names: tuple[str, ...], field: str | None, required: bool, delimiter: str
-) -> int | None:
+def _optional_column(names: tuple[str, ...], field: str | None, required: bool) -> int | None:
     """Index of the column called `field`; None when absent and not required."""
     if field is None or (field not in names and not required):
         return None
-    return _column(names, field, delimiter)
-
-
-def _delimiter_hint(names: tuple[str, ...], delimiter: str) -> str:
-    if len(names) == 1 and delimiter == "," and "\t" in names[0]:
-        return " (the file looks tab-separated: upload it as TSV)"
-    if len(names) == 1 and delimiter == "\t" and "," in names[0]:
-        return " (the file looks comma-separated: upload it as CSV)"
-    return ""
+    return _column(names, field)
 
 
 def _record(cells: list[str], columns: _Columns, options: ReadOptions, row: int) -> Record | None:
@@ -221,20 +213,32 @@ def _describe_csv_error(exc: Exception, options: ReadOptions) -> str:
 # --- preview ---------------------------------------------------------------------------------
 
 
-def preview(text: str, *, delimiter: str) -> Preview:
-    """The header and up to five rows; the last line is left out, as it may be cut off."""
+def preview(text: str, complete: bool, *, delimiter: str) -> Preview:
+    """The header and up to SAMPLE_ROWS rows, read with the sniffed delimiter; the last line
+    of a partial start is left out (it may be cut off), every row of a whole file is kept."""
+    delimiter = delimiter_of(text, delimiter)
     lines = text.splitlines(keepends=True)
-    if len(lines) > 1:
-        lines = lines[:-1]  # the last line may be cut off mid-row
-    reader = csv.reader(io.StringIO("".join(lines)), delimiter=delimiter)
-    rows = []
-    for row in reader:
-        rows.append(row)
-        if len(rows) > PREVIEW_ROWS:
-            break
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]
+    rows: list[list[str]] = []
+    total = 0
+    try:
+        for row in csv.reader(io.StringIO("".join(lines)), delimiter=delimiter):
+            if not any(cell.strip() for cell in row):
+                continue
+            total += 1
+            if len(rows) <= SAMPLE_ROWS:
+                rows.append(row)
+            elif not complete:
+                break
+    except csv.Error:
+        complete = False  # the import names the row
     if not rows:
-        return Preview([], [])
-    return Preview(rows[0], rows[1:])
+        return Preview([], [], kind=delimiter_name(delimiter), total=0 if complete else None)
+    header = [cell.strip() for cell in rows[0]]
+    return Preview(
+        header, rows[1:], kind=delimiter_name(delimiter), total=total - 1 if complete else None
+    )
 
 
 # --- write -----------------------------------------------------------------------------------
@@ -276,10 +280,12 @@ CSV = FileFormat(
     read=partial(read, delimiter=","),
     preview=partial(preview, delimiter=","),
     write=write_csv,
+    legacy_encodings=True,
 )
 TSV = FileFormat(
     name="tsv",
     extensions=(".tsv", ".tab"),
     read=partial(read, delimiter="\t"),
     preview=partial(preview, delimiter="\t"),
+    legacy_encodings=True,
 )

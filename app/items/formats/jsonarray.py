@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import ijson
 
 from app.items.formats.base import (
-    PREVIEW_ROWS,
+    SAMPLE_ROWS,
     BadValue,
     FileFormat,
     ImportFormatError,
@@ -217,20 +217,24 @@ def _check_depth(depth: int) -> None:
         raise Problem(f"the JSON is nested more than {_MAX_JSON_DEPTH} levels deep")
 
 
-def preview(text: str) -> Preview:
+def preview(text: str, complete: bool) -> Preview:
     """The first objects found in the text, each decoded from its opening brace."""
     decoder = json.JSONDecoder()
     start = text.find("{")
     found: list[dict[str, object]] = []
-    while start != -1 and len(found) < PREVIEW_ROWS:
+    total = 0
+    while start != -1 and (complete or len(found) < SAMPLE_ROWS):
         try:
             value, end = decoder.raw_decode(text, start)
         except ValueError:
+            complete = False
             break
         if isinstance(value, dict):
-            found.append(value)
+            total += 1
+            if len(found) < SAMPLE_ROWS:
+                found.append(value)
         start = text.find("{", end)
-    return objects_preview(found)
+    return objects_preview(found, "JSON array", total if complete else None)
 
 
 JSON_ARRAY = FileFormat(name="json", extensions=(".json",), read=read, preview=preview)

@@ -9,7 +9,7 @@ from typing import Any, BinaryIO
 
 from app import jsonbody
 from app.items.formats.base import (
-    PREVIEW_ROWS,
+    SAMPLE_ROWS,
     ExportRow,
     FileFormat,
     ImportFormatError,
@@ -65,17 +65,21 @@ def _load_line(raw: bytes) -> Any:
     return value
 
 
-def preview(text: str) -> Preview:
+def preview(text: str, complete: bool) -> Preview:
     """The objects among the first lines (lines that are not objects are passed over)."""
+    lines = text.splitlines()
+    if not complete and len(lines) > 1:
+        lines = lines[:-1]  # may be cut off
     found = []
-    for line in text.splitlines()[: PREVIEW_ROWS * 2]:
+    for line in lines:
         try:
             value = json.loads(line)
         except ValueError:
             continue
         if isinstance(value, dict):
             found.append(value)
-    return objects_preview(found[:PREVIEW_ROWS])
+    total = len(found) if complete else None
+    return objects_preview(found[:SAMPLE_ROWS], "JSON Lines", total)
 
 
 def write(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
