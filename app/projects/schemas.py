@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from app.fields import Text
@@ -43,12 +50,28 @@ def _check_distinct(labels: list[str]) -> None:
         seen[key] = label
 
 
+def _check_count(labels: list[str], *, multi_label: bool) -> None:
+    """Refuse a label set no model can learn: none at all, or a single-label project with one
+    label (every item would get it, so there is never a second class to train on)."""
+    if multi_label and not labels:
+        raise ValueError("a project needs at least one label; none were given")
+    if not multi_label and not labels:
+        raise ValueError("a single-label project needs at least two labels; none were given")
+    if not multi_label and len(labels) == 1:
+        raise ValueError(
+            f"a single-label project needs at least two labels; only {labels[0]!r} was given: "
+            "every item would get it, so no model could be trained. Add another label, or "
+            "allow several labels per item (multi-label)"
+        )
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     name: Text = Field(min_length=1, max_length=200)
-    labels: list[Text] = Field(min_length=1, max_length=MAX_LABELS)
+    # before ``labels``, whose check needs it; the lower bounds are ``_check_count``'s
     multi_label: bool = False
+    labels: list[Text] = Field(max_length=MAX_LABELS, json_schema_extra={"minItems": 1})
     strategy: str = _option("strategy")
     batch_size: int = _option("batch_size")
     diversity: bool = _option("diversity")
@@ -69,12 +92,13 @@ class ProjectCreate(BaseModel):
 
     @field_validator("labels")
     @classmethod
-    def _labels(cls, value: list[str]) -> list[str]:
+    def _labels(cls, value: list[str], info: ValidationInfo) -> list[str]:
         labels = [label.strip() for label in value]
         if any(not label or len(label) > 200 for label in labels):
             raise ValueError("labels must be non-blank strings of at most 200 characters")
         labels = [clean_label(label) for label in labels]
         _check_distinct(labels)
+        _check_count(labels, multi_label=info.data.get("multi_label") is True)
         return labels
 
     @field_validator("strategy")

@@ -49,12 +49,16 @@ def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI)
         label_events=0,
         pool_version=0,
     )
-    session.add(project)
     try:
+        # added inside the savepoint, so that its rollback also forgets the project and the
+        # session stays usable (the web form is shown again in the same transaction)
         with session.begin_nested():
+            session.add(project)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"a project named {data.name!r} already exists") from None
+        raise Conflict(
+            f"a project named {data.name!r} already exists; choose another name"
+        ) from None
     if actor.user is not None:  # the creator manages it (an instance admin too: harmless)
         members.join(session, project, actor.user, ProjectRole.MANAGER)
     detail = {

@@ -12,13 +12,13 @@ from sqlalchemy.orm import Session
 from app.annotations.agreement import project_agreement
 from app.annotations.service import label_counts
 from app.deps import ActorDep, DatabaseDep, ReadSession, WriteSession
-from app.errors import Invalid
+from app.errors import Conflict, Invalid
 from app.items import export
 from app.learning.features import FEATURE_KINDS
 from app.learning.options import DEFAULT_OPTIONS
 from app.learning.ranking import DIVERSITY_METHODS
 from app.learning.strategies import strategy_names
-from app.models import Project, ProjectRole
+from app.models import Project, ProjectRole, User
 from app.projects import members
 from app.projects import service as projects
 from app.projects.access import ProjectRoleDep
@@ -35,10 +35,41 @@ from app.web.templating import render
 router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 
 
+# What the forms call the fields, for messages that name one.
+FIELD_TITLES = {
+    "name": "Name",
+    "labels": "Labels",
+    "batch_size": "Retrain after every … new labels",
+    "epsilon": "Exploration",
+    "committee_size": "Committee size",
+    "warm_up": "Warm-up",
+    "overlap": "Annotators per item",
+    "min_agreement": "Agreement for consensus",
+    "audit_share": "Audit share",
+    "recheck_share": "Second opinions",
+}
+# Pydantic's messages for bounds and lengths, as a sentence about the field.
+BOUNDS = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}",
+    "less_than": "must be less than {lt}",
+    "string_too_long": "must be at most {max_length} characters",
+    "too_long": "may hold at most {max_length} entries",
+}
+
+
 def _validation_message(exc: ValidationError) -> str:
+    """The first problem as a sentence for people: a rule's own message (it names the field
+    and the value) as it is, else the field's title and what its value must be."""
     first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"]) or "form"
-    return f"{field}: {first['msg']}"
+    field = str(first["loc"][0]) if first["loc"] else ""
+    if first["type"] == "value_error":
+        message = first["msg"].removeprefix("Value error, ")
+        return message[:1].upper() + message[1:]
+    template = BOUNDS.get(first["type"])
+    detail = template.format(**first.get("ctx", {})) if template else first["msg"].lower()
+    return f"{FIELD_TITLES.get(field, field or 'The form')}: {detail}"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -49,24 +80,33 @@ def project_list(request: Request, session: ReadSession, user: WebUser) -> HTMLR
     return render(request, "projects/list.html", {"current_user": user, "rows": rows})
 
 
+def _new_project_form(
+    request: Request,
+    user: User,
+    form: dict[str, Any],
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The create-project form holding ``form``'s values (what was typed, after an error)."""
+    context = {
+        "current_user": user,
+        "strategies": strategy_names(),
+        "feature_kinds": FEATURE_KINDS,
+        "error": error,
+        "form": form,
+    }
+    return render(request, "projects/new.html", context, status_code=status_code)
+
+
 @router.get("/projects/new", response_class=HTMLResponse)
 def new_project(request: Request, user: WebAdmin) -> HTMLResponse:
     """The create-project form."""
-    return render(
-        request,
-        "projects/new.html",
-        {
-            "current_user": user,
-            "strategies": strategy_names(),
-            "feature_kinds": FEATURE_KINDS,
-            "error": None,
-            "form": {
-                "features": DEFAULT_OPTIONS.features,
-                "strategy": DEFAULT_OPTIONS.strategy,
-                "batch_size": DEFAULT_OPTIONS.batch_size,
-            },
-        },
-    )
+    defaults = {
+        "features": DEFAULT_OPTIONS.features,
+        "strategy": DEFAULT_OPTIONS.strategy,
+        "batch_size": DEFAULT_OPTIONS.batch_size,
+    }
+    return _new_project_form(request, user, defaults)
 
 
 class NewProjectForm(BaseModel):
@@ -113,23 +153,15 @@ def create_project(
     actor: ActorDep,
     form: Annotated[NewProjectForm, Form()],
 ) -> HTMLResponse | RedirectResponse:
-    """Create a project; labels come one per line (or comma-separated)."""
+    """Create a project; labels come one per line (or comma-separated). A refusal shows the
+    form again with everything typed still in it."""
     try:
-        data = form.project()
+        project = projects.create_project(session, form.project(), actor=actor)
     except ValidationError as exc:
-        return render(
-            request,
-            "projects/new.html",
-            {
-                "current_user": user,
-                "strategies": strategy_names(),
-                "feature_kinds": FEATURE_KINDS,
-                "error": _validation_message(exc),
-                "form": form.model_dump(),
-            },
-            status_code=422,
-        )
-    project = projects.create_project(session, data, actor=actor)
+        return _new_project_form(request, user, form.model_dump(), _validation_message(exc), 422)
+    except Conflict as exc:
+        message = exc.message[:1].upper() + exc.message[1:]
+        return _new_project_form(request, user, form.model_dump(), message, exc.status_code)
     return RedirectResponse(f"/projects/{project.id}/import", status_code=303)
 
 

@@ -54,4 +54,4 @@ def test_the_options_and_the_api_refuse_the_same_values(bad: dict[str, object]) 
     with pytest.raises(ValidationError):
         ProjectUpdate(**bad)
     with pytest.raises(ValidationError):
-        ProjectCreate(name="news", labels=["a"], **bad)
+        ProjectCreate(name="news", labels=["a", "b"], **bad)

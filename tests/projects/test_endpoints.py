@@ -103,3 +103,27 @@ def test_warm_up_defaults_to_the_default_options_and_can_be_changed(
     refused = client.patch(f"/api/v1/projects/{pid}", json={"warm_up": 500}, headers=auth(admin))
     assert refused.status_code == 422 and "warm_up" in refused.text
     assert client.get(f"/api/v1/projects/{pid}", headers=auth(admin)).json()["warm_up"] == 0
+
+
+def test_labels_the_api_refuses_are_named_with_their_field(
+    client: TestClient, db: Database
+) -> None:
+    _, admin = create_user(db)
+    for labels, words in [
+        (["ham", " Ham "], "'ham' and 'Ham' differ only in case"),
+        (["spam", "ham", "spam"], "'spam' is listed twice"),
+        (["spam"], "only 'spam' was given"),
+        ([], "at least two labels; none were given"),
+    ]:
+        response = client.post(
+            "/api/v1/projects", json={**BODY, "labels": labels}, headers=auth(admin)
+        )
+        assert response.status_code == 422, labels
+        (problem,) = response.json()["detail"]
+        assert problem["loc"] == ["body", "labels"] and words in problem["msg"], problem
+    one = client.post(
+        "/api/v1/projects",
+        json={**BODY, "labels": ["urgent"], "multi_label": True},
+        headers=auth(admin),
+    )
+    assert one.status_code == 201 and one.json()["labels"] == ["urgent"]

@@ -136,6 +136,52 @@ def test_settings_form_sets_the_warm_up(web: TestClient, db: Database) -> None:
     refused = web.post(
         f"/projects/{project.id}/settings", data={**form, "warm_up": "-1"}, headers=headers
     )
-    assert refused.status_code == 422 and "warm_up" in refused.text
+    assert refused.status_code == 422 and "Warm-up: must be at least 0" in refused.text
     with db.reader() as session:
         assert session.get_one(Project, project.id).settings["warm_up"] == 3.5
+
+
+def _create(web: TestClient, token: str, **form: str) -> tuple[int, str]:
+    response = web.post("/projects", data={"name": "mail", **form, "csrf_token": token})
+    return response.status_code, response.text
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (" \n , ", "A single-label project needs at least two labels; none were given"),
+        ("spam", "only &#39;spam&#39; was given: every item would get it"),
+        ("spam\nham\nspam", "Labels must be unique: &#39;spam&#39; is listed twice"),
+        ("ham\n Ham ", "&#39;ham&#39; and &#39;Ham&#39; differ only in case or form"),
+    ],
+)
+def test_new_project_form_says_plainly_what_is_wrong_with_the_labels(
+    web: TestClient, db: Database, labels: str, message: str
+) -> None:
+    _user(db, "ada", "admin")
+    status, page = _create(web, _sign_in(web, "ada"), labels=labels)
+    assert status == 422 and message in page
+    assert "Value error" not in page and "List should have" not in page
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Project)) == 0
+
+
+def test_a_taken_project_name_keeps_what_was_typed(web: TestClient, db: Database) -> None:
+    _user(db, "ada", "admin")
+    create_project(db, name="mail")
+    labels = "\n".join(f"intent_{i}" for i in range(77))
+    token = _sign_in(web, "ada")
+    status, page = _create(web, token, labels=labels, batch_size="7", strategy="entropy")
+    assert status == 409
+    assert "A project named &#39;mail&#39; already exists; choose another name" in page
+    assert f">{labels}</textarea>" in page
+    assert 'value="mail"' in page and 'value="7"' in page
+    assert '<option value="entropy" selected>' in page
+
+
+def test_a_one_label_project_is_fine_when_items_may_have_several(
+    web: TestClient, db: Database
+) -> None:
+    _user(db, "ada", "admin")
+    status, _ = _create(web, _sign_in(web, "ada"), labels="urgent", multi_label="true")
+    assert status == 303
