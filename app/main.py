@@ -49,7 +49,12 @@ from app.web import (
     users,
 )
 from app.web.ratelimit import LoginLimiter
-from app.web.security import LoginRequired, SecurityHeadersMiddleware, session_secret
+from app.web.security import (
+    LoginRequired,
+    SecurityHeadersMiddleware,
+    session_secret,
+    signed_in_user,
+)
 from app.web.templating import ROOT, is_htmx, render
 
 log = logging.getLogger("labelloop")
@@ -173,10 +178,11 @@ def _is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
-def _error_response(
+async def _error_response(
     request: Request, message: str, status_code: int, headers: dict[str, str] | None = None
 ) -> Response:
-    """JSON for the API; a toast for HTMX requests; a page otherwise."""
+    """JSON for the API; a toast for HTMX requests; a page otherwise (with the navigation
+    when someone is signed in)."""
     if _is_api(request):
         return JSONResponse({"detail": message}, status_code=status_code, headers=headers)
     if is_htmx(request):
@@ -188,9 +194,10 @@ def _error_response(
             status_code=status_code,
             headers={"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"},
         )
-    return render(
-        request, "error.html", {"message": message, "status": status_code}, status_code=status_code
-    )
+    context = {"message": message, "status": status_code}
+    if status_code != Unavailable.status_code:  # the database may be what failed
+        context["current_user"] = await signed_in_user(request)
+    return render(request, "error.html", context, status_code=status_code)
 
 
 def _error_handlers(app: FastAPI) -> None:
@@ -203,7 +210,7 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return _error_response(request, exc.message, exc.status_code, exc.headers)
+        return await _error_response(request, exc.message, exc.status_code, exc.headers)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
@@ -213,7 +220,7 @@ def _error_handlers(app: FastAPI) -> None:
         # busy_timeout); the request's transaction was rolled back, so a retry is safe.
         log.warning("database unavailable: %s", str(exc).splitlines()[0])
         error = Unavailable("the database is unavailable or busy; retry in a moment")
-        return _error_response(request, error.message, error.status_code, error.headers)
+        return await _error_response(request, error.message, error.status_code, error.headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -223,4 +230,4 @@ def _error_handlers(app: FastAPI) -> None:
                 status_code=exc.status_code,
                 headers=getattr(exc, "headers", None),
             )
-        return _error_response(request, str(exc.detail), exc.status_code)
+        return await _error_response(request, str(exc.detail), exc.status_code)

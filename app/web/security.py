@@ -12,6 +12,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -176,6 +177,21 @@ def sign_out(request: Request, session: Session) -> User | None:
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client else "unknown"
+
+
+async def signed_in_user(request: Request) -> User | None:
+    """The user signed in on this browser, else None, for pages anyone may be shown (an error
+    page keeps a signed-in user's navigation); never raises for a missing or ended session,
+    nor for a database that does not answer (the page then shows without the navigation)."""
+    user: User | None = getattr(request.state, "user", None)
+    key = request.session.get("sid") if "session" in request.scope else None
+    if user is not None or not isinstance(key, str):
+        return user
+    db, settings = request.app.state.db, request.app.state.settings
+    try:
+        return (await anyio.to_thread.run_sync(_resume, db, settings, key)).user
+    except (LoginRequired, SQLAlchemyError):
+        return None
 
 
 @pre_body(_identify_admin)

@@ -185,3 +185,16 @@ def test_a_one_label_project_is_fine_when_items_may_have_several(
     _user(db, "ada", "admin")
     status, _ = _create(web, _sign_in(web, "ada"), labels="urgent", multi_label="true")
     assert status == 303
+
+
+def test_error_pages_keep_the_navigation_of_a_signed_in_user(web: TestClient, db: Database) -> None:
+    _user(db, "ada", "admin")
+    for path in ("/no-such-page", "/projects/999"):
+        anonymous = web.get(path)
+        assert "Sign out" not in anonymous.text
+    _sign_in(web, "ada")
+    for path in ("/no-such-page", "/projects/999"):
+        page = web.get(path)
+        assert page.status_code == 404 and "Not found" in page.text
+        assert 'aria-label="Main"' in page.text and "Sign out" in page.text, path
+        assert '<a href="/users">Users</a>' in page.text
