@@ -52,3 +52,9 @@ def test_delimiter_is_sniffed_and_the_named_one_wins_when_it_fits(
     text: str, default: str, expected: str
 ) -> None:
     assert delimiter_of(text, default) == expected
+
+
+def test_a_code_page_that_reads_the_same_as_windows_1252_is_called_that() -> None:
+    rows = "".join(f"{i};which rate for euros – café, message {i};rates\n" for i in range(40))
+    sample = ("msg_id;utterance;intent\n" + rows).encode("cp1252")
+    assert encoding_of(sample, complete=True) == "cp1252"

@@ -57,7 +57,17 @@ def encoding_of(sample: bytes, *, complete: bool) -> str:
     if not matches:
         return UTF8
     best = min(matches, key=lambda m: (round(m.chaos, 2), -round(m.coherence, 2), _rank(m)))
-    return str(best.encoding)
+    return _same_as_first(sample, str(best.encoding))
+
+
+def _same_as_first(sample: bytes, codec: str) -> str:
+    """``LEGACY[0]`` if it reads ``sample`` exactly as ``codec`` does (the accents of most
+    Western text are alike in Windows-1250 and -1252), else ``codec``."""
+    try:
+        alike = sample.decode(LEGACY[0]) == sample.decode(codec, errors="replace")
+    except UnicodeDecodeError:
+        return codec
+    return LEGACY[0] if alike else codec
 
 
 def _rank(match: object) -> int:
