@@ -5,11 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 from sqlalchemy.orm import Session
 
-from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
+from app.deps import (
+    ActorDep,
+    AdminUser,
+    CurrentUser,
+    ReadSession,
+    SettingsDep,
+    WriteSession,
+)
 from app.errors import responses
 from app.fields import PathId
 from app.models import Project, ProjectRole
-from app.projects import members, service
+from app.projects import members, removal, service
 from app.projects.access import ManagedProject, ManagedReadProject, ReadProject
 from app.projects.schemas import (
     MemberIn,
@@ -122,3 +129,15 @@ def remove_member(
     """Remove a member from the project (audited); their labels stay."""
     user = members.find_user(session, user_id=user_id)
     members.remove_member(session, project, user, actor=actor)
+
+
+@router.delete(
+    "/{project_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403, 404)
+)
+def delete_project(
+    project: ManagedProject, session: WriteSession, settings: SettingsDep, actor: ActorDep
+) -> None:
+    """Delete the project with its items, labels, models and files (audited; no undo)."""
+    leftovers = removal.delete_project(session, project, settings, actor=actor)
+    session.commit()  # the rows first: see app.projects.removal
+    removal.remove_files(leftovers)

@@ -84,6 +84,7 @@ class World:
             "token_id": 1,  # the first user's first token: refused calls never reach it
             "action": "disable",
             "fmt": "csv",
+            "label": "food",
         }
 
 
@@ -252,6 +253,30 @@ def _victim_token(world: World, role: str) -> dict[str, object]:
     return {"user_id": user_id, "token_id": _token_of(world, None, user_id)}
 
 
+def _throwaway_project(world: World, role: str) -> dict[str, object]:
+    """A project with the world's members in their roles, to delete."""
+    project = create_project(world.db, name=f"to-delete-{next(world.serial)}", members={})
+    with world.db.reader() as session:
+        for member in MEMBERS:
+            user = users.get_by_name(session, f"api-{member}")
+            assert user is not None
+            add_member(world.db, project.id, user.id, member)
+    return {"project_id": project.id}
+
+
+def _fresh_label(world: World, role: str) -> dict[str, object]:
+    """A new, unused label of the world's project, to rename or delete."""
+    name = f"extra/{role}-{next(world.serial)}"
+    with world.db.writer() as session, session.begin():
+        project = session.get_one(Project, world.project_id)
+        project.labels = [*project.labels, name]
+    return {"label": name}
+
+
+def _label_name_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"name": f"named-by-{role}-{next(world.serial)}"}}
+
+
 Fresh = Callable[[World, str], dict[str, object]]
 
 
@@ -282,6 +307,12 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/api/v1/projects"): Rule(OUTSIDER, 200),
     ("GET", PROJECT): Rule(ANNOTATOR, 200),
     ("PATCH", PROJECT): Rule(MANAGER, 200, _patch_project),
+    ("DELETE", PROJECT): Rule(MANAGER, 204, fresh=_throwaway_project),
+    ("POST", f"{PROJECT}/labels"): Rule(MANAGER, 201, _label_name_json),
+    ("PATCH", f"{PROJECT}/labels/{{label:path}}"): Rule(
+        MANAGER, 200, _label_name_json, fresh=_fresh_label
+    ),
+    ("DELETE", f"{PROJECT}/labels/{{label:path}}"): Rule(MANAGER, 200, fresh=_fresh_label),
     ("POST", f"{PROJECT}/imports"): Rule(MANAGER, 201, _upload),
     ("GET", f"{PROJECT}/imports/{{job_id}}"): Rule(MANAGER, 200),
     ("GET", f"{PROJECT}/export"): Rule(ANNOTATOR, 200, _params(format="jsonl")),
@@ -578,7 +609,7 @@ def _call(
     method, template = key
     rule = ROUTES[key]
     values = {**world.path_values(), **(rule.fresh(world, role) if fresh else {})}
-    path = template.format(**values)
+    path = _plain(template).format(**values)
     sent = dict(headers or {})
     token, cookie, own_csrf = world.tokens.get(role), world.cookies[role], world.csrf[role]
     if fresh and rule.own_caller and role != ANONYMOUS:
@@ -592,6 +623,11 @@ def _call(
             sent["X-CSRF-Token"] = csrf or own_csrf
     world.client.cookies.clear()
     return world.client.request(method, path, headers=sent, **rule.body(world, role))
+
+
+def _plain(template: str) -> str:
+    """The path template without converters (``{label:path}`` -> ``{label}``)."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
 
 
 def _own_caller(world: World, role: str) -> tuple[str, str, str]:
@@ -631,7 +667,7 @@ def test_api_schema_documents_the_refusals(tmp_path: Path) -> None:
         if not path.startswith("/api/"):
             assert path not in paths, f"{path} is a browser route and should not be in the schema"
             continue
-        documented = paths[path][method.lower()]["responses"]
+        documented = paths[_plain(path)][method.lower()]["responses"]
         assert "401" in documented, f"{method} {path} should document 401"
         refusing = any(MATRIX[(method, path), role] == 403 for role in ROLES)
         assert ("403" in documented) == refusing, f"{method} {path}: 403 iff some role gets it"
@@ -695,7 +731,7 @@ def _assert_refusal(
 def _assert_sign_in_redirect(world: World, key: tuple[str, str]) -> None:
     """Anonymous browsers (with a valid CSRF token, so only the missing sign-in counts) are sent
     to the sign-in page and back; HTMX requests get the same target as ``HX-Redirect``."""
-    path = key[1].format(**world.path_values())
+    path = _plain(key[1]).format(**world.path_values())
     page = _call(world, key, ANONYMOUS)
     assert page.status_code == 303, page.text[:500]
     assert page.headers["location"] == f"/login?next={path}"
@@ -901,7 +937,7 @@ def test_another_projects_objects_are_not_found_through_ones_own(
     before = _state(world.db)
     world.client.cookies.clear()
     response = world.client.request(
-        method, template.format(**values), headers=sent, **ROUTES[key].body(world, OUTSIDER)
+        method, _plain(template).format(**values), headers=sent, **ROUTES[key].body(world, OUTSIDER)
     )
     assert response.status_code == 404, response.text[:500]
     assert _state(world.db) == before
