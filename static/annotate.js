@@ -1,6 +1,7 @@
 // The annotate screen: keyboard-driven labelling with the next items already on the page.
-// A key press shows the next buffered item at once; the label is posted in the background
-// and the answer brings one more item for the buffer (plus progress and history updates).
+// A key press shows the next buffered item at once; the label goes to the outbox (outbox.js),
+// which keeps it in this browser until the server has it, and each answer brings one more
+// item for the buffer (plus progress and history updates).
 "use strict";
 
 (() => {
@@ -8,10 +9,14 @@
   if (!root) return;
   const projectId = root.dataset.project;
   const multi = root.dataset.multi === "true";
+  const suggest = root.dataset.suggest === "true";
   const stage = document.getElementById("stage");
   const base = `/projects/${projectId}/annotate`;
   const filter = document.getElementById("label-filter");
   const pickerList = document.getElementById("picker-list");
+  const pickerEmpty = document.getElementById("picker-empty");
+  const badge = document.getElementById("unsaved");
+  const csrf = JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRF-Token"];
   const timings = (window.labelloopTimings = []);
   let highlighted = 0;
 
@@ -24,46 +29,119 @@
   function show(pressedAt) {
     const items = articles();
     items.forEach((item, i) => { item.hidden = i !== 0; });
-    const empty = document.getElementById("empty-reason");
-    if (empty) empty.hidden = items.length > 0;
     const id = items.length ? items[0].dataset.itemId : null;
     const changed = id !== shownId;
     shownId = id;
+    const best = items.length ? items[0].dataset.best : undefined;
     buttons().forEach((b) => {
       if (multi && changed) b.setAttribute("aria-pressed", "false");
       b.disabled = items.length === 0;
+      b.classList.toggle("best", b.dataset.label === best);
     });
+    showEmpty(items.length === 0);
     if (pressedAt !== undefined) {
       requestAnimationFrame(() => timings.push(performance.now() - pressedAt));
     }
   }
 
-  // Requests go one at a time, in key-press order: an undo never overtakes the label it
-  // undoes, and each request tells the server which items the page already holds.
-  let chain = Promise.resolve();
+  // --- the outbox: labels and skips wait in this browser until the server has them ---
+  const outbox = new window.LabelloopOutbox({
+    storageKey: `labelloop:unsent:${root.dataset.user}:${projectId}`,
+    base,
+    csrf,
+    have,
+    onState: outboxChanged,
+    onAnswer: (html, response) => {
+      if (response.ok) swap("#stage", html, "beforeend");
+      else toastFrom(html, response);
+    },
+  });
 
-  function post(path, values, swap) {
-    chain = chain.then(() => htmx.ajax("POST", `${base}/${path}`, {
-      target: "#stage", swap: swap, values: values(), source: root,
-    })).catch(() => {}).then(() => { dedupe(); show(); });
-    return chain;
+  function have() {
+    return [...articles().map((a) => a.dataset.itemId), ...outbox.ids()].join(",");
+  }
+
+  function swap(target, html, style) {
+    htmx.swap(target, html, { swapStyle: style });
+    dedupe();
+    show();
   }
 
   function dedupe() {
-    const seen = new Set();
+    const seen = new Set(outbox.ids());
     articles().forEach((a) => {
       if (seen.has(a.dataset.itemId)) a.remove();
       seen.add(a.dataset.itemId);
     });
   }
 
-  // Items already answered but whose request has not been sent or finished yet: the
-  // server must not hand them back as new items.
-  const pending = new Set();
-
-  function have() {
-    return [...articles().map((a) => a.dataset.itemId), ...pending].join(",");
+  function toastFrom(html, response) {
+    const target = response.headers.get("HX-Retarget") || "#toasts";
+    htmx.swap(target, html, { swapStyle: response.headers.get("HX-Reswap") || "beforeend" });
+    document.querySelectorAll("#toasts .toast:not([data-timer])").forEach((toast) => {
+      toast.dataset.timer = "1";
+      setTimeout(() => toast.remove(), 8000);
+    });
   }
+
+  // One toast about the connection, updated in place: never a pile of them.
+  function connectionToast(text) {
+    let toast = document.getElementById("connection-toast");
+    if (!text) { if (toast) toast.remove(); return; }
+    if (!toast) {
+      toast = document.createElement("div");
+      toast.id = "connection-toast";
+      toast.className = "toast toast-error";
+      toast.setAttribute("role", "alert");
+      document.getElementById("toasts").append(toast);
+    }
+    if (toast.textContent !== text) toast.textContent = text;
+  }
+
+  let badgeTimer = null;
+
+  function outboxChanged() {
+    const n = outbox.size;
+    badge.textContent = `${n} unsaved`;
+    clearTimeout(badgeTimer);
+    if (n === 0) badge.hidden = true;
+    else if (outbox.failures > 0) badge.hidden = false;
+    else badgeTimer = setTimeout(() => { badge.hidden = outbox.size === 0; }, 800);
+    connectionToast(outbox.failures > 0 ? troubleText(n) : "");
+    showEmpty(articles().length === 0);
+  }
+
+  function troubleText(n) {
+    const kept = `${n} label${n === 1 ? " is" : "s are"} kept in this browser`;
+    if (outbox.status === "signed-out") {
+      return `Your session has ended: ${kept}. Sign in again (in another tab), then reload.`;
+    }
+    const why = outbox.status === "offline" ? "cannot be reached" : `answers ${outbox.status}`;
+    return `The server ${why}: ${kept} and will be sent, in order, when it is back.`;
+  }
+
+  function showEmpty(empty) {
+    const line = document.getElementById("empty-reason");
+    if (!line) return;
+    line.hidden = !empty;
+    if (empty && outbox.failures > 0) {
+      line.dataset.waiting = "1";
+      line.textContent = "Waiting for the server: more items come once it answers again.";
+    } else if (line.dataset.waiting && outbox.failures === 0) {
+      delete line.dataset.waiting;
+      line.textContent = "";
+    }
+  }
+
+  // The progress poll fails too while the server is away: one connection toast, not one a poll.
+  root.addEventListener("htmx:sendError", (event) => {
+    event.stopPropagation();
+    if (!outbox.failures) connectionToast("The server cannot be reached; trying again.");
+  });
+  root.addEventListener("htmx:afterRequest", (event) => {
+    if (event.detail.successful && !outbox.failures) connectionToast("");
+    if (event.detail.successful && outbox.size) outbox.kick();
+  });
 
   // The annotator's doubt about the current item: sent with its label, then cleared.
   const unsure = document.getElementById("unsure");
@@ -84,31 +162,56 @@
     unsure.setAttribute("aria-pressed", on ? "false" : "true");
   }
 
-  function submit(labels, pressedAt) {
-    const item = current();
-    if (!item || labels.length === 0) return;
-    item.remove();
-    show(pressedAt);
-    const id = item.dataset.itemId;
-    const doubt = takeDoubt();
-    pending.add(id);
-    post("submit", () => ({ item_id: id, label: labels, have: have(), ...doubt }), "beforeend")
-      .then(() => pending.delete(id));
-  }
-
-  function skip(pressedAt) {
+  // An item leaves the screen only once its answer is safely queued in this browser.
+  function answer(kind, labels, pressedAt) {
     const item = current();
     if (!item) return;
+    const doubt = takeDoubt();
+    const entry = { kind, item_id: item.dataset.itemId, labels, html: item.outerHTML };
+    try {
+      outbox.add(kind === "submit" ? { ...entry, ...doubt } : entry);
+    } catch (error) {
+      connectionToast("This browser cannot keep the label (storage is full or blocked).");
+      return;
+    }
     item.remove();
     show(pressedAt);
-    const id = item.dataset.itemId;
-    takeDoubt();
-    pending.add(id);
-    post("skip", () => ({ item_id: id, have: have() }), "beforeend").then(() => pending.delete(id));
   }
 
+  function submit(labels, pressedAt) {
+    if (labels.length) answer("submit", labels, pressedAt);
+  }
+
+  // Undo takes back a label still waiting in this browser; else the server undoes the last one.
+  let undoing = Promise.resolve();
+
   function undo() {
-    post("undo", () => ({}), "afterbegin");
+    undoing = undoing.then(undoOnce, undoOnce);
+  }
+
+  async function undoOnce() {
+    const entry = outbox.takeLast();
+    if (entry) return restore(entry);
+    await outbox.exclusive(async () => {
+      try {
+        const response = await fetch(`${base}/undo`, {
+          method: "POST", credentials: "same-origin", redirect: "manual",
+          headers: { "X-CSRF-Token": csrf, "HX-Request": "true" },
+        });
+        const html = await response.text();
+        if (response.ok) swap("#stage", html, "afterbegin");
+        else toastFrom(html, response);
+      } catch (error) {
+        connectionToast("Undo needs the server, which cannot be reached right now.");
+      }
+    });
+  }
+
+  function restore(entry) {
+    stage.insertAdjacentHTML("afterbegin", entry.html);
+    if (entry.flag) unsure.setAttribute("aria-pressed", "true");
+    if (entry.comment) comment.value = entry.comment;
+    show();
   }
 
   function chosen() {
@@ -123,85 +226,115 @@
     button.setAttribute("aria-pressed", on ? "false" : "true");
   }
 
-  // --- the type-to-filter picker (projects with many labels) ---
+  // --- the type-to-filter picker (projects with many labels), fuzzy (labelmatch.js) ---
+  const options = pickerList ? Array.from(pickerList.querySelectorAll("li")) : [];
+
   function matches() {
     return Array.from(pickerList.querySelectorAll("li")).filter((li) => !li.hidden);
   }
 
   function refreshPicker() {
-    const q = filter.value.trim().toLowerCase();
-    pickerList.hidden = q === "";
-    pickerList.querySelectorAll("li").forEach((li) => {
-      li.hidden = q !== "" && !li.dataset.label.toLowerCase().includes(q);
-    });
+    const q = filter.value.trim();
+    const found = q ? window.labelloopMatch.rank(q, options.map((li) => li.dataset.label)) : [];
+    const order = new Map(found.map((label, i) => [label, i]));
+    options.forEach((li) => { li.hidden = !order.has(li.dataset.label); });
+    options.filter((li) => order.has(li.dataset.label))
+      .sort((a, b) => order.get(a.dataset.label) - order.get(b.dataset.label))
+      .forEach((li) => pickerList.append(li));
+    pickerList.hidden = found.length === 0;
+    pickerEmpty.hidden = !(q && found.length === 0);
+    pickerEmpty.textContent = q && !found.length ? `No label matches “${q}”.` : "";
+    highlighted = Math.min(highlighted, Math.max(found.length - 1, 0));
+    matches().forEach((li, i) => li.setAttribute("aria-selected", i === highlighted ? "true" : "false"));
+  }
+
+  function clearPicker() {
+    filter.value = "";
+    refreshPicker();
+  }
+
+  function pickerKey(event) {
     const shown = matches();
-    highlighted = Math.min(highlighted, Math.max(shown.length - 1, 0));
-    shown.forEach((li, i) => li.setAttribute("aria-selected", i === highlighted ? "true" : "false"));
+    if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+      event.preventDefault();
+      const step = event.key === "ArrowDown" ? 1 : -1;
+      highlighted = (highlighted + step + shown.length) % Math.max(shown.length, 1);
+      refreshPicker();
+    } else if (event.key === "Enter") {
+      event.preventDefault();
+      const pick = shown[highlighted];
+      if (!pick) return;
+      const pressedAt = performance.now();
+      clearPicker();
+      choose(pick.dataset.label, pressedAt);
+      if (!multi) filter.blur();
+    } else if (event.key === "Escape") {
+      clearPicker();
+      filter.blur();
+    }
   }
 
   if (filter) {
     filter.addEventListener("input", () => { highlighted = 0; refreshPicker(); });
-    filter.addEventListener("keydown", (event) => {
-      const shown = matches();
-      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
-        event.preventDefault();
-        const step = event.key === "ArrowDown" ? 1 : -1;
-        highlighted = (highlighted + step + shown.length) % Math.max(shown.length, 1);
-        refreshPicker();
-      } else if (event.key === "Enter") {
-        event.preventDefault();
-        const pick = shown[highlighted];
-        if (pick) {
-          const pressedAt = performance.now();
-          filter.value = "";
-          refreshPicker();
-          choose(pick.dataset.label, pressedAt);
-          if (!multi) filter.blur();
-        }
-      } else if (event.key === "Escape") {
-        filter.value = "";
-        refreshPicker();
-        filter.blur();
-      }
-    });
+    filter.addEventListener("keydown", pickerKey);
     pickerList.addEventListener("click", (event) => {
       const li = event.target.closest("li");
-      if (li) { filter.value = ""; refreshPicker(); choose(li.dataset.label, performance.now()); }
+      if (li) { clearPicker(); choose(li.dataset.label, performance.now()); }
     });
   }
 
   // --- keys and clicks ---
-  document.addEventListener("keydown", (event) => {
+  function suggestion(key) {
+    const item = current();
+    return item ? item.querySelector(`.suggest-btn[data-key="${key}"]`) : null;
+  }
+
+  function acceptBest(pressedAt) {
+    const item = current();
+    if (item && item.dataset.best) submit([item.dataset.best], pressedAt);
+  }
+
+  function onKey(event) {
     const target = event.target;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (target.closest("input, select, textarea")) return;
     const pressedAt = performance.now();
     const key = event.key;
-    if (key === "/" && filter) { event.preventDefault(); filter.focus(); return; }
-    if (key === "?") { event.preventDefault(); toggleUnsure(); return; }
-    if (key === "s") { event.preventDefault(); skip(pressedAt); return; }
-    if (key === "u" || key === "Backspace") { event.preventDefault(); undo(); return; }
-    if (key === "Enter" && multi && !target.closest("button")) {
-      event.preventDefault();
-      submit(chosen(), pressedAt);
-      return;
+    const act = (fn) => { event.preventDefault(); fn(); };
+    if (key === "/" && filter) return act(() => filter.focus({ preventScroll: true }));
+    if (key === "?") return act(toggleUnsure);
+    if (key === "s") return act(() => answer("skip", [], pressedAt));
+    if (key === "u" || key === "Backspace") return act(undo);
+    if (key === "Enter" && !target.closest("button")) {
+      return act(() => (multi ? submit(chosen(), pressedAt) : acceptBest(pressedAt)));
     }
+    const guess = suggest ? suggestion(key) : null;
+    if (guess) return act(() => submit([guess.dataset.label], pressedAt));
     const button = buttons().find((b) => b.dataset.key === key);
-    if (button && !button.disabled) { event.preventDefault(); choose(button.dataset.label, pressedAt); }
-  });
+    if (button && !button.disabled) act(() => choose(button.dataset.label, pressedAt));
+  }
 
+  document.addEventListener("keydown", onKey);
   document.getElementById("labels").addEventListener("click", (event) => {
     const button = event.target.closest(".label-btn");
     if (button) choose(button.dataset.label, performance.now());
+  });
+  stage.addEventListener("click", (event) => {
+    const button = event.target.closest(".suggest-btn");
+    if (button) submit([button.dataset.label], performance.now());
   });
   unsure.addEventListener("click", toggleUnsure);
   comment.addEventListener("keydown", (event) => {
     if (event.key === "Escape") comment.blur();
   });
-  document.getElementById("skip").addEventListener("click", () => skip(performance.now()));
+  document.getElementById("skip").addEventListener("click", () => answer("skip", [], performance.now()));
   document.getElementById("undo").addEventListener("click", undo);
   const submitMulti = document.getElementById("submit-multi");
   if (submitMulti) submitMulti.addEventListener("click", () => submit(chosen(), performance.now()));
 
+  // Work left unsent by an earlier visit goes first; its items are already answered.
+  dedupe();
   show();
+  outboxChanged();
+  if (outbox.size) outbox.kick();
 })();

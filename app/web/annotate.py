@@ -62,14 +62,21 @@ def _warm_up(project: Project, model: ModelVersion | None) -> dict[str, Any]:
 
 
 SHORTCUTS = [str(d) for d in range(1, 10)] + list("abcdefghijklmnopqrtvwxyz")  # not s, u
+MANY_LABELS = 9  # above this, a filter box beside the item finds a label
+N_SUGGESTED = 3  # the model's top guesses offered on keys 1-3 (single-label, many labels)
 
 
-def _label_keys(project: Project) -> list[tuple[str, str]]:
-    """(label, shortcut key) in the project's order, so a key always means the same label."""
-    return [
-        (label, SHORTCUTS[i] if i < len(SHORTCUTS) else "")
-        for i, label in enumerate(project.labels)
-    ]
+def _label_keys(project: Project, *, suggest: bool) -> list[tuple[str, str]]:
+    """(label, shortcut key) in the project's order, so a key always means the same label;
+    with suggestions, 1-3 belong to the model's top guesses and the labels' keys start at 4."""
+    keys = SHORTCUTS[N_SUGGESTED:] if suggest else SHORTCUTS
+    return [(label, keys[i] if i < len(keys) else "") for i, label in enumerate(project.labels)]
+
+
+def _layout(project: Project) -> dict[str, Any]:
+    many = len(project.labels) > MANY_LABELS
+    suggest = many and not project.multi_label
+    return {"many": many, "suggest": suggest, "labels": _label_keys(project, suggest=suggest)}
 
 
 def _by_frequency(session: Session, project: Project) -> list[str]:
@@ -106,7 +113,7 @@ def _context(
     return {
         "current_user": user,
         "project": project,
-        "labels": _label_keys(project),
+        **_layout(project),
         "picker": _by_frequency(session, project),
         "history": labelling.history(session, project, user),
         "lease_minutes": settings.lease_seconds // 60,
