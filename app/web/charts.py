@@ -26,6 +26,8 @@ class Chart:
     y_ticks: list[tuple[float, str]]
     series: list[Series]
     plot: tuple[int, int, int, int]  # left, top, right, bottom
+    note: str | None = None  # said under the chart when one point cannot make a curve
+    dot_radius: float = 3.0
 
 
 def _nice_ticks(maximum: float, count: int = 5) -> list[float]:
@@ -55,6 +57,8 @@ def learning_curve(points: list[tuple[int, dict[str, float]]]) -> Chart | None:
     if not points:
         return None
     x_max: float = max(max(n for n, _ in points), 1)
+    if len(points) == 1:
+        x_max *= 2  # the axis runs to twice the labels, so a lone point sits in the middle
     ticks = _nice_ticks(x_max)
     x_max = max(x_max, ticks[-1])
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
@@ -86,4 +90,16 @@ def learning_curve(points: list[tuple[int, dict[str, float]]]) -> Chart | None:
         y_ticks=[(sy(v), f"{v:.1f}") for v in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)],
         series=series,
         plot=(LEFT, TOP, WIDTH - RIGHT, HEIGHT - BOTTOM),
+        note=_single_note(points[0]) if len(points) == 1 else None,
+        dot_radius=5.0 if len(points) == 1 else 3.0,
+    )
+
+
+def _single_note(point: tuple[int, dict[str, float]]) -> str:
+    """What one model's point says, and that the curve comes with the next retrains."""
+    n, metrics = point
+    figures = [f"{name} {metrics[key]:.3f}" for key, name, _ in SERIES if key in metrics]
+    return (
+        f"One model so far, trained on {n} labels: {', '.join(figures)}. "
+        "The curve grows with every retrain."
     )

@@ -17,7 +17,7 @@ from app.items import export
 from app.learning.features import FEATURE_KINDS
 from app.learning.options import DEFAULT_OPTIONS
 from app.learning.ranking import DIVERSITY_METHODS
-from app.learning.strategies import strategy_names
+from app.learning.strategies import needs_committee, strategy_names
 from app.models import Project, ProjectRole, User
 from app.projects import members
 from app.projects import service as projects
@@ -193,6 +193,7 @@ def _dashboard_context(session: Session, project: Project, role: ProjectRole) ->
         "versions": versions,
         "runs": training.list_runs(session, project.id, limit=15),
         "strategies": strategy_names(),
+        "committee_strategies": [s for s in strategy_names() if needs_committee(s)],
         "options": projects.options(project),
         "feature_kinds": FEATURE_KINDS,
         "diversity_methods": DIVERSITY_METHODS,

@@ -14,8 +14,15 @@ from app.web.security import csrf_token
 ROOT = Path(__file__).resolve().parent.parent.parent
 HTMX = "htmx-2.0.11.min.js"
 
+
+def number(value: float) -> str:
+    """A number as a person would type it: 20.0 as "20", 0.05 as "0.05"."""
+    return f"{value:g}"
+
+
 templates = Jinja2Blocks(directory=str(ROOT / "templates"))
 templates.env.globals.update(htmx_file=HTMX)
+templates.env.filters["number"] = number
 
 
 def is_htmx(request: Request) -> bool:
