@@ -98,6 +98,14 @@ def test_labels_typed_while_the_server_is_down_are_stored_once_it_is_back(
         given[text] = label
         expect(item).not_to_have_text(text)
     expect(page.get_by_test_id("unsaved")).to_have_text("3 unsaved")
+    last, shown = list(given)[-1], item.inner_text()
+    page.keyboard.press("u")  # an unsent label is taken back in the browser
+    expect(item).to_have_text(last)
+    expect(page.get_by_test_id("unsaved")).to_have_text("2 unsaved")
+    page.keyboard.press(keys["sports"])
+    given[last] = "sports"
+    expect(item).to_have_text(shown)
+    expect(page.get_by_test_id("unsaved")).to_have_text("3 unsaved")
     page.wait_for_timeout(5000)  # several retries and progress polls fail meanwhile
     expect(page.locator("#toasts .toast")).to_have_count(1)
     expect(page.locator("#toasts .toast")).to_contain_text("3 labels are kept in this browser")
