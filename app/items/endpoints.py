@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile, status
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import (
     ActorDep,
@@ -19,8 +19,14 @@ from app.deps import (
 )
 from app.errors import responses
 from app.fields import MAX_ID, PathId
-from app.items import export, jobs, listing, service
-from app.projects.access import ManagedProjectRef, ProjectRoleDep, ReadProject, WriteProject
+from app.items import export, jobs, listing, removal, service
+from app.projects.access import (
+    ManagedProject,
+    ManagedProjectRef,
+    ProjectRoleDep,
+    ReadProject,
+    WriteProject,
+)
 from app.projects.service import get_project
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
@@ -162,6 +168,38 @@ def list_items(
     """A page of the project's items in id order, each with its latest label(s)."""
     page = listing.list_items(session, project, after=after, limit=limit, status=status)
     return ItemPageOut(items=[_item_out(row) for row in page.rows], next=page.next)
+
+
+class ItemIdsIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=removal.MAX_DELETE
+    )
+
+
+class DeletedOut(BaseModel):
+    deleted: int
+
+
+@router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403))
+def delete_item(
+    project_id: PathId,  # declared first, so the OpenAPI lists it before item_id
+    item_id: PathId,
+    project: ManagedProject,
+    session: WriteSession,
+    actor: ActorDep,
+) -> None:
+    """Delete an item with its labels (audited; no undo)."""
+    removal.delete_items(session, project, [item_id], actor=actor)
+
+
+@router.post("/items/delete", responses=responses(403))
+def delete_items(
+    project: ManagedProject, body: ItemIdsIn, session: WriteSession, actor: ActorDep
+) -> DeletedOut:
+    """Delete up to 1,000 items with their labels, all or none (audited; no undo)."""
+    return DeletedOut(deleted=removal.delete_items(session, project, body.ids, actor=actor))
 
 
 @router.get(

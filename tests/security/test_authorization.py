@@ -47,7 +47,7 @@ from app.training import service as training
 from app.users import service as users
 from app.users import tokens
 from tests.conftest import BACKENDS, fresh_database
-from tests.factories import add_member, auth, create_project
+from tests.factories import add_member, auth, create_project, import_jsonl
 
 ANONYMOUS, OUTSIDER, ADMIN = "anonymous", "outsider", "admin"
 ANNOTATOR, REVIEWER, MANAGER = "annotator", "reviewer", "manager"  # in the world's project
@@ -273,6 +273,24 @@ def _fresh_label(world: World, role: str) -> dict[str, object]:
     return {"label": name}
 
 
+def _new_item(world: World) -> int:
+    n = next(world.serial)
+    with world.db.writer() as session, session.begin():
+        project = session.get_one(Project, world.project_id)
+        import_jsonl(session, project, [{"text": f"an item to delete, number {n}"}])
+        return session.scalars(select(Item.id).order_by(Item.id.desc())).first() or 0
+
+
+def _throwaway_item(world: World, role: str) -> dict[str, object]:
+    return {"item_id": _new_item(world)}
+
+
+def _delete_items_json(world: World, role: str) -> dict[str, Any]:
+    """Allowed callers delete a new item; refused ones name the world's first item."""
+    allowed = RANK[role] >= RANK[MANAGER]
+    return {"json": {"ids": [_new_item(world) if allowed else world.item_ids[0]]}}
+
+
 def _label_name_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"name": f"named-by-{role}-{next(world.serial)}"}}
 
@@ -326,6 +344,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PROJECT}/runs"): Rule(ANNOTATOR, 200),
     ("GET", f"{PROJECT}/label-issues"): Rule(REVIEWER, 200),
     ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
+    ("DELETE", f"{PROJECT}/items/{{item_id}}"): Rule(MANAGER, 204, fresh=_throwaway_item),
+    ("POST", f"{PROJECT}/items/delete"): Rule(MANAGER, 200, _delete_items_json),
     ("GET", f"{PROJECT}/members"): Rule(MANAGER, 200),
     ("POST", f"{PROJECT}/members"): Rule(MANAGER, 201, _new_member_json),
     ("PATCH", f"{PROJECT}/members/{{user_id}}"): Rule(
