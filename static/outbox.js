@@ -10,8 +10,13 @@ window.LabelloopOutbox = class {
   // onState(): the number of unsent entries or the failure count changed;
   // have(): the item ids the page holds, sent so the server hands back other ones.
   constructor({ storageKey, base, csrf, onAnswer, onState, have }) {
-    Object.assign(this, { storageKey, base, csrf, onAnswer, onState, have });
-    this.entries = this.load();
+    Object.assign(this, { base, csrf, onAnswer, onState, have });
+    // Each page keeps its own list (two tabs never overwrite each other's); a new page adopts
+    // every list left for this user and project, in the order given. Should the other page
+    // still be sending them, the idempotency keys make the second sends harmless.
+    this.prefix = storageKey;
+    this.storageKey = `${storageKey}:${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    this.entries = this.adopt();
     this.failures = 0; // consecutive failed attempts of the first entry
     this.status = ""; // why the last attempt failed: "offline", "signed-out" or an HTTP status
     this.sending = null; // the promise of the running drain, if any
@@ -20,9 +25,23 @@ window.LabelloopOutbox = class {
     window.addEventListener("online", () => this.kick());
   }
 
-  load() {
+  adopt() {
+    const keys = Object.keys(localStorage).filter((k) => k.startsWith(`${this.prefix}:`));
+    const seen = new Set();
+    const entries = keys.flatMap((k) => this.read(k))
+      .filter((entry) => !seen.has(entry.key) && seen.add(entry.key))
+      .sort((a, b) => a.at - b.at);
     try {
-      const stored = JSON.parse(localStorage.getItem(this.storageKey) || "[]");
+      this.entries = entries;
+      this.save();
+      keys.forEach((k) => localStorage.removeItem(k));
+    } catch (error) { /* kept where they were */ }
+    return entries;
+  }
+
+  read(key) {
+    try {
+      const stored = JSON.parse(localStorage.getItem(key) || "[]");
       return Array.isArray(stored) ? stored : [];
     } catch (error) {
       return [];
@@ -40,7 +59,7 @@ window.LabelloopOutbox = class {
   // Queue an entry; throws (and keeps nothing) when the browser cannot store it.
   add(entry) {
     const key = crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random()}`;
-    this.entries.push({ ...entry, key });
+    this.entries.push({ ...entry, key, at: Date.now() });
     try {
       this.save();
     } catch (error) {
