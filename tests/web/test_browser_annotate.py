@@ -5,6 +5,7 @@ model's top three guesses on keys; a phone shows Skip and Undo without scrolling
 from __future__ import annotations
 
 import csv
+import json
 import statistics
 import time
 from collections.abc import Iterator
@@ -170,6 +171,10 @@ def test_many_labels_filter_beside_the_item_and_top_three_guesses(
     assert page.evaluate("window.scrollY") == 0
     box = text.bounding_box()
     assert box is not None and box["y"] >= 0 and box["y"] + 40 <= 800
+    rank = f"q => window.labelloopMatch.rank(q, {json.dumps(BANKING77)})[0]"
+    for query in ("phys crd", "physicalcard", "Physical-Card", "get physical"):
+        assert page.evaluate(rank, query) == "get_physical_card", query
+    assert page.evaluate(rank, "topup fail") == "top_up_failed"
     page.keyboard.type("zzqx")
     expect(page.locator("#picker-empty")).to_have_text("No label matches “zzqx”.")
     page.locator("#label-filter").fill("")
