@@ -3,7 +3,7 @@
 
 document.addEventListener("htmx:xhr:progress", (event) => {
   const bar = document.getElementById("upload-progress");
-  if (!bar || !event.detail.lengthComputable) return;
+  if (!bar || !event.detail.lengthComputable || event.target.id !== "upload-form") return;
   bar.hidden = false;
   bar.value = Math.round((100 * event.detail.loaded) / event.detail.total);
 });
@@ -14,6 +14,12 @@ document.addEventListener("htmx:beforeRequest", (event) => {
     bar.hidden = false;
     bar.value = 0;
   }
+});
+
+// Once the upload is answered (preview or refusal), the bar has said what it had to.
+document.addEventListener("htmx:afterRequest", (event) => {
+  const bar = document.getElementById("upload-progress");
+  if (bar && event.detail.elt && event.detail.elt.id === "upload-form") bar.hidden = true;
 });
 
 // Toasts: dismiss on click or after a while.

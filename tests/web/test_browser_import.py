@@ -96,6 +96,7 @@ def test_a_file_maps_and_imports_without_touching_the_selects(
     _upload(page, live_server, project.id, data)
 
     expect(page.get_by_role("heading", name="2. Map the fields of chat.csv")).to_be_visible()
+    expect(page.get_by_label("Upload progress")).to_be_hidden()  # not left at 100 %
     expect(page.get_by_test_id("file-layout")).to_have_text(f"Read as {layout}, {N_ROWS} rows.")
     assert page.get_by_label("Text field").input_value() == "utterance"
     assert page.get_by_label("Label field").input_value() == "intent"
@@ -105,6 +106,7 @@ def test_a_file_maps_and_imports_without_touching_the_selects(
 
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_test_id("imported")).to_have_text(str(N_ROWS))
+    expect(page.get_by_label("Upload progress")).to_be_hidden()  # the import is no upload
     _shots(page, artifacts, f"import-done-{encoding}")
     assert sorted(_items(live_server, project.id, token)) == [
         (msg_id, text, [label]) for msg_id, text, label in rows
