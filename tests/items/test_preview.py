@@ -91,3 +91,16 @@ def test_a_spreadsheet_is_told_to_be_saved_as_csv(name: str) -> None:
         detect_format(name)
     assert info.value.status_code == 415
     assert "save it as CSV" in str(info.value) and "choose a format" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt", "message"),
+    [
+        (b"1\n2\n", "jsonl", "row 1 (line 1): expected a JSON object, got a number"),
+        (b'["a", "b"]', "json", "row 1: expected a JSON object, got a string"),
+    ],
+)
+def test_json_without_objects_says_what_the_import_would(
+    data: bytes, fmt: str, message: str
+) -> None:
+    assert str(_problem(data, fmt)) == message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import dataclasses
+import io
 from collections.abc import Iterator
 from pathlib import PurePath
 from typing import BinaryIO
@@ -119,10 +120,11 @@ def preview(stream: BinaryIO, fmt: Format) -> Preview:
     check_head(head)
     codec = sniff_head(head) if get(fmt).legacy_encodings else "utf-8"
     found = get(fmt).preview(_decode(head, codec, complete), complete)
-    if found.total == 0 and found.columns and fmt in ("csv", "tsv"):
+    if found.total == 0 and found.columns:  # a header row (JSON has no columns without rows)
         columns = ", ".join(found.columns[:20])
         raise ImportFormatError(f"the file has a header ({columns}) but no data rows")
-    if found.total == 0:
+    if found.total == 0:  # say what the import would: a value that is no object, or nothing
+        next(iter_records(io.BytesIO(head), fmt), None)
         raise ImportFormatError("the file has no data rows")
     return dataclasses.replace(found, encoding=encoding_name(codec))
 
@@ -132,16 +134,15 @@ def _decode(head: bytes, codec: str, complete: bool) -> str:
     bom = len(codecs.BOM_UTF8) if head.startswith(codecs.BOM_UTF8) else 0
     body = head[bom:]
     nul = body.find(b"\x00")
-    good = body if nul < 0 else body[:nul]
+    bad = nul  # offset in ``body`` of the first byte that cannot be read; -1 for none
     try:
+        good = body if nul < 0 else body[:nul]
         text = codecs.getincrementaldecoder(codec)("strict").decode(good, complete or nul >= 0)
     except UnicodeDecodeError as exc:
-        nul, byte = exc.start, body[exc.start]
-    else:
-        byte = 0
-    if nul >= 0:
-        line = body[:nul].count(b"\n") + 1
-        message = bad_byte_message(byte, bom + nul, encoding_name(codec))
+        bad = exc.start
+    if bad >= 0:
+        line = body[:bad].count(b"\n") + 1
+        message = bad_byte_message(body[bad], bom + bad, encoding_name(codec))
         raise ImportFormatError(f"line {line}: {message}")
     if not text.strip():
         raise ImportFormatError("the file is empty")
