@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from app.db import Database, open_database
 from tests.server import ROOT, serve
@@ -65,3 +65,15 @@ def live_server(sqlite_url: str, tmp_path: Path) -> Iterator[str]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+SIZES = ((1280, 800), (390, 844))  # a laptop and a phone
+
+
+def save_shots(page: Page, artifacts: Path, name: str, *, full_page: bool = True) -> None:
+    """Screenshots of ``page`` at every size in ``SIZES`` as ``<name>-<w>x<h>.png``; the page
+    is left at the first size."""
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=artifacts / f"{name}-{width}x{height}.png", full_page=full_page)
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})

@@ -15,6 +15,7 @@ from app.db import Database
 from app.models import ModelVersion
 from app.training import service as training
 from tests.factories import create_project, create_user
+from tests.web.conftest import save_shots
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -28,13 +29,6 @@ def _admin_page(browser: Browser, url: str, db: Database) -> Page:
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
     return page
-
-
-def _shots(page: Page, artifacts: Path, name: str) -> None:
-    for width, height in ((1280, 800), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=artifacts / f"{name}-{width}x{height}.png", full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def _train_once(db: Database, project_id: int, timeout: float = 90) -> None:
@@ -59,7 +53,7 @@ def test_an_empty_project_points_to_import(
     page.goto(f"{live_server}/projects/{project.id}")
     empty = page.get_by_test_id("empty-project")
     expect(empty).to_contain_text("No items yet")
-    _shots(page, artifacts, "dashboard-empty")
+    save_shots(page, artifacts, "dashboard-empty")
     empty.get_by_role("link", name="Import a file").click()
     expect(page.get_by_role("heading", name="1. Upload a file")).to_be_visible()
 
@@ -79,7 +73,7 @@ def test_one_model_is_a_centred_point_with_a_line_of_text(
     assert 0.4 < centre < 0.65, centre  # not on the right edge
     expect(page.get_by_test_id("empty-project")).to_have_count(0)
     page.locator("#curve-h").scroll_into_view_if_needed()
-    _shots(page, artifacts, "dashboard-one-model")
+    save_shots(page, artifacts, "dashboard-one-model")
 
 
 def test_settings_are_aligned_explained_and_committee_size_only_for_qbc(
@@ -104,7 +98,7 @@ def test_settings_are_aligned_explained_and_committee_size_only_for_qbc(
     }
     assert len(tops) == 1, tops
     settings.locator("#settings-h").scroll_into_view_if_needed()
-    _shots(page, artifacts, "settings")
+    save_shots(page, artifacts, "settings")
     settings.get_by_label("Query strategy").select_option("qbc_vote_entropy")
     expect(committee).to_be_visible()
     settings.get_by_role("button", name="Save").click()
@@ -121,7 +115,7 @@ def test_the_not_found_page_keeps_the_navigation(
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Projects")).to_be_visible()
     expect(nav.get_by_role("button", name="Sign out")).to_be_visible()
-    _shots(page, artifacts, "not-found")
+    save_shots(page, artifacts, "not-found")
 
 
 def test_a_refused_new_project_keeps_what_was_typed(
@@ -138,7 +132,7 @@ def test_a_refused_new_project_keeps_what_was_typed(
         "A project named 'Intents' already exists; choose another name"
     )
     expect(page.get_by_role("textbox", name="Labels")).to_have_value(labels)
-    _shots(page, artifacts, "new-project-taken-name")
+    save_shots(page, artifacts, "new-project-taken-name")
     page.get_by_role("textbox", name="Labels").fill("ham\nHam")
     page.get_by_label("Name").fill("Mail")
     page.get_by_role("button", name="Create project").click()

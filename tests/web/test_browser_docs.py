@@ -10,6 +10,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from app.db import Database
 from tests.factories import create_project, create_user
+from tests.web.conftest import save_shots
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -29,13 +30,6 @@ def _watch(page: Page, url: str) -> tuple[list[str], list[str]]:
     return errors, foreign
 
 
-def _shots(page: Page, artifacts: Path, name: str) -> None:
-    for width, height in ((1280, 800), (390, 844)):
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=artifacts / f"{name}-{width}x{height}.png")
-    page.set_viewport_size({"width": 1280, "height": 800})
-
-
 def test_swagger_ui_authorizes_with_a_token_and_tries_a_get(
     browser: Browser, live_server: str, web_db: Database, artifacts: Path
 ) -> None:
@@ -45,7 +39,7 @@ def test_swagger_ui_authorizes_with_a_token_and_tries_a_get(
     errors, foreign = _watch(page, live_server)
     page.goto(f"{live_server}/docs")
     expect(page.get_by_role("heading", name="labelloop")).to_be_visible()
-    _shots(page, artifacts, "docs")
+    save_shots(page, artifacts, "docs", full_page=False)
 
     page.locator(".auth-wrapper").get_by_role("button", name="Authorize").click()
     dialog = page.locator(".dialog-ux")
@@ -72,7 +66,7 @@ def test_redoc_renders_the_reference_under_the_csp(
     page.goto(f"{live_server}/redoc")
     expect(page.get_by_role("heading", name="labelloop").first).to_be_visible()
     expect(page.get_by_role("heading", name="List Projects")).to_be_visible()
-    _shots(page, artifacts, "redoc")
+    save_shots(page, artifacts, "redoc", full_page=False)
     # ReDoc's footer asks for its maker's logo from its CDN; the CSP refuses it (no request)
     logo = "Loading the image 'https://cdn.redoc.ly/redoc/logo-mini.svg' violates"
     assert [e for e in errors if not e.startswith(logo)] == [], errors
