@@ -104,3 +104,9 @@ def test_json_without_objects_says_what_the_import_would(
     data: bytes, fmt: str, message: str
 ) -> None:
     assert str(_problem(data, fmt)) == message
+
+
+def test_a_spreadsheet_format_named_in_the_api_is_told_to_be_saved_as_csv() -> None:
+    with pytest.raises(ImportFormatError) as info:
+        detect_format("data.csv", "XLSX")
+    assert info.value.status_code == 415 and "save it as CSV" in str(info.value)

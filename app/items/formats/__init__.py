@@ -66,7 +66,10 @@ def detect_format(filename: str | None, explicit: str | None = None) -> Format:
         name = explicit.strip().lower()
         if name in REGISTRY:
             return name
-        unsupported(f'unsupported format "{explicit.strip()}"; use one of: {", ".join(FORMATS)}')
+        advice = f" ({SAVE_AS_CSV})" if f".{name}" in SPREADSHEETS else ""
+        unsupported(
+            f'unsupported format "{explicit.strip()}"; use one of: {", ".join(FORMATS)}{advice}'
+        )
     extensions = ", ".join(_BY_EXTENSION)
     if not filename:
         unsupported(f"the upload has no file name; name it {extensions}")
