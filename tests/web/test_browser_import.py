@@ -123,9 +123,9 @@ def test_files_that_cannot_be_imported_say_why_in_place_of_the_form(
     _sign_in(page, live_server, "ada", "ada-password")
     problem = page.get_by_test_id("preview-problem")
     cases = [
-        ("empty.csv", b"", "the file is empty"),
+        ("empty.csv", b"", "The file is empty."),
         ("sheet.xlsx", b"PK\x03\x04", "save it as CSV"),
-        ("broken.csv", "text\nnaïve\n".encode() + b"bad \xe9\n", "line 3: the file is not valid"),
+        ("broken.csv", "text\nnaïve\n".encode() + b"bad \xe9\n", "Line 3: the file is not valid"),
     ]
     for name, body, words in cases:
         (tmp_path / name).write_bytes(body)

@@ -75,8 +75,8 @@ def test_a_small_file_shows_every_row(client: TestClient, db: Database) -> None:
 
 PROBLEMS = [
     # (case, file name, body, status, words the message must name)
-    ("empty", "x.csv", b"", 422, ["the file is empty"]),
-    ("blank", "x.csv", b"\n\n  \n", 422, ["the file is empty"]),
+    ("empty", "x.csv", b"", 422, ["The file is empty."]),
+    ("blank", "x.csv", b"\n\n  \n", 422, ["The file is empty."]),
     ("header only", "x.csv", b"text,label\n", 422, ["header (text, label)", "no data rows"]),
     ("xlsx", "data.xlsx", b"PK\x03\x04sheet", 415, ["spreadsheet", "save it as CSV"]),
     ("xlsx named csv", "data.csv", b"PK\x03\x04sheet", 422, ["Excel .xlsx"]),
@@ -86,9 +86,9 @@ PROBLEMS = [
         "x.csv",
         "text\nnaïve\nok\n".encode() + b"bad \xe9\n",
         422,
-        ["line 4", "not valid UTF-8", "byte 0xE9 at byte 19"],
+        ["Line 4", "not valid UTF-8", "byte 0xE9 at byte 19"],
     ),
-    ("NUL byte", "x.csv", b"text\nok\nnul\x00\n", 422, ["line 3", "NUL"]),
+    ("NUL byte", "x.csv", b"text\nok\nnul\x00\n", 422, ["Line 3", "NUL", "binary file?<"]),
 ]
 
 
