@@ -117,6 +117,12 @@ def test_labels_typed_while_the_server_is_down_are_stored_once_it_is_back(
         expect(page.locator("#toasts .toast")).to_have_count(0)
         expect(page.get_by_test_id("labelled-count")).to_have_text("4", timeout=10_000)
         rows = _export(url, project.id, token)
+        # a label the browser cannot keep never takes its item off the screen
+        page.evaluate("() => { Storage.prototype.setItem = () => { throw new Error('full'); }; }")
+        shown = item.inner_text()
+        page.keyboard.press(keys["food"])
+        expect(page.locator("#toasts .toast")).to_contain_text("cannot keep the label")
+        expect(item).to_have_text(shown)
     assert sorted(r["text"] for r in rows) == sorted(given)
     assert {r["text"]: r["label"] for r in rows} == given
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('labelloop:'))") == []
