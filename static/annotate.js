@@ -91,7 +91,7 @@
     if (!toast) {
       toast = document.createElement("div");
       toast.id = "connection-toast";
-      toast.className = "toast toast-error";
+      toast.className = "toast toast-warn"; // the labels are safe: a warning, not an error
       toast.setAttribute("role", "alert");
       document.getElementById("toasts").append(toast);
     }
