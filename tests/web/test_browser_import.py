@@ -14,13 +14,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from app.db import Database
 from tests.factories import auth, create_project, create_user
+from tests.web.conftest import save_shots
 from tests.web.test_browser import _sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 INTENTS = ["get_physical_card", "lost_card", "card_arrival", "exchange_rate"]
 N_ROWS = 40
-SIZES = ((1280, 800), (390, 844))
 
 
 def _utterances() -> list[tuple[str, str, str]]:
@@ -51,13 +51,6 @@ def _upload(page: Page, url: str, project_id: int, data: Path) -> None:
     page.goto(f"{url}/projects/{project_id}/import")
     page.get_by_label("Data file").set_input_files(data)
     page.get_by_role("button", name="Upload").click()
-
-
-def _shots(page: Page, artifacts: Path, name: str) -> None:
-    for width, height in SIZES:
-        page.set_viewport_size({"width": width, "height": height})
-        page.screenshot(path=artifacts / f"{name}-{width}x{height}.png", full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
 
 
 def _items(url: str, project_id: int, token: str) -> list[tuple[str, str, list[str]]]:
@@ -102,12 +95,12 @@ def test_a_file_maps_and_imports_without_touching_the_selects(
     assert page.get_by_label("Label field").input_value() == "intent"
     assert page.get_by_label("ID field").input_value() == "msg_id"
     expect(page.get_by_test_id("preview").locator("tbody tr")).to_have_count(10)
-    _shots(page, artifacts, f"import-preview-{encoding}")
+    save_shots(page, artifacts, f"import-preview-{encoding}")
 
     page.get_by_role("button", name="Import").click()
     expect(page.get_by_test_id("imported")).to_have_text(str(N_ROWS))
     expect(page.get_by_label("Upload progress")).to_be_hidden()  # the import is no upload
-    _shots(page, artifacts, f"import-done-{encoding}")
+    save_shots(page, artifacts, f"import-done-{encoding}")
     assert sorted(_items(live_server, project.id, token)) == [
         (msg_id, text, [label]) for msg_id, text, label in rows
     ]
@@ -132,5 +125,5 @@ def test_files_that_cannot_be_imported_say_why_in_place_of_the_form(
         _upload(page, live_server, project.id, tmp_path / name)
         expect(problem).to_contain_text(words)
         expect(page.get_by_role("button", name="Import")).to_have_count(0)
-        _shots(page, artifacts, f"import-problem-{Path(name).stem}")
+        save_shots(page, artifacts, f"import-problem-{Path(name).stem}")
     page.close()
