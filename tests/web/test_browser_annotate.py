@@ -21,6 +21,7 @@ from app.models import Project
 from app.training.service import queue_run
 from tests.factories import auth, create_project, create_user, import_jsonl
 from tests.server import ROOT, free_port, running, server_env, wait_until_up
+from tests.web.conftest import save_shots
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
@@ -170,7 +171,7 @@ def test_many_labels_filter_beside_the_item_and_top_three_guesses(
     guesses = page.locator(f"{CURRENT} .suggest-btn")
     expect(guesses).to_have_count(3)
     expect(guesses.first).to_have_attribute("aria-current", "true")
-    _shots(page, artifacts, "annotate-77-labels")
+    save_shots(page, artifacts, "annotate-77-labels", full_page=False)
 
     page.keyboard.press("/")  # the filter sits beside the item: the text stays in view
     expect(page.locator("#label-filter")).to_be_focused()
@@ -211,10 +212,6 @@ def test_many_labels_filter_beside_the_item_and_top_three_guesses(
     assert _stored(live_server, project_id, token) == expected
 
 
-def _shots(page: Page, artifacts: Path, name: str) -> None:
-    page.screenshot(path=artifacts / f"{name}-1280x800.png")
-
-
 def test_a_phone_shows_skip_and_undo_without_scrolling_and_no_key_hints(
     browser: Browser, live_server: str, web_db: Database, artifacts: Path
 ) -> None:
@@ -240,6 +237,6 @@ def test_a_phone_shows_skip_and_undo_without_scrolling_and_no_key_hints(
     expect(page.locator("#skip kbd")).to_be_hidden()
     expect(page.locator("#labels kbd").first).to_be_hidden()
     expect(page.locator(".keys")).to_be_hidden()
-    page.screenshot(path=artifacts / "annotate-77-labels-390x844.png")
+    page.screenshot(path=artifacts / "annotate-77-labels-phone-390x844.png")
     page.get_by_role("button", name="Skip", exact=True).tap()
     expect(page.locator(f"{CURRENT} .item-text")).to_be_visible()
