@@ -28,7 +28,6 @@ from app.items.endpoints import router as items_router
 from app.items.runner import ImportRunner
 from app.limits import BodyLimitMiddleware
 from app.projects.endpoints import router as projects_router
-from app.projects.label_endpoints import router as labels_router
 from app.queue.endpoints import router as queue_router
 from app.ratelimits import ApiLimiter
 from app.review.endpoints import router as review_router
@@ -69,7 +68,6 @@ def api_router() -> APIRouter:
     )
     for sub in (
         projects_router,
-        labels_router,
         items_router,
         queue_router,
         annotations_router,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -163,6 +163,13 @@ def _add_members(
 def import_jsonl(session: Session, project: Project, rows: list[dict[str, object]]) -> None:
     data = "\n".join(json.dumps(r) for r in rows).encode()
     import_records(session, project, io.BytesIO(data), ImportOptions(filename="rows.jsonl"))
+
+
+def import_counts(response: Any) -> dict[str, Any]:
+    """An import's answer without its ``import_id`` (checked to be an id): the counts."""
+    body = dict(response.json())
+    assert isinstance(body.pop("import_id"), int)
+    return body
 
 
 def auth(token: str) -> dict[str, str]:

@@ -72,10 +72,23 @@ def _item_out(row: listing.ItemRow) -> ItemOut:
     )
 
 
+class ItemIdsIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=removal.MAX_DELETE
+    )
+
+
+class DeletedOut(BaseModel):
+    deleted: int
+
+
 class ImportOut(BaseModel):
     imported: int
     duplicates: int
     labeled: int
+    import_id: int | None
 
 
 class ImportJobOut(BaseModel):
@@ -83,7 +96,7 @@ class ImportJobOut(BaseModel):
 
     id: int
     project_id: int
-    status: Literal["queued", "running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed", "undone"]
     filename: str
     bytes_total: int
     bytes_done: int
@@ -95,6 +108,8 @@ class ImportJobOut(BaseModel):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    first_item_id: int | None
+    last_item_id: int | None
 
 
 @router.post(
@@ -141,7 +156,12 @@ def import_file(
     result = service.import_file(
         session, get_project(session, project.id), file.file, options, actor=actor
     )
-    return ImportOut(imported=result.imported, duplicates=result.duplicates, labeled=result.labeled)
+    return ImportOut(
+        imported=result.imported,
+        duplicates=result.duplicates,
+        labeled=result.labeled,
+        import_id=result.import_id,
+    )
 
 
 @router.get("/imports/{job_id}", responses=responses(403))
@@ -153,6 +173,24 @@ def get_import_job(
 ) -> ImportJobOut:
     """A background import job: its status, progress and, once finished, counts or error."""
     return ImportJobOut.model_validate(jobs.get_job(session, project.id, job_id))
+
+
+@router.get("/imports", responses=responses(403))
+def list_imports(project: ManagedProjectRef, session: ReadSession) -> list[ImportJobOut]:
+    """The project's imports, newest first (at most 100)."""
+    return [ImportJobOut.model_validate(job) for job in jobs.list_jobs(session, project.id)]
+
+
+@router.delete("/imports/{job_id}", responses=responses(403, 409))
+def undo_import(
+    project_id: PathId,  # declared first, so the OpenAPI lists it before job_id
+    job_id: PathId,
+    project: ManagedProject,
+    session: WriteSession,
+    actor: ActorDep,
+) -> DeletedOut:
+    """Undo an import: delete the items it added, with their labels (audited)."""
+    return DeletedOut(deleted=removal.undo_import(session, project, job_id, actor=actor))
 
 
 @router.get("/items")
@@ -168,18 +206,6 @@ def list_items(
     """A page of the project's items in id order, each with its latest label(s)."""
     page = listing.list_items(session, project, after=after, limit=limit, status=status)
     return ItemPageOut(items=[_item_out(row) for row in page.rows], next=page.next)
-
-
-class ItemIdsIn(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
-        min_length=1, max_length=removal.MAX_DELETE
-    )
-
-
-class DeletedOut(BaseModel):
-    deleted: int
 
 
 @router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403))

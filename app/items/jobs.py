@@ -139,6 +139,18 @@ def create_job(
     return job
 
 
+def list_jobs(session: Session, project_id: int, *, limit: int = 100) -> list[ImportJob]:
+    """The project's imports, newest first."""
+    return list(
+        session.scalars(
+            select(ImportJob)
+            .where(ImportJob.project_id == project_id)
+            .order_by(ImportJob.id.desc())
+            .limit(limit)
+        )
+    )
+
+
 def get_job(session: Session, project_id: int, job_id: int) -> ImportJob:
     job = session.get(ImportJob, job_id)
     if job is None or job.project_id != project_id:
@@ -296,6 +308,7 @@ def _finish(conn: Connection, job_id: int, project_id: int, stager: Stager) -> N
             result.duplicates,
             result.labeled,
         )
+        job.first_item_id, job.last_item_id = result.first_item_id, result.last_item_id
         job.heartbeat_at = job.finished_at = now
         session.flush()
 

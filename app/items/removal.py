@@ -1,4 +1,4 @@
-"""Deleting items: a test import's rows, a duplicate, a text that should never have been there.
+"""Deleting items: a test import (undone whole), a duplicate, a text that should not be there.
 
 The item's annotations, leases, ranking entries and review rows go with it (``ON DELETE
 CASCADE``), and so does its label history: a deleted text leaves nothing behind. The pool
@@ -8,14 +8,15 @@ rank what is left; the labels withdrawn count as label events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.errors import Invalid, NotFound
-from app.models import Annotation, AnnotationHistory, Item, Project
+from app.errors import Conflict, Invalid, NotFound
+from app.models import Annotation, AnnotationHistory, ImportJob, ImportStatus, Item, Project
 from app.training import service as training
 
 MAX_DELETE = 1000  # items per request
@@ -35,14 +36,55 @@ def delete_items(
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound(f"item {missing[0]} not found")
-    labels = session.scalar(
-        select(func.count()).select_from(Annotation).where(Annotation.item_id.in_(ids))
+    labels = _remove(session, project, lambda column: column.in_(ids))
+    detail = {"items": len(ids), "labels": labels, "ids": ids[:20]}
+    record(
+        session, actor, "items.delete", target=project.name, project_id=project.id, detail=detail
     )
-    session.execute(delete(Item).where(Item.id.in_(ids)))
+    return len(ids)
+
+
+def undo_import(session: Session, project: Project, job_id: int, *, actor: Actor) -> int:
+    """Delete the items an import added (their labels with them); returns how many. The
+    import stays listed, as ``undone``."""
+    job = session.scalar(
+        select(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.project_id == project.id)
+        .with_for_update()
+    )
+    if job is None:
+        raise NotFound(f"import {job_id} not found")
+    if job.status != ImportStatus.SUCCEEDED:
+        raise Conflict(f"import {job_id} is {job.status}: only a finished import can be undone")
+    if job.first_item_id is None or job.last_item_id is None:
+        raise Conflict(f"import {job_id} added no items that can be told apart (nothing to undo)")
+    first, last = job.first_item_id, job.last_item_id
+    n = session.scalar(
+        select(func.count()).where(Item.project_id == project.id, Item.id.between(first, last))
+    )
+    labels = _remove(session, project, lambda column: column.between(first, last))
+    job.status = ImportStatus.UNDONE
+    detail = {"import_id": job_id, "file": job.filename, "items": n or 0, "labels": labels}
+    record(session, actor, "import.undo", target=project.name, project_id=project.id, detail=detail)
+    return n or 0
+
+
+Which = Callable[[Any], ColumnElement[bool]]  # an item id column -> the items to delete
+
+
+def _remove(session: Session, project: Project, which: Which) -> int:
+    """Delete the project's items ``which`` picks (by a list of ids, or an import's range,
+    however large); returns the number of labels that went with them."""
+    labels = session.scalar(
+        select(func.count())
+        .select_from(Annotation)
+        .where(Annotation.project_id == project.id, which(Annotation.item_id))
+    )
+    session.execute(delete(Item).where(Item.project_id == project.id, which(Item.id)))
     # After the cascade: deleting annotations writes their last state into the history.
     session.execute(
         delete(AnnotationHistory).where(
-            AnnotationHistory.project_id == project.id, AnnotationHistory.item_id.in_(ids)
+            AnnotationHistory.project_id == project.id, which(AnnotationHistory.item_id)
         )
     )
     session.execute(
@@ -54,8 +96,4 @@ def delete_items(
         )
     )
     training.queue_run(session, project.id, reason="import")
-    detail = {"items": len(ids), "labels": labels or 0, "ids": ids[:20]}
-    record(
-        session, actor, "items.delete", target=project.name, project_id=project.id, detail=detail
-    )
-    return len(ids)
+    return labels or 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -25,7 +25,8 @@ from app.audit.service import Actor
 from app.errors import AppError, Invalid
 from app.items import staging
 from app.items.formats import ImportFormatError, Record, detect_format, iter_records
-from app.models import Item, Project
+from app.models import ImportJob, ImportStatus, Item, Project
+from app.models.base import utcnow
 from app.training.service import queue_after_import
 
 CHUNK_ROWS = 5000
@@ -46,6 +47,9 @@ class ImportResult:
     imported: int = 0
     duplicates: int = 0
     labeled: int = 0
+    first_item_id: int | None = None  # the items it added: the project's ids in this range
+    last_item_id: int | None = None
+    import_id: int | None = None  # its row in import_jobs, the handle to undo it
 
 
 @dataclass(frozen=True)
@@ -93,8 +97,56 @@ def import_file(
     run the new items need, and the audit event, in the caller's transaction."""
     result = import_records(session, project, stream, options)
     queue_after_import(session, project, imported=result.imported)
-    record_import(session, actor, project, options, rows=result.imported + result.duplicates)
+    result.import_id = _record_done(session, project, stream, options, result)
+    record_import(
+        session,
+        actor,
+        project,
+        options,
+        rows=result.imported + result.duplicates,
+        import_id=result.import_id,
+    )
     return result
+
+
+def _record_done(
+    session: Session,
+    project: Project,
+    stream: BinaryIO,
+    options: ImportOptions,
+    result: ImportResult,
+) -> int:
+    """An import done in the request is a finished row of ``import_jobs``, as a background
+    one ends up: one list of a project's imports, each of which can be undone."""
+    try:
+        size = stream.tell()  # read to the end
+    except (OSError, ValueError):
+        size = 0
+    now = utcnow()
+    job = ImportJob(
+        project_id=project.id,
+        status=ImportStatus.SUCCEEDED,
+        filename=(options.filename or "upload")[:300],
+        stored_name="",  # nothing kept: it was read in the request
+        format=detect_format(options.filename, options.format),
+        text_field=options.text_field,
+        label_field=options.label_field,
+        id_field=options.id_field,
+        bytes_total=size,
+        bytes_done=size,
+        rows_done=result.imported + result.duplicates,
+        imported=result.imported,
+        duplicates=result.duplicates,
+        labeled=result.labeled,
+        first_item_id=result.first_item_id,
+        last_item_id=result.last_item_id,
+        started_at=now,
+        finished_at=now,
+        heartbeat_at=now,
+    )
+    session.add(job)
+    session.flush()
+    return job.id
 
 
 def record_import(
@@ -233,6 +285,7 @@ def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
         raise Invalid("the file has no data rows")
     conn = session.connection()
     staging.lock_project(conn, project.id)
+    floor = conn.scalar(select(func.max(Item.id))) or 0  # every new item's id is above it
     try:
         imported, labeled = staging.publish(conn, project.id)
     except IntegrityError:
@@ -249,7 +302,14 @@ def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
         )
     )
     session.refresh(project)
-    return ImportResult(imported=imported, duplicates=stager.rows - imported, labeled=labeled)
+    result = ImportResult(imported=imported, duplicates=stager.rows - imported, labeled=labeled)
+    if imported:
+        result.first_item_id, result.last_item_id = conn.execute(
+            select(func.min(Item.id), func.max(Item.id)).where(
+                Item.project_id == project.id, Item.id > floor
+            )
+        ).one()
+    return result
 
 
 def _records(target: Target, stream: BinaryIO, options: ImportOptions) -> Iterator[Record]:

@@ -1,4 +1,4 @@
-"""Import jobs: a large upload imported in the background, with progress to poll."""
+"""Imports: every import of a file, a large one run in the background with progress to poll."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class ImportStatus(StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    UNDONE = "undone"  # its items were deleted again
 
 
 class ImportJob(Base):
@@ -42,6 +43,9 @@ class ImportJob(Base):
     duplicates: Mapped[int | None] = mapped_column(Integer)
     labeled: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    # The ids of the items it added: the project's items from first to last (None: none).
+    first_item_id: Mapped[int | None] = mapped_column(Integer)
+    last_item_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

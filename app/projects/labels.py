@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor, record
 from app.errors import Conflict, Invalid, NotFound
 from app.models import Adjudication, Annotation, LabelIssue, Project
+from app.text import clean_label, label_key
 from app.training import service as training
 
 MAX_LABEL_LENGTH = 200  # label_tallies.label
@@ -91,14 +92,15 @@ def _require(project: Project, label: str) -> None:
 
 
 def _checked_name(project: Project, name: str, *, besides: str | None = None) -> str:
-    name = name.strip()
-    if not name:
-        raise Invalid("name: a label needs at least one character besides spaces")
+    """``name`` as the project would store it, by the rules of a new project's label set."""
+    try:
+        name = clean_label(name)
+    except ValueError as exc:
+        raise Invalid(f"name: {exc}") from None
     if len(name) > MAX_LABEL_LENGTH:
         raise Invalid(f"name: at most {MAX_LABEL_LENGTH} characters, not {len(name)}")
-    clash = next(
-        (x for x in project.labels if x != besides and x.casefold() == name.casefold()), None
-    )
+    key = label_key(name)
+    clash = next((x for x in project.labels if x != besides and label_key(x) == key), None)
     if clash is not None:
         raise Conflict(f"name: the project already has the label {clash!r}")
     return name

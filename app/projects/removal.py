@@ -50,7 +50,7 @@ def delete_project(
     imports = settings.data_dir / "imports"
     return Leftovers(
         directories=[settings.project_dir(project.id)],
-        files=[imports / name for name in stored],
+        files=[imports / name for name in stored if name],  # "": read in the request
     )
 
 

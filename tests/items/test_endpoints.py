@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.models import Annotation, Item, Project
-from tests.factories import auth, create_project, create_user
+from tests.factories import auth, create_project, create_user, import_counts
 
 CSV = "id,text,label\n1,the pasta was great,food\n2,rain all day,weather\n3,a late goal,\n"
 
@@ -46,7 +46,7 @@ def test_imports_csv_with_seed_labels(client: TestClient, db: Database, admin: s
     project = create_project(db)
     response = _upload(client, project.id, admin, "data.csv", CSV.encode())
     assert response.status_code == 201
-    assert response.json() == {"imported": 3, "duplicates": 0, "labeled": 2}
+    assert import_counts(response) == {"imported": 3, "duplicates": 0, "labeled": 2}
     counts = client.get(f"/api/v1/projects/{project.id}", headers=auth(admin)).json()
     assert (counts["n_items"], counts["n_labeled"], counts["n_unlabeled"]) == (3, 2, 1)
 
@@ -89,10 +89,10 @@ def test_identical_texts_are_stored_once(client: TestClient, db: Database, admin
     rows = [{"text": "same text"}, {"text": "other"}, {"text": "same text"}]
     body = "\n".join(json.dumps(r) for r in rows).encode()
     first = _upload(client, project.id, admin, "a.jsonl", body)
-    assert first.json() == {"imported": 2, "duplicates": 1, "labeled": 0}
+    assert import_counts(first) == {"imported": 2, "duplicates": 1, "labeled": 0}
     again = _upload(client, project.id, admin, "a.jsonl", body)
     assert again.status_code == 201
-    assert again.json() == {"imported": 0, "duplicates": 3, "labeled": 0}
+    assert import_counts(again) == {"imported": 0, "duplicates": 3, "labeled": 0}
 
 
 def test_custom_field_names(client: TestClient, db: Database, admin: str) -> None:
@@ -115,7 +115,7 @@ def test_json_array_import(client: TestClient, db: Database, admin: str) -> None
     project = create_project(db)
     data = json.dumps([{"text": "one", "label": "food"}, {"text": "two"}]).encode()
     response = _upload(client, project.id, admin, "x.json", data)
-    assert response.json() == {"imported": 2, "duplicates": 0, "labeled": 1}
+    assert import_counts(response) == {"imported": 2, "duplicates": 0, "labeled": 1}
 
 
 BAD_FILES = [

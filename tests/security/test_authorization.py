@@ -285,6 +285,16 @@ def _throwaway_item(world: World, role: str) -> dict[str, object]:
     return {"item_id": _new_item(world)}
 
 
+def _throwaway_import(world: World, role: str) -> dict[str, object]:
+    """A finished import of one new item, to undo."""
+    item_id = _new_item(world)
+    job_id = _finished_job(world.db, world.project_id)
+    with world.db.writer() as session, session.begin():
+        job = session.get_one(ImportJob, job_id)
+        job.first_item_id = job.last_item_id = item_id
+    return {"job_id": job_id}
+
+
 def _delete_items_json(world: World, role: str) -> dict[str, Any]:
     """Allowed callers delete a new item; refused ones name the world's first item."""
     allowed = RANK[role] >= RANK[MANAGER]
@@ -333,6 +343,8 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{PROJECT}/labels/{{label:path}}"): Rule(MANAGER, 200, fresh=_fresh_label),
     ("POST", f"{PROJECT}/imports"): Rule(MANAGER, 201, _upload),
     ("GET", f"{PROJECT}/imports/{{job_id}}"): Rule(MANAGER, 200),
+    ("GET", f"{PROJECT}/imports"): Rule(MANAGER, 200),
+    ("DELETE", f"{PROJECT}/imports/{{job_id}}"): Rule(MANAGER, 200, fresh=_throwaway_import),
     ("GET", f"{PROJECT}/export"): Rule(ANNOTATOR, 200, _params(format="jsonl")),
     ("GET", f"{PROJECT}/items"): Rule(ANNOTATOR, 200, _params(limit=5, status="unlabeled")),
     ("GET", f"{PROJECT}/queue"): Rule(ANNOTATOR, 200, _params(limit=2)),

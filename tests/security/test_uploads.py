@@ -20,7 +20,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.web.imports import UPLOAD_ID
-from tests.factories import auth, create_project
+from tests.factories import auth, create_project, import_counts
 from tests.security.conftest import sign_in, snapshot
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x02\x00\x00\x00"
@@ -141,7 +141,7 @@ def test_utf8_bom_is_accepted_and_stripped(client: TestClient, db: Database, adm
     data = "\ufefftext,label\nhello there,\nseed text,food\n".encode()
     response = _upload(client, project.id, admin, "x.csv", data)
     assert response.status_code == 201, response.text
-    assert response.json() == {"imported": 2, "duplicates": 0, "labeled": 1}
+    assert import_counts(response) == {"imported": 2, "duplicates": 0, "labeled": 1}
     items = client.get(f"/api/v1/projects/{project.id}/queue", headers=auth(admin)).json()
     assert [i["text"] for i in items["items"]] == ["hello there"]
 
@@ -160,7 +160,7 @@ def test_the_same_file_twice_adds_nothing(client: TestClient, db: Database, admi
     before = snapshot(db)
     again = _upload(client, project.id, admin, "a.csv", data)
     assert again.status_code == 201
-    assert again.json() == {"imported": 0, "duplicates": 2, "labeled": 0}
+    assert import_counts(again) == {"imported": 0, "duplicates": 2, "labeled": 0}
     assert snapshot(db) == before
 
 

@@ -69,7 +69,7 @@ def test_web_actions_are_recorded_with_actor_and_address(client: TestClient, db:
 
     (event,) = _events(db, "import")
     assert (event.actor_name, event.address, event.project_id) == ("ada", "testclient", project.id)
-    assert event.detail == {"file": "my labels.csv", "format": "csv", "rows": 2}
+    assert event.detail == {"file": "my labels.csv", "format": "csv", "rows": 2, "import_id": 1}
     (update,) = _events(db, "project.update")
     assert update.actor_name == "ada"
     assert update.detail == {"changes": {"strategy": {"old": "margin", "new": "entropy"}}}
