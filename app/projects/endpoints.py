@@ -72,11 +72,12 @@ def get_project(project: ReadProject, session: ReadSession) -> ProjectOut:
     return _out(session, project)
 
 
-@router.patch("/{project_id}", responses=responses(403, 404))
+@router.patch("/{project_id}", responses=responses(403, 404, 409))
 def update_project(
     project: ManagedProject, data: ProjectUpdate, session: WriteSession, actor: ActorDep
 ) -> ProjectOut:
-    """Change the query strategy, the retrain batch size or an option (audited)."""
+    """Rename the project, or change the query strategy, the retrain batch size or an option
+    (audited; 409 if the name is taken)."""
     project = service.update_project(session, project, data, actor=actor)
     return _out(session, project)
 

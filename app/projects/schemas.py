@@ -110,6 +110,7 @@ class ProjectCreate(BaseModel):
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     strategy: str | None = None
     batch_size: int | None = _change("batch_size")
     diversity: bool | None = None
@@ -122,6 +123,11 @@ class ProjectUpdate(BaseModel):
     min_agreement: float | None = _change("min_agreement")
     audit_share: float | None = _change("audit_share")
     recheck_share: float | None = _change("recheck_share")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        return None if value is None else clean_name(value, "name")
 
     @field_validator("strategy")
     @classmethod

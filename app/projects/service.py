@@ -89,9 +89,12 @@ def list_projects(session: Session) -> list[Project]:
 def update_project(
     session: Session, project: Project, data: ProjectUpdate, *, actor: Actor
 ) -> Project:
-    """Apply the settings ``data`` sets; those whose value changed go to the audit log as
-    ``{name: {"old": ..., "new": ...}}`` (nothing is recorded if none did)."""
-    before = _settings(project)
+    """Apply the name and settings ``data`` sets (Conflict if the name is another project's);
+    those whose value changed go to the audit log as ``{name: {"old": ..., "new": ...}}``
+    (nothing is recorded if none did)."""
+    before = {"name": project.name, **_settings(project)}
+    if data.name is not None and data.name != project.name:
+        _rename(session, project, data.name)
     if data.strategy is not None:
         project.strategy = data.strategy
     if data.batch_size is not None:
@@ -100,7 +103,7 @@ def update_project(
     if changed:
         project.settings = {**(project.settings or {}), **changed}
     session.flush()
-    after = _settings(project)
+    after = {"name": project.name, **_settings(project)}
     changes = {k: {"old": before[k], "new": v} for k, v in after.items() if before[k] != v}
     if changes:
         record(
@@ -112,6 +115,16 @@ def update_project(
             detail={"changes": changes},
         )
     return project
+
+
+def _rename(session: Session, project: Project, name: str) -> None:
+    """Give ``project`` the name, in a savepoint: a taken name leaves the session usable."""
+    try:
+        with session.begin_nested():
+            project.name = name
+            session.flush()
+    except IntegrityError:
+        raise Conflict(f"a project named {name!r} already exists; choose another name") from None
 
 
 def _settings(project: Project) -> dict[str, object]:
