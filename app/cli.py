@@ -1,4 +1,4 @@
-"""The ``labelloop`` command: migrate, serve, worker, user (accounts and tokens), demo."""
+"""The ``labelloop`` command: migrate, serve, worker, user (accounts and tokens), demo, oracle."""
 
 from __future__ import annotations
 
@@ -153,6 +153,12 @@ def cmd_user(args: argparse.Namespace) -> int:
     return cli_users.run(args.user_func, settings, args)
 
 
+def cmd_oracle(args: argparse.Namespace) -> int:
+    from app import cli_oracle
+
+    return cli_oracle.run(args, _settings())
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Load the demo project; the first run makes the admin, later runs keep its credentials."""
     import secrets
@@ -191,7 +197,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from app import cli_users
+    from app import cli_oracle, cli_users
 
     parser = argparse.ArgumentParser(prog="labelloop", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -226,6 +232,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo project and print an admin token")
     demo.add_argument("--admin", default="admin")
     demo.set_defaults(func=cmd_demo)
+    oracle = sub.add_parser("oracle", help="language-model oracles: serve the local model")
+    oracle.set_defaults(func=cmd_oracle)
+    cli_oracle.add_parsers(oracle.add_subparsers(dest="oracle_command", required=True))
     return parser
 
 

@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "app.annotations",
             "app.audit",
             "app.items",
+            "app.oracles",
             "app.projects",
             "app.queue",
             "app.review",
@@ -63,7 +64,7 @@ LAYERS: list[tuple[str, list[str]]] = [
         ],
     ),
     ("adapters", ["app.*.endpoints", "app.web", "app.health", "app.scheduler"]),
-    ("composition", ["app.main", "app.cli", "app.cli_users", "app.demo"]),
+    ("composition", ["app.main", "app.cli", "app.cli_users", "app.cli_oracle", "app.demo"]),
 ]
 # The learning core is pure: numpy in, numpy out, no database and no web framework.
 LEARNING_FORBIDDEN = ("sqlalchemy", "fastapi", "starlette")
