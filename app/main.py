@@ -44,6 +44,7 @@ from app.web import (
     imports,
     items,
     members,
+    project_settings,
     projects,
     review,
     users,
@@ -60,6 +61,20 @@ from app.web.templating import ROOT, is_htmx, render
 log = logging.getLogger("labelloop")
 
 JSON_BODY_LIMIT = 16 * 1024 * 1024
+# The HTML screens, in the order their routes are matched.
+WEB_SCREENS = (
+    auth,
+    projects,
+    project_settings,
+    members,
+    items,
+    imports,
+    annotate,
+    review,
+    users,
+    audit,
+    docs,
+)
 
 
 def api_router() -> APIRouter:
@@ -127,7 +142,7 @@ def create_app(
     _middleware(app, settings)
     app.include_router(api_router())
     app.include_router(health_router, include_in_schema=False)
-    for module in (auth, projects, members, items, imports, annotate, review, users, audit, docs):
+    for module in WEB_SCREENS:
         app.include_router(module.router, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=ROOT / "static"), name="static")
     _error_handlers(app)

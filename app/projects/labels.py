@@ -69,9 +69,10 @@ def remove_label(
     if merge_into is None:
         used = _carrying(session, project, label, Annotation)
         if used:
+            n = f"{len(used)} annotation{'' if len(used) == 1 else 's'}"
             raise Conflict(
-                f"label {label!r} is used by {len(used)} annotations; rename it, or delete it "
-                "with merge_into naming the label they should get"
+                f"label {label!r} is used by {n}: rename it, or merge it into another label "
+                "(merge_into) to delete it"
             )
         changed = 0
     else:

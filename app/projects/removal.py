@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.config import Settings
+from app.errors import Invalid
 from app.models import AnnotationHistory, ImportJob, Project
 from app.projects import service
 
@@ -32,9 +33,19 @@ class Leftovers:
 
 
 def delete_project(
-    session: Session, project: Project, settings: Settings, *, actor: Actor
+    session: Session,
+    project: Project,
+    settings: Settings,
+    *,
+    actor: Actor,
+    typed_name: str | None = None,
 ) -> Leftovers:
-    """Delete the project's rows; returns its files, to remove once this commits."""
+    """Delete the project's rows; returns its files, to remove once this commits. A
+    ``typed_name`` (the screen's confirmation) must be the project's name exactly."""
+    if typed_name is not None and typed_name != project.name:
+        raise Invalid(
+            f"the name typed does not match: type {project.name!r} exactly to delete the project"
+        )
     counts = service.counts(session, project)
     stored = session.scalars(
         select(ImportJob.stored_name).where(ImportJob.project_id == project.id)

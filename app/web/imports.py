@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import AppError, Invalid
 from app.fields import PathId, Text
-from app.items import jobs
+from app.items import jobs, removal
 from app.items import service as items
 from app.items.uploads import keep_and_preview, uploads_dir
 from app.models import ImportStatus
@@ -20,7 +20,7 @@ from app.projects.service import get_project
 from app.routing import GuardedRoute
 from app.web.access import WebManagedProject, WebManagedProjectRef
 from app.web.security import WebUser, check_csrf
-from app.web.templating import render
+from app.web.templating import flash, render, take_flash
 
 router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}\.(csv|tsv|jsonl|json)$")
@@ -34,8 +34,29 @@ def _uploads(settings: SettingsDep) -> Path:
 def import_page(
     request: Request, project: WebManagedProject, session: WriteSession, user: WebUser
 ) -> HTMLResponse:
-    """Choose a file to upload."""
-    return render(request, "projects/import.html", {"current_user": user, "project": project})
+    """Choose a file to upload; the project's imports, each succeeded one with its undo."""
+    context = {
+        "current_user": user,
+        "project": project,
+        "jobs": jobs.list_jobs(session, project.id),
+        "notice": take_flash(request),
+    }
+    return render(request, "projects/import.html", context)
+
+
+@router.post("/projects/{project_id}/imports/{job_id}/undo")
+def undo_import(
+    request: Request,
+    project: WebManagedProject,
+    job_id: PathId,
+    session: WriteSession,
+    actor: ActorDep,
+) -> RedirectResponse:
+    """Undo an import: delete the items it added, with their labels."""
+    deleted = removal.undo_import(session, project, job_id, actor=actor)
+    items_word = "item" if deleted == 1 else "items"
+    flash(request, f"Import {job_id} undone: {deleted:,} {items_word} deleted, with their labels.")
+    return RedirectResponse(f"/projects/{project.id}/import", status_code=303)
 
 
 @router.post("/projects/{project_id}/import/preview", response_class=HTMLResponse)

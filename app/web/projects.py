@@ -30,7 +30,7 @@ from app.training import summary
 from app.web.access import WebManagedProject, WebReadProject, WebWriteProject
 from app.web.charts import learning_curve
 from app.web.security import WebAdmin, WebUser, check_csrf
-from app.web.templating import render
+from app.web.templating import render, take_flash
 
 router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 
@@ -77,7 +77,8 @@ def project_list(request: Request, session: ReadSession, user: WebUser) -> HTMLR
     """The user's projects (an instance admin: every project) with counts and model version."""
     mine = members.visible_projects(session, user)
     rows = [(p, projects.counts(session, p)) for p in mine]
-    return render(request, "projects/list.html", {"current_user": user, "rows": rows})
+    context = {"current_user": user, "rows": rows, "notice": take_flash(request)}
+    return render(request, "projects/list.html", context)
 
 
 def _new_project_form(

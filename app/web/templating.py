@@ -45,3 +45,21 @@ def render(
         kwargs["block_name"] = block
     # an HTMLResponse (a subclass), though its stub promises only a Response
     return cast(HTMLResponse, templates.TemplateResponse(request, name, ctx, **kwargs))
+
+
+def flash(request: Request, notice: str) -> None:
+    """Keep ``notice`` for the next page this browser opens (after a redirect)."""
+    request.session["notice"] = notice
+
+
+def take_flash(request: Request) -> str | None:
+    """The notice kept by ``flash``, once."""
+    notice = request.session.pop("notice", None)
+    return notice if isinstance(notice, str) else None
+
+
+def sentence(message: str) -> str:
+    """A service's message as a sentence for a page: capital first, full stop last."""
+    message = message.removeprefix("name: ").replace(" (merge_into)", "")
+    message = message[:1].upper() + message[1:]
+    return message if message[-1:] in ".?!" else f"{message}."
