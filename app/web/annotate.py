@@ -32,6 +32,9 @@ from app.web.access import WebLeaseProject, WebReadProject, WebWriteProject
 from app.web.security import WebUser, check_csrf
 from app.web.templating import render
 
+# The sidebar shows the last few labels: enough to catch a slip, short enough to stay beside
+# the item (older ones are changed from the items page).
+HISTORY_SHOWN = 8
 router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 BUFFER = 4
 TEMPLATE = "annotate.html"
@@ -115,7 +118,7 @@ def _context(
         "project": project,
         **_layout(project),
         "picker": _by_frequency(session, project),
-        "history": labelling.history(session, project, user),
+        "history": labelling.history(session, project, user, limit=HISTORY_SHOWN),
         "lease_minutes": settings.lease_seconds // 60,
         **(progress := _progress(session, project)),
         **_warm_up(project, progress["model"]),
