@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, BackgroundTasks, File, Form, Query, Request, UploadFile, status
+from fastapi import (
+    APIRouter,
+    BackgroundTasks,
+    Depends,
+    File,
+    Form,
+    Query,
+    Request,
+    UploadFile,
+    status,
+)
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,12 +29,13 @@ from app.deps import (
 )
 from app.errors import responses
 from app.fields import MAX_ID, PathId
-from app.items import export, jobs, listing, removal, service
+from app.items import export, filters, jobs, listing, manager, removal, service
 from app.projects.access import (
     ManagedProject,
     ManagedProjectRef,
     ProjectRoleDep,
     ReadProject,
+    ReviewProject,
     WriteProject,
 )
 from app.projects.service import get_project
@@ -53,11 +64,30 @@ class ItemOut(BaseModel):
     created_at: datetime
     n_annotations: int
     latest: LatestLabelOut | None
+    outcome: str | None = None
+    final_labels: list[str] | None = None
+    prediction: str | None = None
+    confidence: float | None = None
+    score: float | None = None
 
 
 class ItemPageOut(BaseModel):
     items: list[ItemOut]
     next: int | None
+    next_score: float | None = None
+
+
+class ItemLabelsIn(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
+        min_length=1, max_length=removal.MAX_DELETE
+    )
+    labels: list[Annotated[str, Field(max_length=200)]] = Field(min_length=1, max_length=100)
+
+
+class LabelledOut(BaseModel):
+    labelled: int
 
 
 def _item_out(row: listing.ItemRow) -> ItemOut:
@@ -69,6 +99,11 @@ def _item_out(row: listing.ItemRow) -> ItemOut:
         created_at=row.item.created_at,
         n_annotations=row.n_annotations,
         latest=LatestLabelOut(**vars(latest)) if latest else None,
+        outcome=row.outcome,
+        final_labels=row.final_labels,
+        prediction=row.guess.label if row.guess else None,
+        confidence=row.guess.confidence if row.guess else None,
+        score=row.guess.score if row.guess else None,
     )
 
 
@@ -193,19 +228,72 @@ def undo_import(
     return DeletedOut(deleted=removal.undo_import(session, project, job_id, actor=actor))
 
 
+def item_filter(
+    role: ProjectRoleDep,
+    user: CurrentUser,
+    q: Annotated[str | None, Query(max_length=500, description="Text contains (any case).")] = None,
+    label: Annotated[str | None, Query(max_length=200, description="Final label.")] = None,
+    annotator: Annotated[str | None, Query(max_length=200, description="User name.")] = None,
+    status: filters.ItemStatus = "all",
+    source: filters.Source | None = None,
+    prediction: Annotated[
+        str | None, Query(max_length=200, description="The published model's best label.")
+    ] = None,
+    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    sort: filters.Sort = "id",
+) -> filters.ItemFilter:
+    """The data manager's filters from the query string; an annotator sees their own rows."""
+    return filters.ItemFilter(
+        q=q or None,
+        label=label or None,
+        annotator=annotator or None,
+        status=status,
+        source=source,
+        prediction=prediction or None,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        sort=sort,
+        own_user_id=export.rows_of(role, user),
+    )
+
+
+ItemFilterDep = Annotated[filters.ItemFilter, Depends(item_filter)]
+
+
 @router.get("/items")
 def list_items(
     project: ReadProject,
     session: ReadSession,
+    flt: ItemFilterDep,
     after: Annotated[
         int, Query(ge=0, le=MAX_ID, description="The `next` of the previous page (0: first).")
     ] = 0,
+    after_score: Annotated[
+        float | None, Query(description="With `sort=score`: the `next_score` of the last page.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=listing.MAX_PAGE)] = 50,
-    status: listing.ItemStatus = "all",
 ) -> ItemPageOut:
-    """A page of the project's items in id order, each with its latest label(s)."""
-    page = listing.list_items(session, project, after=after, limit=limit, status=status)
-    return ItemPageOut(items=[_item_out(row) for row in page.rows], next=page.next)
+    """A page of the project's items (filtered; by id or by the model's score), each with its
+    latest label(s), final label and the model's guess; an annotator sees only their own."""
+    page = listing.list_items(
+        session, project, after=after, after_score=after_score, limit=limit, flt=flt
+    )
+    items = [_item_out(row) for row in page.rows]
+    return ItemPageOut(items=items, next=page.next, next_score=page.next_score)
+
+
+@router.post("/items/label", responses=responses(403))
+def label_items(
+    project: ReviewProject,
+    body: ItemLabelsIn,
+    user: CurrentUser,
+    session: WriteSession,
+    actor: ActorDep,
+) -> LabelledOut:
+    """Set the final label(s) of up to 1,000 items, as a reviewer (adjudications, audited)."""
+    n = manager.relabel(session, project, user, item_ids=body.ids, labels=body.labels, actor=actor)
+    return LabelledOut(labelled=n)
 
 
 @router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403))

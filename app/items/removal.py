@@ -22,11 +22,9 @@ from app.training import service as training
 MAX_DELETE = 1000  # items per request
 
 
-def delete_items(
-    session: Session, project: Project, item_ids: Sequence[int], *, actor: Actor
-) -> int:
-    """Delete the items (all of the project's, or NotFound naming the first that is not);
-    returns how many were deleted."""
+def selection(session: Session, project: Project, item_ids: Sequence[int]) -> list[int]:
+    """The distinct ids in order: 1 to ``MAX_DELETE`` of them, all of the project's (else
+    NotFound naming the first that is not: another project's item is not found)."""
     ids = sorted(set(item_ids))
     if not 1 <= len(ids) <= MAX_DELETE:
         raise Invalid(f"ids: send between 1 and {MAX_DELETE} item ids, not {len(ids)}")
@@ -36,6 +34,15 @@ def delete_items(
     missing = [i for i in ids if i not in found]
     if missing:
         raise NotFound(f"item {missing[0]} not found")
+    return ids
+
+
+def delete_items(
+    session: Session, project: Project, item_ids: Sequence[int], *, actor: Actor
+) -> int:
+    """Delete the items (all of the project's, or NotFound naming the first that is not);
+    returns how many were deleted."""
+    ids = selection(session, project, item_ids)
     labels = _remove(session, project, lambda column: column.in_(ids))
     detail = {"items": len(ids), "labels": labels, "ids": ids[:20]}
     record(

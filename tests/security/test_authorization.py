@@ -74,7 +74,6 @@ class World:
     cookies: dict[str, str] = field(default_factory=dict)  # role -> session cookie
     csrf: dict[str, str] = field(default_factory=dict)  # role -> that session's CSRF token
     serial: Iterator[int] = field(default_factory=itertools.count)
-    sent: dict[str, object] = field(default_factory=dict)  # the path values of the last call
 
     def path_values(self) -> dict[str, object]:
         return {
@@ -255,16 +254,14 @@ def _victim_token(world: World, role: str) -> dict[str, object]:
 
 
 def _throwaway_project(world: World, role: str) -> dict[str, object]:
-    """A project with the world's members in their roles, to delete (``confirm``: its name,
-    as the screen's confirmation types it)."""
-    name = f"to-delete-{next(world.serial)}"
-    project = create_project(world.db, name=name, members={})
+    """A project with the world's members in their roles, to delete."""
+    project = create_project(world.db, name=f"to-delete-{next(world.serial)}", members={})
     with world.db.reader() as session:
-        for member, surface in itertools.product(MEMBERS, ("api", "web")):
-            user = users.get_by_name(session, f"{surface}-{member}")
+        for member in MEMBERS:
+            user = users.get_by_name(session, f"api-{member}")
             assert user is not None
             add_member(world.db, project.id, user.id, member)
-    return {"project_id": project.id, "confirm": name}
+    return {"project_id": project.id}
 
 
 def _fresh_label(world: World, role: str) -> dict[str, object]:
@@ -304,30 +301,30 @@ def _delete_items_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"ids": [_new_item(world) if allowed else world.item_ids[0]]}}
 
 
+def _label_items_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"ids": [world.item_ids[0]], "labels": ["food"]}}
+
+
+def _label_items_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"ids": [world.item_ids[0]], "label": "weather", "query": "status=all"}}
+
+
+_FORM_ITEMS: dict[int, int] = {}  # id(world) -> the item the next allowed delete form names
+
+
+def _stash_item(world: World, role: str) -> dict[str, object]:
+    """A new item for an allowed delete from the items screen (the form names it)."""
+    _FORM_ITEMS[id(world)] = _new_item(world)
+    return {}
+
+
+def _delete_items_form(world: World, role: str) -> dict[str, Any]:
+    """Allowed calls delete the stashed new item; refused ones name the world's first."""
+    return {"data": {"ids": [_FORM_ITEMS.pop(id(world), world.item_ids[0])]}}
+
+
 def _label_name_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"name": f"named-by-{role}-{next(world.serial)}"}}
-
-
-def _label_name_form(world: World, role: str) -> dict[str, Any]:
-    return {"data": {"name": f"web-named-by-{role}-{next(world.serial)}"}}
-
-
-def _label_rename_form(world: World, role: str) -> dict[str, Any]:
-    """The label the call names (a fresh one when allowed) and a new name for it."""
-    return {"data": {"label": world.sent["label"], "name": f"web-{next(world.serial)}"}}
-
-
-def _label_delete_form(world: World, role: str) -> dict[str, Any]:
-    return {"data": {"label": world.sent["label"]}}
-
-
-def _rename_project_form(world: World, role: str) -> dict[str, Any]:
-    return {"data": {"name": f"renamed-by-{role}-{next(world.serial)}"}}
-
-
-def _confirm_form(world: World, role: str) -> dict[str, Any]:
-    """The fresh project's name typed (refused calls: nothing typed)."""
-    return {"data": {"confirm": world.sent.get("confirm", "")}}
 
 
 Fresh = Callable[[World, str], dict[str, object]]
@@ -383,6 +380,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
     ("DELETE", f"{PROJECT}/items/{{item_id}}"): Rule(MANAGER, 204, fresh=_throwaway_item),
     ("POST", f"{PROJECT}/items/delete"): Rule(MANAGER, 200, _delete_items_json),
+    ("POST", f"{PROJECT}/items/label"): Rule(REVIEWER, 200, _label_items_json),
     ("GET", f"{PROJECT}/members"): Rule(MANAGER, 200),
     ("POST", f"{PROJECT}/members"): Rule(MANAGER, 201, _new_member_json),
     ("PATCH", f"{PROJECT}/members/{{user_id}}"): Rule(
@@ -419,23 +417,6 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects/{project_id}/review/{item_id}"): Rule(REVIEWER, 200, _adjudicate_form),
     ("POST", "/projects/{project_id}/train"): Rule(MANAGER, 200),
     ("POST", "/projects/{project_id}/settings"): Rule(MANAGER, 200, _settings_form),
-    ("GET", "/projects/{project_id}/settings"): Rule(MANAGER, 200),
-    ("POST", "/projects/{project_id}/rename"): Rule(
-        MANAGER, 303, _rename_project_form, fresh=_throwaway_project
-    ),
-    ("POST", "/projects/{project_id}/delete"): Rule(
-        MANAGER, 303, _confirm_form, fresh=_throwaway_project
-    ),
-    ("POST", "/projects/{project_id}/labels"): Rule(MANAGER, 303, _label_name_form),
-    ("POST", "/projects/{project_id}/labels/rename"): Rule(
-        MANAGER, 303, _label_rename_form, fresh=_fresh_label
-    ),
-    ("POST", "/projects/{project_id}/labels/delete"): Rule(
-        MANAGER, 303, _label_delete_form, fresh=_fresh_label
-    ),
-    ("POST", "/projects/{project_id}/imports/{job_id}/undo"): Rule(
-        MANAGER, 303, fresh=_throwaway_import
-    ),
     ("POST", "/projects/{project_id}/members"): Rule(MANAGER, 200, _new_member_form),
     ("POST", "/projects/{project_id}/members/{user_id}/role"): Rule(
         MANAGER, 200, _member_role_form, fresh=_throwaway_member
@@ -447,6 +428,10 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{project_id}/items"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items/more"): Rule(ANNOTATOR, 200, _params(after=1)),
     ("GET", "/projects/{project_id}/items/{item_id}/history"): Rule(ANNOTATOR, 200),
+    ("POST", "/projects/{project_id}/items/label"): Rule(REVIEWER, 303, _label_items_form),
+    ("POST", "/projects/{project_id}/items/delete"): Rule(
+        MANAGER, 303, _delete_items_form, fresh=_stash_item
+    ),
     ("GET", "/projects/{project_id}/import"): Rule(MANAGER, 200),
     ("POST", "/projects/{project_id}/import/preview"): Rule(MANAGER, 200, _upload),
     ("POST", "/projects/{project_id}/import"): Rule(MANAGER, 200, _kept_upload),
@@ -683,7 +668,6 @@ def _call(
     method, template = key
     rule = ROUTES[key]
     values = {**world.path_values(), **(rule.fresh(world, role) if fresh else {})}
-    world.sent = values
     path = _plain(template).format(**values)
     sent = dict(headers or {})
     token, cookie, own_csrf = world.tokens.get(role), world.cookies[role], world.csrf[role]
