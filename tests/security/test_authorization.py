@@ -74,6 +74,7 @@ class World:
     cookies: dict[str, str] = field(default_factory=dict)  # role -> session cookie
     csrf: dict[str, str] = field(default_factory=dict)  # role -> that session's CSRF token
     serial: Iterator[int] = field(default_factory=itertools.count)
+    sent: dict[str, object] = field(default_factory=dict)  # the path values of the last call
 
     def path_values(self) -> dict[str, object]:
         return {
@@ -254,14 +255,16 @@ def _victim_token(world: World, role: str) -> dict[str, object]:
 
 
 def _throwaway_project(world: World, role: str) -> dict[str, object]:
-    """A project with the world's members in their roles, to delete."""
-    project = create_project(world.db, name=f"to-delete-{next(world.serial)}", members={})
+    """A project with the world's members in their roles, to delete (``confirm``: its name,
+    as the screen's confirmation types it)."""
+    name = f"to-delete-{next(world.serial)}"
+    project = create_project(world.db, name=name, members={})
     with world.db.reader() as session:
-        for member in MEMBERS:
-            user = users.get_by_name(session, f"api-{member}")
+        for member, surface in itertools.product(MEMBERS, ("api", "web")):
+            user = users.get_by_name(session, f"{surface}-{member}")
             assert user is not None
             add_member(world.db, project.id, user.id, member)
-    return {"project_id": project.id}
+    return {"project_id": project.id, "confirm": name}
 
 
 def _fresh_label(world: World, role: str) -> dict[str, object]:
@@ -325,6 +328,28 @@ def _delete_items_form(world: World, role: str) -> dict[str, Any]:
 
 def _label_name_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"name": f"named-by-{role}-{next(world.serial)}"}}
+
+
+def _label_name_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"name": f"web-named-by-{role}-{next(world.serial)}"}}
+
+
+def _label_rename_form(world: World, role: str) -> dict[str, Any]:
+    """The label the call names (a fresh one when allowed) and a new name for it."""
+    return {"data": {"label": world.sent["label"], "name": f"web-{next(world.serial)}"}}
+
+
+def _label_delete_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"label": world.sent["label"]}}
+
+
+def _rename_project_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"name": f"renamed-by-{role}-{next(world.serial)}"}}
+
+
+def _confirm_form(world: World, role: str) -> dict[str, Any]:
+    """The fresh project's name typed (refused calls: nothing typed)."""
+    return {"data": {"confirm": world.sent.get("confirm", "")}}
 
 
 Fresh = Callable[[World, str], dict[str, object]]
@@ -417,6 +442,23 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects/{project_id}/review/{item_id}"): Rule(REVIEWER, 200, _adjudicate_form),
     ("POST", "/projects/{project_id}/train"): Rule(MANAGER, 200),
     ("POST", "/projects/{project_id}/settings"): Rule(MANAGER, 200, _settings_form),
+    ("GET", "/projects/{project_id}/settings"): Rule(MANAGER, 200),
+    ("POST", "/projects/{project_id}/rename"): Rule(
+        MANAGER, 303, _rename_project_form, fresh=_throwaway_project
+    ),
+    ("POST", "/projects/{project_id}/delete"): Rule(
+        MANAGER, 303, _confirm_form, fresh=_throwaway_project
+    ),
+    ("POST", "/projects/{project_id}/labels"): Rule(MANAGER, 303, _label_name_form),
+    ("POST", "/projects/{project_id}/labels/rename"): Rule(
+        MANAGER, 303, _label_rename_form, fresh=_fresh_label
+    ),
+    ("POST", "/projects/{project_id}/labels/delete"): Rule(
+        MANAGER, 303, _label_delete_form, fresh=_fresh_label
+    ),
+    ("POST", "/projects/{project_id}/imports/{job_id}/undo"): Rule(
+        MANAGER, 303, fresh=_throwaway_import
+    ),
     ("POST", "/projects/{project_id}/members"): Rule(MANAGER, 200, _new_member_form),
     ("POST", "/projects/{project_id}/members/{user_id}/role"): Rule(
         MANAGER, 200, _member_role_form, fresh=_throwaway_member
@@ -668,6 +710,7 @@ def _call(
     method, template = key
     rule = ROUTES[key]
     values = {**world.path_values(), **(rule.fresh(world, role) if fresh else {})}
+    world.sent = values
     path = _plain(template).format(**values)
     sent = dict(headers or {})
     token, cookie, own_csrf = world.tokens.get(role), world.cookies[role], world.csrf[role]
