@@ -71,6 +71,7 @@ def test_labels_imports_and_the_project_are_managed_from_the_screens(
     save_shots(page, artifacts, "import-list")
     mistake = imports.locator("tr", has_text="mistake.csv")
     mistake.get_by_text("Undo", exact=True).click()
+    save_shots(page, artifacts, "import-undo-confirm")
     mistake.get_by_role("button", name="Delete 7 items").click()
     _notice(page, "7 items deleted")
     expect(mistake.get_by_text("undone")).to_be_visible()
