@@ -138,8 +138,8 @@ def conditions(session: Session, project: Project, flt: ItemFilter) -> list[Colu
 def _status(status: ItemStatus) -> list[ColumnElement[bool]]:
     if status == "labeled":
         return [Item.labeled == true()]
-    if status == "unlabeled":
-        return [Item.labeled != true()]
+    if status == "unlabeled":  # nor given a final label from the table
+        return [Item.labeled != true(), ~exists().where(Adjudication.item_id == Item.id)]
     if status == "audit":
         return [Item.audit == true()]
     if status == "disagreement":

@@ -57,6 +57,15 @@ def _confidence(value: str, name: str) -> float | None:
     return number
 
 
+def _source(value: str) -> filters.Source | None:
+    for source in filters.SOURCES:
+        if value == source:
+            return source
+    if value:
+        raise Invalid(f"source: one of {', '.join(filters.SOURCES)}, not {value!r}")
+    return None
+
+
 def web_filter(
     role: ProjectRoleDep,
     user: WebUser,
@@ -64,7 +73,7 @@ def web_filter(
     label: Text = "",
     annotator: Text = "",
     status: filters.ItemStatus = "all",
-    source: filters.Source | None = None,
+    source: Annotated[str, Query(max_length=20)] = "",
     prediction: Text = "",
     min_conf: Annotated[str, Query(max_length=20)] = "",
     max_conf: Annotated[str, Query(max_length=20)] = "",
@@ -76,7 +85,7 @@ def web_filter(
         label=label or None,
         annotator=annotator.strip() or None,
         status=status,
-        source=source,
+        source=_source(source),
         prediction=prediction or None,
         min_confidence=_confidence(min_conf, "min_conf"),
         max_confidence=_confidence(max_conf, "max_conf"),

@@ -168,3 +168,21 @@ def test_relabel_is_all_or_none_within_the_project(db: Database, people: None) -
     assert _rows(db, project.id, ItemFilter(label="food")) == []
     _relabel(db, project.id, ids[:2], "food")
     assert _ids(_rows(db, project.id, ItemFilter(label="food"))) == ids[:2]
+
+
+def test_a_rare_search_pages_on_where_it_stopped(
+    db: Database, people: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Out of time after one window of ids, a page ends short; ``next`` finds the rest."""
+    from app.items import listing
+
+    monkeypatch.setattr(listing, "ID_WINDOW", 4)
+    monkeypatch.setattr(listing, "BUDGET_S", 0.0)
+    project = create_project(db, n_items=30)
+    rows = _rows(db, project.id, ItemFilter(q="apple pie"), limit=5)
+    assert [row.item.text for row in rows] == ["a recipe for apple pie number 5"] + [
+        f"a recipe for apple pie number {n}" for n in (20,)
+    ]
+    with db.reader() as session:
+        first = list_items(session, session.get_one(Project, project.id), flt=ItemFilter(q="pie"))
+    assert first.rows == [] and first.next == _all_ids(db, project.id)[3]
