@@ -92,6 +92,13 @@ def _empty_reason(session: Session, project: Project) -> str:
     counts = projects.counts(session, project)
     if counts.n_items == 0:
         return "This project has no items yet: an admin can import a dataset."
+    overlap = projects.options(project).overlap
+    if overlap > 1:
+        return (
+            f"Nothing left for you: each item is asked of {overlap} annotators, and every "
+            "item you have not labelled has its annotators already (labelled or reserved). "
+            "Reserved items come back when their lease expires."
+        )
     if counts.n_unlabeled == 0:
         return f"All {counts.n_items} items are labelled. Nothing left to do here."
     leased = (

@@ -1,4 +1,5 @@
-"""The annotate screen's history: the last few labels, each named in full."""
+"""The annotate screen's sidebar and empty screen: the last few labels, each named in full; with
+overlap, why nothing is left for this annotator."""
 
 from __future__ import annotations
 
@@ -33,3 +34,20 @@ def test_the_history_shows_the_last_labels_in_full(
     page = web.get(f"/projects/{project.id}/annotate").text
     shown = re.findall(r'data-testid="history-label">([^<]*)<', page)
     assert shown == [LONG] * HISTORY_SHOWN  # 12 labels given, the last few shown
+
+
+def test_with_overlap_the_empty_screen_says_the_others_have_the_items(
+    web: TestClient,  # noqa: F811
+    db: Database,
+) -> None:
+    project = create_project(db, n_items=2, overlap=2)
+    _user(db, "bo", "annotator")
+    _sign_in(web, "bo")
+    with db.writer() as session, session.begin():
+        bo = session.scalars(select(User).where(User.name == "bo")).one()
+        p = session.get_one(Project, project.id)
+        for item_id in session.scalars(select(Item.id).where(Item.project_id == project.id)):
+            submit(session, p, bo, item_id=item_id, labels=["food"])
+    page = web.get(f"/projects/{project.id}/annotate").text
+    assert "each item is asked of 2 annotators" in page
+    assert "All 2 items are labelled" not in page  # they wait for a second annotator
