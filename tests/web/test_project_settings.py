@@ -14,7 +14,7 @@ from app.config import Settings
 from app.db import Database
 from app.main import create_app
 from app.models import Annotation, Item, Project
-from tests.factories import create_project, create_user
+from tests.factories import auth, create_project, create_user
 
 HTMLISH = re.compile(r"<[^>]+>")
 
@@ -118,3 +118,36 @@ def test_merge_moves_the_annotations_and_says_so(web: TestClient, db: Database) 
         ).all()
     assert labels and all("sports" not in x for x in labels)
     assert _project(db, project.id)[1] == ["food", "weather"]
+
+
+def test_the_last_two_labels_of_a_single_label_project_stay(web: TestClient, db: Database) -> None:
+    project = create_project(db, labels=["spam", "ham"], n_items=3)
+    page = web.post(f"/projects/{project.id}/labels/delete", data={"label": "ham"})
+    assert page.status_code == 422
+    assert _problem(page.text) == (
+        "Label &#39;ham&#39;: a single-label project needs at least 2 labels."
+    )
+    assert _project(db, project.id)[1] == ["spam", "ham"]
+
+
+def test_undo_from_the_import_list_says_how_many_items_went(web: TestClient, db: Database) -> None:
+    project = create_project(db, n_items=3)
+    _, token = create_user(db, name="bo", role="admin")
+    rows = b"text\nfirst new text\nsecond new text\n"
+    imported = web.post(
+        f"/api/v1/projects/{project.id}/imports",
+        files={"file": ("more.csv", rows, "text/csv")},
+        headers=auth(token),
+    )
+    assert imported.status_code == 201, imported.text
+    job_id = imported.json()["import_id"]
+    listing = web.get(f"/projects/{project.id}/import").text
+    assert "more.csv" in listing and f"/imports/{job_id}/undo" in listing
+    undone = web.post(f"/projects/{project.id}/imports/{job_id}/undo")
+    assert undone.status_code == 303
+    page = web.get(undone.headers["location"]).text
+    assert f"Import {job_id} undone: 2 items deleted, with their labels." in page
+    assert f"/imports/{job_id}/undo" not in page  # an undone import offers no undo
+    assert _project(db, project.id)[2] == 3
+    again = web.post(f"/projects/{project.id}/imports/{job_id}/undo")
+    assert again.status_code == 409 and "only a finished import can be undone" in again.text
