@@ -134,8 +134,10 @@ def rename_label(
     """Rename a label; every annotation that carries it follows."""
 
     def rename() -> str:
+        before = list(project.labels)
         labels.rename_label(session, project, label, name, actor=actor)
-        return f"Label {label!r} renamed; its annotations follow."
+        renamed = project.labels[before.index(label)]  # as stored: cleaned, in its place
+        return f"Label {label!r} is now {renamed!r}; its annotations follow."
 
     return _act(request, session, project, user, "labels", rename)
 

@@ -84,7 +84,7 @@ def test_labels_imports_and_the_project_are_managed_from_the_screens(
     row = _label_row(page, "card")
     row.get_by_label("New name for card").fill("card_problem")
     row.get_by_role("button", name="Rename card").click()
-    _notice(page, "Label 'card' renamed")
+    _notice(page, "Label 'card' is now 'card_problem'; its annotations follow.")
     assert _labels_given(live_server, project.id, token) == {"card_problem": 6, "transfer": 4}
     page.get_by_label("New label").fill("refund")
     page.get_by_role("button", name="Add label").click()
