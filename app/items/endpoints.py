@@ -270,7 +270,11 @@ def list_items(
         int, Query(ge=0, le=MAX_ID, description="The `next` of the previous page (0: first).")
     ] = 0,
     after_score: Annotated[
-        float | None, Query(description="With `sort=score`: the `next_score` of the last page.")
+        float | None,
+        Query(
+            allow_inf_nan=False,
+            description="With `sort=score`: the `next_score` of the last page.",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=listing.MAX_PAGE)] = 50,
 ) -> ItemPageOut:

@@ -30,8 +30,8 @@ MAX_ROUNDS = 20  # then the page ends short, and ``next`` says where to go on
 # A page stops looking after this long, or after ID_WINDOW ids of the pool per round: a rare
 # text search would otherwise read the whole pool (0.74 s at 1M items on SQLite); it ends
 # short instead and ``next`` goes on from where it stopped. See bench/README.md (items_page).
-BUDGET_S = 0.2
-ID_WINDOW = 50_000
+BUDGET_S = 0.15
+ID_WINDOW = 25_000
 
 
 @dataclass(frozen=True)

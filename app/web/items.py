@@ -41,6 +41,7 @@ FIELDS = (
 )
 
 After = Annotated[int, Query(ge=0, le=MAX_ID)]
+Score = Annotated[float | None, Query(allow_inf_nan=False)]
 Text = Annotated[str, Query(max_length=500)]
 Ids = Annotated[list[int], Form(min_length=1, max_length=manager.MAX_SELECTION)]
 
@@ -133,7 +134,7 @@ def items_page(
     role: ProjectRoleDep,
     flt: WebFilter,
     after: After = 0,
-    after_score: float | None = None,
+    after_score: Score = None,
 ) -> HTMLResponse:
     """The project's items with their labels and the model's guess, filtered, a page at a time."""
     context = _context(request, session, project, flt, (after, after_score))
@@ -152,7 +153,7 @@ def more_items(
     role: ProjectRoleDep,
     flt: WebFilter,
     after: After = 0,
-    after_score: float | None = None,
+    after_score: Score = None,
 ) -> HTMLResponse:
     """The next page's rows (and its own "next page" row), to append to the table."""
     context = _context(request, session, project, flt, (after, after_score))

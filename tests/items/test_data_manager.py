@@ -4,6 +4,7 @@ the model's guesses and score order, an annotator's own view, relabelling and it
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from app.annotations.service import submit
@@ -15,7 +16,7 @@ from app.items import manager
 from app.items.filters import ItemFilter
 from app.items.listing import ItemRow, list_items
 from app.models import Item, Project, User
-from tests.factories import create_project, create_user, queue_and_work
+from tests.factories import add_member, auth, create_project, create_user, queue_and_work
 
 
 def _rows(db: Database, project_id: int, flt: ItemFilter, limit: int = 7) -> list[ItemRow]:
@@ -186,3 +187,30 @@ def test_a_rare_search_pages_on_where_it_stopped(
     with db.reader() as session:
         first = list_items(session, session.get_one(Project, project.id), flt=ItemFilter(q="pie"))
     assert first.rows == [] and first.next == _all_ids(db, project.id)[3]
+
+
+def test_the_api_filters_and_labels_as_the_screen_does(client: TestClient, db: Database) -> None:
+    _, token = create_user(db, name="rita", role="annotator")
+    _, annotator = create_user(db, name="ann", role="annotator")
+    project = create_project(db, n_items=12, n_labeled=3)
+    other = create_project(db, name="other", n_items=2)
+    with db.reader() as session:
+        rita = session.scalars(select(User.id).where(User.name == "rita")).one()
+    add_member(db, project, rita, "reviewer")
+    ids, path = _all_ids(db, project.id), f"/api/v1/projects/{project.id}/items"
+    body = {"ids": ids[5:7], "labels": ["weather"]}
+    assert client.post(f"{path}/label", json=body, headers=auth(annotator)).status_code == 403
+    done = client.post(f"{path}/label", json=body, headers=auth(token))
+    assert done.status_code == 200 and done.json() == {"labelled": 2}
+    theirs = {"ids": [_all_ids(db, other.id)[0]], "labels": ["food"]}
+    assert client.post(f"{path}/label", json=theirs, headers=auth(token)).status_code == 404
+    page = client.get(path, params={"label": "weather", "q": "NUMBER"}, headers=auth(token))
+    found = page.json()["items"]
+    assert [(i["id"], i["final_labels"]) for i in found] == [
+        (ids[1], ["weather"]),
+        (ids[5], ["weather"]),
+        (ids[6], ["weather"]),
+    ]
+    assert client.get(path, headers=auth(annotator)).json()["items"] == []  # labelled nothing
+    for params in ({"after_score": "inf"}, {"min_confidence": 2}, {"source": "robot"}):
+        assert client.get(path, params=params, headers=auth(token)).status_code == 422, params
