@@ -23,7 +23,8 @@ def _start(client: TestClient, db: Database) -> tuple[Project, str, int]:
     """A project, an annotator's token and the project's first item."""
     project = create_project(db, n_items=3)
     _, token = create_user(db, name="ann", role="annotator")
-    items = client.get(f"/api/v1/projects/{project.id}/items", headers=auth(token)).json()
+    # The queue, not the items list: an annotator's list holds only what they labelled.
+    items = client.get(f"/api/v1/projects/{project.id}/queue", headers=auth(token)).json()
     return project, token, items["items"][0]["id"]
 
 
@@ -70,7 +71,7 @@ def test_a_bad_flag_or_a_long_comment_is_refused_naming_the_field(
 def test_bulk_entries_carry_their_own_flags(client: TestClient, db: Database) -> None:
     project = create_project(db, n_items=3)
     _, token = create_user(db, name="ann", role="annotator")
-    items = client.get(f"/api/v1/projects/{project.id}/items", headers=auth(token)).json()["items"]
+    items = client.get(f"/api/v1/projects/{project.id}/queue", headers=auth(token)).json()["items"]
     entries = [
         {"item_id": items[0]["id"], "label": "food", "comment": "typo in the text"},
         {"item_id": items[1]["id"], "label": "sports"},

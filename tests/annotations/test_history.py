@@ -20,7 +20,8 @@ def _history(client: TestClient, token: str, pid: int, item_id: int) -> dict[str
 
 
 def _item_ids(client: TestClient, token: str, pid: int) -> list[int]:
-    response = client.get(f"/api/v1/projects/{pid}/items", headers=auth(token))
+    """Items served to the caller (an annotator's items list holds only what they labelled)."""
+    response = client.get(f"/api/v1/projects/{pid}/queue?limit=10", headers=auth(token))
     return [item["id"] for item in response.json()["items"]]
 
 
@@ -92,6 +93,8 @@ def test_undo_keeps_the_withdrawn_label_and_the_items_page_shows_it(
     row = client.get(f"/projects/{project.id}/items/{item}/history", headers=htmx)
     assert row.status_code == 200 and row.text.lstrip().startswith("<tr")
     assert "removed" in row.text and "weather" in row.text and "replaced" in row.text
+    # The annotator's items screen lists their own labelled items, each with its history.
+    client.post(f"{base}/submit", data={"item_id": item, "label": "food"}, headers=htmx)
     assert (
         f'hx-get="/projects/{project.id}/items/{item}/history"'
         in client.get(f"/projects/{project.id}/items").text
@@ -100,8 +103,10 @@ def test_undo_keeps_the_withdrawn_label_and_the_items_page_shows_it(
 
 def test_seed_labels_show_without_annotator(client: TestClient, db: Database) -> None:
     project = create_project(db, n_items=3, n_labeled=1)
+    _, admin = create_user(db)
     _, token = create_user(db, name="ann", role="annotator")
-    item = _item_ids(client, token, project.id)[0]
+    listed = client.get(f"/api/v1/projects/{project.id}/items", headers=auth(admin)).json()
+    item = listed["items"][0]["id"]  # the seed-labelled one
     (seed,) = _history(client, token, project.id, item)["current"]
     assert (seed["annotator"], seed["source"]) == (None, "import")
 

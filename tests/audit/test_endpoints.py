@@ -74,7 +74,7 @@ def test_imports_exports_and_training_are_recorded(client: TestClient, db: Datab
         "testclient",
         project.id,
     )
-    assert imported["detail"] == {"file": "labels.csv", "format": "csv", "rows": 3}
+    assert imported["detail"] == {"file": "labels.csv", "format": "csv", "rows": 3, "import_id": 1}
 
     export = client.get(f"{base}/export", params={"format": "jsonl"}, headers=auth(annotator))
     assert export.status_code == 200
