@@ -29,6 +29,7 @@ from app.deps import (
 )
 from app.errors import responses
 from app.fields import MAX_ID, PathId
+from app.fields import Text as QueryText
 from app.items import export, filters, jobs, listing, manager, removal, service
 from app.projects.access import (
     ManagedProject,
@@ -231,13 +232,15 @@ def undo_import(
 def item_filter(
     role: ProjectRoleDep,
     user: CurrentUser,
-    q: Annotated[str | None, Query(max_length=500, description="Text contains (any case).")] = None,
-    label: Annotated[str | None, Query(max_length=200, description="Final label.")] = None,
-    annotator: Annotated[str | None, Query(max_length=200, description="User name.")] = None,
+    q: Annotated[
+        QueryText | None, Query(max_length=500, description="Text contains (any case).")
+    ] = None,
+    label: Annotated[QueryText | None, Query(max_length=200, description="Final label.")] = None,
+    annotator: Annotated[QueryText | None, Query(max_length=200, description="User name.")] = None,
     status: filters.ItemStatus = "all",
     source: filters.Source | None = None,
     prediction: Annotated[
-        str | None, Query(max_length=200, description="The published model's best label.")
+        QueryText | None, Query(max_length=200, description="The published model's best label.")
     ] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
     max_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,

@@ -10,12 +10,13 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import AfterValidator, Field
 from sqlalchemy.orm import Session
 
 from app.annotations.history import item_history
 from app.deps import ActorDep, ReadSession, WriteSession
 from app.errors import Invalid
-from app.fields import MAX_ID, PathId
+from app.fields import MAX_ID, PathId, no_nul
 from app.items import export, filters, listing, manager, removal
 from app.models import Project
 from app.projects import service as projects
@@ -42,8 +43,11 @@ FIELDS = (
 
 After = Annotated[int, Query(ge=0, le=MAX_ID)]
 Score = Annotated[float | None, Query(allow_inf_nan=False)]
-Text = Annotated[str, Query(max_length=500)]
-Ids = Annotated[list[int], Form(min_length=1, max_length=manager.MAX_SELECTION)]
+Text = Annotated[str, AfterValidator(no_nul), Query(max_length=500)]
+Ids = Annotated[
+    list[Annotated[int, Field(ge=1, le=MAX_ID)]],
+    Form(min_length=1, max_length=manager.MAX_SELECTION),
+]
 
 
 def _confidence(value: str, name: str) -> float | None:
@@ -175,7 +179,7 @@ def label_items(
     user: WebUser,
     actor: ActorDep,
     ids: Ids,
-    label: Annotated[str, Form(min_length=1, max_length=200)],
+    label: Annotated[str, AfterValidator(no_nul), Form(min_length=1, max_length=200)],
     query: Annotated[str, Form(max_length=4000)] = "",
 ) -> RedirectResponse:
     """Set the final label of the selected rows (an adjudication each), then show the page."""

@@ -141,3 +141,19 @@ def test_browser_page_links_the_next_page(client: TestClient, db: Database, toke
     unlabelled = client.get(f"/projects/{project.id}/items", params={"status": "unlabeled"})
     assert f"#{ids[0]}<" not in unlabelled.text and f"#{ids[3]}<" in unlabelled.text
     assert client.get(f"/projects/{project.id}/items?status=nope").status_code == 422
+
+
+def test_screen_actions_refuse_ids_out_of_range(client: TestClient, db: Database) -> None:
+    create_user(db, name="bo", role="annotator")
+    project = _reviewer(db, create_project(db, n_items=3))
+    _sign_in(client, db)
+    page = client.get(f"/projects/{project.id}/items", params={"q": "number", "source": ""})
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert page.status_code == 200 and csrf is not None
+    form = {"ids": str(2**40), "label": "food", "csrf_token": csrf.group(1)}
+    sent = client.post(f"/projects/{project.id}/items/label", data=form, follow_redirects=False)
+    assert sent.status_code == 422
+    form["ids"] = str(_ids(db, project.id)[0])
+    sent = client.post(f"/projects/{project.id}/items/label", data=form, follow_redirects=False)
+    assert sent.status_code == 303 and "done=labelled+1+as+food" in sent.headers["location"]
+    assert client.get(f"/projects/{project.id}/items", params={"q": "a\x00"}).status_code == 422
