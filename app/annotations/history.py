@@ -33,29 +33,38 @@ class ItemHistory:
     past: list[LabelEntry]  # newest change first
 
 
-def item_history(session: Session, project_id: int, item_id: int) -> ItemHistory:
-    """The item's current and past labels (NotFound for an item of another project)."""
+def item_history(
+    session: Session, project_id: int, item_id: int, *, user_id: int | None = None
+) -> ItemHistory:
+    """The item's current and past labels (NotFound for an item of another project);
+    ``user_id``: only that annotator's (an annotator's own view)."""
     found = select(Item.id).where(Item.id == item_id, Item.project_id == project_id)
     if session.scalar(found) is None:
         raise NotFound(f"item {item_id} not found in project {project_id}")
-    current = session.execute(
+    current = (
         select(Annotation, User.name)
         .outerjoin(User, User.id == Annotation.user_id)
         .where(Annotation.project_id == project_id, Annotation.item_id == item_id)
         .order_by(Annotation.updated_at.desc(), Annotation.id.desc())
     )
     # Ids follow the order the triggers wrote the rows: newest change first.
-    past = session.execute(
+    past = (
         select(AnnotationHistory, User.name)
         .outerjoin(User, User.id == AnnotationHistory.user_id)
         .where(AnnotationHistory.project_id == project_id, AnnotationHistory.item_id == item_id)
         .order_by(AnnotationHistory.id.desc())
     )
+    if user_id is not None:
+        current = current.where(Annotation.user_id == user_id)
+        past = past.where(AnnotationHistory.user_id == user_id)
     return ItemHistory(
         item_id=item_id,
-        current=[LabelEntry(name, a.labels, a.source, a.updated_at) for a, name in current],
+        current=[
+            LabelEntry(name, a.labels, a.source, a.updated_at)
+            for a, name in session.execute(current)
+        ],
         past=[
             LabelEntry(name, h.labels, h.source, h.labelled_at, h.change, h.changed_at)
-            for h, name in past
+            for h, name in session.execute(past)
         ],
     )

@@ -202,8 +202,16 @@ def delete_items(
 
 @router.get("/projects/{project_id}/items/{item_id}/history", response_class=HTMLResponse)
 def history_row(
-    request: Request, project: WebProjectRef, item_id: PathId, session: ReadSession, user: WebUser
+    request: Request,
+    project: WebProjectRef,
+    item_id: PathId,
+    session: ReadSession,
+    user: WebUser,
+    role: ProjectRoleDep,
 ) -> HTMLResponse:
-    """A table row with the item's current labels and the replaced or withdrawn ones."""
-    context = {"current_user": user, "history": item_history(session, project.id, item_id)}
+    """A table row with the item's current labels and the replaced or withdrawn ones (an
+    annotator's own only)."""
+    own = export.rows_of(role, user)
+    history = item_history(session, project.id, item_id, user_id=own)
+    context = {"current_user": user, "history": history}
     return render(request, TEMPLATE, context, block="history")

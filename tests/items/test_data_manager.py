@@ -215,3 +215,20 @@ def test_the_api_filters_and_labels_as_the_screen_does(client: TestClient, db: D
     refused = ({"after_score": "inf"}, {"min_confidence": 2}, {"source": "robot"}, {"q": "a\x00"})
     for params in refused:
         assert client.get(path, params=params, headers=auth(token)).status_code == 422, params
+
+
+def test_an_annotators_label_history_holds_only_their_labels(db: Database, people: None) -> None:
+    from app.annotations.history import item_history
+
+    project = create_project(db, n_items=3)
+    item = _all_ids(db, project.id)[0]
+    _label(db, project.id, "ada", item, "food")
+    _label(db, project.id, "ada", item, "sports")  # replaces food: history keeps it
+    _label(db, project.id, "bo", item, "weather")
+    with db.reader() as session:
+        ada = session.scalars(select(User.id).where(User.name == "ada")).one()
+        mine = item_history(session, project.id, item, user_id=ada)
+        every = item_history(session, project.id, item)
+    assert [(e.annotator, e.labels) for e in mine.current] == [("ada", ["sports"])]
+    assert [(e.annotator, e.labels) for e in mine.past] == [("ada", ["food"])]
+    assert {e.annotator for e in every.current} == {"ada", "bo"}
