@@ -16,8 +16,8 @@ from app.annotations.history import LabelEntry, item_history
 from app.deps import CurrentUser, ReadSession, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
-from app.models import User
-from app.projects.access import ProjectRefDep, ReadProject
+from app.models import ProjectRole, User
+from app.projects.access import ProjectRefDep, ProjectRoleDep, ReadProject
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
 
@@ -231,10 +231,14 @@ def label_history(
     project_id: PathId,  # declared first, so the OpenAPI lists it before item_id
     item_id: PathId,
     project: ProjectRefDep,
+    role: ProjectRoleDep,
+    user: CurrentUser,
     session: ReadSession,
 ) -> ItemHistoryOut:
-    """An item's current labels and every label that was replaced or withdrawn, newest first."""
-    found = item_history(session, project.id, item_id)
+    """An item's current labels and every label that was replaced or withdrawn, newest first;
+    an annotator sees only their own (labelling is blind)."""
+    own = None if role.rank >= ProjectRole.REVIEWER.rank else user.id
+    found = item_history(session, project.id, item_id, user_id=own)
     return ItemHistoryOut(
         item_id=found.item_id,
         current=[_label_out(entry) for entry in found.current],

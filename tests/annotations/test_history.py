@@ -107,7 +107,7 @@ def test_seed_labels_show_without_annotator(client: TestClient, db: Database) ->
     _, token = create_user(db, name="ann", role="annotator")
     listed = client.get(f"/api/v1/projects/{project.id}/items", headers=auth(admin)).json()
     item = listed["items"][0]["id"]  # the seed-labelled one
-    (seed,) = _history(client, token, project.id, item)["current"]
+    (seed,) = _history(client, admin, project.id, item)["current"]
     assert (seed["annotator"], seed["source"]) == (None, "import")
 
 
@@ -120,3 +120,21 @@ def test_an_item_of_another_project_is_not_found(client: TestClient, db: Databas
     response = client.get(url, headers=auth(token))
     assert response.status_code == 404 and f"item {foreign}" in response.json()["detail"]
     assert client.get(url).status_code == 401
+
+
+def test_an_annotator_sees_only_their_own_labels_of_an_item(
+    client: TestClient, db: Database
+) -> None:
+    project = create_project(db, n_items=3, overlap=2)
+    _, admin = create_user(db)
+    _, ann = create_user(db, name="ann", role="annotator")
+    _, bo = create_user(db, name="bo", role="annotator")
+    item = _item_ids(client, ann, project.id)[0]
+    assert item in _item_ids(client, bo, project.id)  # overlap 2: both are asked
+    url = f"/api/v1/projects/{project.id}/annotations"
+    client.post(url, json={"item_id": item, "label": "food"}, headers=auth(ann))
+    client.post(url, json={"item_id": item, "label": "sports"}, headers=auth(bo))
+    seen = _history(client, ann, project.id, item)["current"]
+    assert [(h["annotator"], h["labels"]) for h in seen] == [("ann", ["food"])]
+    everyone = _history(client, admin, project.id, item)["current"]
+    assert sorted(h["annotator"] for h in everyone) == ["ann", "bo"]
