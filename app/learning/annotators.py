@@ -14,6 +14,9 @@ import numpy as np
 from app.learning.agreement import MISSING
 
 IDLE_SECONDS = 600.0
+# Less labelling time than this is no rate: labels sent in bulk (a script, an import of a
+# pre-labeller) arrive milliseconds apart and would read as millions an hour.
+MIN_BUSY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -79,5 +82,5 @@ def pace(seconds: np.ndarray, idle: float = IDLE_SECONDS) -> Pace:
         return Pace(None, None)
     active = gaps[gaps <= idle]
     busy = float(active.sum())
-    per_hour = active.size * 3600.0 / busy if busy > 0 else None
+    per_hour = active.size * 3600.0 / busy if busy >= MIN_BUSY_SECONDS else None
     return Pace(per_hour, float(np.median(gaps)))

@@ -162,3 +162,8 @@ def test_pace_leaves_breaks_out_of_labels_per_hour() -> None:
     assert result.labels_per_hour == pytest.approx(4 * 3600 / 60)
     assert result.median_seconds == 20
     assert pace(np.array([5.0])).labels_per_hour is None
+
+
+def test_labels_sent_in_bulk_have_no_rate() -> None:
+    bulk = pace(np.arange(50) * 0.001)  # 50 labels a millisecond apart: no person's pace
+    assert bulk.labels_per_hour is None and bulk.median_seconds == pytest.approx(0.001)
