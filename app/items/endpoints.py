@@ -91,6 +91,10 @@ class LabelledOut(BaseModel):
     labelled: int
 
 
+class RequestedOut(BaseModel):
+    requested: int  # not already waiting in the review queue on request
+
+
 def _item_out(row: listing.ItemRow) -> ItemOut:
     latest = row.latest
     return ItemOut(
@@ -301,6 +305,19 @@ def label_items(
     """Set the final label(s) of up to 1,000 items, as a reviewer (adjudications, audited)."""
     n = manager.relabel(session, project, user, item_ids=body.ids, labels=body.labels, actor=actor)
     return LabelledOut(labelled=n)
+
+
+@router.post("/items/review", responses=responses(403))
+def send_to_review(
+    project: ReviewProject,
+    body: ItemIdsIn,
+    user: CurrentUser,
+    session: WriteSession,
+    actor: ActorDep,
+) -> RequestedOut:
+    """Send up to 1,000 items to the review queue, all or none (audited)."""
+    n = manager.send_to_review(session, project, user, item_ids=body.ids, actor=actor)
+    return RequestedOut(requested=n)
 
 
 @router.delete("/items/{item_id}", status_code=status.HTTP_204_NO_CONTENT, responses=responses(403))

@@ -2,7 +2,8 @@
 
 Relabelling from the table sets the item's **final** label: an adjudication through the review
 service (kept beside the annotators' labels, audited, counted towards the next retrain), as a
-reviewer does in Label Studio's data manager or Prodigy's review recipe. Deleting is
+reviewer does in Label Studio's data manager or Prodigy's review recipe. Sending to review
+puts the items in the review queue for a reviewer's decision. Deleting is
 ``removal.delete_items``.
 """
 
@@ -36,3 +37,12 @@ def relabel(
             session, project, reviewer, item_id=item_id, labels=labels, note=None, actor=actor
         )
     return len(ids)
+
+
+def send_to_review(
+    session: Session, project: Project, user: User, *, item_ids: Sequence[int], actor: Actor
+) -> int:
+    """Put every selected item in the review queue (all or none, audited); returns how many
+    were not waiting there on request already."""
+    ids = removal.selection(session, project, item_ids)
+    return review.request_review(session, project, user, ids, actor=actor)

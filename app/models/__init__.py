@@ -15,6 +15,7 @@ from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
 from app.models.project import Project
 from app.models.project_member import ProjectMember, ProjectRole
+from app.models.review_request import ReviewRequest
 from app.models.training_run import RunStatus, TrainingRun
 from app.models.user import Role, User
 from app.models.web_session import WebSession
@@ -38,6 +39,7 @@ __all__ = [
     "ProjectMember",
     "ProjectRole",
     "RankEntry",
+    "ReviewRequest",
     "Role",
     "RunStatus",
     "TrainingRun",

@@ -52,7 +52,7 @@ class OutcomeOut(BaseModel):
 class AdjudicationOut(BaseModel):
     labels: list[str]
     reviewer: str | None
-    reason: str = Field(description="disagreement, flagged, suspicious or manual.")
+    reason: str = Field(description="disagreement, flagged, suspicious, requested or manual.")
     note: str | None
     updated_at: datetime
 
@@ -61,7 +61,9 @@ class ReviewItemOut(BaseModel):
     item_id: int
     external_id: str | None
     text: str
-    reasons: list[str] = Field(description="disagreement, flagged and/or suspicious.")
+    reasons: list[str] = Field(
+        description="disagreement, flagged, suspicious and/or requested (sent to review by hand)."
+    )
     annotations: list[VoteOut]
     outcome: OutcomeOut
     model_guess: GuessOut | None

@@ -1,6 +1,6 @@
-"""The review queue: items whose annotators disagree, that an annotator flagged, or whose label
-the model strongly contradicts; a reviewer sets their final label (an adjudication), which is
-kept beside the annotations, never written over them.
+"""The review queue: items whose annotators disagree, that an annotator flagged, whose label
+the model strongly contradicts, or that someone sent to review by hand; a reviewer sets their
+final label (an adjudication), which is kept beside the annotations, never written over them.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,14 +18,14 @@ from app.annotations.service import check_labels
 from app.audit.service import Actor, record
 from app.errors import Invalid, NotFound
 from app.learning.consensus import Outcome
-from app.models import Adjudication, Annotation, Item, LabelIssue, Project, User
+from app.models import Adjudication, Annotation, Item, LabelIssue, Project, ReviewRequest, User
 from app.models.base import utcnow
 from app.projects.service import options
 from app.review.guesses import Guess, model_guesses
 from app.training import service as training
 
 # Why an item is in the queue, in the order a reviewer reads them.
-REASONS = ("disagreement", "flagged", "suspicious")
+REASONS = ("disagreement", "flagged", "suspicious", "requested")
 SUSPICIOUS_RANKS = 50  # label issues below this rank (0: most suspicious) go to review
 MAX_NOTE = 2000  # characters
 MAX_LIMIT = 100
@@ -65,7 +65,9 @@ def review_queue(
     done = set(
         session.scalars(select(Adjudication.item_id).where(Adjudication.project_id == project.id))
     )
-    page = sorted(i for i in reasons if i > after and i not in done)[:limit]
+    # A request sends an item back for a second decision even after an adjudication.
+    waiting = (i for i in reasons if i not in done or "requested" in reasons[i])
+    page = sorted(i for i in waiting if i > after)[:limit]
     return _entries(session, project, page, reasons)
 
 
@@ -98,6 +100,7 @@ def adjudicate(
     found = _reasons(session, project, [item_id]).get(item_id, [])
     reason = found[0] if found else "manual"
     _upsert(session, project.id, item_id, reviewer.id, labels, reason, note)
+    session.execute(delete(ReviewRequest).where(ReviewRequest.item_id == item_id))  # answered
     detail = {"item_id": item_id, "labels": labels, "reason": reason}
     record(
         session,
@@ -117,6 +120,29 @@ def adjudicate(
         session, project.id, label_events=events, batch_size=project.batch_size
     )
     return review_entry(session, project, item_id)
+
+
+def request_review(
+    session: Session, project: Project, user: User, item_ids: Iterable[int], *, actor: Actor
+) -> int:
+    """Send items (already checked to be the project's) to the review queue by hand; returns
+    how many were not waiting there on request already."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return 0
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        dialect.insert(ReviewRequest)
+        .values([{"item_id": i, "project_id": project.id, "user_id": user.id} for i in ids])
+        .on_conflict_do_nothing(index_elements=[ReviewRequest.item_id])
+        .returning(ReviewRequest.item_id)
+    )
+    added = len(session.execute(stmt).all())
+    detail = {"items": len(ids), "added": added, "ids": ids[:20]}
+    record(
+        session, actor, "review.request", target=project.name, project_id=project.id, detail=detail
+    )
+    return added
 
 
 def _item_in(session: Session, project: Project, item_id: int) -> None:
@@ -158,6 +184,7 @@ def _reasons(
         "disagreement": _disagreements(session, project, wanted),
         "flagged": _flagged(session, project.id, wanted),
         "suspicious": _suspicious(session, project.id, wanted),
+        "requested": _requested(session, project.id, wanted),
     }
     out: dict[int, list[str]] = {}
     for reason in REASONS:
@@ -205,6 +232,13 @@ def _suspicious(session: Session, project_id: int, wanted: list[int] | None) -> 
     )
     if wanted is not None:
         stmt = stmt.where(LabelIssue.item_id.in_(wanted))
+    return set(session.scalars(stmt))
+
+
+def _requested(session: Session, project_id: int, wanted: list[int] | None) -> set[int]:
+    stmt = select(ReviewRequest.item_id).where(ReviewRequest.project_id == project_id)
+    if wanted is not None:
+        stmt = stmt.where(ReviewRequest.item_id.in_(wanted))
     return set(session.scalars(stmt))
 
 

@@ -187,6 +187,20 @@ def label_items(
     return _back(project, query, f"labelled {n} as {label}")
 
 
+@router.post("/projects/{project_id}/items/review")
+def review_items(
+    project: WebReviewProject,
+    session: WriteSession,
+    user: WebUser,
+    actor: ActorDep,
+    ids: Ids,
+    query: Annotated[str, Form(max_length=4000)] = "",
+) -> RedirectResponse:
+    """Send the selected rows to the review queue, then show the page."""
+    n = manager.send_to_review(session, project, user, item_ids=ids, actor=actor)
+    return _back(project, query, f"sent {n} to review")
+
+
 @router.post("/projects/{project_id}/items/delete")
 def delete_items(
     project: WebManagedProject,

@@ -232,3 +232,26 @@ def test_an_annotators_label_history_holds_only_their_labels(db: Database, peopl
     assert [(e.annotator, e.labels) for e in mine.current] == [("ada", ["sports"])]
     assert [(e.annotator, e.labels) for e in mine.past] == [("ada", ["food"])]
     assert {e.annotator for e in every.current} == {"ada", "bo"}
+
+
+def test_the_api_sends_a_selection_to_review_all_or_none(client: TestClient, db: Database) -> None:
+    _, token = create_user(db, name="rita", role="annotator")
+    _, annotator = create_user(db, name="ann", role="annotator")
+    project = create_project(db, n_items=6)
+    other = create_project(db, name="other", n_items=2)
+    with db.reader() as session:
+        rita = session.scalars(select(User.id).where(User.name == "rita")).one()
+    add_member(db, project, rita, "reviewer")
+    ids, path = _all_ids(db, project.id), f"/api/v1/projects/{project.id}/items/review"
+    review = f"/api/v1/projects/{project.id}/review"
+    assert client.post(path, json={"ids": ids[:2]}, headers=auth(annotator)).status_code == 403
+    mixed = {"ids": [ids[2], _all_ids(db, other.id)[0]]}
+    assert client.post(path, json=mixed, headers=auth(token)).status_code == 404
+    assert client.get(review, headers=auth(token)).json()["items"] == []  # nothing went
+    sent = client.post(path, json={"ids": ids[:2]}, headers=auth(token))
+    assert sent.status_code == 200 and sent.json() == {"requested": 2}
+    waiting = client.get(review, headers=auth(token)).json()["items"]
+    assert [(i["item_id"], i["reasons"]) for i in waiting] == [
+        (ids[0], ["requested"]),
+        (ids[1], ["requested"]),
+    ]

@@ -149,3 +149,30 @@ def test_a_decision_counts_towards_the_next_training_run(db: Database, team: Tea
     _adjudicate(db, team, team.items[0], ["food"])
     with db.reader() as session:
         assert session.scalar(select(func.count()).select_from(TrainingRun)) == runs + 1
+
+
+def _request(db: Database, team: Team, item_ids: list[int]) -> int:
+    with db.writer() as session, session.begin():
+        project = session.get_one(Project, team.project.id)
+        reviewer = session.merge(team.reviewer)
+        actor = Actor(reviewer, "127.0.0.1")
+        return service.request_review(session, project, reviewer, item_ids, actor=actor)
+
+
+def test_an_item_sent_by_hand_waits_until_decided_even_after_an_adjudication(
+    db: Database, team: Team
+) -> None:
+    standard_queue(db, team)
+    quiet = team.items[1]  # in no queue of its own
+    assert quiet not in [e.item.id for e in _queue(db, team)]
+    assert _request(db, team, [quiet, quiet]) == 1
+    assert _request(db, team, [quiet]) == 0  # already waiting
+    (entry,) = [e for e in _queue(db, team) if e.item.id == quiet]
+    assert entry.reasons == ["requested"]
+    _adjudicate(db, team, quiet, ["sports"])
+    assert quiet not in [e.item.id for e in _queue(db, team)]  # decided: the request is answered
+    assert _request(db, team, [quiet]) == 1  # sent back for a second decision
+    assert quiet in [e.item.id for e in _queue(db, team)]
+    with db.reader() as session:
+        actions = list(session.scalars(select(AuditEvent.action)))
+        assert actions.count("review.request") == 3

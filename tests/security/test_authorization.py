@@ -308,6 +308,14 @@ def _label_items_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"ids": [world.item_ids[0]], "labels": ["food"]}}
 
 
+def _review_items_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"ids": [world.item_ids[0]]}}
+
+
+def _review_items_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"ids": [world.item_ids[0]], "query": "status=all"}}
+
+
 def _label_items_form(world: World, role: str) -> dict[str, Any]:
     return {"data": {"ids": [world.item_ids[0]], "label": "weather", "query": "status=all"}}
 
@@ -406,6 +414,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("DELETE", f"{PROJECT}/items/{{item_id}}"): Rule(MANAGER, 204, fresh=_throwaway_item),
     ("POST", f"{PROJECT}/items/delete"): Rule(MANAGER, 200, _delete_items_json),
     ("POST", f"{PROJECT}/items/label"): Rule(REVIEWER, 200, _label_items_json),
+    ("POST", f"{PROJECT}/items/review"): Rule(REVIEWER, 200, _review_items_json),
     ("GET", f"{PROJECT}/members"): Rule(MANAGER, 200),
     ("POST", f"{PROJECT}/members"): Rule(MANAGER, 201, _new_member_json),
     ("PATCH", f"{PROJECT}/members/{{user_id}}"): Rule(
@@ -471,6 +480,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", "/projects/{project_id}/items/more"): Rule(ANNOTATOR, 200, _params(after=1)),
     ("GET", "/projects/{project_id}/items/{item_id}/history"): Rule(ANNOTATOR, 200),
     ("POST", "/projects/{project_id}/items/label"): Rule(REVIEWER, 303, _label_items_form),
+    ("POST", "/projects/{project_id}/items/review"): Rule(REVIEWER, 303, _review_items_form),
     ("POST", "/projects/{project_id}/items/delete"): Rule(
         MANAGER, 303, _delete_items_form, fresh=_stash_item
     ),
