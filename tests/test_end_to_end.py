@@ -69,6 +69,7 @@ def test_twenty_rounds_of_labelling_advance_the_model(
                 "batch_size": BATCH,
                 "features": "tfidf",  # embedding 10k texts first would dominate the test
                 "warm_up": 0,  # margin from the first model on (warm-up: tests/training)
+                "audit_share": 0,  # random audit items carry no guess (tests/queue/test_overlap)
             },
         ).json()
         pid = project["id"]
