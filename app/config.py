@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     )
     worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    oracle_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle worker looks for items to pre-label."
+    )
     worker_stale_seconds: float = Field(
         default=60.0, gt=0, description="A running run without a heartbeat this long is failed."
     )
@@ -149,6 +152,12 @@ class Settings(BaseSettings):
         description="Addresses or CIDR networks of the reverse proxies whose X-Forwarded-For "
         "and X-Forwarded-Proto are believed (comma-separated or a JSON list); empty: nobody's.",
     )
+    oracle_hosts: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Hosts, addresses or CIDR networks an oracle may call although they are "
+        "internal (loopback, private, link-local), e.g. `127.0.0.1` for `labelloop oracle "
+        "serve-local`; public hosts are always allowed. Comma-separated or a JSON list.",
+    )
 
     @field_validator("data_dir")
     @classmethod
@@ -161,7 +170,7 @@ class Settings(BaseSettings):
         url = info.data.get("public_url")
         return value or (url is not None and url.scheme == "https")
 
-    @field_validator("trusted_proxies", mode="before")
+    @field_validator("trusted_proxies", "oracle_hosts", mode="before")
     @classmethod
     def _proxy_list(cls, value: object) -> object:
         """A JSON list as pydantic-settings reads lists, or the comma-separated form."""

@@ -27,6 +27,7 @@ from app.health import router as health_router
 from app.items.endpoints import router as items_router
 from app.items.runner import ImportRunner
 from app.limits import BodyLimitMiddleware
+from app.oracles.endpoints import router as oracles_router
 from app.projects.endpoints import router as projects_router
 from app.queue.endpoints import router as queue_router
 from app.ratelimits import ApiLimiter
@@ -88,6 +89,7 @@ def api_router() -> APIRouter:
         annotations_router,
         review_router,
         training_router,
+        oracles_router,
         audit_router,
         accounts_router,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,6 +18,7 @@ from app.deps import CurrentUser, ReadSession, WriteSession
 from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import ProjectRole, User
+from app.oracles import suggestions
 from app.projects.access import ProjectRefDep, ProjectRoleDep, ReadProject
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute
@@ -47,6 +49,11 @@ class AnnotationIn(BaseModel):
     flag: Literal["unsure"] | None = Field(default=None, description="Sends the item to review.")
     comment: Text | None = Field(
         default=None, max_length=service.MAX_COMMENT, description="Sends the item to review."
+    )
+    suggestion_id: Id | None = Field(
+        default=None,
+        description="The oracle suggestion shown with the item (the queue's `suggestion.id`): "
+        "the label is recorded as that suggestion accepted, or changed.",
     )
 
     @model_validator(mode="after")
@@ -108,13 +115,36 @@ def submit_annotation(
     if replay := _claim(session, user, idempotency_key, path, body):
         return replay
     rules = service.label_rules(session, project.id)
+    shown = _suggested(session, project.id, [body])
     annotation, created = service.submit(
         session, rules, user, item_id=body.item_id, labels=body.label_list(), doubt=body.doubt()
     )
+    _mark(session, [annotation], [body], shown)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     out = _out(rules, annotation, user)
     _commit(session, user, idempotency_key, response.status_code, out)
     return out
+
+
+def _suggested(session: Session, project_id: int, bodies: list[AnnotationIn]) -> list[list[str]]:
+    """The labels of each body's suggestion (checked before anything is written)."""
+    return [
+        suggestions.check(session, project_id, b.item_id, b.suggestion_id)
+        if b.suggestion_id is not None
+        else []
+        for b in bodies
+    ]
+
+
+def _mark(
+    session: Session,
+    stored: Sequence[service.Stored],
+    bodies: list[AnnotationIn],
+    shown: list[list[str]],
+) -> None:
+    for annotation, body, labels in zip(stored, bodies, shown, strict=True):
+        if body.suggestion_id is not None:
+            suggestions.mark(session, annotation.id, body.suggestion_id, labels)
 
 
 class BulkAnnotationsOut(BaseModel):
@@ -148,7 +178,9 @@ def submit_annotations(
     rules = service.label_rules(session, project.id)
     entries = [(a.item_id, a.label_list()) for a in body.annotations]
     doubts = [a.doubt() for a in body.annotations]
+    shown = _suggested(session, project.id, body.annotations)
     results = service.submit_many(session, rules, user, entries, doubts)
+    _mark(session, [annotation for annotation, _ in results], body.annotations, shown)
     created = sum(new for _, new in results)
     out = BulkAnnotationsOut(
         annotations=[_out(rules, annotation, user) for annotation, _ in results],
@@ -181,7 +213,7 @@ def _fingerprinted(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-DOUBT_FIELDS = ("flag", "comment")
+DOUBT_FIELDS = ("flag", "comment", "suggestion_id")  # fields added since keys were kept
 
 
 def _commit(

@@ -29,6 +29,13 @@ STORED = (
     "min_agreement",
     "audit_share",
     "recheck_share",
+    "oracle_vote",
+    "suggest_preselect",
+    "oracle_examples",
+    "machine_labels",
+    "machine_threshold",
+    "machine_target",
+    "machine_train",
 )
 # What a project stored without an option means: the behaviour it had before the option existed.
 STORED_DEFAULTS: dict[str, Any] = {
@@ -42,6 +49,13 @@ STORED_DEFAULTS: dict[str, Any] = {
     "min_agreement": 0.5,
     "audit_share": 0.0,
     "recheck_share": 0.0,
+    "oracle_vote": False,
+    "suggest_preselect": False,
+    "oracle_examples": 3,
+    "machine_labels": False,
+    "machine_threshold": 0.9,
+    "machine_target": 0.9,
+    "machine_train": True,
 }
 MAX_OVERLAP = 10
 DIVERSITY_CANDIDATES = 10  # a diverse batch is picked among candidates x batch_size best items
@@ -81,6 +95,29 @@ RECHECK_SHARE_HELP = (
     "(confident learning); 0 sends them to review only."
 )
 
+ORACLE_VOTE_HELP = (
+    "The oracle votes in the ranking: unlabelled items where its suggestion and the model's guess "
+    "differ come first (the strategy orders each group)."
+)
+SUGGEST_PRESELECT_HELP = (
+    "Pre-select the oracle's suggestion on the annotate screen (Enter accepts it; the label is "
+    "recorded as a human label, marked as an accepted suggestion)."
+)
+ORACLE_EXAMPLES_HELP = (
+    "Human-labelled examples in each oracle prompt: the item's nearest neighbours by the "
+    "project's features."
+)
+MACHINE_LABELS_HELP = (
+    "Machine-label route: an unlabelled item whose oracle suggestion the model agrees with, at "
+    "least `machine_threshold` sure, is labelled by the machine, only while the 95 % lower "
+    "bound of that route's accuracy on human-labelled items is above `machine_target`."
+)
+MACHINE_THRESHOLD_HELP = "The model's least probability for the machine-label route."
+MACHINE_TARGET_HELP = (
+    "The accuracy the machine-label route must be shown to beat (95 % lower bound)."
+)
+MACHINE_TRAIN_HELP = "Train on machine labels (off: they are exported but never trained on)."
+
 
 def check_strategy(value: str) -> str:
     """The strategy name if it is registered, else ValueError naming the registered ones."""
@@ -112,6 +149,15 @@ class QueryOptions(BaseModel):
     min_agreement: float = Field(default=0.5, ge=0.0, le=1.0, description=MIN_AGREEMENT_HELP)
     audit_share: float = Field(default=0.05, ge=0.0, le=0.5, description=AUDIT_SHARE_HELP)
     recheck_share: float = Field(default=0.0, ge=0.0, le=0.5, description=RECHECK_SHARE_HELP)
+    oracle_vote: bool = Field(default=False, description=ORACLE_VOTE_HELP)
+    suggest_preselect: bool = Field(default=False, description=SUGGEST_PRESELECT_HELP)
+    oracle_examples: int = Field(default=3, ge=0, le=10, description=ORACLE_EXAMPLES_HELP)
+    machine_labels: bool = Field(default=False, description=MACHINE_LABELS_HELP)
+    machine_threshold: float = Field(
+        default=0.9, ge=0.5, le=1.0, description=MACHINE_THRESHOLD_HELP
+    )
+    machine_target: float = Field(default=0.9, ge=0.5, le=0.999, description=MACHINE_TARGET_HELP)
+    machine_train: bool = Field(default=True, description=MACHINE_TRAIN_HELP)
 
     @field_validator("strategy")
     @classmethod

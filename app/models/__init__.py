@@ -13,6 +13,7 @@ from app.models.label_issue import LabelIssue
 from app.models.label_tally import LabelTally
 from app.models.lease import Lease
 from app.models.model_version import ModelVersion, RankEntry
+from app.models.oracle import Oracle, Suggestion
 from app.models.project import Project
 from app.models.project_member import ProjectMember, ProjectRole
 from app.models.review_request import ReviewRequest
@@ -35,6 +36,7 @@ __all__ = [
     "LabelTally",
     "Lease",
     "ModelVersion",
+    "Oracle",
     "Project",
     "ProjectMember",
     "ProjectRole",
@@ -42,6 +44,7 @@ __all__ = [
     "ReviewRequest",
     "Role",
     "RunStatus",
+    "Suggestion",
     "TrainingRun",
     "User",
     "WebSession",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -29,5 +29,9 @@ class Annotation(Base):
     # The annotator's doubt: "unsure" (or a comment) sends the item to review.
     flag: Mapped[str | None] = mapped_column(String(20))
     comment: Mapped[str | None] = mapped_column(Text)
+    # The oracle suggestion the annotator was shown (``suggestions.id``) and whether the label
+    # is that suggestion ("accepted") or not ("changed"): how far suggestions sway people.
+    suggestion_id: Mapped[int | None] = mapped_column(Integer)
+    suggestion: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

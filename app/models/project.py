@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Integer, String, text
+from sqlalchemy import JSON, Boolean, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -34,4 +34,9 @@ class Project(Base):
     # items / annotations, whoever writes: pages read two columns instead of counting 1M rows.
     n_items: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     n_labeled: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # What annotators (and an oracle's prompt) are told about the task, and one line per label.
+    guidelines: Mapped[str] = mapped_column(Text, default="", server_default="")
+    label_descriptions: Mapped[dict[str, str]] = mapped_column(
+        JSON, default=dict, server_default=text("'{}'")
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

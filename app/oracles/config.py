@@ -47,3 +47,29 @@ class OpenAIOracleConfig(BaseModel):
         default=64, gt=0, le=4096, description="A label in JSON needs a few dozen tokens."
     )
     response_format: ResponseFormat = "json_schema"
+
+
+class HttpOracleConfig(BaseModel):
+    """A knowledge source of the user's: ``POST {"texts": [...], "labels": [...]}`` answered
+    with ``{"labels": [...], "confidences": [...]}``, one label (or None) per text."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    url: HttpUrl
+    api_key_env: EnvName | None = Field(
+        default=None, description="The environment variable holding a bearer token, if any."
+    )
+    timeout_seconds: float = Field(default=30.0, gt=0.0, le=600.0)
+    batch_size: int = Field(default=16, ge=1, le=256, description="Texts per request.")
+
+
+OracleKind = Literal["openai", "http"]
+CONFIGS: dict[str, type[OpenAIOracleConfig] | type[HttpOracleConfig]] = {
+    "openai": OpenAIOracleConfig,
+    "http": HttpOracleConfig,
+}
+
+
+def parse_config(kind: str, raw: dict[str, object]) -> OpenAIOracleConfig | HttpOracleConfig:
+    """The typed configuration of an oracle of ``kind`` (stored JSON is validated on read too)."""
+    return CONFIGS[kind].model_validate(raw, strict=False)

@@ -19,11 +19,13 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.oracles.config import OpenAIOracleConfig
+from app.oracles.prompt import Example, examples_block
 
 logger = logging.getLogger(__name__)
 
 ErrorKind = Literal["config", "timeout", "unreachable", "http", "format", "label"]
 ERROR_BODY_CHARS = 300  # of a server's error response kept in the result
+TEMPLATE_TOKENS = 64  # a chat template's own tokens around one user message, and then some
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,21 +159,23 @@ class OpenAIOracle:
     def close(self) -> None:
         self._http.close()
 
-    def messages(self, text: str) -> list[dict[str, str]]:
-        """One user message: the task, the label set and the text (Gemma and other small models
-        have no system role; their chat formats drop a system message)."""
+    def messages(self, text: str, examples: Sequence[Example] = ()) -> list[dict[str, str]]:
+        """One user message: the task, the label set, the instructions, a few labelled
+        examples and the text (Gemma and other small models have no system role; their chat
+        formats drop a system message)."""
         task = (
             'Classify the text below. Reply with JSON {"label": L} where L is exactly one of '
             "these labels: " + ", ".join(self.labels) + "."
         )
-        if self.instructions:
-            task += "\n\n" + self.instructions
+        for part in (self.instructions, examples_block(examples)):
+            if part:
+                task += "\n\n" + part
         return [{"role": "user", "content": f"{task}\n\nText: {text}"}]
 
-    def request_body(self, text: str) -> dict[str, Any]:
+    def request_body(self, text: str, examples: Sequence[Example] = ()) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": self.config.model,
-            "messages": self.messages(text),
+            "messages": self.messages(text, examples),
             "temperature": self.config.temperature,
             "max_tokens": self.config.max_tokens,
         }
@@ -180,7 +184,13 @@ class OpenAIOracle:
             body["response_format"] = constraint
         return body
 
-    def classify(self, text: str) -> OracleResult:
+    def token_bound(self, text: str, examples: Sequence[Example] = ()) -> int:
+        """At most how many tokens asking about ``text`` can cost: a byte-level tokenizer
+        never makes more tokens than UTF-8 bytes, plus the chat template and the answer."""
+        content = self.messages(text, examples)[0]["content"]
+        return len(content.encode()) + TEMPLATE_TOKENS + self.config.max_tokens
+
+    def classify(self, text: str, examples: Sequence[Example] = ()) -> OracleResult:
         """One label for ``text``; every failure is an error result, never an exception."""
         started = time.perf_counter()
         key, problem = self._api_key()
@@ -189,7 +199,7 @@ class OpenAIOracle:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         try:
             response = self._http.post(
-                "chat/completions", json=self.request_body(text), headers=headers
+                "chat/completions", json=self.request_body(text, examples), headers=headers
             )
         except httpx.TimeoutException:
             result = self._failed(started, "timeout", f"no answer in {self._timeout()}")
@@ -222,11 +232,11 @@ class OpenAIOracle:
         self, started: float, kind: ErrorKind, message: str, key: str | None = None
     ) -> OracleResult:
         latency = time.perf_counter() - started
-        return OracleResult(None, latency, error=_redact(message, key), error_kind=kind)
+        return OracleResult(None, latency, error=redact(message, key), error_kind=kind)
 
     def _read(self, response: httpx.Response, latency: float, key: str | None) -> OracleResult:
         if response.status_code != 200:
-            body = _redact(response.text[:ERROR_BODY_CHARS], key)
+            body = redact(response.text[:ERROR_BODY_CHARS], key)
             error = f"HTTP {response.status_code}: {body}"
             return OracleResult(None, latency, error=error, error_kind="http")
         try:
@@ -247,6 +257,6 @@ class OpenAIOracle:
         return replace(counted, label=label)
 
 
-def _redact(text: str, key: str | None) -> str:
+def redact(text: str, key: str | None) -> str:
     """A server may echo the key (or part of it) in an error: never keep it."""
     return text.replace(key, "***") if key else text

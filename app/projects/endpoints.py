@@ -44,6 +44,8 @@ def _out(session: Session, project: Project) -> ProjectOut:
         strategy=project.strategy,
         batch_size=project.batch_size,
         **service.options(project).stored(),
+        guidelines=project.guidelines,
+        label_descriptions=project.label_descriptions or {},
         created_at=project.created_at,
         n_items=c.n_items,
         n_labeled=c.n_labeled,

@@ -20,6 +20,13 @@ from app.learning.options import STORED, DiversityMethod, Features, QueryOptions
 from app.text import clean_label, clean_name, label_key
 
 MAX_LABELS = 1000
+MAX_GUIDELINES = 20_000
+MAX_DESCRIPTION = 300
+GUIDELINES_HELP = (
+    "What annotators are told about the task (shown on the annotate screen); an oracle's "
+    "prompt starts with it."
+)
+DESCRIPTIONS_HELP = "One line per label (at most 300 characters), for annotators and oracles."
 # Kept in Project.settings; the option fields below are `QueryOptions`'s (types, bounds, help).
 OPTIONS = STORED
 
@@ -65,6 +72,23 @@ def _check_count(labels: list[str], *, multi_label: bool) -> None:
         )
 
 
+def check_descriptions(descriptions: dict[str, str], labels: list[str]) -> dict[str, str]:
+    """The descriptions of labels of the set, one trimmed line each; blank ones are dropped.
+    ValueError names a description of an unknown label, or one too long or on several lines."""
+    out = {}
+    for label, text in descriptions.items():
+        if label not in labels:
+            raise ValueError(f"label_descriptions: {label!r} is not a label of the project")
+        line = text.strip()
+        if "\n" in line or "\r" in line:
+            raise ValueError(f"label_descriptions[{label!r}]: one line only")
+        if len(line) > MAX_DESCRIPTION:
+            raise ValueError(f"label_descriptions[{label!r}]: at most {MAX_DESCRIPTION} characters")
+        if line:
+            out[label] = line
+    return out
+
+
 class ProjectCreate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
@@ -84,6 +108,17 @@ class ProjectCreate(BaseModel):
     min_agreement: float = _option("min_agreement")
     audit_share: float = _option("audit_share")
     recheck_share: float = _option("recheck_share")
+    oracle_vote: bool = _option("oracle_vote")
+    suggest_preselect: bool = _option("suggest_preselect")
+    oracle_examples: int = _option("oracle_examples")
+    machine_labels: bool = _option("machine_labels")
+    machine_threshold: float = _option("machine_threshold")
+    machine_target: float = _option("machine_target")
+    machine_train: bool = _option("machine_train")
+    guidelines: Text = Field(default="", max_length=MAX_GUIDELINES, description=GUIDELINES_HELP)
+    label_descriptions: dict[Text, Text] = Field(
+        default_factory=dict, description=DESCRIPTIONS_HELP
+    )
 
     @field_validator("name")
     @classmethod
@@ -106,6 +141,11 @@ class ProjectCreate(BaseModel):
     def _strategy(cls, value: str) -> str:
         return check_strategy(value)
 
+    @model_validator(mode="after")
+    def _descriptions(self) -> ProjectCreate:
+        self.label_descriptions = check_descriptions(self.label_descriptions, self.labels)
+        return self
+
 
 class ProjectUpdate(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
@@ -123,6 +163,17 @@ class ProjectUpdate(BaseModel):
     min_agreement: float | None = _change("min_agreement")
     audit_share: float | None = _change("audit_share")
     recheck_share: float | None = _change("recheck_share")
+    oracle_vote: bool | None = None
+    suggest_preselect: bool | None = None
+    oracle_examples: int | None = _change("oracle_examples")
+    machine_labels: bool | None = None
+    machine_threshold: float | None = _change("machine_threshold")
+    machine_target: float | None = _change("machine_target")
+    machine_train: bool | None = None
+    guidelines: Text | None = Field(default=None, max_length=MAX_GUIDELINES)
+    label_descriptions: dict[Text, Text] | None = Field(
+        default=None, description="Replaces every description (labels left out have none)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -152,6 +203,15 @@ class ProjectOut(BaseModel):
     min_agreement: float
     audit_share: float
     recheck_share: float
+    oracle_vote: bool
+    suggest_preselect: bool
+    oracle_examples: int
+    machine_labels: bool
+    machine_threshold: float
+    machine_target: float
+    machine_train: bool
+    guidelines: str
+    label_descriptions: dict[str, str]
     created_at: datetime
     n_items: int
     n_labeled: int

@@ -10,11 +10,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.service import CLI, Actor, record
-from app.errors import Conflict, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.learning.options import QueryOptions
 from app.models import ModelVersion, Project, ProjectRole
 from app.projects import members
-from app.projects.schemas import OPTIONS, ProjectCreate, ProjectUpdate
+from app.projects.schemas import OPTIONS, ProjectCreate, ProjectUpdate, check_descriptions
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,8 @@ def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI)
         strategy=data.strategy,
         batch_size=data.batch_size,
         settings={name: getattr(data, name) for name in OPTIONS},
+        guidelines=data.guidelines,
+        label_descriptions=data.label_descriptions,
         random_seed=secrets.randbelow(2**31),
         label_events=0,
         pool_version=0,
@@ -99,6 +101,14 @@ def update_project(
         project.strategy = data.strategy
     if data.batch_size is not None:
         project.batch_size = data.batch_size
+    if data.guidelines is not None:
+        project.guidelines = data.guidelines
+    if data.label_descriptions is not None:
+        try:
+            descriptions = check_descriptions(data.label_descriptions, list(project.labels))
+        except ValueError as exc:
+            raise Invalid(str(exc)) from None
+        project.label_descriptions = descriptions
     changed = {name: getattr(data, name) for name in OPTIONS if getattr(data, name) is not None}
     if changed:
         project.settings = {**(project.settings or {}), **changed}
@@ -133,6 +143,8 @@ def _settings(project: Project) -> dict[str, object]:
         "strategy": project.strategy,
         "batch_size": project.batch_size,
         **options(project).stored(),
+        "guidelines": project.guidelines,
+        "label_descriptions": dict(project.label_descriptions or {}),
     }
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from app.config import QUEUE_LIMIT_CEILING
 from app.deps import CurrentUser, LeaseSession, SettingsDep
 from app.errors import Invalid, responses
+from app.oracles import suggestions
+from app.oracles.schemas import SuggestionOut
 from app.projects.access import ProjectRefDep
 from app.queue import service
 from app.ratelimits import rate_limited
@@ -29,6 +31,11 @@ class QueueItemOut(BaseModel):
     text: str
     score: float | None
     prediction: dict[str, Any] | None
+    suggestion: SuggestionOut | None = Field(
+        default=None,
+        description="An oracle's answer for the item, if any: send its id as the label's "
+        "`suggestion_id` when it was shown.",
+    )
 
 
 class QueueOut(BaseModel):
@@ -53,6 +60,7 @@ def get_queue(
     batch = service.next_items(
         session, project, user, limit=limit, lease_seconds=settings.lease_seconds
     )
+    shown = suggestions.for_items(session, project.id, [q.item.id for q in batch.items])
     out = QueueOut(
         model_version=batch.model_version,
         items=[
@@ -62,9 +70,18 @@ def get_queue(
                 text=q.item.text,
                 score=q.score,
                 prediction=q.prediction,
+                suggestion=_suggestion(shown.get(q.item.id)),
             )
             for q in batch.items
         ],
     )
     session.commit()  # now, not after FastAPI validates the response: see app.deps
     return out
+
+
+def _suggestion(shown: suggestions.Shown | None) -> SuggestionOut | None:
+    if shown is None:
+        return None
+    return SuggestionOut(
+        id=shown.id, oracle=shown.oracle, labels=shown.labels, confidence=shown.confidence
+    )

@@ -19,6 +19,7 @@ from datetime import timedelta
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
+from app.oracles import prelabel
 from app.scheduler.liveness import Heartbeat
 from app.training import jobs, runs
 from app.training import service as training
@@ -99,8 +100,16 @@ class Worker:
                 log.warning("heartbeat for run %s failed", run_id, exc_info=True)
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; an error in one iteration never ends the loop."""
+        """Poll until ``stop`` is set; an error in one iteration never ends the loop.
+
+        Oracles are asked in a thread of their own: a slow language model never holds up
+        training, nor training the pre-labelling.
+        """
         log.info("worker %s started", self.name)
+        oracles = threading.Thread(
+            target=self._oracles_forever, args=(stop,), name="labelloop-oracles", daemon=True
+        )
+        oracles.start()
         while not stop.is_set():
             self._alive()
             try:
@@ -110,6 +119,16 @@ class Worker:
                 worked = False
             if not worked:
                 stop.wait(self.settings.worker_poll_seconds)
+
+    def _oracles_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                asked = prelabel.step(self.db, self.settings)
+            except Exception:  # noqa: BLE001
+                log.exception("pre-labelling failed")
+                asked = False
+            if not asked:
+                stop.wait(self.settings.oracle_poll_seconds)
 
 
 def deprioritise_process(settings: Settings) -> None:

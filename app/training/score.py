@@ -53,6 +53,8 @@ def rank(
         snap.strategy, model, feats.matrix, multi_label=snap.multi_label, rng=rng
     )[positions]
     X_pool = _Rows(feats.matrix, positions)
+    if snap.votes:
+        scores = _vote(scores, pool, X_pool, model, snap)
     options = snap.options
     near = options.diversity or warm_up  # the ordering needs the features
     order = pool_ranking.rank_scores(
@@ -86,6 +88,28 @@ def cold_start(snap: Snapshot, feats: featurestore.PoolFeatures, depth: int) -> 
         n_representatives=snap.options.cold_start_representatives(),
     )
     return Ranking(pool[order.indices], order.scores, [{}] * len(order.indices))
+
+
+def _vote(scores: np.ndarray, pool: np.ndarray, X_pool: Any, model: Any, snap: Snapshot) -> Any:
+    """The oracle's vote in the committee: items whose oracle answer differs from the model's
+    guess rank above every other, in the strategy's order among themselves."""
+    voted = np.flatnonzero(np.isin(pool, np.fromiter(snap.votes, dtype=np.int64)))
+    if voted.size == 0 or snap.multi_label:
+        return scores
+    guesses = np.argmax(model.predict_proba(X_pool[voted]), axis=1)
+    answers = np.array(
+        [
+            snap.labels.index(snap.votes[int(i)]) if snap.votes[int(i)] in snap.labels else -1
+            for i in pool[voted]
+        ]
+    )
+    differ = voted[(answers >= 0) & (answers != guesses)]
+    if differ.size == 0:
+        return scores
+    out = np.array(scores, dtype=np.float64, copy=True)
+    lift = float(np.nanmax(out) - np.nanmin(out)) + 1.0
+    out[differ] += lift
+    return out
 
 
 class _Rows:

@@ -12,12 +12,13 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.annotations.outcomes import item_outcomes
 from app.config import Settings
 from app.db import Database
 from app.learning.options import QueryOptions
-from app.models import Item, ModelVersion, Project, TrainingRun
+from app.models import Annotation, Item, ModelVersion, Oracle, Project, Suggestion, TrainingRun
 from app.projects.service import options
 from app.training import featurestore
 from app.training.details import PublishedModel
@@ -40,6 +41,8 @@ class Snapshot:
     # Items with labels but no final outcome yet (fewer than the overlap, or disagreement):
     # not trained on, and not ranked for the queue as if unlabelled.
     unsettled: frozenset[int] = frozenset()
+    # The oracles' answers the ranking may weigh (the committee vote): item id -> label.
+    votes: dict[int, str] = field(default_factory=dict)
 
     @property
     def strategy(self) -> str:
@@ -97,10 +100,15 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
         outcomes = item_outcomes(session, project.id, opts, multi_label=project.multi_label)
         labeled: dict[int, list[str]] = {}
         audit: dict[int, list[str]] = {}
+        # Machine labels left out of training (``machine_train`` off) are neither trained on
+        # nor ranked: they sit with the unsettled items.
+        machine = frozenset() if opts.machine_train else machine_labelled(session, project.id)
         for item_id, found in outcomes.items():
-            if found.outcome.final:
+            if found.outcome.final and item_id not in machine:
                 (audit if found.audit else labeled)[item_id] = list(found.outcome.labels)
-        unsettled = frozenset(i for i, found in outcomes.items() if not found.outcome.final)
+        unsettled = frozenset(
+            i for i, found in outcomes.items() if not found.outcome.final or i in machine
+        )
         run.seen_events = project.label_events
         run.n_labels = len(labeled)
         previous = (
@@ -123,6 +131,7 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             else None,
             audit=audit,
             unsettled=unsettled,
+            votes=oracle_votes(session, project.id) if opts.oracle_vote else {},
         )
 
 
@@ -182,3 +191,29 @@ def _texts_of(db: Database, ids: np.ndarray) -> list[str]:
             session.execute(select(Item.id, Item.text).where(Item.id.in_(ids.tolist()))).all()
         )
     return [found[int(i)] for i in ids]
+
+
+def machine_labelled(session: Session, project_id: int) -> frozenset[int]:
+    """Items labelled by the machine-label route."""
+    return frozenset(
+        session.scalars(
+            select(Annotation.item_id).where(
+                Annotation.project_id == project_id, Annotation.source == "machine"
+            )
+        )
+    )
+
+
+def oracle_votes(session: Session, project_id: int) -> dict[int, str]:
+    """Each item's newest answer from the project's enabled oracles (single labels)."""
+    rows = session.execute(
+        select(Suggestion.item_id, Suggestion.labels)
+        .join(Oracle, Oracle.id == Suggestion.oracle_id)
+        .where(
+            Suggestion.project_id == project_id,
+            Suggestion.labels.is_not(None),
+            Oracle.enabled.is_(True),
+        )
+        .order_by(Suggestion.id)
+    )
+    return {item_id: labels[0] for item_id, labels in rows if labels}

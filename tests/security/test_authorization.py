@@ -37,6 +37,7 @@ from app.models import (
     ImportJob,
     ImportStatus,
     Item,
+    Oracle,
     Project,
     ProjectMember,
     User,
@@ -83,6 +84,7 @@ class World:
             "user_id": self.victim_id,
             "job_id": self.job_id,
             "token_id": 1,  # the first user's first token: refused calls never reach it
+            "oracle_id": 1,  # refused calls never reach an oracle either
             "action": "disable",
             "fmt": "csv",
             "label": "food",
@@ -210,6 +212,37 @@ def _role_json(world: World, role: str) -> dict[str, Any]:
 
 def _new_member_json(world: World, role: str) -> dict[str, Any]:
     return {"json": {"user": f"joiner-api-{role}", "role": "reviewer"}}
+
+
+PUBLIC_ORACLE = {"base_url": "http://1.1.1.1/v1", "model": "m"}  # an address literal: no DNS
+
+
+def _new_oracle_json(world: World, role: str) -> dict[str, Any]:
+    name = f"oracle-{role}-{next(world.serial)}"
+    return {"json": {"name": name, "kind": "openai", "config": PUBLIC_ORACLE, "enabled": False}}
+
+
+def _oracle_patch_json(world: World, role: str) -> dict[str, Any]:
+    return {"json": {"budget_calls": 10 + RANK[role]}}
+
+
+def _throwaway_oracle(world: World, role: str) -> dict[str, object]:
+    """A disabled oracle of the world's project (never called: no worker runs)."""
+    with world.db.writer() as session, session.begin():
+        oracle = Oracle(
+            project_id=world.project_id,
+            name=f"spare-{role}-{next(world.serial)}",
+            kind="openai",
+            config=PUBLIC_ORACLE,
+            enabled=False,
+            concurrency=1,
+            calls_used=0,
+            tokens_used=0,
+            failures=0,
+        )
+        session.add(oracle)
+        session.flush()
+        return {"oracle_id": oracle.id}
 
 
 def _new_member_form(world: World, role: str) -> dict[str, Any]:
@@ -422,6 +455,15 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ),
     ("DELETE", f"{PROJECT}/members/{{user_id}}"): Rule(MANAGER, 204, fresh=_throwaway_member),
     ("GET", f"{PROJECT}/agreement"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/oracles"): Rule(MANAGER, 200),
+    ("POST", f"{PROJECT}/oracles"): Rule(MANAGER, 201, _new_oracle_json),
+    ("PATCH", f"{PROJECT}/oracles/{{oracle_id}}"): Rule(
+        MANAGER, 200, _oracle_patch_json, fresh=_throwaway_oracle
+    ),
+    ("DELETE", f"{PROJECT}/oracles/{{oracle_id}}"): Rule(MANAGER, 204, fresh=_throwaway_oracle),
+    ("GET", f"{PROJECT}/oracles/{{oracle_id}}/stats"): Rule(
+        ANNOTATOR, 200, fresh=_throwaway_oracle
+    ),
     ("GET", f"{PROJECT}/review"): Rule(REVIEWER, 200),
     ("PUT", f"{PROJECT}/review/{{item_id}}"): Rule(REVIEWER, 200, _adjudicate_json),
     ("GET", "/api/v1/me"): Rule(OUTSIDER, 200),
