@@ -26,6 +26,15 @@
 
   let shownId = null;
 
+  // The oracle's suggested (or pre-selected) labels of an item, from its data attribute.
+  function labelsOf(item, key) {
+    try {
+      return item && item.dataset[key] ? JSON.parse(item.dataset[key]) : [];
+    } catch (error) {
+      return [];
+    }
+  }
+
   function show(pressedAt) {
     const items = articles();
     items.forEach((item, i) => { item.hidden = i !== 0; });
@@ -33,10 +42,15 @@
     const changed = id !== shownId;
     shownId = id;
     const best = items.length ? items[0].dataset.best : undefined;
+    const suggested = labelsOf(items[0], "suggested");
+    const preselected = labelsOf(items[0], "preselect");
     buttons().forEach((b) => {
-      if (multi && changed) b.setAttribute("aria-pressed", "false");
+      if (multi && changed) {
+        b.setAttribute("aria-pressed", preselected.includes(b.dataset.label) ? "true" : "false");
+      }
       b.disabled = items.length === 0;
       b.classList.toggle("best", b.dataset.label === best);
+      b.classList.toggle("suggested", suggested.includes(b.dataset.label));
     });
     showEmpty(items.length === 0);
     if (pressedAt !== undefined) {
@@ -168,6 +182,8 @@
     if (!item) return;
     const doubt = takeDoubt();
     const entry = { kind, item_id: item.dataset.itemId, labels, html: item.outerHTML };
+    // The label names the suggestion shown with the item: stored as accepted or changed.
+    if (kind === "submit" && item.dataset.suggestionId) entry.suggestion_id = item.dataset.suggestionId;
     try {
       outbox.add(kind === "submit" ? { ...entry, ...doubt } : entry);
     } catch (error) {
@@ -305,7 +321,7 @@
     if (key === "?") return act(toggleUnsure);
     if (key === "s") return act(() => answer("skip", [], pressedAt));
     if (key === "u" || key === "Backspace") return act(undo);
-    if (key === "Enter" && !target.closest("button")) {
+    if (key === "Enter" && !target.closest("button, summary, a")) {
       return act(() => (multi ? submit(chosen(), pressedAt) : acceptBest(pressedAt)));
     }
     const guess = suggest ? suggestion(key) : null;

@@ -157,6 +157,7 @@ window.LabelloopOutbox = class {
     (entry.labels || []).forEach((label) => body.append("label", label));
     if (entry.flag) body.append("flag", entry.flag);
     if (entry.comment) body.append("comment", entry.comment);
+    if (entry.suggestion_id) body.append("suggestion_id", entry.suggestion_id);
     body.append("have", this.have());
     return body;
   }

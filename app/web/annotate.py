@@ -18,10 +18,11 @@ from app.annotations import keyed
 from app.annotations import service as labelling
 from app.annotations.endpoints import IdempotencyKeyHeader
 from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
-from app.errors import Conflict
+from app.errors import Conflict, Invalid
 from app.fields import FormId, PathId
-from app.models import Lease, ModelVersion, Project, User
+from app.models import Annotation, Lease, ModelVersion, Project, User
 from app.models.base import utcnow
+from app.oracles import suggestions
 from app.projects import service as projects
 from app.queue import service as queue
 from app.routing import GuardedRoute
@@ -117,6 +118,14 @@ def _empty_reason(session: Session, project: Project) -> str:
     )
 
 
+def _oracle(session: Session, project: Project, items: list[queue.QueueItem]) -> dict[str, Any]:
+    """The oracles' suggestions for ``items``, and whether the screen pre-selects them."""
+    return {
+        "suggested": suggestions.for_items(session, project.id, [q.item.id for q in items]),
+        "preselect": projects.options(project).suggest_preselect,
+    }
+
+
 def _context(
     session: Session, project: Project, user: User, settings: SettingsDep, **extra: Any
 ) -> dict[str, Any]:
@@ -124,6 +133,7 @@ def _context(
         "current_user": user,
         "project": project,
         **_layout(project),
+        **_oracle(session, project, extra.get("items", [])),
         "picker": _by_frequency(session, project),
         "history": labelling.history(session, project, user, limit=HISTORY_SHOWN),
         "lease_minutes": settings.lease_seconds // 60,
@@ -222,17 +232,43 @@ def submit(
     have: Annotated[str, Form(max_length=2000)] = "",
     flag: Annotated[str, Form(max_length=20)] = "",
     comment: Annotated[str, Form(max_length=labelling.MAX_COMMENT)] = "",
+    suggestion_id: Annotated[int | None, Form(ge=1)] = None,
     key: IdempotencyKeyHeader = None,
 ) -> HTMLResponse:
     """Store a label (with the annotator's doubt, if any) and hand back one more item.
 
     The screen retries unsent labels with the key it gave them: a retry stores nothing twice.
+    A label given with an oracle's suggestion in view names it, and is marked as that
+    suggestion accepted or changed.
     """
     doubt = labelling.check_doubt(flag or None, comment)
-    keyed.submit_once(
+    shown = _suggested(session, project.id, item_id, suggestion_id)
+    wrote = keyed.submit_once(
         session, project, user, key=key, item_id=item_id, labels=list(label), doubt=doubt
     )
+    if wrote and suggestion_id is not None and shown is not None:
+        _mark(session, user, item_id, suggestion_id, shown)
     return _next_fragment(request, session, project, user, settings, _have(have) - {item_id})
+
+
+def _mark(session: Session, user: User, item_id: int, suggestion_id: int, shown: list[str]) -> None:
+    """Mark the user's label of the item as given with the suggestion in view."""
+    mine = select(Annotation.id).where(Annotation.item_id == item_id, Annotation.user_id == user.id)
+    suggestions.mark(session, session.scalars(mine).one(), suggestion_id, shown)
+
+
+def _suggested(
+    session: Session, project_id: int, item_id: int, suggestion_id: int | None
+) -> list[str] | None:
+    """The labels the annotator was shown, checked before the label is stored. A suggestion
+    gone since (its oracle was removed) is no reason to lose a label kept in the browser:
+    the label is stored unmarked."""
+    if suggestion_id is None:
+        return None
+    try:
+        return suggestions.check(session, project_id, item_id, suggestion_id)
+    except Invalid:
+        return None
 
 
 @router.post("/projects/{project_id}/annotate/skip", response_class=HTMLResponse)

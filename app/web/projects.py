@@ -47,6 +47,10 @@ FIELD_TITLES = {
     "min_agreement": "Agreement for consensus",
     "audit_share": "Audit share",
     "recheck_share": "Second opinions",
+    "guidelines": "Guidelines",
+    "oracle_examples": "Examples in each prompt",
+    "machine_threshold": "Model confidence for machine labels",
+    "machine_target": "Target accuracy of machine labels",
 }
 # Pydantic's messages for bounds and lengths, as a sentence about the field.
 BOUNDS = {
@@ -59,9 +63,10 @@ BOUNDS = {
 }
 
 
-def _validation_message(exc: ValidationError) -> str:
+def validation_message(exc: ValidationError, titles: dict[str, str] = FIELD_TITLES) -> str:
     """The first problem as a sentence for people: a rule's own message (it names the field
-    and the value) as it is, else the field's title and what its value must be."""
+    and the value) as it is, else the field's title (from ``titles``) and what its value must
+    be."""
     first = exc.errors()[0]
     field = str(first["loc"][0]) if first["loc"] else ""
     if first["type"] == "value_error":
@@ -69,7 +74,7 @@ def _validation_message(exc: ValidationError) -> str:
         return message[:1].upper() + message[1:]
     template = BOUNDS.get(first["type"])
     detail = template.format(**first.get("ctx", {})) if template else first["msg"].lower()
-    return f"{FIELD_TITLES.get(field, field or 'The form')}: {detail}"
+    return f"{titles.get(field, field or 'The form')}: {detail}"
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -159,7 +164,7 @@ def create_project(
     try:
         project = projects.create_project(session, form.project(), actor=actor)
     except ValidationError as exc:
-        return _new_project_form(request, user, form.model_dump(), _validation_message(exc), 422)
+        return _new_project_form(request, user, form.model_dump(), validation_message(exc), 422)
     except Conflict as exc:
         message = exc.message[:1].upper() + exc.message[1:]
         return _new_project_form(request, user, form.model_dump(), message, exc.status_code)
@@ -265,7 +270,7 @@ def update_settings(
     try:
         data = form.update()
     except ValidationError as exc:
-        raise Invalid(_validation_message(exc)) from None
+        raise Invalid(validation_message(exc)) from None
     projects.update_project(session, project, data, actor=actor)
     context = {
         "current_user": user,

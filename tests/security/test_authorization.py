@@ -393,6 +393,25 @@ def _confirm_form(world: World, role: str) -> dict[str, Any]:
     return {"data": {"confirm": world.sent.get("confirm", "")}}
 
 
+def _guidelines_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"guidelines": f"written by {role}", "label": ["food"], "description": ["x"]}}
+
+
+def _oracle_options_form(world: World, role: str) -> dict[str, Any]:
+    return {"data": {"suggest_preselect": "true", "oracle_examples": str(RANK[role])}}
+
+
+def _oracle_form(world: World, role: str) -> dict[str, Any]:
+    """A new oracle on a public address literal (no DNS look-up)."""
+    name = f"web-{role}-{next(world.serial)}"
+    return {"data": {"name": name, "url": PUBLIC_ORACLE["base_url"], "model": "m"}}
+
+
+def _oracle_id_form(world: World, role: str) -> dict[str, Any]:
+    """The fresh oracle (refused calls: an id nobody has)."""
+    return {"data": {"oracle_id": str(world.sent.get("oracle_id", 999_999))}}
+
+
 Fresh = Callable[[World, str], dict[str, object]]
 
 
@@ -517,6 +536,16 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects/{project_id}/members/{user_id}/remove"): Rule(
         MANAGER, 200, fresh=_throwaway_member
     ),
+    ("POST", "/projects/{project_id}/guidelines"): Rule(MANAGER, 303, _guidelines_form),
+    ("POST", "/projects/{project_id}/oracle-options"): Rule(MANAGER, 303, _oracle_options_form),
+    ("POST", "/projects/{project_id}/oracles"): Rule(MANAGER, 303, _oracle_form),
+    ("POST", "/projects/{project_id}/oracles/change"): Rule(
+        MANAGER, 303, _oracle_id_form, fresh=_throwaway_oracle
+    ),
+    ("POST", "/projects/{project_id}/oracles/remove"): Rule(
+        MANAGER, 303, _oracle_id_form, fresh=_throwaway_oracle
+    ),
+    ("GET", "/projects/{project_id}/oracles/panel"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/export.{fmt}"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items"): Rule(ANNOTATOR, 200),
     ("GET", "/projects/{project_id}/items/more"): Rule(ANNOTATOR, 200, _params(after=1)),
