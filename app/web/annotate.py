@@ -120,8 +120,9 @@ def _empty_reason(session: Session, project: Project) -> str:
 
 def _oracle(session: Session, project: Project, items: list[queue.QueueItem]) -> dict[str, Any]:
     """The oracles' suggestions for ``items``, and whether the screen pre-selects them."""
+    found = suggestions.for_items(session, project.id, [q.item.id for q in items])
     return {
-        "suggested": suggestions.for_items(session, project.id, [q.item.id for q in items]),
+        "suggested": {item_id: s for item_id, s in found.items() if s.labels},  # not failures
         "preselect": projects.options(project).suggest_preselect,
     }
 

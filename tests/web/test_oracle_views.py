@@ -261,3 +261,22 @@ def test_no_oracle_no_panel(web: TestClient, db: Database) -> None:
     project = create_project(db, n_items=2)
     panel = web.get(f"/projects/{project.id}/oracles/panel")
     assert panel.status_code == 200 and 'data-testid="oracle-panel"' not in panel.text
+
+
+def test_multi_label_preselects_and_failures_are_not_shown(web: TestClient, db: Database) -> None:
+    project = create_project(db, labels=["sports", "food"], n_items=3, multi_label=True)
+    oracle_id = _add_oracle(db, project.id)
+    answered, *failed = _items(db, project.id)
+    _suggest(db, project.id, oracle_id, {answered: "food"})
+    with db.writer() as session, session.begin():
+        for item_id in failed:  # calls that failed: no labels, an error
+            row = Suggestion(project_id=project.id, item_id=item_id, oracle_id=oracle_id)
+            row.labels, row.model, row.prompt_version = None, "small", "v1"
+            row.latency_seconds, row.error, row.error_kind = 0.1, "refused", "unreachable"
+            session.add(row)
+    _preselect(db, project.id)
+    screen = web.get(f"/projects/{project.id}/annotate").text
+    articles = dict(re.findall(r'<article[^>]*data-item-id="(\d+)"([^>]*)>', screen))
+    assert 'data-preselect="[&#34;food&#34;]"' in articles[str(answered)]
+    assert all("data-suggestion-id" not in articles[str(i)] for i in failed)
+    assert screen.count('data-testid="suggestion"') == 1
