@@ -194,7 +194,15 @@ def save_oracle_options(
         _update(session, project, actor, form.model_dump(exclude_none=True))
         return "Oracle options saved."
 
-    return act(request, session, project, user, "oracle-options", save, typed=form.model_dump())
+    return act(
+        request,
+        session,
+        project,
+        user,
+        "oracle-options",
+        save,
+        typed=form.model_dump(exclude_none=True),
+    )
 
 
 @router.post("/projects/{project_id}/labels", response_model=None)

@@ -151,6 +151,8 @@ def test_oracle_options_are_saved_and_bounds_refused(web: TestClient, db: Databa
     assert refused.status_code == 422
     assert _problem(refused.text) == "Target accuracy of machine labels: must be at least 0.5."
     assert 'value="0.3"' in refused.text  # what was typed, beside the reason
+    blank = web.post(url, data={"machine_threshold": "", "machine_target": "0.3"})
+    assert blank.status_code == 422 and 'value="0.95"' in blank.text  # the stored threshold
 
 
 def test_an_oracle_is_added_switched_off_and_removed(web: TestClient, db: Database) -> None:
