@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
@@ -40,14 +41,15 @@ def nearest(
         q, c = _embedded(queries, candidates, embeddings_dir)
     else:
         q, c = _tfidf(queries, candidates)
-    similarity = np.asarray(q @ c.T)
-    if hasattr(similarity, "toarray"):
-        similarity = similarity.toarray()
+    product = q @ c.T
+    similarity = product.toarray() if sp.issparse(product) else np.asarray(product)
     top = np.argsort(-similarity, axis=1, kind="stable")[:, :k]
     return [[Example(candidates[j].text, candidates[j].labels) for j in row] for row in top]
 
 
-def _tfidf(queries: Sequence[tuple[int, str]], candidates: Sequence[Labelled]) -> tuple:  # type: ignore[type-arg]
+def _tfidf(
+    queries: Sequence[tuple[int, str]], candidates: Sequence[Labelled]
+) -> tuple[sp.csr_matrix, sp.csr_matrix]:
     vectorizer = TfidfVectorizer(sublinear_tf=True, ngram_range=(1, 2), min_df=1)
     matrix = vectorizer.fit_transform([c.text for c in candidates] + [t for _, t in queries])
     n = len(candidates)

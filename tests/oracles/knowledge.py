@@ -2,7 +2,9 @@
 
 It knows the topic of every text of ``tests.factories.TOPICS`` and answers as its ``mode``
 says: ``right``, ``wrong`` (another label), ``nonsense`` (a label outside the set), ``error``
-(HTTP 500), ``slow`` (answers after ``delay`` seconds). It counts the texts it was asked about.
+(HTTP 500), ``slow`` (answers after ``delay`` seconds), ``mixed`` (wrong about every text
+whose number, as ``topic_texts`` numbers them, is a multiple of 7; right otherwise). It counts
+the texts it was asked about.
 """
 
 from __future__ import annotations
@@ -42,13 +44,18 @@ class Knowledge:
             truth = TRUTH.get(_topic_text(text))
             if truth is None:
                 answers.append(None)
-            elif self.mode == "wrong":
+            elif self.mode == "wrong" or (self.mode == "mixed" and _number(text) % 7 == 0):
                 answers.append(next(label for label in labels if label != truth))
             elif self.mode == "nonsense":
                 answers.append("astrology")
             else:
                 answers.append(truth)
         return 200, {"labels": answers, "confidences": [0.9 if a else None for a in answers]}
+
+
+def _number(text: str) -> int:
+    last = text.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 1
 
 
 def _topic_text(text: str) -> str:
