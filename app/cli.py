@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="load the demo project and print an admin token")
     demo.add_argument("--admin", default="admin")
     demo.set_defaults(func=cmd_demo)
-    oracle = sub.add_parser("oracle", help="language-model oracles: serve the local model")
+    oracle = sub.add_parser("oracle", help="a project's oracles; serve the local model")
     oracle.set_defaults(func=cmd_oracle)
     cli_oracle.add_parsers(oracle.add_subparsers(dest="oracle_command", required=True))
     return parser

@@ -1,12 +1,21 @@
-"""``labelloop oracle ...``: language-model oracles from the server's shell."""
+"""``labelloop oracle ...``: a project's oracles from the server's shell (list, add, stats,
+remove; audited with the actor ``cli``), and the local language model's server."""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from collections.abc import Callable
 
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app import cli_users
+from app.audit.service import CLI
 from app.config import Settings
+from app.errors import Invalid
+from app.oracles import service
 from app.oracles.local import (
     DEFAULT_CONTEXT,
     DEFAULT_PORT,
@@ -17,6 +26,8 @@ from app.oracles.local import (
     exec_server,
     model_file,
 )
+from app.oracles.schemas import OracleIn
+from app.projects.service import get_project
 
 MODEL_DIR = "oracle"  # under the data directory
 
@@ -37,6 +48,91 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
         help="require the API key held by this environment variable from every client",
     )
     serve.set_defaults(oracle_func=serve_local)
+    _project_parsers(sub)
+
+
+def _project_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("list", help="a project's oracles, their budgets and use")
+    p.add_argument("project_id", type=int)
+    p.set_defaults(oracle_func=_in_transaction(oracle_list))
+    p = sub.add_parser("add", help="add an oracle to a project")
+    p.add_argument("project_id", type=int)
+    p.add_argument("name")
+    p.add_argument("--kind", choices=["openai", "http"], default="openai")
+    p.add_argument("--url", required=True, help="openai: the base URL up to /v1; http: the URL")
+    p.add_argument("--model", help="openai: the model to ask")
+    p.add_argument("--api-key-env", metavar="NAME", help="the variable holding the API key")
+    p.add_argument("--response-format", default=None, help="openai: see the API docs")
+    p.add_argument("--concurrency", type=int, default=2)
+    p.add_argument("--budget-calls", type=int, default=None)
+    p.add_argument("--budget-tokens", type=int, default=None)
+    p.add_argument("--cost-per-1k-tokens", type=float, default=None)
+    p.set_defaults(oracle_func=_in_transaction(oracle_add))
+    for name, func, text in (
+        ("stats", oracle_stats, "how far the oracle can be trusted, as measured"),
+        ("remove", oracle_remove, "remove an oracle and its suggestions"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("project_id", type=int)
+        p.add_argument("oracle_id", type=int)
+        p.set_defaults(oracle_func=_in_transaction(func))
+
+
+def _in_transaction(
+    command: Callable[[Session, argparse.Namespace, Settings], None],
+) -> Callable[[argparse.Namespace, Settings], int]:
+    def run_it(args: argparse.Namespace, settings: Settings) -> int:
+        return cli_users.run(lambda session, a: command(session, a, settings), settings, args)
+
+    return run_it
+
+
+def oracle_list(session: Session, args: argparse.Namespace, settings: Settings) -> None:
+    for o in service.list_oracles(session, get_project(session, args.project_id)):
+        budget = f"{o.calls_used}/{o.budget_calls if o.budget_calls is not None else '-'} calls"
+        state = "on" if o.enabled else "off"
+        print(f"{o.id}\t{o.name}\t{o.kind}\t{state}\t{budget}\t{o.tokens_used} tokens")
+
+
+def oracle_add(session: Session, args: argparse.Namespace, settings: Settings) -> None:
+    project = get_project(session, args.project_id)
+    config: dict[str, object] = {"api_key_env": args.api_key_env}
+    if args.kind == "openai":
+        config |= {"base_url": args.url, "model": args.model}
+        if args.response_format:
+            config["response_format"] = args.response_format
+    else:
+        config["url"] = args.url
+    try:
+        data = OracleIn(
+            name=args.name,
+            kind=args.kind,
+            config={k: v for k, v in config.items() if v is not None},
+            concurrency=args.concurrency,
+            budget_calls=args.budget_calls,
+            budget_tokens=args.budget_tokens,
+            cost_per_1k_tokens=args.cost_per_1k_tokens,
+        )
+    except ValidationError as exc:
+        raise Invalid(str(exc.errors()[0]["msg"])) from None
+    oracle = service.add_oracle(session, project, data, actor=CLI, allowed=settings.oracle_hosts)
+    print(f"added oracle {oracle.id} ({oracle.name!r}) to project {project.id}")
+
+
+def oracle_stats(session: Session, args: argparse.Namespace, settings: Settings) -> None:
+    from app.oracles.endpoints import stats
+
+    project = get_project(session, args.project_id)
+    report = stats(session, project, service.get_oracle(session, project, args.oracle_id))
+    print(report.model_dump_json(indent=2))
+
+
+def oracle_remove(session: Session, args: argparse.Namespace, settings: Settings) -> None:
+    project = get_project(session, args.project_id)
+    service.remove_oracle(
+        session, project, service.get_oracle(session, project, args.oracle_id), actor=CLI
+    )
+    print(f"removed oracle {args.oracle_id} from project {project.id}")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
