@@ -19,6 +19,16 @@ def _env_name(value: str) -> str:
 
 EnvName = Annotated[str, Field(max_length=128), AfterValidator(_env_name)]
 
+
+def _no_secret(url: HttpUrl) -> HttpUrl:
+    """Refuse credentials in a URL: the URL is shown on pages and in the audit log."""
+    if url.username or url.password:
+        raise ValueError("no credentials in the URL: name the key's environment variable")
+    return url
+
+
+PlainUrl = Annotated[HttpUrl, AfterValidator(_no_secret)]
+
 # What is sent as `response_format` (the reply is checked whatever the server does):
 # `json_schema`: the OpenAI spelling, with the label set as an `enum` (OpenAI, vLLM, Ollama,
 # llama.cpp's C++ server); `json_object_schema`: `{"type": "json_object", "schema": ...}`, the
@@ -32,7 +42,7 @@ class OpenAIOracleConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    base_url: HttpUrl = Field(
+    base_url: PlainUrl = Field(
         description="Up to and including `/v1`, e.g. http://127.0.0.1:8080/v1."
     )
     model: str = Field(min_length=1, max_length=200)
@@ -55,7 +65,7 @@ class HttpOracleConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
-    url: HttpUrl
+    url: PlainUrl
     api_key_env: EnvName | None = Field(
         default=None, description="The environment variable holding a bearer token, if any."
     )
