@@ -45,6 +45,7 @@ def test_a_configuration_is_checked_when_saved_and_nothing_is_stored_when_refuse
         "environment variable": {**PUBLIC, "api_key_env": "sk-live-123 pasted key"},
         "LABELLOOP_ORACLE_HOSTS": {"base_url": "http://127.0.0.1:8080/v1", "model": "m"},
         "169.254.169.254": {"base_url": "http://169.254.169.254/v1", "model": "m"},
+        "no credentials in the URL": {"base_url": "http://me:sk-123@1.1.1.1/v1", "model": "m"},
     }
     for needle, config in cases.items():
         body = {"name": "llm", "kind": "openai", "config": config}
