@@ -29,6 +29,8 @@ POSTGRES_URL = os.environ.get(
     "LABELLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 # The PostgreSQL case carries the `postgres` marker: `-m "not postgres"` keeps SQLite only.
+# The local language model's fixtures (one server per session, for every directory).
+pytest_plugins = ("tests.llm",)
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 # Fixtures that start `labelloop` processes: a test using one is marked `process`.
 PROCESS_FIXTURES = frozenset({"live", "live_server"})

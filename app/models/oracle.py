@@ -54,7 +54,9 @@ class Suggestion(Base):
     )
     item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
     oracle_id: Mapped[int] = mapped_column(ForeignKey("oracles.id", ondelete="CASCADE"))
-    labels: Mapped[list[str] | None] = mapped_column(JSON)  # None: the call failed (``error``)
+    # SQL NULL when the call failed (``error``), not JSON null: ``labels IS NOT NULL`` is
+    # how every reader finds the answers.
+    labels: Mapped[list[str] | None] = mapped_column(JSON(none_as_null=True))
     confidence: Mapped[float | None] = mapped_column(Float)
     model: Mapped[str] = mapped_column(String(200))
     prompt_version: Mapped[str] = mapped_column(String(40))

@@ -133,3 +133,16 @@ def test_the_trust_figures_come_from_items_people_labelled(
     assert trust["interval"]["low"] < trust["accuracy"] < trust["interval"]["high"]
     assert 0 < trust["macro_f1"] < 1
     assert trust["route"]["open"] is False and trust["route"]["n"] == 0
+
+
+def test_a_failed_answer_is_never_shown_as_a_suggestion(
+    api: TestClient, db: Database, allowed: Settings
+) -> None:
+    project = create_project(db, n_items=4)
+    _, token = create_user(db, name="ann", role="annotator")
+    with knowledge.serve("error") as kb:
+        add_oracle(db, project, kb.url)
+        drain(db, allowed)
+    queue = api.get(f"/api/v1/projects/{project.id}/queue?limit=4", headers=auth(token)).json()
+    assert len(queue["items"]) == 4
+    assert [item["suggestion"] for item in queue["items"]] == [None] * 4

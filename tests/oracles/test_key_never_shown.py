@@ -17,7 +17,7 @@ from app.main import create_app
 from app.models import Suggestion
 from app.oracles import prelabel
 from tests.factories import auth, create_project, create_user
-from tests.oracles.conftest import KEY_ENV, LocalLLM
+from tests.llm import KEY_ENV, LocalLLM
 from tests.oracles.test_prelabel import allowed  # noqa: F401 - a fixture
 
 __all__ = ["allowed"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from app.oracles.openai import OpenAIOracle, OracleResult
-from tests.oracles.conftest import KEY_ENV, LocalLLM
+from tests.llm import KEY_ENV, LocalLLM
 from tests.server import ROOT
 
 BANKING77 = ROOT.parent / "shared" / "data" / "banking77"

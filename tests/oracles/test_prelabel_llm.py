@@ -11,7 +11,7 @@ from app.db import Database
 from app.models import Oracle, Project, Suggestion
 from app.oracles import prelabel
 from tests.factories import create_project
-from tests.oracles.conftest import KEY_ENV, LocalLLM
+from tests.llm import KEY_ENV, LocalLLM
 from tests.oracles.test_prelabel import allowed, drain  # noqa: F401 - a fixture
 
 __all__ = ["allowed"]

@@ -11,7 +11,6 @@ import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from app.db import Database, open_database
-from tests.oracles.conftest import llm_data, local_llm  # noqa: F401 - the local model, shared
 from tests.server import ROOT, serve
 
 CHROMIUM = "/usr/bin/chromium"

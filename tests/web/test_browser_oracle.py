@@ -19,7 +19,7 @@ from app.db import Database
 from app.models import Annotation, Item, Project, Suggestion
 from app.oracles.local import MODEL_ALIAS
 from tests.factories import create_project, create_user, import_jsonl
-from tests.oracles.conftest import KEY_ENV, LocalLLM
+from tests.llm import KEY_ENV, LocalLLM
 from tests.server import serve
 from tests.web.conftest import save_shots
 

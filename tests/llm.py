@@ -1,4 +1,5 @@
-"""The local language model for the oracle tests: a real ``labelloop oracle serve-local``.
+"""The local language model for the oracle and browser tests: a real ``labelloop oracle
+serve-local``, registered once for the whole suite by ``tests/conftest.py``.
 
 One server per session (the model loads in seconds, but is assembled from its packages
 first); a test that stops its server gets one of its own. Every test that uses one of these
