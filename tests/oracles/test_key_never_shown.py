@@ -1,5 +1,8 @@
 """An oracle's API key is used (the local model's server requires it) and never shown: not in
-any response, page, export, audit entry or log line of a whole run."""
+any response, page, export, audit entry or log line of a whole run.
+
+SQLite only: the model costs seconds a call, and the database side is tested on both
+backends with ``tests/oracles/knowledge.py``."""
 
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ def web(allowed: Settings, db: Database) -> Iterator[TestClient]:
         yield client
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_the_key_is_used_and_never_shown(
     web: TestClient,
     db: Database,

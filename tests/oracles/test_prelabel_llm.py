@@ -1,5 +1,8 @@
 """Pre-labelling with the real local language model: budgets of calls and of tokens are never
-exceeded, and a server stopped mid-run is recorded and backed off."""
+exceeded, and a server stopped mid-run is recorded and backed off.
+
+SQLite only: the model costs seconds a call, and the database side is tested on both
+backends with ``tests/oracles/knowledge.py``."""
 
 from __future__ import annotations
 
@@ -43,6 +46,7 @@ def _rows(db: Database, oracle_id: int) -> tuple[Oracle, list[Suggestion]]:
         return session.get_one(Oracle, oracle_id), list(found)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_budgets_of_calls_and_tokens_are_never_exceeded(
     db: Database, allowed: Settings, local_llm: LocalLLM, oracle_key: str
 ) -> None:
@@ -62,6 +66,7 @@ def test_budgets_of_calls_and_tokens_are_never_exceeded(
     assert not prelabel.step(db, allowed)  # what is left cannot pay for another call
 
 
+@pytest.mark.parametrize("backend", ["sqlite"])
 def test_a_server_stopped_mid_run_is_recorded_and_backed_off(
     db: Database, allowed: Settings, stoppable_llm: LocalLLM, monkeypatch: pytest.MonkeyPatch
 ) -> None:
