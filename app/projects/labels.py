@@ -44,6 +44,10 @@ def rename_label(
     name = _checked_name(project, name, besides=label)
     changed = _rewrite(session, project, label, lambda labels: _swap(labels, label, name))
     project.labels = [name if x == label else x for x in project.labels]
+    described = dict(project.label_descriptions or {})
+    if label in described:  # the description goes with the label
+        described[name] = described.pop(label)
+        project.label_descriptions = described
     detail = {"old": label, "new": name, "annotations": changed}
     record(session, actor, "label.rename", target=name, project_id=project.id, detail=detail)
     _retrain(session, project, changed)
@@ -81,6 +85,9 @@ def remove_label(
         target = merge_into
         changed = _rewrite(session, project, label, lambda labels: _swap(labels, label, target))
     project.labels = rest
+    project.label_descriptions = {
+        k: v for k, v in (project.label_descriptions or {}).items() if k != label
+    }
     detail: dict[str, Any] = {"merged_into": merge_into, "annotations": changed}
     record(session, actor, "label.delete", target=label, project_id=project.id, detail=detail)
     _retrain(session, project, changed)

@@ -131,3 +131,20 @@ def test_annotators_may_not_change_labels(client: TestClient, db: Database) -> N
     assert client.post(url, json={"name": "x"}, headers=auth(annotator)).status_code == 403
     assert client.delete(f"{url}/food", headers=auth(annotator)).status_code == 403
     assert _labels_of(db, project) == before
+
+
+def test_descriptions_follow_a_rename_and_go_with_a_deleted_label(
+    client: TestClient, db: Database
+) -> None:
+    project, admin, _ = _setup(db)
+    url, headers = f"/api/v1/projects/{project.id}", auth(admin)
+    described = {"sports": "games and players", "food": "dishes and cooking"}
+    assert client.patch(url, json={"label_descriptions": described}, headers=headers).is_success
+    assert client.patch(f"{url}/labels/sports", json={"name": "sport"}, headers=headers).is_success
+    after = {"sport": "games and players", "food": "dishes and cooking"}
+    assert client.get(url, headers=headers).json()["label_descriptions"] == after
+    assert client.post(f"{url}/labels", json={"name": "spare"}, headers=headers).is_success
+    spare = {**after, "spare": "unused"}
+    assert client.patch(url, json={"label_descriptions": spare}, headers=headers).is_success
+    assert client.delete(f"{url}/labels/spare", headers=headers).is_success
+    assert client.get(url, headers=headers).json()["label_descriptions"] == after
