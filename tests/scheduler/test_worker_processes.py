@@ -26,7 +26,12 @@ def test_serve_and_worker_never_train_a_project_at_once(
     env = server_env(db_url, data, LABELLOOP_WORKER_POLL_SECONDS="0.02")
     log = tmp_path / "worker.log"
     with (
-        serve(db_url, data, LABELLOOP_WORKER_POLL_SECONDS="0.02") as url,
+        serve(
+            db_url,
+            data,
+            LABELLOOP_WORKER_POLL_SECONDS="0.02",
+            LABELLOOP_RATE_LIMIT_TRAIN="100000/minute",  # asked back to back until 3 runs
+        ) as url,
         running("worker", env=env, log=log),
         httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as api,
     ):
