@@ -164,7 +164,15 @@ def disagreement_scores(
     if out.size == 0:
         return out
     differ = (oracle_idx >= 0) & (oracle_idx != np.argmax(proba, axis=1))
-    out[differ] += float(out.max() - out.min()) + 1.0
+    return first(out, differ)
+
+
+def first(scores: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """(n,) float64 ``scores`` with the ``chosen`` items (a mask or indices) lifted above every
+    other by more than the scores' range: they come first, each group in its own order."""
+    out = np.array(scores, dtype=np.float64, copy=True)
+    if out.size:
+        out[chosen] += float(out.max() - out.min()) + 1.0
     return out
 
 

@@ -18,15 +18,14 @@ from app.learning.options import QueryOptions
 from app.models import Annotation, Item, Lease, Oracle, Project
 from app.models.base import utcnow
 from app.oracles import trust
+from app.projects.service import options as project_options
 from app.training import service as training
 
 
 def apply(session: Session, project_id: int) -> int:
     """Label what the open routes of the project's oracles allow; returns how many."""
     project = session.get_one(Project, project_id)
-    options = QueryOptions.from_stored(
-        strategy=project.strategy, batch_size=project.batch_size, settings=project.settings
-    )
+    options = project_options(project)
     if not options.machine_labels or project.multi_label:
         return 0
     oracles = session.scalars(

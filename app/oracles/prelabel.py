@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db import Database
-from app.learning.options import QueryOptions
 from app.models import Annotation, Item, Oracle, Project, RankEntry, Suggestion
 from app.models.base import utcnow
 from app.models.item import UNLABELED
@@ -28,6 +27,7 @@ from app.oracles import examples as nearest
 from app.oracles import machine
 from app.oracles.clients import Client, model_name
 from app.oracles.openai import OracleResult
+from app.projects.service import options as project_options
 
 log = logging.getLogger("labelloop.oracles")
 
@@ -206,9 +206,7 @@ def _one(db: Database, settings: Settings, oracle_id: int, project_id: int) -> b
     with db.reader() as session:
         oracle = session.get_one(Oracle, oracle_id)
         project = session.get_one(Project, project_id)
-        options = QueryOptions.from_stored(
-            strategy=project.strategy, batch_size=project.batch_size, settings=project.settings
-        )
+        options = project_options(project)
         client = Client(oracle, project, settings.oracle_hosts)
         batch = pick(session, oracle, project, max(1, oracle.concurrency) * PER_WORKER)
         pool = example_pool(session, project_id) if options.oracle_examples else []

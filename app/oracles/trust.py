@@ -19,6 +19,7 @@ from app.learning import oracle_trust
 from app.learning.options import QueryOptions
 from app.models import Annotation, Oracle, Project, Suggestion
 from app.oracles.schemas import Interval, RouteOut, TrustOut
+from app.projects.service import options as project_options
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,7 @@ def human_finals(session: Session, project: Project, item_ids: list[int]) -> dic
             )
         )
     )
-    options = QueryOptions.from_stored(
-        strategy=project.strategy, batch_size=project.batch_size, settings=project.settings
-    )
+    options = project_options(project)
     outcomes = item_outcomes(
         session, project.id, options, multi_label=project.multi_label, item_ids=item_ids
     )
@@ -121,9 +120,7 @@ def trust(session: Session, project: Project, oracle: Oracle) -> TrustOut:
     ).all()
     n_shown = sum(count for _, count in shown)
     accepted = sum(count for kind, count in shown if kind == "accepted")
-    options = QueryOptions.from_stored(
-        strategy=project.strategy, batch_size=project.batch_size, settings=project.settings
-    )
+    options = project_options(project)
     return TrustOut(
         n=measured.n,
         accuracy=measured.accuracy,

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from app import scaling
+from app.learning import oracle_trust
 from app.learning import ranking as pool_ranking
 from app.training import featurestore
 from app.training.predictions import to_predictions
@@ -103,13 +104,7 @@ def _vote(scores: np.ndarray, pool: np.ndarray, X_pool: Any, model: Any, snap: S
             for i in pool[voted]
         ]
     )
-    differ = voted[(answers >= 0) & (answers != guesses)]
-    if differ.size == 0:
-        return scores
-    out = np.array(scores, dtype=np.float64, copy=True)
-    lift = float(np.nanmax(out) - np.nanmin(out)) + 1.0
-    out[differ] += lift
-    return out
+    return oracle_trust.first(scores, voted[(answers >= 0) & (answers != guesses)])
 
 
 class _Rows:
