@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import Database
 from app.items.service import ImportOptions, import_records
-from app.models import Project, ProjectMember, ProjectRole, TrainingRun, User
+from app.models import Oracle, Project, ProjectMember, ProjectRole, TrainingRun, User
 from app.projects.members import join
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project as _create_project
@@ -170,6 +170,22 @@ def import_counts(response: Any) -> dict[str, Any]:
     body = dict(response.json())
     assert isinstance(body.pop("import_id"), int)
     return body
+
+
+def create_oracle(
+    db: Database, project_id: int, *, name: str, kind: str, config: dict[str, Any], **fields: Any
+) -> int:
+    """An oracle row of the project (enabled, one call at a time unless ``fields`` say
+    otherwise, nothing used yet); returns its id."""
+    row = {"enabled": True, "concurrency": 1, **fields}
+    with db.writer() as session, session.begin():
+        oracle = Oracle(
+            project_id=project_id, name=name, kind=kind, config=config,
+            calls_used=0, tokens_used=0, failures=0, **row,
+        )  # fmt: skip
+        session.add(oracle)
+        session.flush()
+        return oracle.id
 
 
 def auth(token: str) -> dict[str, str]:

@@ -13,7 +13,7 @@ from app.db import Database
 from app.models import Annotation, Oracle, Project, Suggestion
 from app.models.base import utcnow
 from app.oracles import prelabel
-from tests.factories import create_project
+from tests.factories import create_oracle, create_project
 from tests.oracles import knowledge
 from tests.oracles.knowledge import TRUTH
 
@@ -25,23 +25,10 @@ def allowed(settings: Settings) -> Settings:
 
 
 def add_oracle(db: Database, project: Project, url: str, **fields: object) -> int:
+    """An ``http`` oracle asking ``url`` four texts a request."""
     config = {"url": url, "batch_size": 4, "timeout_seconds": fields.pop("timeout", 10.0)}
-    with db.writer() as session, session.begin():
-        oracle = Oracle(
-            project_id=project.id,
-            name=str(fields.pop("name", "kb")),
-            kind="http",
-            config=config,
-            enabled=True,
-            concurrency=int(fields.pop("concurrency", 1)),  # type: ignore[call-overload]
-            calls_used=0,
-            tokens_used=0,
-            failures=0,
-            **fields,
-        )
-        session.add(oracle)
-        session.flush()
-        return oracle.id
+    name = str(fields.pop("name", "kb"))
+    return create_oracle(db, project.id, name=name, kind="http", config=config, **fields)
 
 
 def drain(db: Database, settings: Settings, limit: int = 50) -> int:

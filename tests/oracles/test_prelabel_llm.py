@@ -13,7 +13,7 @@ from app.config import Settings
 from app.db import Database
 from app.models import Oracle, Project, Suggestion
 from app.oracles import prelabel
-from tests.factories import create_project
+from tests.factories import create_oracle, create_project
 from tests.llm import KEY_ENV, LocalLLM
 from tests.oracles.test_prelabel import allowed, drain  # noqa: F401 - a fixture
 
@@ -22,22 +22,7 @@ __all__ = ["allowed"]
 
 def _oracle(db: Database, project: Project, llm: LocalLLM, **budget: int) -> int:
     config = llm.config(timeout_seconds=60.0).model_dump(mode="json") | {"api_key_env": KEY_ENV}
-    with db.writer() as session, session.begin():
-        oracle = Oracle(
-            project_id=project.id,
-            name="gemma",
-            kind="openai",
-            config=config,
-            enabled=True,
-            concurrency=1,
-            calls_used=0,
-            tokens_used=0,
-            failures=0,
-            **budget,
-        )
-        session.add(oracle)
-        session.flush()
-        return oracle.id
+    return create_oracle(db, project.id, name="gemma", kind="openai", config=config, **budget)
 
 
 def _rows(db: Database, oracle_id: int) -> tuple[Oracle, list[Suggestion]]:

@@ -37,7 +37,6 @@ from app.models import (
     ImportJob,
     ImportStatus,
     Item,
-    Oracle,
     Project,
     ProjectMember,
     User,
@@ -48,7 +47,7 @@ from app.training import service as training
 from app.users import service as users
 from app.users import tokens
 from tests.conftest import BACKENDS, fresh_database
-from tests.factories import add_member, auth, create_project, import_jsonl
+from tests.factories import add_member, auth, create_oracle, create_project, import_jsonl
 
 ANONYMOUS, OUTSIDER, ADMIN = "anonymous", "outsider", "admin"
 ANNOTATOR, REVIEWER, MANAGER = "annotator", "reviewer", "manager"  # in the world's project
@@ -228,21 +227,11 @@ def _oracle_patch_json(world: World, role: str) -> dict[str, Any]:
 
 def _throwaway_oracle(world: World, role: str) -> dict[str, object]:
     """A disabled oracle of the world's project (never called: no worker runs)."""
-    with world.db.writer() as session, session.begin():
-        oracle = Oracle(
-            project_id=world.project_id,
-            name=f"spare-{role}-{next(world.serial)}",
-            kind="openai",
-            config=PUBLIC_ORACLE,
-            enabled=False,
-            concurrency=1,
-            calls_used=0,
-            tokens_used=0,
-            failures=0,
-        )
-        session.add(oracle)
-        session.flush()
-        return {"oracle_id": oracle.id}
+    name = f"spare-{role}-{next(world.serial)}"
+    oracle_id = create_oracle(
+        world.db, world.project_id, name=name, kind="openai", config=PUBLIC_ORACLE, enabled=False
+    )
+    return {"oracle_id": oracle_id}
 
 
 def _new_member_form(world: World, role: str) -> dict[str, Any]:
