@@ -157,9 +157,10 @@ def text_hash(texts: Sequence[str]) -> str:
 class EmbeddingCache:
     """MiniLM vectors on disk, one .npy per (model, truncation, hash of the texts)."""
 
-    def __init__(self, cache_dir: Path, threads: int) -> None:
+    def __init__(self, cache_dir: Path, threads: int, dtype: str = "float32") -> None:
         self.dir = cache_dir / "embeddings"
         self.threads = threads
+        self.dtype = dtype  # the precision the service stores them in (a round trip)
         self._encoder = None
 
     def encoder(self):  # noqa: ANN201 - built lazily: loading onnxruntime takes a moment
@@ -175,7 +176,7 @@ class EmbeddingCache:
         key = f"{MINILM_MODEL_ID}-len128"
         path = self.dir / key / f"{text_hash(texts)}.npy"
         if path.is_file():
-            return np.load(path)
+            return np.load(path).astype(self.dtype).astype(np.float32)
         encoder = self.encoder()
         assert encoder.cache_key == key
         log(f"embedding {len(texts)} texts of {label} with {key} (cached in {path.parent})")
@@ -184,7 +185,7 @@ class EmbeddingCache:
         log(f"  {len(texts) / (time.perf_counter() - start):.0f} texts/s")
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, vectors)
-        return vectors
+        return vectors.astype(self.dtype).astype(np.float32)
 
 
 @dataclass
@@ -440,7 +441,7 @@ def _run_job(job: tuple[str, str, int]) -> tuple[tuple[str, str, int], Curve]:
 def run_all(args: argparse.Namespace, specs: list[Spec]) -> dict[tuple[str, str], list[Curve]]:
     import multiprocessing as mp
 
-    cache = EmbeddingCache(args.cache_dir, args.threads)
+    cache = EmbeddingCache(args.cache_dir, args.threads, args.embedding_dtype)
     _STATE["args"], _STATE["data"], _STATE["features"] = args, {}, {}
     for name in args.datasets:
         data = LOADERS[name](args.cache_dir)
@@ -631,6 +632,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--committee", type=int, default=5, help="committee members")
     parser.add_argument(
         "--embedding-weight", type=float, default=1.0, help="MiniLM block weight in 'both'"
+    )
+    parser.add_argument(
+        "--embedding-dtype",
+        choices=("float32", "float16"),
+        default="float32",
+        help="MiniLM vectors rounded to the precision the service stores them in",
     )
     parser.add_argument("--C", type=float, default=10.0, help="inverse regularisation")
     parser.add_argument(

@@ -85,22 +85,32 @@ class StoredPool:
         """
         if self.kind == "dense":
             return np.asarray(_load(self.path / "dense.npy")[index])
-        indptr = _load(self.path / "indptr.npy")
-        if isinstance(index, slice):
-            start, stop, _ = index.indices(self.shape[0])
-            stop = max(stop, start)
-            bounds = np.asarray(indptr[start : stop + 1], dtype=np.int64)
-            take: slice | np.ndarray = slice(int(bounds[0]), int(bounds[-1]))
-            counts = np.diff(bounds)
-        else:
-            index = np.asarray(index, dtype=np.int64)
-            starts = np.asarray(indptr[index], dtype=np.int64)
-            counts = np.asarray(indptr[index + 1], dtype=np.int64) - starts
-            take = _positions(starts, counts)
+        take, counts = row_spans(_load(self.path / "indptr.npy"), index, self.shape[0])
         data = np.asarray(_load(self.path / "data.npy")[take])
         indices = np.asarray(_load(self.path / "indices.npy")[take])
         new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(indices.dtype)
         return sp.csr_matrix((data, indices, new_indptr), shape=(counts.size, self.shape[1]))
+
+
+def row_spans(
+    indptr: np.ndarray, index: slice | np.ndarray, n_rows: int
+) -> tuple[slice | np.ndarray, np.ndarray]:
+    """Where rows ``index`` (a step-1 slice or int positions) of a CSR matrix keep their values.
+
+    Args:
+        indptr: (n_rows + 1,) row pointers (a memory map is read only where needed).
+
+    Returns:
+        (the positions of their values in data/indices, a slice when contiguous; (m,) counts).
+    """
+    if isinstance(index, slice):
+        start, stop, _ = index.indices(n_rows)
+        bounds = np.asarray(indptr[start : max(stop, start) + 1], dtype=np.int64)
+        return slice(int(bounds[0]), int(bounds[-1])), np.diff(bounds)
+    index = np.asarray(index, dtype=np.int64)
+    starts = np.asarray(indptr[index], dtype=np.int64)
+    counts = np.asarray(indptr[index + 1], dtype=np.int64) - starts
+    return _positions(starts, counts), counts
 
 
 def _write_arrays(directory: Path, matrix: Matrix) -> str:

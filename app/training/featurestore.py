@@ -6,7 +6,9 @@ version's featuriser and appends their rows; the featuriser is refitted only whe
 has more than doubled since it was fitted (or there is no earlier cache). A fit on a big
 pool learns the vocabularies and IDF weights on a seeded sample of ``FIT_SAMPLE`` texts and
 transforms everything in chunks, so memory stays bounded by the output.
-MiniLM: vectors are computed once per item and kept in an ``EmbeddingStore``. A project's
+Both are stored compactly (float16 values) and read a chunk at a time (``mapped``): the process
+keeps no pool features between runs. MiniLM: vectors are computed once per item and kept in an
+``EmbeddingStore``. A project's
 ``features`` option picks one of ``FEATURE_KINDS`` (both = side by side, see
 ``app.learning.features.pool_features``).
 """
@@ -15,19 +17,23 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
 
 from app.learning.embeddings import encoder_key
 from app.learning.features import FEATURE_KINDS, TfidfFeaturizer, pool_features
-from app.training import artifacts
+from app.training import artifacts, mapped
 from app.training.embeddingstore import EmbeddingStore
+
+# A pool matrix: stored and mapped (TF-IDF), float16 in memory (MiniLM), or float32 (both).
+# Each hands out float32 rows when indexed (``m[a:b]``, ``m[positions]``).
+PoolMatrix: TypeAlias = sp.csr_matrix | np.ndarray | mapped.MappedCSR | mapped.HalfRows
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class PoolFeatures:
     """
 
     item_ids: np.ndarray
-    matrix: sp.csr_matrix | np.ndarray
+    matrix: PoolMatrix
     featurizer_path: Path | None
     featurizer_sha256: str | None
     kind: str = "tfidf"
@@ -56,9 +62,10 @@ class PoolFeatures:
 
 
 def _paths(directory: Path, pool_version: int) -> tuple[Path, Path, Path, Path]:
+    """(matrix stem, ids file, featuriser file, meta file) of one pool version's cache."""
     stem = directory / f"pool-{pool_version}"
     return (
-        stem.with_suffix(".npz"),
+        stem,
         stem.with_name(stem.name + "-ids.npy"),
         stem.with_name(stem.name + "-featurizer.joblib"),
         stem.with_suffix(".json"),
@@ -89,8 +96,18 @@ def load(
         tfidf = load_or_build(project_dir / "features", pool_version, item_ids, texts, texts_of)
     if kind in ("minilm", "both"):
         store = EmbeddingStore(project_dir / "embeddings")
-        embeddings, embedded_now = store.load(item_ids, texts_of)
-    matrix = pool_features(kind, tfidf=tfidf.matrix if tfidf else None, embeddings=embeddings)
+        embeddings, embedded_now = store.load(item_ids, texts_of, dtype=mapped.VALUES)
+    matrix: PoolMatrix
+    if kind == "tfidf" and tfidf is not None:
+        matrix = tfidf.matrix
+    elif kind == "minilm" and embeddings is not None:
+        matrix = mapped.HalfRows(embeddings)  # half the float32 size, widened chunk by chunk
+    else:  # both: the joint float32 rows, in memory for the run
+        matrix = pool_features(
+            kind,
+            tfidf=tfidf.matrix[:] if tfidf else None,
+            embeddings=None if embeddings is None else embeddings.astype(np.float32),
+        )
     return PoolFeatures(
         item_ids,
         matrix,
@@ -102,15 +119,10 @@ def load(
     )
 
 
-# The last few TF-IDF matrices this process loaded, so a worker re-ranking the same project
-# again does not read the matrix from disk every time (a second at 100k items).
 FIT_SAMPLE = 100_000
 TRANSFORM_CHUNK = 50_000
 REFIT_GROWTH = 2.0  # refit once the pool is this many times the featuriser's fitted pool
-
-_MEMORY: OrderedDict[tuple[str, int], PoolFeatures] = OrderedDict()
-_MEMORY_ENTRIES = 2
-_memory_lock = threading.Lock()
+FORMAT = 2  # float16 values / int32 indices, mapped (1: a whole float32 .npz, read into memory)
 
 
 def load_or_build(
@@ -122,24 +134,16 @@ def load_or_build(
 ) -> PoolFeatures:
     """The TF-IDF cache for ``pool_version`` if it covers exactly ``item_ids``, else build it.
 
+    The matrix is read through memory maps (``mapped.MappedCSR``), never kept by the
+    process between runs: an idle project costs no memory (issue 22, ``bench/memory.py``).
+
     Args:
         item_ids: (n,) int64 ids of every item of the project, ascending.
         texts: called only when refitting; returns the n texts in ``item_ids`` order.
         texts_of: the texts of some ids (ascending), to extend an earlier version's cache
             with the new items; None always refits.
     """
-    key = (str(directory), pool_version)
-    with _memory_lock:
-        kept = _MEMORY.get(key)
-        if kept is not None and np.array_equal(kept.item_ids, item_ids):
-            _MEMORY.move_to_end(key)
-            return kept
-    features = _load_or_build(directory, pool_version, item_ids, texts, texts_of)
-    with _memory_lock:
-        _MEMORY[key] = features
-        while len(_MEMORY) > _MEMORY_ENTRIES:
-            _MEMORY.popitem(last=False)
-    return features
+    return _load_or_build(directory, pool_version, item_ids, texts, texts_of)
 
 
 def _load_or_build(
@@ -149,31 +153,24 @@ def _load_or_build(
     texts: Callable[[], list[str]],
     texts_of: Callable[[np.ndarray], list[str]] | None,
 ) -> PoolFeatures:
-    matrix_path, ids_path, featurizer_path, meta_path = _paths(directory, pool_version)
-    if meta_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        cached_ids = np.load(ids_path)
-        if np.array_equal(cached_ids, item_ids):
-            return PoolFeatures(
-                cached_ids,
-                sp.load_npz(matrix_path).tocsr(),
-                Path(meta.get("featurizer_path", featurizer_path)),
-                meta["sha256"],
-            )
+    stem, ids_path, featurizer_path, meta_path = _paths(directory, pool_version)
+    cached = _cached(directory, pool_version)
+    if cached is not None and np.array_equal(cached.item_ids, item_ids):
+        return cached
     extended = _extend_earlier(directory, pool_version, item_ids, texts_of)
     if extended is not None:
         matrix, featurizer_path, sha, fitted_on = extended
     else:
-        featurizer = TfidfFeaturizer()
-        matrix = _fit_transform(featurizer, texts())
-        directory.mkdir(parents=True, exist_ok=True)
+        featurizer, matrix = _fit_transform(TfidfFeaturizer(), texts(), stem)
         sha = artifacts.save(featurizer, featurizer_path)
         fitted_on = len(item_ids)
-    sp.save_npz(matrix_path, matrix, compressed=False)
     np.save(ids_path, item_ids)
     meta = {
+        "format": FORMAT,
         "sha256": sha,
         "n_items": len(item_ids),
+        "shape": list(matrix.shape),
+        "nnz": matrix.nnz,
         "featurizer_path": str(featurizer_path),
         "fitted_on": fitted_on,
     }
@@ -185,19 +182,41 @@ def _load_or_build(
     return PoolFeatures(item_ids, matrix, featurizer_path, sha)
 
 
-def _fit_transform(featurizer: TfidfFeaturizer, texts: list[str]) -> sp.csr_matrix:
-    """Fit on all texts, or on a seeded sample of FIT_SAMPLE of a bigger pool, then transform."""
-    if len(texts) <= FIT_SAMPLE:
-        return featurizer.fit_transform(texts)
-    sample = np.random.default_rng(0).choice(len(texts), FIT_SAMPLE, replace=False)
-    featurizer.fit([texts[i] for i in np.sort(sample)])
-    return sp.vstack(
-        [
-            featurizer.transform(texts[start : start + TRANSFORM_CHUNK])
-            for start in range(0, len(texts), TRANSFORM_CHUNK)
-        ],
-        format="csr",
+def _cached(directory: Path, pool_version: int) -> PoolFeatures | None:
+    """The complete cache of ``pool_version`` in this format, or None."""
+    stem, ids_path, featurizer_path, meta_path = _paths(directory, pool_version)
+    if not meta_path.is_file():
+        return None
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != FORMAT:
+        return None  # an older format: rebuilt (and its files pruned)
+    rows, cols = meta["shape"]
+    return PoolFeatures(
+        np.load(ids_path),
+        mapped.MappedCSR(stem, (int(rows), int(cols)), int(meta["nnz"])),
+        Path(meta.get("featurizer_path", featurizer_path)),
+        meta["sha256"],
     )
+
+
+def _fit_transform(
+    featurizer: TfidfFeaturizer, texts: list[str], stem: Path
+) -> tuple[TfidfFeaturizer, mapped.MappedCSR]:
+    """Fit on all texts, or on a seeded sample of FIT_SAMPLE of a bigger pool, then transform
+    in chunks straight to the stored matrix at ``stem`` (never the whole float32 matrix)."""
+    if len(texts) <= FIT_SAMPLE:
+        featurizer.fit(texts)
+    else:
+        sample = np.random.default_rng(0).choice(len(texts), FIT_SAMPLE, replace=False)
+        featurizer.fit([texts[i] for i in np.sort(sample)])
+    return featurizer, mapped.write_csr(
+        stem, _transformed(featurizer, texts), featurizer.n_features_
+    )
+
+
+def _transformed(featurizer: TfidfFeaturizer, texts: list[str]) -> Iterator[sp.csr_matrix]:
+    for start in range(0, len(texts), TRANSFORM_CHUNK):
+        yield featurizer.transform(texts[start : start + TRANSFORM_CHUNK])
 
 
 def _extend_earlier(
@@ -205,12 +224,12 @@ def _extend_earlier(
     pool_version: int,
     item_ids: np.ndarray,
     texts_of: Callable[[np.ndarray], list[str]] | None,
-) -> tuple[sp.csr_matrix, Path, str, int] | None:
+) -> tuple[mapped.MappedCSR, Path, str, int] | None:
     """The latest earlier cache plus the new items' rows, if its featuriser may be reused.
 
-    Returns (matrix in ``item_ids`` order, featuriser path, its sha256, pool size it was
-    fitted on), or None when there is no earlier cache, it has items that are gone, or the
-    pool has outgrown its featuriser (REFIT_GROWTH).
+    Returns (the stored matrix in ``item_ids`` order, featuriser path, its sha256, pool size
+    it was fitted on), or None when there is no earlier cache, it has items that are gone, or
+    the pool has outgrown its featuriser (REFIT_GROWTH).
     """
     if texts_of is None:
         return None
@@ -219,37 +238,35 @@ def _extend_earlier(
         for p in directory.glob("pool-*.json")
         if p.stem.split("-")[1].isdigit() and int(p.stem.split("-")[1]) < pool_version
     )
-    if not earlier:
+    old = _cached(directory, earlier[-1][0]) if earlier else None
+    if old is None:
         return None
-    version, meta_path = earlier[-1]
-    matrix_path, ids_path, default_featurizer, _ = _paths(directory, version)
-    meta = json.loads(meta_path.read_text())
-    old_ids = np.load(ids_path)
+    meta = json.loads(_paths(directory, earlier[-1][0])[3].read_text())
     fitted_on = int(meta.get("fitted_on", meta["n_items"]))
-    if len(item_ids) > REFIT_GROWTH * fitted_on or not np.isin(old_ids, item_ids).all():
+    if len(item_ids) > REFIT_GROWTH * fitted_on or not np.isin(old.item_ids, item_ids).all():
         return None
-    featurizer_path = Path(meta.get("featurizer_path", default_featurizer))
     try:
-        featurizer = artifacts.load(featurizer_path, meta["sha256"])
+        featurizer = artifacts.load(old.featurizer_path or Path(), meta["sha256"])
     except (artifacts.ArtifactError, OSError):
         return None
-    new_ids = np.setdiff1d(item_ids, old_ids, assume_unique=True)
-    texts = texts_of(new_ids)
-    blocks = [sp.load_npz(matrix_path).tocsr()]
-    blocks += [
-        featurizer.transform(texts[start : start + TRANSFORM_CHUNK])
-        for start in range(0, len(texts), TRANSFORM_CHUNK)
-    ]
-    matrix = sp.vstack(blocks, format="csr")
-    combined = np.concatenate([old_ids, new_ids])
-    if combined.size > 1 and not np.all(np.diff(combined) > 0):
-        matrix = matrix[np.argsort(combined, kind="stable")]
-    return matrix, featurizer_path, meta["sha256"], fitted_on
+    new_ids = np.setdiff1d(item_ids, old.item_ids, assume_unique=True)
+    blocks: Iterable[Any] = chain(
+        mapped.blocks_of(old.matrix), _transformed(featurizer, texts_of(new_ids))
+    )
+    combined = np.concatenate([old.item_ids, new_ids])
+    if combined.size > 1 and not np.all(np.diff(combined) > 0):  # rare: in memory, reordered
+        blocks = [sp.vstack(list(blocks), format="csr")[np.argsort(combined, kind="stable")]]
+    stem = _paths(directory, pool_version)[0]
+    matrix = mapped.write_csr(stem, blocks, old.matrix.shape[1])
+    return matrix, old.featurizer_path or Path(), meta["sha256"], fitted_on
 
 
 def _prune(directory: Path, *, keep: int) -> None:
-    """Remove caches of older pool versions (published models keep their featuriser)."""
+    """Remove the caches of older pool versions, once ``keep``'s is complete, and files of
+    an older format (published models keep their featuriser)."""
     for path in directory.glob("pool-*"):
         version = path.name.split("-")[1].split(".")[0]
-        if version.isdigit() and int(version) < keep and "featurizer" not in path.name:
+        if "featurizer" in path.name or not version.isdigit():
+            continue
+        if int(version) < keep or path.suffix == ".npz":
             path.unlink(missing_ok=True)

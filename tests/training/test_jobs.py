@@ -59,7 +59,7 @@ def test_retrain_reuses_the_cached_pool_features(db: Database, settings: Setting
     second = queue_and_work(db, settings, project)
     assert second.status == RunStatus.SUCCEEDED
     cache = settings.project_dir(project.id) / "features"
-    assert len(list(cache.glob("pool-*.npz"))) == 1
+    assert len(list(cache.glob("pool-*.json"))) == 1 and len(list(cache.glob("*-data.bin"))) == 1
     assert second.timings["features"] < first.timings["features"]
 
 

@@ -208,5 +208,5 @@ def test_embedding_store_resumes_after_a_partial_write(tmp_path: Path) -> None:
         ids, lambda sel: [texts[int(i)] for i in sel], encode_fn=encode, chunk_items=5
     )
     assert embedded == 8 and calls == [5, 5, 2, 5, 3]
-    assert np.allclose(vectors, encode([texts[int(i)] for i in ids]))
+    assert np.allclose(vectors, encode([texts[int(i)] for i in ids]), atol=1e-3)  # float16
     assert vectors.shape == (20, 4) and MINILM_DIM == 384

@@ -1,0 +1,147 @@
+"""Pool matrices on disk in a compact form, read through memory maps a few rows at a time.
+
+TF-IDF rows are stored as CSR arrays (float16 values, int32 column indices, int64 row
+pointers), each a raw file whose dtype and length the caller records; embeddings as float16.
+A read maps the files, copies out the rows it needs as float32 and drops the maps, so a
+process holds pool features only while it works on them: an idle project costs no memory,
+and the operating system's page cache (not the worker's heap) keeps a busy one's files warm.
+Values are rounded to float16 once, when stored: relative error under 5e-4, see
+``bench/README.md`` (issue 22) for what that does to rankings and label efficiency.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from app.scaling.storedpool import row_spans
+
+VALUES = np.dtype(np.float16)  # stored values (TF-IDF weights, embedding components)
+INDICES = np.dtype(np.int32)
+INDPTR = np.dtype(np.int64)
+PARTS = ("data", "indices", "indptr")
+
+
+def part_path(stem: Path, part: str) -> Path:
+    """The file of one CSR array (``part`` in PARTS) of the matrix stored at ``stem``."""
+    return stem.with_name(f"{stem.name}-{part}.bin")
+
+
+def _map(path: Path, dtype: np.dtype, count: int) -> np.ndarray:
+    """``count`` values of ``dtype`` from ``path``, mapped (an empty file cannot be)."""
+    if count == 0:
+        return np.zeros(0, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", shape=(count,))
+
+
+@dataclass(frozen=True)
+class MappedCSR:
+    """An (n, d) CSR matrix stored under ``stem``; indexing returns float32 CSR rows.
+
+    Supports what the training code does with a pool matrix: ``shape``, ``m[a:b]`` and
+    ``m[positions]`` (an int array of rows, any order, repeats allowed).
+    """
+
+    stem: Path
+    shape: tuple[int, int]
+    nnz: int
+
+    def __getitem__(self, index: slice | np.ndarray | list[int]) -> sp.csr_matrix:
+        if isinstance(index, slice) and index.indices(self.shape[0])[2] != 1:
+            return self[np.arange(*index.indices(self.shape[0]))]
+        indptr = _map(part_path(self.stem, "indptr"), INDPTR, self.shape[0] + 1)
+        take, counts = row_spans(
+            indptr, index if isinstance(index, slice) else np.asarray(index), self.shape[0]
+        )
+        data = _map(part_path(self.stem, "data"), VALUES, self.nnz)[take].astype(np.float32)
+        indices = np.array(_map(part_path(self.stem, "indices"), INDICES, self.nnz)[take])
+        new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        shape = (counts.size, self.shape[1])
+        return sp.csr_matrix((data, indices, new_indptr), shape=shape, copy=False)
+
+    def files(self) -> list[Path]:
+        return [part_path(self.stem, part) for part in PARTS]
+
+
+class CSRWriter:
+    """Writes a CSR matrix block by block (rows appended in order) without holding it whole.
+
+    Files are written under temporary names; ``close`` fsyncs and renames them and returns
+    the stored matrix. The caller marks the result complete (a meta file written last).
+    """
+
+    def __init__(self, stem: Path, n_cols: int) -> None:
+        self.stem, self.n_cols = stem, n_cols
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = {p: _tmp_path(part_path(stem, p)) for p in PARTS}
+        self._files = {p: self._tmp[p].open("wb") for p in PARTS}
+        self._nnz, self._rows = 0, 0
+        self._files["indptr"].write(np.zeros(1, dtype=INDPTR).tobytes())
+
+    def append(self, block: Any) -> None:
+        """Append the rows of ``block`` ((m, n_cols), sparse or dense)."""
+        csr = sp.csr_matrix(block)
+        if csr.shape[1] != self.n_cols:
+            raise ValueError(f"expected {self.n_cols} columns, got {csr.shape[1]}")
+        csr.sort_indices()
+        self._files["data"].write(csr.data.astype(VALUES).tobytes())
+        self._files["indices"].write(csr.indices.astype(INDICES).tobytes())
+        pointers = csr.indptr[1:].astype(INDPTR) + self._nnz
+        self._files["indptr"].write(pointers.tobytes())
+        self._nnz += int(csr.nnz)
+        self._rows += csr.shape[0]
+
+    def close(self) -> MappedCSR:
+        for part, handle in self._files.items():
+            handle.flush()
+            os.fsync(handle.fileno())
+            handle.close()
+            os.replace(self._tmp[part], part_path(self.stem, part))
+        return MappedCSR(self.stem, (self._rows, self.n_cols), self._nnz)
+
+    def abort(self) -> None:
+        for part, handle in self._files.items():
+            handle.close()
+            self._tmp[part].unlink(missing_ok=True)
+
+
+def write_csr(stem: Path, blocks: Iterable[Any], n_cols: int) -> MappedCSR:
+    """Store the row blocks (in order) as one matrix at ``stem``; see ``CSRWriter``."""
+    writer = CSRWriter(stem, n_cols)
+    try:
+        for block in blocks:
+            writer.append(block)
+    except BaseException:
+        writer.abort()
+        raise
+    return writer.close()
+
+
+def blocks_of(matrix: MappedCSR | sp.csr_matrix, rows: int = 50_000) -> Iterable[Any]:
+    """The matrix's rows in blocks of ``rows`` (a stored matrix is read block by block)."""
+    for start in range(0, matrix.shape[0], rows):
+        yield matrix[start : start + rows]
+
+
+class HalfRows:
+    """An (n, d) float16 array in memory that hands out float32 rows, like a pool matrix.
+
+    Embeddings are kept at half their float32 size for a run; a chunk is widened when read.
+    """
+
+    def __init__(self, values: np.ndarray) -> None:
+        self.values = values
+        self.shape = values.shape
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self.values[index], dtype=np.float32)
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
