@@ -10,6 +10,8 @@
   const projectId = root.dataset.project;
   const multi = root.dataset.multi === "true";
   const suggest = root.dataset.suggest === "true";
+  const correctionKey = root.dataset.correctionKey;
+  const shape = window.labelloopItemShape;
   const stage = document.getElementById("stage");
   const base = `/projects/${projectId}/annotate`;
   const filter = document.getElementById("label-filter");
@@ -53,6 +55,7 @@
       b.classList.toggle("suggested", suggested.includes(b.dataset.label));
     });
     showEmpty(items.length === 0);
+    shape.shown(items[0]);
     if (pressedAt !== undefined) {
       requestAnimationFrame(() => timings.push(performance.now() - pressedAt));
     }
@@ -184,6 +187,8 @@
     const entry = { kind, item_id: item.dataset.itemId, labels, html: item.outerHTML };
     // The label names the suggestion shown with the item: stored as accepted or changed.
     if (kind === "submit" && item.dataset.suggestionId) entry.suggestion_id = item.dataset.suggestionId;
+    const correction = kind === "submit" ? shape.correction(item) : null;
+    if (correction !== null) entry.correction = correction;
     try {
       outbox.add(kind === "submit" ? { ...entry, ...doubt } : entry);
     } catch (error) {
@@ -225,6 +230,8 @@
 
   function restore(entry) {
     stage.insertAdjacentHTML("afterbegin", entry.html);
+    delete current().dataset.placed;
+    shape.restore(current(), entry);
     if (entry.flag) unsure.setAttribute("aria-pressed", "true");
     if (entry.comment) comment.value = entry.comment;
     show();
@@ -319,6 +326,9 @@
     const act = (fn) => { event.preventDefault(); fn(); };
     if (key === "/" && filter) return act(() => filter.focus({ preventScroll: true }));
     if (key === "?") return act(toggleUnsure);
+    if (correctionKey && key === correctionKey && current()) {
+      return act(() => shape.focusCorrection(current()));
+    }
     if (key === "s") return act(() => answer("skip", [], pressedAt));
     if (key === "u" || key === "Backspace") return act(undo);
     if (key === "Enter" && !target.closest("button, summary, a")) {
@@ -326,7 +336,7 @@
     }
     const guess = suggest ? suggestion(key) : null;
     if (guess) return act(() => submit([guess.dataset.label], pressedAt));
-    const button = buttons().find((b) => b.dataset.key === key);
+    const button = buttons().find((b) => b.dataset.key === key || b.dataset.letter === key);
     if (button && !button.disabled) act(() => choose(button.dataset.label, pressedAt));
   }
 

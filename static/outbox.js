@@ -158,6 +158,7 @@ window.LabelloopOutbox = class {
     if (entry.flag) body.append("flag", entry.flag);
     if (entry.comment) body.append("comment", entry.comment);
     if (entry.suggestion_id) body.append("suggestion_id", entry.suggestion_id);
+    if (entry.correction) body.append("correction", entry.correction);
     body.append("have", this.have());
     return body;
   }

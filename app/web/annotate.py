@@ -20,10 +20,12 @@ from app.annotations.endpoints import IdempotencyKeyHeader
 from app.deps import LeaseSession, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, Invalid
 from app.fields import FormId, PathId
+from app.items import display
 from app.models import Annotation, Lease, ModelVersion, Project, User
 from app.models.base import utcnow
 from app.oracles import suggestions
 from app.projects import service as projects
+from app.projects import shape
 from app.queue import service as queue
 from app.routing import GuardedRoute
 from app.training import guess, summary
@@ -68,19 +70,41 @@ def _warm_up(project: Project, model: ModelVersion | None) -> dict[str, Any]:
 SHORTCUTS = [str(d) for d in range(1, 10)] + list("abcdefghijklmnopqrtvwxyz")  # not s, u
 MANY_LABELS = 9  # above this, a filter box beside the item finds a label
 N_SUGGESTED = 3  # the model's top guesses offered on keys 1-3 (single-label, many labels)
+CORRECTION_KEY = "e"  # translation review: focuses the correction box, so no label's key
+# Sentence selection: the usual names of its two labels get a letter too (their number keys
+# work as well), as long as the numbers cover every label and the letters are free.
+LETTERS = {"include": "i", "exclude": "x"}
 
 
-def _label_keys(project: Project, *, suggest: bool) -> list[tuple[str, str]]:
-    """(label, shortcut key) in the project's order, so a key always means the same label;
-    with suggestions, 1-3 belong to the model's top guesses and the labels' keys start at 4."""
+def _label_keys(project: Project, *, suggest: bool) -> list[tuple[str, str, str]]:
+    """(label, shortcut key, second key) in the project's order, so a key always means the
+    same label; with suggestions, 1-3 belong to the model's top guesses and the labels' keys
+    start at 4."""
     keys = SHORTCUTS[N_SUGGESTED:] if suggest else SHORTCUTS
-    return [(label, keys[i] if i < len(keys) else "") for i, label in enumerate(project.labels)]
+    if project.task == shape.TRANSLATION_REVIEW:
+        keys = [k for k in keys if k != CORRECTION_KEY]
+    letters = project.task == shape.SENTENCE_SELECTION and len(project.labels) < 10
+    return [
+        (
+            label,
+            keys[i] if i < len(keys) else "",
+            LETTERS.get(label.casefold(), "") if letters else "",
+        )
+        for i, label in enumerate(project.labels)
+    ]
 
 
 def _layout(project: Project) -> dict[str, Any]:
     many = len(project.labels) > MANY_LABELS
     suggest = many and not project.multi_label
-    return {"many": many, "suggest": suggest, "labels": _label_keys(project, suggest=suggest)}
+    return {
+        "many": many,
+        "suggest": suggest,
+        "labels": _label_keys(project, suggest=suggest),
+        "correction_key": CORRECTION_KEY,
+        "side_by_side": project.layout == "side_by_side"
+        or project.task == shape.TRANSLATION_REVIEW,
+    }
 
 
 def _by_frequency(session: Session, project: Project) -> list[str]:
@@ -135,6 +159,12 @@ def _context(
         "project": project,
         **_layout(project),
         **_oracle(session, project, extra.get("items", [])),
+        "views": display.shown(
+            session,
+            project,
+            [q.item.id for q in extra.get("items", [])],
+            undone_by=user.id if extra.get("undone") else None,
+        ),
         "picker": _by_frequency(session, project),
         "history": labelling.history(session, project, user, limit=HISTORY_SHOWN),
         "lease_minutes": settings.lease_seconds // 60,
