@@ -197,3 +197,23 @@ def test_history_shows_the_correction(
     page = web.get(f"/projects/{project.id}/annotate").text
     found = re.search(r'data-testid="history-correction">(.*?)</span>\n', page, re.S)
     assert found and "I have &lt;no&gt; time." in found.group(1)
+
+
+def test_undo_brings_the_withdrawn_correction_back_to_the_box(
+    web: TestClient,  # noqa: F811
+    db: Database,
+) -> None:
+    project = translation_project(db)
+    csrf = _bo(web, db)
+    with db.writer() as session, session.begin():
+        bo = session.scalars(select(User).where(User.name == "bo")).one()
+        item = session.scalars(select(Item).where(Item.external_id == "p3")).one()
+        submit(session, session.get_one(Project, project.id), bo, item_id=item.id, labels=["ok"])
+        annotation = session.scalars(select(Annotation).where(Annotation.item_id == item.id)).one()
+        annotation.correction = "We go to the cinema tomorrow."
+    headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+    undone = web.post(f"/projects/{project.id}/annotate/undo", headers=headers)
+    assert undone.status_code == 200
+    box = re.search(r'<textarea id="correction-(\d+)"[^>]*>\n(.*?)</textarea>', undone.text, re.S)
+    assert box and int(box.group(1)) == item.id
+    assert box.group(2) == "We go to the cinema tomorrow."
