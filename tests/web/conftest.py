@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from app.db import Database, open_database
 from tests.server import ROOT, serve
@@ -77,3 +77,12 @@ def save_shots(page: Page, artifacts: Path, name: str, *, full_page: bool = True
         page.set_viewport_size({"width": width, "height": height})
         page.screenshot(path=artifacts / f"{name}-{width}x{height}.png", full_page=full_page)
     page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+
+
+def sign_in(page: Page, url: str, name: str) -> None:
+    """Sign in as ``name`` (password ``<name>-password``) and wait for the projects page."""
+    page.goto(f"{url}/login")
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(f"{name}-password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Projects")).to_be_visible()

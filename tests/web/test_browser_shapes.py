@@ -1,0 +1,97 @@
+"""The annotate screen's task shapes in Chromium: sentences included and excluded with their
+letters and numbers, each shown inside its document. Screenshots at a laptop's and a phone's
+size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+
+from app.db import Database
+from app.models import Annotation, Item
+from tests.factories import create_user
+from tests.web.conftest import save_shots, sign_in
+from tests.web.shapes import sentence_project
+
+pytestmark = [pytest.mark.browser, pytest.mark.process]
+
+CURRENT = "#stage article.item:not([hidden])"
+NEWS = [
+    "Storms swept across the northern coast on Tuesday, cutting power to thousands of homes. "
+    "Rail services were suspended for most of the day. Engineers worked through the night to "
+    "restore the lines. The weather service expects calmer conditions by the weekend. "
+    "Schools in three districts stayed closed. A spokesperson for the grid operator said most "
+    "customers would be reconnected by Thursday. Farmers reported damage to crops and fences. "
+    "Insurance companies opened emergency hotlines. The mayor thanked volunteers who cleared "
+    "fallen trees. Officials will review the storm response next month.",
+    "The city council approved a new budget on Monday. It raises spending on public transport. "
+    "Critics said the plan relies on optimistic tax forecasts.",
+]
+
+
+def _annotation(db: Database, item_id: int) -> Annotation:
+    with db.reader() as session:
+        found = session.scalars(select(Annotation).where(Annotation.item_id == item_id)).one()
+        session.expunge(found)
+        return found
+
+
+def _shown_id(page: Page) -> int:
+    return int(page.locator(CURRENT).get_attribute("data-item-id") or 0)
+
+
+@pytest.fixture
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the screenshots go (printed, to be looked at)."""
+    path = tmp_path_factory.mktemp("shapes-screenshots")
+    print(f"screenshots in {path}")
+    return path
+
+
+def _sentence_in_view(page: Page) -> None:
+    """The current sentence lies inside its document's visible box."""
+    doc = page.locator(f"{CURRENT} .document").bounding_box()
+    mark = page.locator(f"{CURRENT} mark.sentence").bounding_box()
+    assert doc and mark
+    assert doc["y"] <= mark["y"] and mark["y"] + mark["height"] <= doc["y"] + doc["height"] + 1
+
+
+def test_sentences_are_included_and_excluded_inside_their_documents(
+    browser: Browser, live_server: str, web_db: Database, shots: Path
+) -> None:
+    project = sentence_project(web_db, NEWS)
+    create_user(web_db, name="bo", role="annotator", password="bo-password")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    sign_in(page, live_server, "bo")
+    page.goto(f"{live_server}/projects/{project.id}/annotate")
+    expect(page.locator("#labels [data-letter='i']")).to_contain_text("include")
+    expect(page.locator("#labels [data-letter='x']")).to_contain_text("exclude")
+    given: dict[int, str] = {}
+    for n, (key, label) in enumerate(
+        [("i", "include"), ("x", "exclude"), ("1", "include"), ("2", "exclude")] * 2
+    ):
+        item_id = _shown_id(page)
+        with web_db.reader() as session:
+            item = session.get_one(Item, item_id)
+            position = item.position
+        assert position is not None
+        expect(page.locator(f"{CURRENT} [data-testid=sentence-position]")).to_contain_text(
+            f"Sentence {position + 1} of "
+        )
+        expect(page.locator(f"{CURRENT} mark.sentence")).to_have_text(item.text)
+        _sentence_in_view(page)
+        if n == 5:
+            save_shots(page, shots, "sentence-selection", full_page=False)
+        page.keyboard.press(key)
+        given[item_id] = label
+        expect(page.get_by_test_id("labelled-count")).to_have_text(str(n + 1))
+    with web_db.reader() as session:
+        stored = session.execute(
+            select(Annotation.item_id, Annotation.labels).where(Annotation.project_id == project.id)
+        ).all()
+    assert {item_id: labels for item_id, labels in stored} == {
+        item_id: [label] for item_id, label in given.items()
+    }
