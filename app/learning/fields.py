@@ -16,15 +16,18 @@ from sklearn.preprocessing import normalize
 
 from app.learning.estimators import Matrix, is_sparse
 
-# The product block sums to the cosine of two unit rows but each entry is ~1/d: scaled up so a
-# linear model with the label model's penalty (C = 10) can weigh it without huge coefficients
-# (bench/README.md, "Pairs").
-PRODUCT_SCALE = 8.0
+# The product block sums to the cosine of two unit rows but each entry is ~1/d (TF-IDF rows of
+# two texts share few n-grams): scaled up so a linear model with the label model's penalty
+# (C = 10) can weigh it. Of 4, 8, 16, 32, 64 and 128, 32 is the best for MiniLM and near the
+# best for TF-IDF on the banking77 pairs of tests/learning/test_fields.py (bench/README.md,
+# "Pairs").
+PRODUCT_SCALE = 32.0
 # Columns `sentence_context` adds: cosine to the document, relative position, is-first,
 # is-last, 1 / (1 + position).
 CONTEXT_COLUMNS = 5
-# The context block's weight against the unit sentence vector before rows are normalised again.
-CONTEXT_WEIGHT = 0.5
+# The context block's weight against the unit sentence vector before rows are normalised again
+# (of 0.5, 1, 2 and 4 the best on the news sentence-selection bench: bench/README.md).
+CONTEXT_WEIGHT = 1.0
 
 
 def combine_fields(blocks: Sequence[Matrix], *, pairs: bool = True) -> Matrix:

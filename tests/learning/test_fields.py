@@ -122,8 +122,8 @@ def test_a_pair_model_learns_a_relation_that_neither_field_alone_shows() -> None
     test pairs, texts of the test pairs never seen in training; label model as shipped).
 
     Measured (seed 20): MiniLM, the first field alone 0.53, the second alone 0.52, both side by
-    side without interaction 0.53 (chance: 0.5), the pair features 0.87; TF-IDF with one
-    vocabulary for both fields, pair features 0.67 (it sees shared words, not meaning).
+    side without interaction 0.53 (chance: 0.5), the pair features 0.885; TF-IDF with one
+    vocabulary for both fields, the pair features 0.77 (it sees shared words, not meaning).
     """
     with BANKING77.open(encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
@@ -149,7 +149,7 @@ def test_a_pair_model_learns_a_relation_that_neither_field_alone_shows() -> None
     )
     pair = accuracy(combine_fields([ea, eb]), combine_fields([ea_test, eb_test]))
     assert alone < 0.6 and side_by_side < 0.6  # chance is 0.5 (balanced test pairs)
-    assert pair > 0.75
+    assert pair > 0.8
     featurizer = TfidfFeaturizer().fit(a + b)  # one vocabulary for both fields
     ta, tb, ta_test, tb_test = (featurizer.transform(t) for t in (a, b, a_test, b_test))
-    assert accuracy(combine_fields([ta, tb]), combine_fields([ta_test, tb_test])) > 0.6
+    assert accuracy(combine_fields([ta, tb]), combine_fields([ta_test, tb_test])) > 0.68
