@@ -27,6 +27,10 @@ class ModelDetails(BaseModel):
     kappa: float | None = None  # against the previous model's stop-set predictions
     warm_up: bool = False  # the ranking leads with a warm-up batch of typical items
     cold_start: bool = False  # a ranking published before any model (version <= 0)
+    # The items' shape (``app.training.shapes``), set only for shapes other than one text.
+    task: str = "classification"
+    fields: list[str] = []
+    primary_field: str = "text"
 
     @classmethod
     def of(cls, version: ModelVersion) -> ModelDetails:

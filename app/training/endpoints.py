@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
@@ -18,7 +18,9 @@ from app.routing import GuardedRoute
 from app.training import audit as audit_sample
 from app.training import issues, service, summary
 from app.training.details import ModelDetails
+from app.training.inputs import inputs
 from app.training.predictor import within_budget
+from app.training.shapes import Shape
 
 router = APIRouter(
     prefix="/projects/{project_id}",
@@ -95,12 +97,43 @@ class RunOut(BaseModel):
     error: str | None
 
 
-class PredictIn(BaseModel):
+PredictText = Annotated[str, StringConstraints(max_length=100_000)]
+
+
+class PredictItem(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    texts: list[Annotated[str, StringConstraints(max_length=100_000)]] = Field(
-        min_length=1, max_length=1000
+    fields: dict[Annotated[str, StringConstraints(max_length=100)], PredictText] = Field(
+        max_length=20, description="The item's text of each of the project's fields."
     )
+
+
+class PredictDocument(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    sentences: list[PredictText] = Field(
+        min_length=1, max_length=1000, description="The document's sentences, in order."
+    )
+
+
+class PredictIn(BaseModel):
+    """One of: ``texts`` (one text per item), ``items`` (several fields), ``documents``
+    (sentence selection: each document's sentences)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+    texts: list[PredictText] | None = Field(None, min_length=1, max_length=1000)
+    items: list[PredictItem] | None = Field(None, min_length=1, max_length=1000)
+    documents: list[PredictDocument] | None = Field(None, min_length=1, max_length=1000)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PredictIn:
+        given = [name for name in ("texts", "items", "documents") if getattr(self, name)]
+        if len(given) != 1:
+            raise ValueError("send exactly one of texts, items or documents")
+        if self.documents and sum(len(d.sentences) for d in self.documents) > 1000:
+            raise ValueError("at most 1000 sentences per request")
+        return self
 
 
 class PredictOut(BaseModel):
@@ -164,13 +197,21 @@ def predict(
     request: Request,
     settings: SettingsDep,
 ) -> PredictOut:
-    """Predict labels for texts with the published model (409 before the first model, 413
-    when the texts together are over the character limit)."""
-    within_budget(body.texts, settings.predict_max_chars)
+    """Predict labels for texts, items' fields or documents' sentences with the published
+    model (422 when they do not fit the project's items, 409 before the first model, 413 when
+    the texts together are over the character limit)."""
+    shape = Shape.of(project)
+    given = inputs(
+        shape,
+        texts=body.texts,
+        items=[item.fields for item in body.items] if body.items else None,
+        documents=[d.sentences for d in body.documents] if body.documents else None,
+    )
+    within_budget(given.texts(), settings.predict_max_chars)
     model = _current(session, project)
     if model is None:
         raise Conflict("the project has no trained model yet")
-    predictions = request.app.state.predictor.predict(model, body.texts)
+    predictions = request.app.state.predictor.predict(model, given, shape)
     return PredictOut(model_version=model.version, predictions=predictions)
 
 

@@ -63,7 +63,9 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
         stop_path = models / f"run-{run_id}-stop.npz"
         kappa = stop_set_kappa(snap, feats, model, stop_path)
     with timer("save"):
-        details = publish.model_details(feats, run_id, stop_path, kappa=kappa, warm_up=warm_up)
+        details = publish.model_details(
+            feats, run_id, stop_path, kappa=kappa, warm_up=warm_up, shape=snap.shape
+        )
         version = publish.save_model(snap, feats, model, models / f"run-{run_id}.joblib", details)
     with timer("publish"):
         publish.publish(db, run_id, version, ranking)

@@ -8,13 +8,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from app.errors import PayloadTooLarge
+from app.errors import Conflict, PayloadTooLarge
 from app.learning.embeddings import encode
 from app.learning.features import pool_features
+from app.learning.fields import combine_fields, sentence_features
 from app.models import ModelVersion
 from app.training import artifacts, heap
 from app.training.details import ModelDetails
+from app.training.inputs import Inputs
 from app.training.predictions import to_predictions
+from app.training.shapes import Shape
 
 
 def within_budget(texts: Sequence[str], max_chars: int) -> None:
@@ -60,21 +63,41 @@ class Predictor:
                 self._cache.popitem(last=False)
         return entry
 
-    def predict(self, version: ModelVersion, texts: list[str]) -> list[dict[str, Any]]:
-        """Predictions for texts; MiniLM features embed the texts here (in the caller's thread).
+    def predict(
+        self, version: ModelVersion, given: Inputs | list[str], shape: Shape | None = None
+    ) -> list[dict[str, Any]]:
+        """Predictions for texts (or the fields or sentences of ``Inputs``, checked against
+        the project's ``shape``); MiniLM features embed the texts here, in the caller's thread.
 
         The memory a large call takes is handed back to the system afterwards (``heap``).
-        """
-        with heap.returned_after():
-            return self._predict(version, texts)
 
-    def _predict(self, version: ModelVersion, texts: list[str]) -> list[dict[str, Any]]:
+        Raises:
+            Conflict: the published model was trained on items of another shape.
+        """
+        given = given if isinstance(given, Inputs) else Inputs([list(given)])
+        details = ModelDetails.of(version)
+        trained = Shape(details.task, tuple(details.fields), details.primary_field)
+        if shape is not None and shape.key != trained.key:
+            raise Conflict("the published model was trained on items of another shape: retrain")
+        with heap.returned_after():
+            return self._predict(version, given, trained)
+
+    def _predict(self, version: ModelVersion, given: Inputs, shape: Shape) -> list[dict[str, Any]]:
         featurizer, model, bundle = self._load(version)
         kind = ModelDetails.of(version).features
-        features = pool_features(
-            kind,
-            tfidf=featurizer.transform(texts) if featurizer is not None else None,
-            embeddings=encode(texts) if kind != "tfidf" else None,
-        )
+        tfidf = [featurizer.transform(c) for c in given.columns] if featurizer else None
+        vectors = [encode(c) for c in given.columns] if kind != "tfidf" else None
+        if shape.multi_field:
+            features = pool_features(
+                kind,
+                tfidf=combine_fields(tfidf) if tfidf else None,
+                embeddings=combine_fields(vectors) if vectors else None,
+            )
+        else:
+            features = pool_features(
+                kind, tfidf=tfidf[0] if tfidf else None, embeddings=vectors[0] if vectors else None
+            )
+        if shape.sentences and given.places is not None:
+            features = sentence_features(features, *given.places)
         proba = model.predict_proba(features)
         return to_predictions(proba, bundle["labels"], multi_label=bundle["multi_label"])

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 
 from app.db import Database
 from app.models import ModelVersion, Project, RankEntry, RunStatus, TrainingRun
-from app.training import artifacts, featurestore
+from app.training import artifacts, featurestore, shapes
 from app.training.details import ModelDetails
 from app.training.score import Ranking
 from app.training.snapshot import Snapshot
@@ -43,10 +43,21 @@ def save_model(
 
 
 def model_details(
-    feats: featurestore.PoolFeatures, run_id: int, stop_path: Path, *, kappa: Any, warm_up: bool
+    feats: featurestore.PoolFeatures,
+    run_id: int,
+    stop_path: Path,
+    *,
+    kappa: Any,
+    warm_up: bool,
+    shape: shapes.Shape = shapes.PLAIN,
 ) -> ModelDetails:
-    """What a fitted model's version records: its features, stop set and ranking's kind."""
+    """What a fitted model's version records: its features, stop set and ranking's kind, and
+    the items' shape when they are not one text (predictions featurise the same way)."""
+    shaped: dict[str, Any] = {}
+    if not shape.plain:
+        shaped = {"task": shape.task, "fields": list(shape.fields), "primary_field": shape.primary}
     return ModelDetails(
+        **shaped,
         features=feats.kind,
         embedder=feats.embedder,
         featurizer_path=str(feats.featurizer_path) if feats.featurizer_path else None,

@@ -20,7 +20,7 @@ from app.db import Database
 from app.learning.options import QueryOptions
 from app.models import Annotation, Item, ModelVersion, Oracle, Project, Suggestion, TrainingRun
 from app.projects.service import options
-from app.training import featurestore
+from app.training import featurestore, shapes
 from app.training.details import PublishedModel
 
 
@@ -43,6 +43,8 @@ class Snapshot:
     unsettled: frozenset[int] = frozenset()
     # The oracles' answers the ranking may weigh (the committee vote): item id -> label.
     votes: dict[int, str] = field(default_factory=dict)
+    # What an item is (several fields, a sentence of a document): how it is featurised.
+    shape: shapes.Shape = shapes.PLAIN
 
     @property
     def strategy(self) -> str:
@@ -81,15 +83,24 @@ def take(db: Database, settings: Settings, run_id: int) -> Snapshot:
 
 
 def features(db: Database, settings: Settings, snap: Snapshot) -> featurestore.PoolFeatures:
-    """The pool's features of the project's kind, from the caches (built or extended first)."""
-    return featurestore.load(
-        settings.project_dir(snap.project_id),
-        snap.options.features,
-        snap.pool_version,
-        snap.item_ids,
-        lambda: _texts(db, snap.project_id),
-        lambda ids: _texts_of(db, ids),
-    )
+    """The pool's features of the project's kind, from the caches (built or extended first);
+    items with several fields or sentences of documents through ``shapes``."""
+    project_dir = settings.project_dir(snap.project_id)
+
+    def plain() -> featurestore.PoolFeatures:
+        return featurestore.load(
+            project_dir,
+            snap.options.features,
+            snap.pool_version,
+            snap.item_ids,
+            lambda: _texts(db, snap.project_id),
+            lambda ids: _texts_of(db, ids),
+        )
+
+    if snap.shape.plain:
+        return plain()
+    pool = shapes.Pool(db, project_dir, snap.options.features, snap.pool_version, snap.item_ids)
+    return shapes.load(pool, snap.shape, plain)
 
 
 def _snapshot(db: Database, run_id: int) -> Snapshot:
@@ -132,6 +143,7 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             audit=audit,
             unsettled=unsettled,
             votes=oracle_votes(session, project.id) if opts.oracle_vote else {},
+            shape=shapes.Shape.of(project),
         )
 
 
