@@ -211,3 +211,25 @@ def test_a_one_text_project_trains_as_before(db: Database, settings: Settings) -
     directory = settings.project_dir(project.id)
     assert not list(directory.glob("features-fields-*"))
     assert not (directory / "field-embeddings").exists()
+
+
+def test_new_pairs_extend_the_fields_cache_without_refitting(
+    db: Database, settings: Settings
+) -> None:
+    project = create_project(db, labels=["ok", "mistranslation"])
+    _shape(db, project, "translation_review", ["source", "translation"], "translation")
+    rng = np.random.default_rng(4)
+    pairs = [_pair(i, rng) for i in range(50)]
+    ids = _add_items(db, project.id, [{"text": p["translation"], "fields": p} for p, _ in pairs])
+    _label(db, project.id, {ids[i]: pairs[i][1] for i in range(30)})
+    first = queue_and_work(db, settings, project)
+    more = [_pair(i, rng) for i in range(50, 70)]
+    new = _add_items(db, project.id, [{"text": p["translation"], "fields": p} for p, _ in more])
+    second = queue_and_work(db, settings, project)
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    with db.reader() as session:
+        versions = [session.get_one(ModelVersion, r.model_version_id) for r in (first, second)]
+        ranked = set(_predictions(session, versions[1].id))
+    assert set(new) <= ranked and len(ranked) == 40
+    fitted = {ModelDetails.of(v).featurizer_sha256 for v in versions}
+    assert len(fitted) == 1  # 70 items of a featuriser fitted on 50: extended, not refitted
