@@ -169,6 +169,8 @@ def import_counts(response: Any) -> dict[str, Any]:
     """An import's answer without its ``import_id`` (checked to be an id): the counts."""
     body = dict(response.json())
     assert isinstance(body.pop("import_id"), int)
+    if body.get("documents") is None:  # sentence selection's count of documents
+        body.pop("documents", None)
     return body
 
 

@@ -30,7 +30,7 @@ from app.deps import (
 from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.fields import Text as QueryText
-from app.items import export, filters, jobs, listing, manager, removal, service
+from app.items import export, filters, jobs, listing, manager, removal, service, shaped
 from app.projects.access import (
     ManagedProject,
     ManagedProjectRef,
@@ -129,6 +129,11 @@ class ImportOut(BaseModel):
     duplicates: int
     labeled: int
     import_id: int | None
+    documents: int | None = Field(
+        default=None,
+        description="Sentence selection: documents added (their sentences are "
+        "the items imported; duplicates counts documents the project had).",
+    )
 
 
 class ImportJobOut(BaseModel):
@@ -174,6 +179,15 @@ def import_file(
     label_field: Annotated[str | None, Form(max_length=200)] = None,
     id_field: Annotated[str | None, Form(max_length=200)] = None,
     format: Annotated[str | None, Form(max_length=10)] = None,
+    fields: Annotated[
+        str | None,
+        Form(
+            max_length=shaped.MAX_MAPPING,
+            description="The project's fields as a JSON object of field to column, e.g. "
+            '{"source": "src", "translation": "mt"} (default: the column named as the field).',
+        ),
+    ] = None,
+    correction_field: Annotated[str | None, Form(max_length=200)] = None,
     background: Annotated[
         bool | None, Query(description="Import in a background job (default: for large files)")
     ] = None,
@@ -186,8 +200,10 @@ def import_file(
         label_field=label_field or None,
         id_field=id_field or None,
         max_text_chars=settings.max_text_chars,
+        fields=shaped.parse_mapping(fields),
+        correction_field=correction_field or None,
     )
-    if jobs.in_background(settings, file.size, background):
+    if jobs.in_background(settings, file.size, background, mapped=options.mapped):
         job = jobs.start(session, settings, project.id, file.file, options, actor=actor)
         tasks.add_task(request.app.state.imports.submit, job.id)
         body = ImportJobOut.model_validate(job).model_dump(mode="json")
@@ -201,6 +217,7 @@ def import_file(
         duplicates=result.duplicates,
         labeled=result.labeled,
         import_id=result.import_id,
+        documents=result.documents,
     )
 
 

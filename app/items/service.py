@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any, BinaryIO
 
@@ -23,10 +23,11 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import AppError, Invalid
-from app.items import staging
+from app.items import shaped, staging
 from app.items.formats import ImportFormatError, Record, detect_format, iter_records
 from app.models import ImportJob, ImportStatus, Item, Project
 from app.models.base import utcnow
+from app.projects.shape import Shape
 from app.training.service import queue_after_import
 
 CHUNK_ROWS = 5000
@@ -40,6 +41,14 @@ class ImportOptions:
     label_field: str | None = None  # None: use a "label" column if the file has one
     id_field: str | None = None  # None: use an "id" column if the file has one
     max_text_chars: int = 100_000
+    # A project with named fields: field -> column (default: the column named as the field).
+    fields: Mapping[str, str] | None = None
+    correction_field: str | None = None  # None: a "correction" column if the file has one
+
+    @property
+    def mapped(self) -> bool:
+        """Whether the options name columns an import job does not keep."""
+        return bool(self.fields) or self.correction_field is not None
 
 
 @dataclass
@@ -47,6 +56,7 @@ class ImportResult:
     imported: int = 0
     duplicates: int = 0
     labeled: int = 0
+    documents: int | None = None  # sentence selection: documents added (None: other tasks)
     first_item_id: int | None = None  # the items it added: the project's ids in this range
     last_item_id: int | None = None
     import_id: int | None = None  # its row in import_jobs, the handle to undo it
@@ -60,10 +70,22 @@ class Target:
     labels: tuple[str, ...]
     multi_label: bool
     random_seed: int
+    shape: Shape = field(default_factory=Shape)
 
     @classmethod
     def of(cls, project: Project) -> Target:
-        return cls(project.id, tuple(project.labels), project.multi_label, project.random_seed)
+        return cls(
+            project.id,
+            tuple(project.labels),
+            project.multi_label,
+            project.random_seed,
+            Shape.of(project),
+        )
+
+    @property
+    def plain(self) -> bool:
+        """One text per item, staged as before task shapes existed."""
+        return not (self.shape.multi_field or self.shape.sentences or self.shape.corrections)
 
 
 def text_hash(text: str) -> str:
@@ -180,6 +202,9 @@ class Stager:
         self.conn = conn
         self.target = target
         self.rows = 0
+        self.documents = shaped.Documents(
+            conn, target.id, lambda digest: random_key(target.random_seed, digest)
+        )
         self._had_items: bool | None = None  # whether the project had items when staging began
 
     def stage(
@@ -211,7 +236,12 @@ class Stager:
         """Check one chunk against itself and the project, and stage its new rows."""
         self.rows += len(chunk)
         _check_labels(self.target, chunk)
-        hashes = [text_hash(r.text) for r in chunk]
+        if self.target.shape.sentences:
+            return self.documents.add(chunk)
+        if not self.target.plain:
+            hashes = [shaped.item_hash(r) for r in chunk]
+        else:
+            hashes = [text_hash(r.text) for r in chunk]
         known = self._in_project(Item.text_hash, hashes)
         fresh: dict[str, Record] = {}
         for record, digest in zip(chunk, hashes, strict=True):
@@ -219,6 +249,9 @@ class Stager:
                 fresh[digest] = record
         self._check_external_ids(list(fresh.values()))
         seed = self.target.random_seed
+        if not self.target.plain:
+            triples = [(d, r, random_key(seed, d)) for d, r in fresh.items()]
+            return staging.add(self.conn, shaped.field_rows(triples), staging.SHAPED_COLUMNS)
         rows = [
             (
                 r.row,
@@ -287,7 +320,7 @@ def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
     staging.lock_project(conn, project.id)
     floor = conn.scalar(select(func.max(Item.id))) or 0  # every new item's id is above it
     try:
-        imported, labeled = staging.publish(conn, project.id)
+        imported, labeled = staging.publish(conn, project.id, shaped=not stager.target.plain)
     except IntegrityError:
         raise Invalid(
             "an id of the file was added to the project by another import meanwhile; "
@@ -303,6 +336,8 @@ def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
     )
     session.refresh(project)
     result = ImportResult(imported=imported, duplicates=stager.rows - imported, labeled=labeled)
+    if stager.target.shape.sentences:
+        result.documents, result.duplicates = stager.documents.staged, stager.documents.skipped
     if imported:
         result.first_item_id, result.last_item_id = conn.execute(
             select(func.min(Item.id), func.max(Item.id)).where(
@@ -313,10 +348,22 @@ def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
 
 
 def _records(target: Target, stream: BinaryIO, options: ImportOptions) -> Iterator[Record]:
+    shape, text_field = target.shape, options.text_field
+    fields: tuple[tuple[str, str], ...] = ()
+    if shape.multi_field:
+        fields = shaped.field_columns(shape, options.fields)
+        text_field = dict(fields)[shape.primary_field]
+    elif options.fields:
+        raise Invalid("fields: the project has the one field text (use text_field)")
+    correction = (options.correction_field or "correction") if shape.corrections else None
+    if options.correction_field is not None and correction is None:
+        raise Invalid("correction_field: only translation_review projects take corrections")
     return iter_records(
         stream,
         detect_format(options.filename, options.format),
-        text_field=options.text_field,
+        fields=fields,
+        correction_field=correction,
+        text_field=text_field,
         label_field=options.label_field or "label",
         id_field=options.id_field or "id",
         label_field_required=options.label_field is not None,

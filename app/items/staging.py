@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import QueryableAttribute
 
-from app.models import Annotation, Item
+from app.models import Annotation, Document, Item
 from app.models.base import utcnow
 
 # Its own MetaData: the table is made per connection at run time, never by a migration.
@@ -44,9 +44,30 @@ STAGING = Table(
     Column("text", Text, nullable=False),
     Column("random_key", BigInteger, nullable=False),
     Column("labels", JSON(none_as_null=True)),
+    # Task shapes (``app.items.shaped``); the one-text path leaves them NULL.
+    Column("fields", JSON(none_as_null=True)),
+    Column("correction", Text),
+    Column("doc_hash", Text),  # a sentence's document, by the hash of its text
+    Column("doc_external_id", Text),
+    Column("doc_text", Text),  # on the document's first sentence only
+    Column("n_sentences", Integer),
+    Column("position", Integer),
+    Column("start_offset", Integer),
+    Column("end_offset", Integer),
     prefixes=["TEMPORARY"],
 )
 COLUMNS = ("row", "text_hash", "external_id", "text", "random_key", "labels")
+SHAPED_COLUMNS = (*COLUMNS, "fields", "correction")
+SENTENCE_COLUMNS = (
+    *COLUMNS,
+    "doc_hash",
+    "doc_external_id",
+    "doc_text",
+    "n_sentences",
+    "position",
+    "start_offset",
+    "end_offset",
+)
 # First key of the PostgreSQL advisory lock that serialises publishing into one project.
 _PUBLISH_LOCK = 0x1AB1
 _COUNTED = {"preserve_rowcount": True}
@@ -133,19 +154,20 @@ def _has_repeats(conn: Connection, column: str) -> bool:
     return found.first() is not None
 
 
-def add(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Stage ``rows``, tuples in ``COLUMNS`` order with labels as JSON text or None.
+def add(conn: Connection, rows: list[tuple[Any, ...]], columns: tuple[str, ...] = COLUMNS) -> None:
+    """Stage ``rows``, tuples in ``columns`` order with labels (and fields) as JSON text.
 
     COPY on PostgreSQL, one executemany of the driver on SQLite: no per-row SQLAlchemy work.
     """
     if not rows:
         return
+    names = ", ".join(columns)
     if conn.dialect.name != "postgresql":
-        marks = ", ".join("?" * len(COLUMNS))
-        conn.exec_driver_sql(f"INSERT INTO temp.import_staging VALUES ({marks})", rows)
+        marks = ", ".join("?" * len(columns))
+        conn.exec_driver_sql(f"INSERT INTO temp.import_staging ({names}) VALUES ({marks})", rows)
         return
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY import_staging ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+    with cursor.copy(f"COPY import_staging ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -156,37 +178,42 @@ def lock_project(conn: Connection, project_id: int) -> None:
         conn.execute(select(func.pg_advisory_xact_lock(_PUBLISH_LOCK, project_id)))
 
 
-def publish(conn: Connection, project_id: int) -> tuple[int, int]:
+def publish(conn: Connection, project_id: int, *, shaped: bool = False) -> tuple[int, int]:
     """Copy the staged rows into the project; returns (new items, seed annotations).
 
     Call in a write transaction after ``lock_project``. Texts that reached the project since
     they were staged are skipped (a plain INSERT ... SELECT with NOT EXISTS: cheaper than
     ON CONFLICT per row); an external id that did is refused by the unique constraint.
+    ``shaped``: the rows carry fields, corrections or documents (``app.items.shaped``), which
+    are copied too (documents first, so that sentences can point at them).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("ANALYZE pg_temp.import_staging"))  # autovacuum never sees temp tables
     last_id = conn.scalar(select(func.max(Item.id))) or 0
     now = utcnow()
+    if shaped:
+        _publish_documents(conn, project_id, now)
     known = select(Item.id).where(
         Item.project_id == project_id, Item.text_hash == STAGING.c.text_hash
     )
+    columns = ["project_id", "external_id", "text", "text_hash", "random_key", "labeled"]
+    values: list[Any] = [
+        literal(project_id),
+        STAGING.c.external_id,
+        STAGING.c.text,
+        STAGING.c.text_hash,
+        STAGING.c.random_key,
+        STAGING.c.labels.is_not(None),  # its seed annotation follows below
+    ]
+    if shaped:
+        columns += ["fields", "document_id", "position", "start_offset", "end_offset"]
+        values += _shaped_item_values(project_id)
     rows = (
-        select(
-            literal(project_id),
-            STAGING.c.external_id,
-            STAGING.c.text,
-            STAGING.c.text_hash,
-            STAGING.c.random_key,
-            STAGING.c.labels.is_not(None),  # its seed annotation follows below
-            literal(now, Item.created_at.type),
-        )
+        select(*values, literal(now, Item.created_at.type))
         .where(~known.exists())  # publishing is serialised per project: no race past this
         .order_by(STAGING.c.row)
     )
-    items = Item.__table__.insert().from_select(
-        ["project_id", "external_id", "text", "text_hash", "random_key", "labeled", "created_at"],
-        rows,
-    )
+    items = Item.__table__.insert().from_select([*columns, "created_at"], rows)
     imported = conn.execute(items, execution_options=_COUNTED).rowcount
     if imported and conn.dialect.name == "postgresql":
         # The statistics of ``items`` still describe the table before this insert: planned
@@ -194,23 +221,66 @@ def publish(conn: Connection, project_id: int) -> tuple[int, int]:
         # 1M rows) instead of probing items for the labelled staged rows. ANALYZE samples
         # the table, this transaction's rows included.
         conn.execute(text("ANALYZE items"))
-    seeds = (
+    labeled = _publish_seeds(conn, project_id, last_id, now, shaped) if imported else 0
+    return imported, labeled
+
+
+def _shaped_item_values(project_id: int) -> list[Any]:
+    document = (
+        select(Document.id)
+        .where(Document.project_id == project_id, Document.text_hash == STAGING.c.doc_hash)
+        .scalar_subquery()
+    )
+    return [
+        STAGING.c.fields,
+        document,
+        STAGING.c.position,
+        STAGING.c.start_offset,
+        STAGING.c.end_offset,
+    ]
+
+
+def _publish_documents(conn: Connection, project_id: int, now: Any) -> None:
+    """Insert the staged documents the project does not have yet (by the hash of their text)."""
+    known = select(Document.id).where(
+        Document.project_id == project_id, Document.text_hash == STAGING.c.doc_hash
+    )
+    rows = (
         select(
             literal(project_id),
-            Item.id,
-            null(),
-            STAGING.c.labels,
-            literal("import"),
-            literal(now, Annotation.created_at.type),
-            literal(now, Annotation.updated_at.type),
+            STAGING.c.doc_external_id,
+            STAGING.c.doc_text,
+            STAGING.c.doc_hash,
+            STAGING.c.n_sentences,
+            literal(now, Document.created_at.type),
         )
+        .where(STAGING.c.doc_text.is_not(None), ~known.exists())
+        .order_by(STAGING.c.row)
+    )
+    names = ["project_id", "external_id", "text", "text_hash", "n_sentences", "created_at"]
+    conn.execute(Document.__table__.insert().from_select(names, rows))
+
+
+def _publish_seeds(conn: Connection, project_id: int, last_id: int, now: Any, shaped: bool) -> int:
+    """The seed annotations of the new items' imported labels (and corrections)."""
+    columns = ["project_id", "item_id", "user_id", "labels", "source", "created_at", "updated_at"]
+    values: list[Any] = [
+        literal(project_id),
+        Item.id,
+        null(),
+        STAGING.c.labels,
+        literal("import"),
+        literal(now, Annotation.created_at.type),
+        literal(now, Annotation.updated_at.type),
+    ]
+    if shaped:
+        columns.append("correction")
+        values.append(STAGING.c.correction)
+    seeds = (
+        select(*values)
         .join(Item, (Item.project_id == project_id) & (Item.text_hash == STAGING.c.text_hash))
         .where(STAGING.c.labels.is_not(None), Item.id > last_id)
         .order_by(STAGING.c.row)
     )
-    annotations = Annotation.__table__.insert().from_select(
-        ["project_id", "item_id", "user_id", "labels", "source", "created_at", "updated_at"],
-        seeds,
-    )
-    labeled = conn.execute(annotations, execution_options=_COUNTED).rowcount if imported else 0
-    return imported, labeled
+    annotations = Annotation.__table__.insert().from_select(columns, seeds)
+    return conn.execute(annotations, execution_options=_COUNTED).rowcount

@@ -29,6 +29,7 @@ from app.projects.schemas import (
     ProjectOut,
     ProjectUpdate,
 )
+from app.projects.shape import Shape
 from app.routing import GuardedRoute
 
 router = APIRouter(prefix="/projects", tags=["projects"], route_class=GuardedRoute)
@@ -46,6 +47,7 @@ def _out(session: Session, project: Project) -> ProjectOut:
         **service.options(project).stored(),
         guidelines=project.guidelines,
         label_descriptions=project.label_descriptions or {},
+        **Shape.of(project).model_dump(),
         created_at=project.created_at,
         n_items=c.n_items,
         n_labeled=c.n_labeled,

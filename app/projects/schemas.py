@@ -17,6 +17,7 @@ from pydantic.fields import FieldInfo
 
 from app.fields import Text
 from app.learning.options import STORED, DiversityMethod, Features, QueryOptions, check_strategy
+from app.projects.shape import DEFAULT_LABELS, MAX_FIELDS, Layout, Shape, Task
 from app.text import clean_label, clean_name, label_key
 
 MAX_LABELS = 1000
@@ -27,6 +28,14 @@ GUIDELINES_HELP = (
     "prompt starts with it."
 )
 DESCRIPTIONS_HELP = "One line per label (at most 300 characters), for annotators and oracles."
+TASK_HELP = (
+    "What an item is: one or more texts to classify, a translation to review (fields source "
+    "and translation; corrections), or a sentence of an imported document (sentence_selection)."
+)
+FIELDS_HELP = (
+    "The named text fields of an item (default: the task's: text; source, translation). "
+    "Cannot change once the project has items."
+)
 # Kept in Project.settings; the option fields below are `QueryOptions`'s (types, bounds, help).
 OPTIONS = STORED
 
@@ -95,7 +104,18 @@ class ProjectCreate(BaseModel):
     name: Text = Field(min_length=1, max_length=200)
     # before ``labels``, whose check needs it; the lower bounds are ``_check_count``'s
     multi_label: bool = False
-    labels: list[Text] = Field(max_length=MAX_LABELS, json_schema_extra={"minItems": 1})
+    labels: list[Text] = Field(
+        max_length=MAX_LABELS,
+        json_schema_extra={"minItems": 1},
+        description="Required, but for translation_review and sentence_selection, which have "
+        "defaults (ok, mistranslation, ...; include, exclude).",
+    )
+    task: Task = Field(default="classification", description=TASK_HELP)
+    fields: list[Text] = Field(default_factory=list, max_length=MAX_FIELDS, description=FIELDS_HELP)
+    primary_field: Text = Field(
+        default="", max_length=40, description="The field shown first (default: the task's)."
+    )
+    layout: Layout | None = Field(default=None, description="How the fields are shown.")
     strategy: str = _option("strategy")
     batch_size: int = _option("batch_size")
     diversity: bool = _option("diversity")
@@ -119,6 +139,14 @@ class ProjectCreate(BaseModel):
     label_descriptions: dict[Text, Text] = Field(
         default_factory=dict, description=DESCRIPTIONS_HELP
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_labels(cls, data: Any) -> Any:
+        """A task with default labels may leave them out."""
+        if isinstance(data, dict) and "labels" not in data and data.get("task") in DEFAULT_LABELS:
+            return {**data, "labels": list(DEFAULT_LABELS[data["task"]])}
+        return data
 
     @field_validator("name")
     @classmethod
@@ -144,7 +172,17 @@ class ProjectCreate(BaseModel):
     @model_validator(mode="after")
     def _descriptions(self) -> ProjectCreate:
         self.label_descriptions = check_descriptions(self.label_descriptions, self.labels)
+        self.shape()  # refuses a bad shape here, as a 422
         return self
+
+    def shape(self) -> Shape:
+        """The project's task shape, with the task's defaults for what was left out."""
+        return Shape(
+            task=self.task,
+            fields=list(self.fields),
+            primary_field=self.primary_field,
+            layout=self.layout,
+        )
 
 
 class ProjectUpdate(BaseModel):
@@ -174,6 +212,19 @@ class ProjectUpdate(BaseModel):
     label_descriptions: dict[Text, Text] | None = Field(
         default=None, description="Replaces every description (labels left out have none)."
     )
+    task: Task | None = Field(default=None, description="Only while the project has no items.")
+    fields: list[Text] | None = Field(
+        default=None, max_length=MAX_FIELDS, description="Only while the project has no items."
+    )
+    primary_field: Text | None = Field(
+        default=None, max_length=40, description="Only while the project has no items."
+    )
+    layout: Layout | None = None
+
+    def shape_changes(self) -> dict[str, Any]:
+        """The shape settings this update sets."""
+        names = ("task", "fields", "primary_field", "layout")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
 
     @field_validator("name")
     @classmethod
@@ -212,6 +263,10 @@ class ProjectOut(BaseModel):
     machine_train: bool
     guidelines: str
     label_descriptions: dict[str, str]
+    task: Task
+    fields: list[str] = Field(description="The named text fields of an item, in order.")
+    primary_field: str
+    layout: Layout
     created_at: datetime
     n_items: int
     n_labeled: int

@@ -15,6 +15,7 @@ from app.learning.options import QueryOptions
 from app.models import ModelVersion, Project, ProjectRole
 from app.projects import members
 from app.projects.schemas import OPTIONS, ProjectCreate, ProjectUpdate, check_descriptions
+from app.projects.shape import Shape
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,12 @@ class ProjectCounts:
 def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI) -> Project:
     """Create the project (Conflict if the name is taken); ``actor`` is who, for the audit log
     (the default, the command line, is for the demo loader and scripts), and its manager."""
+    shape = data.shape()
     project = Project(
+        task=shape.task,
+        item_fields=shape.stored_fields,
+        primary_field=shape.primary_field,
+        layout=shape.layout,
         name=data.name,
         labels=data.labels,
         multi_label=data.multi_label,
@@ -68,6 +74,8 @@ def create_project(session: Session, data: ProjectCreate, *, actor: Actor = CLI)
         "multi_label": project.multi_label,
         **_settings(project),
     }
+    if shape.task != "classification" or shape.multi_field:
+        detail["shape"] = shape.model_dump()
     record(
         session, actor, "project.create", target=project.name, project_id=project.id, detail=detail
     )
@@ -94,9 +102,11 @@ def update_project(
     """Apply the name and settings ``data`` sets (Conflict if the name is another project's);
     those whose value changed go to the audit log as ``{name: {"old": ..., "new": ...}}``
     (nothing is recorded if none did)."""
-    before = {"name": project.name, **_settings(project)}
+    before = {"name": project.name, **_settings(project), **Shape.of(project).model_dump()}
     if data.name is not None and data.name != project.name:
         _rename(session, project, data.name)
+    if data.shape_changes():
+        _reshape(session, project, data.shape_changes())
     if data.strategy is not None:
         project.strategy = data.strategy
     if data.batch_size is not None:
@@ -113,7 +123,7 @@ def update_project(
     if changed:
         project.settings = {**(project.settings or {}), **changed}
     session.flush()
-    after = {"name": project.name, **_settings(project)}
+    after = {"name": project.name, **_settings(project), **Shape.of(project).model_dump()}
     changes = {k: {"old": before[k], "new": v} for k, v in after.items() if before[k] != v}
     if changes:
         record(
@@ -125,6 +135,31 @@ def update_project(
             detail={"changes": changes},
         )
     return project
+
+
+def _reshape(session: Session, project: Project, changes: dict[str, object]) -> None:
+    """Give ``project`` a new shape (Invalid if it is not one); Conflict when the project has
+    items and what they are would change (they were imported for the old one)."""
+    old = Shape.of(project)
+    given = {**old.model_dump(), **changes}
+    if "task" in changes and "fields" not in changes:  # the new task's default fields
+        given["fields"] = []
+    if "primary_field" not in changes and {"task", "fields"} & set(changes):
+        given["primary_field"] = ""  # the new fields' default
+    try:
+        new = Shape.model_validate(given)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+    if not new.same_items(old):
+        n_items = session.scalar(select(Project.n_items).where(Project.id == project.id))
+        if n_items:
+            raise Conflict(
+                f"the project has {n_items} items imported as {old.task} with the fields "
+                f"{', '.join(old.fields)}: its task and fields cannot change any more "
+                "(create a new project for the new shape)"
+            )
+    project.task, project.item_fields = new.task, new.stored_fields
+    project.primary_field, project.layout = new.primary_field, new.layout or "stacked"
 
 
 def _rename(session: Session, project: Project, name: str) -> None:

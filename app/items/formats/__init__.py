@@ -92,12 +92,16 @@ def iter_records(
     id_field_required: bool = False,
     multi_label: bool = False,
     max_text_chars: int = 100_000,
+    fields: tuple[tuple[str, str], ...] = (),
+    correction_field: str | None = None,
 ) -> Iterator[Record]:
     """Stream validated records out of an uploaded file, in file order.
 
     A generator: nothing is read until iteration starts, and the caller owns (and closes)
     `stream`. A required field must be present (a CSV column, a key of each JSON object); its
-    value may still be empty. Raises ImportFormatError, naming the row, at the first problem.
+    value may still be empty. ``fields`` are a project's named fields as (field, column)
+    pairs: each must be present and non-blank in every record. Raises ImportFormatError,
+    naming the row, at the first problem.
     """
     reader = get(fmt).read
     options = ReadOptions(
@@ -108,6 +112,8 @@ def iter_records(
         id_required=id_field_required and id_field is not None,
         multi_label=multi_label,
         max_text_chars=max_text_chars,
+        fields=fields,
+        correction_field=correction_field,
     )
     yield from reader(stream, options)
 

@@ -34,6 +34,9 @@ class Record:
     text: str
     labels: tuple[str, ...]  # () when the row has no label; 1 element for single-label
     external_id: str | None
+    # A project with named fields: every field's text (``text`` is the primary field's).
+    fields: dict[str, str] | None = None
+    correction: str | None = None  # translation review: a corrected translation, with a label
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +50,9 @@ class ReadOptions:
     id_required: bool
     multi_label: bool
     max_text_chars: int
+    # A project with named fields: (field, column) pairs, every column required.
+    fields: tuple[tuple[str, str], ...] = ()
+    correction_field: str | None = None  # read when present (translation review)
 
     @property
     def record_limit(self) -> int:

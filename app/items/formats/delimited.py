@@ -50,6 +50,7 @@ class _Columns:
     text: int
     label: int | None
     id: int | None
+    extra: tuple[tuple[str, int], ...] = ()  # named fields' and correction's columns
 
 
 class _RowReader(Protocol):
@@ -129,11 +130,15 @@ def _read_header(reader: _RowReader, options: ReadOptions) -> _Columns:
             break
     names = tuple(cell.strip() for cell in next_row[1])
     _check_unique(names)
+    extra = tuple((column, _column(names, column, name)) for name, column in options.fields)
+    if options.correction_field in names:
+        extra += ((options.correction_field, names.index(options.correction_field)),)
     return _Columns(
         names=names,
         text=_column(names, options.text_field),
         label=_optional_column(names, options.label_field, options.label_required),
         id=_optional_column(names, options.id_field, options.id_required),
+        extra=extra,
     )
 
 
@@ -145,12 +150,14 @@ def _check_unique(names: tuple[str, ...]) -> None:
         seen.add(name)
 
 
-def _column(names: tuple[str, ...], field: str) -> int:
-    """Index of the column called `field`; ImportFormatError when there is none."""
+def _column(names: tuple[str, ...], field: str, of: str | None = None) -> int:
+    """Index of the column called `field` (for the project's field `of`); ImportFormatError
+    when there is none."""
     if field in names:
         return names.index(field)
     listed = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
-    raise ImportFormatError(f'missing column "{field}"; the file\'s columns are: {listed}')
+    what = f" for the project's field {of}" if of is not None and of != field else ""
+    raise ImportFormatError(f'missing column "{field}"{what}; the file\'s columns are: {listed}')
 
 
 def _optional_column(names: tuple[str, ...], field: str | None, required: bool) -> int | None:
@@ -169,6 +176,9 @@ def _record(cells: list[str], columns: _Columns, options: ReadOptions, row: int)
         return None
     labels = _labels(cells[columns.label], options) if columns.label is not None else ()
     external_id = strip_or_none(cells[columns.id]) if columns.id is not None else None
+    if columns.extra:  # a project with named fields: keep off the one-text path
+        values = {column: cells[index] for column, index in columns.extra}
+        return build_record(row, text, labels, external_id, options, values)
     return build_record(row, text, labels, external_id, options)
 
 
@@ -187,7 +197,7 @@ def _ragged_record(
     external_id = optional_field(present, options.id_field, options.id_required)
     labels = _labels(label, options) if label else ()
     text = present[options.text_field]
-    return build_record(row, text, labels, strip_or_none(external_id), options)
+    return build_record(row, text, labels, strip_or_none(external_id), options, present)
 
 
 def _labels(cell: str, options: ReadOptions) -> tuple[str, ...]:

@@ -9,14 +9,58 @@ from app.items.formats.base import Problem, ReadOptions, Record
 
 
 def build_record(
-    row: int, text: str, labels: tuple[str, ...], external_id: str | None, options: ReadOptions
+    row: int,
+    text: str,
+    labels: tuple[str, ...],
+    external_id: str | None,
+    options: ReadOptions,
+    values: Mapping[str, Any] | None = None,
 ) -> Record:
-    """Check the text and build the record."""
+    """Check the text and build the record; ``values`` (column -> value) gives the named
+    fields and the correction of a project that has them."""
+    if values is not None and (options.fields or options.correction_field):
+        fields = {n: _field_text(values, n, column, options) for n, column in options.fields}
+        correction = _correction(values, options)
+        if correction is not None and not labels:
+            raise Problem("a correction needs a label in the same row")
     if len(text) > options.max_text_chars:
         raise Problem(f"text is {len(text)} characters, over the limit of {options.max_text_chars}")
     if not text or text.isspace():
         raise Problem("empty text")
-    return Record(row=row, text=text, labels=labels, external_id=external_id)
+    if values is None or not (options.fields or options.correction_field):
+        return Record(row=row, text=text, labels=labels, external_id=external_id)
+    return Record(row, text, labels, external_id, fields or None, correction)
+
+
+def _field_text(values: Mapping[str, Any], name: str, column: str, options: ReadOptions) -> str:
+    """The text of the field ``name`` (read from ``column``): present, a string, not blank."""
+    what = f'field "{column}"' + (f" (the project's field {name})" if column != name else "")
+    value = _string(values, column, what)
+    if not value or value.isspace():
+        raise Problem(f"{what} is empty")
+    if len(value) > options.max_text_chars:
+        limit = options.max_text_chars
+        raise Problem(f"{what} is {len(value)} characters, over the limit of {limit}")
+    return value
+
+
+def _string(values: Mapping[str, Any], column: str, what: str) -> str:
+    """The string in ``column``: present, a string, no NUL (``what`` names it in errors)."""
+    if column not in values:
+        raise Problem(f"missing {what}")
+    value = values[column]
+    if not isinstance(value, str):
+        raise Problem(f"{what} must be a string, not {json_type(value)}")
+    _check_no_nul(value, column)
+    return value
+
+
+def _correction(values: Mapping[str, Any], options: ReadOptions) -> str | None:
+    column = options.correction_field
+    value = values.get(column) if column is not None else None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return _field_text(values, "correction", str(column), options)
 
 
 def optional_field(item: Mapping[str, Any], field: str | None, required: bool) -> Any:
@@ -43,15 +87,10 @@ def strip_or_none(value: str | None) -> str | None:
 def json_record(item: Mapping[str, Any], options: ReadOptions, row: int) -> Record:
     """Build the record of one JSON object."""
     field = options.text_field
-    if field not in item:
-        raise Problem(f'missing field "{field}"')
-    text = item[field]
-    if not isinstance(text, str):
-        raise Problem(f'field "{field}" must be a string, not {json_type(text)}')
-    _check_no_nul(text, field)
+    text = _string(item, field, f'field "{field}"')
     labels = _json_labels(item, options)
     external_id = _json_id(item, options)
-    return build_record(row, text, labels, external_id, options)
+    return build_record(row, text, labels, external_id, options, item)
 
 
 def json_type(value: object) -> str:

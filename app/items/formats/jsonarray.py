@@ -71,7 +71,9 @@ def read(stream: BinaryIO, options: ReadOptions) -> Iterator[Record]:
     """Stream the records of a file holding one JSON array of objects."""
     source = Source(stream, surrogate_escapes=True)
     events = _json_events(source)
-    wanted = frozenset(f for f in (options.text_field, options.label_field, options.id_field) if f)
+    named = (column for _, column in options.fields)
+    keys = (options.text_field, options.label_field, options.id_field, options.correction_field)
+    wanted = frozenset(f for f in (*keys, *named) if f)
     _expect_array(events, source)
     row = 0
     try:
