@@ -75,6 +75,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 # How long uvicorn waits for a web process to answer its ping before it kills and replaces it
 # (uvicorn's default, 5 s, kills processes that are still importing on a busy machine).
 WEB_PROCESS_PING_SECONDS = 30
+# The demo projects `labelloop demo --task` loads (app.demo.loader.DEMOS, not imported here so
+# that the command starts without the app's imports).
+DEMO_TASKS = ("classification", "translation_review")
 
 
 def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
@@ -160,7 +163,7 @@ def cmd_oracle(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Load the demo project; the first run makes the admin, later runs keep its credentials."""
+    """Load a demo project; the first run makes the admin, later runs keep its credentials."""
     import secrets
 
     from app.audit.service import CLI
@@ -174,7 +177,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     password = token = None
     try:
         with db.writer() as session, session.begin():
-            project, created = load_demo(session)
+            project, created = load_demo(session, task=args.task)
             if get_by_name(session, args.admin) is None:
                 password = secrets.token_urlsafe(12)
                 _, token = create_user(
@@ -229,8 +232,14 @@ def build_parser() -> argparse.ArgumentParser:
     projects = sub.add_parser("project", help="manage a project's members")
     projects.set_defaults(func=cmd_user)
     cli_users.add_project_parsers(projects.add_subparsers(dest="project_command", required=True))
-    demo = sub.add_parser("demo", help="load the demo project and print an admin token")
+    demo = sub.add_parser("demo", help="load a demo project and print an admin token")
     demo.add_argument("--admin", default="admin")
+    demo.add_argument(
+        "--task",
+        default="classification",
+        choices=DEMO_TASKS,
+        help="which demo project: intents (classification, the default), translation review",
+    )
     demo.set_defaults(func=cmd_demo)
     oracle = sub.add_parser("oracle", help="a project's oracles; serve the local model")
     oracle.set_defaults(func=cmd_oracle)
