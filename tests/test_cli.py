@@ -45,6 +45,10 @@ def test_migrate_then_demo(tmp_path: Path) -> None:
     assert "created" in demo.stdout and demo.stdout.strip().splitlines()[-1].startswith("ll_")
     again = labelloop("demo", env=env)
     assert "already present" in again.stdout
+    other = labelloop("demo", "--task", "translation_review", env=env)
+    assert other.returncode == 0, other.stderr
+    assert "'Translation review demo'" in other.stdout and "created" in other.stdout
+    assert "unchanged" in other.stdout and "ll_" not in other.stdout  # the admin is kept
 
 
 def test_running_the_demo_again_keeps_the_admins_credentials(
