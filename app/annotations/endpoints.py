@@ -55,6 +55,11 @@ class AnnotationIn(BaseModel):
         description="The oracle suggestion shown with the item (the queue's `suggestion.id`): "
         "the label is recorded as that suggestion accepted, or changed.",
     )
+    correction: Text | None = Field(
+        default=None,
+        max_length=service.MAX_CORRECTION,
+        description="Translation review: the corrected translation, stored with the label.",
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> AnnotationIn:
@@ -85,6 +90,7 @@ class AnnotationOut(BaseModel):
     annotator: str
     flag: str | None = None
     comment: str | None = None
+    correction: str | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -117,7 +123,13 @@ def submit_annotation(
     rules = service.label_rules(session, project.id)
     shown = _suggested(session, project.id, [body])
     annotation, created = service.submit(
-        session, rules, user, item_id=body.item_id, labels=body.label_list(), doubt=body.doubt()
+        session,
+        rules,
+        user,
+        item_id=body.item_id,
+        labels=body.label_list(),
+        doubt=body.doubt(),
+        correction=body.correction,
     )
     _mark(session, [annotation], [body], shown)
     response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
@@ -179,7 +191,8 @@ def submit_annotations(
     entries = [(a.item_id, a.label_list()) for a in body.annotations]
     doubts = [a.doubt() for a in body.annotations]
     shown = _suggested(session, project.id, body.annotations)
-    results = service.submit_many(session, rules, user, entries, doubts)
+    corrections = [a.correction for a in body.annotations]
+    results = service.submit_many(session, rules, user, entries, doubts, corrections)
     _mark(session, [annotation for annotation, _ in results], body.annotations, shown)
     created = sum(new for _, new in results)
     out = BulkAnnotationsOut(
@@ -213,7 +226,8 @@ def _fingerprinted(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-DOUBT_FIELDS = ("flag", "comment", "suggestion_id")  # fields added since keys were kept
+# fields added since keys were kept
+DOUBT_FIELDS = ("flag", "comment", "suggestion_id", "correction")
 
 
 def _commit(
@@ -235,6 +249,7 @@ def _out(project: service.LabelRules, annotation: service.Stored, user: User) ->
         annotator=user.name,
         flag=annotation.doubt.flag,
         comment=annotation.doubt.comment,
+        correction=annotation.correction,
         created_at=annotation.created_at,
         updated_at=annotation.updated_at,
     )
@@ -245,6 +260,7 @@ class LabelOut(BaseModel):
     labels: list[str]
     source: str
     labelled_at: datetime
+    correction: str | None = Field(default=None, description="Translation review.")
 
 
 class PastLabelOut(LabelOut):
@@ -284,6 +300,7 @@ def _label_out(entry: LabelEntry) -> LabelOut:
         labels=entry.labels,
         source=entry.source,
         labelled_at=entry.labelled_at,
+        correction=entry.correction,
     )
 
 

@@ -24,6 +24,7 @@ class LabelEntry:
     labelled_at: datetime
     change: str | None = None  # "replaced" or "removed"
     changed_at: datetime | None = None
+    correction: str | None = None  # translation review: the corrected translation
 
 
 @dataclass(frozen=True)
@@ -60,11 +61,13 @@ def item_history(
     return ItemHistory(
         item_id=item_id,
         current=[
-            LabelEntry(name, a.labels, a.source, a.updated_at)
+            LabelEntry(name, a.labels, a.source, a.updated_at, correction=a.correction)
             for a, name in session.execute(current)
         ],
         past=[
-            LabelEntry(name, h.labels, h.source, h.labelled_at, h.change, h.changed_at)
+            LabelEntry(
+                name, h.labels, h.source, h.labelled_at, h.change, h.changed_at, h.correction
+            )
             for h, name in session.execute(past)
         ],
     )

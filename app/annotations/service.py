@@ -34,6 +34,8 @@ class LabelRules(Protocol):
     def multi_label(self) -> bool: ...
     @property
     def batch_size(self) -> int: ...
+    @property
+    def task(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Rules:
     labels: list[str]
     multi_label: bool
     batch_size: int
+    task: str = "classification"
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,23 @@ class Doubt:
 NO_DOUBT = Doubt()
 FLAGS = ("unsure",)
 MAX_COMMENT = 2000  # characters
+MAX_CORRECTION = 20_000  # characters of a corrected translation
+CORRECTING_TASK = "translation_review"  # the task whose labels may carry a correction
+
+
+def check_correction(project: LabelRules, correction: str | None) -> str | None:
+    """A corrected translation, checked (Invalid names the field): only a translation
+    review takes one; NFC, trimmed, no NUL, at most MAX_CORRECTION characters; blank is none."""
+    if correction is None:
+        return None
+    if project.task != CORRECTING_TASK:
+        raise Invalid("correction: only translation_review projects take a correction")
+    text = unicodedata.normalize("NFC", correction).strip()
+    if "\x00" in text:
+        raise Invalid("correction: must not contain a NUL character (\\u0000)")
+    if len(text) > MAX_CORRECTION:
+        raise Invalid(f"correction: at most {MAX_CORRECTION} characters, not {len(text)}")
+    return text or None
 
 
 def check_doubt(flag: str | None, comment: str | None) -> Doubt:
@@ -79,12 +99,17 @@ class Stored:
     created_at: datetime
     updated_at: datetime
     doubt: Doubt = NO_DOUBT
+    correction: str | None = None
 
 
 # Built once: a label submit runs these on every request (see app.queue.service).
 _annotations, _items, _projects = Annotation.__table__, Item.__table__, Project.__table__
 _RULES = select(
-    _projects.c.id, _projects.c.labels, _projects.c.multi_label, _projects.c.batch_size
+    _projects.c.id,
+    _projects.c.labels,
+    _projects.c.multi_label,
+    _projects.c.batch_size,
+    _projects.c.task,
 ).where(_projects.c.id == bindparam("project_id"))
 _ITEM_IN_PROJECT = select(_items.c.id).where(
     _items.c.id == bindparam("item_id"), _items.c.project_id == bindparam("project_id")
@@ -99,6 +124,7 @@ _MINE = select(
     _annotations.c.labels,
     _annotations.c.flag,
     _annotations.c.comment,
+    _annotations.c.correction,
     _annotations.c.created_at,
     _annotations.c.updated_at,
 ).where(
@@ -112,6 +138,7 @@ _RELABEL = (
         labels=bindparam("labels"),
         flag=bindparam("flag"),
         comment=bindparam("comment"),
+        correction=bindparam("correction"),
         updated_at=bindparam("now"),
     )
 )
@@ -163,6 +190,7 @@ def submit(
     item_id: int,
     labels: list[str],
     doubt: Doubt = NO_DOUBT,
+    correction: str | None = None,
 ) -> tuple[Stored, bool]:
     """Store ``user``'s label(s) for an item; returns the annotation and whether it is new.
 
@@ -173,10 +201,12 @@ def submit(
     The lease does not gate the submit: a label sent after the caller's lease expired is
     still stored as the caller's own annotation, even if the item went to someone else
     meanwhile (who may then label it too; each annotator has at most one row per item).
-    A ``doubt`` (flag, comment) is stored with the label and replaced with it.
+    A ``doubt`` (flag, comment) and a translation review's ``correction`` are stored with
+    the label and replaced with it.
     """
     entries = [(item_id, labels)]
-    return _submit(session, project, user, entries, [doubt], where=lambda _: "")[0]
+    extras = [(doubt, correction)]
+    return _submit(session, project, user, entries, extras, where=lambda _: "")[0]
 
 
 MAX_BULK = 1000  # annotations per bulk submit
@@ -188,10 +218,11 @@ def submit_many(
     user: HasId,
     entries: Sequence[tuple[int, list[str]]],
     doubts: Sequence[Doubt] | None = None,
+    corrections: Sequence[str | None] | None = None,
 ) -> list[tuple[Stored, bool]]:
     """Store several labels of ``user`` at once, all or none: as :func:`submit` for each
-    ``(item_id, labels)``, in order, in the caller's transaction; ``doubts`` (one per entry)
-    go with them.
+    ``(item_id, labels)``, in order, in the caller's transaction; ``doubts`` and
+    ``corrections`` (one per entry) go with them.
 
     Every entry is checked before anything is written; the first bad one raises Invalid or
     NotFound with a message that starts ``annotations[k]:`` (its index in ``entries``).
@@ -206,7 +237,9 @@ def submit_many(
                 "send each item once"
             )
     doubts = list(doubts) if doubts is not None else [NO_DOUBT] * len(entries)
-    return _submit(session, project, user, entries, doubts, where=lambda k: f"annotations[{k}]: ")
+    fixes = list(corrections) if corrections is not None else [None] * len(entries)
+    extras = list(zip(doubts, fixes, strict=True))
+    return _submit(session, project, user, entries, extras, where=lambda k: f"annotations[{k}]: ")
 
 
 def _submit(
@@ -214,15 +247,16 @@ def _submit(
     project: LabelRules,
     user: HasId,
     entries: Sequence[tuple[int, list[str]]],
-    doubts: Sequence[Doubt],
+    extras: Sequence[tuple[Doubt, str | None]],
     *,
     where: Callable[[int], str],
 ) -> list[tuple[Stored, bool]]:
     """Check every entry, then store each, settle the leases and count the label events."""
-    checked = []
+    checked, extras = [], list(extras)
     for k, (item_id, labels) in enumerate(entries):
         try:
             checked.append((item_id, check_labels(project, labels)))
+            extras[k] = (extras[k][0], check_correction(project, extras[k][1]))
         except Invalid as exc:
             raise Invalid(where(k) + exc.message) from None
     entries = checked
@@ -232,7 +266,7 @@ def _submit(
     # Leases first: the insert's triggers lock the project's counter row until the commit.
     queue.settle(session, project.id, item_ids, user.id)
     keys = {"project_id": project.id, "user_id": user.id}
-    results, changes = _store(conn, keys, entries, doubts)
+    results, changes = _store(conn, keys, entries, extras)
     if changes:
         events = conn.execute(_BUMP, {"project_id": project.id, "n": changes}).scalar_one()
         training.maybe_queue_run(
@@ -259,10 +293,11 @@ def _store(
     conn: Connection,
     keys: dict[str, Any],
     entries: Sequence[tuple[int, list[str]]],
-    doubts: Sequence[Doubt],
+    extras: Sequence[tuple[Doubt, str | None]],
 ) -> tuple[list[tuple[Stored, bool]], int]:
     """Insert or replace the user's annotations; returns each (annotation, whether new) in
-    order, and how many labels changed (a changed flag or comment alone is no label event).
+    order, and how many labels changed (a changed flag, comment or correction alone is no
+    label event).
 
     One INSERT for all (its rows go to the database as one multi-row statement), which does
     nothing for an item the user already labelled (earlier, or in a concurrent submit that
@@ -271,8 +306,8 @@ def _store(
     now = utcnow()
     rows = [
         dict(keys, item_id=item_id, labels=labels, source="human", created_at=now, updated_at=now)
-        | {"flag": doubt.flag, "comment": doubt.comment}
-        for (item_id, labels), doubt in zip(entries, doubts, strict=True)
+        | {"flag": doubt.flag, "comment": doubt.comment, "correction": correction}
+        for (item_id, labels), (doubt, correction) in zip(entries, extras, strict=True)
     ]
     # A list of one row runs as a plain execute; of more, as one multi-row INSERT.
     new_ids: dict[int, int] = dict(
@@ -283,20 +318,22 @@ def _store(
     if rest:
         mine = {r.item_id: r for r in conn.execute(_MINE, {**keys, "item_ids": rest})}
     results, relabels, changed = [], [], 0
-    for (item_id, labels), doubt in zip(entries, doubts, strict=True):
+    for (item_id, labels), (doubt, fix) in zip(entries, extras, strict=True):
         if item_id in new_ids:
-            results.append((Stored(new_ids[item_id], item_id, labels, now, now, doubt), True))
+            new = Stored(new_ids[item_id], item_id, labels, now, now, doubt, fix)
+            results.append((new, True))
             continue
         old = mine[item_id]
         updated = old.updated_at
-        if old.labels != labels or Doubt(old.flag, old.comment) != doubt:
+        same = Doubt(old.flag, old.comment) == doubt and old.correction == fix
+        if old.labels != labels or not same:
             changed += old.labels != labels
             relabels.append(
                 {"annotation_id": old.id, "labels": labels, "now": now}
-                | {"flag": doubt.flag, "comment": doubt.comment}
+                | {"flag": doubt.flag, "comment": doubt.comment, "correction": fix}
             )
             updated = now
-        stored = Stored(old.id, item_id, labels, old.created_at, updated, doubt)
+        stored = Stored(old.id, item_id, labels, old.created_at, updated, doubt, fix)
         results.append((stored, False))
     if relabels:
         conn.execute(_RELABEL, relabels)
