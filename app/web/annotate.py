@@ -102,6 +102,7 @@ def _layout(project: Project) -> dict[str, Any]:
         "suggest": suggest,
         "labels": _label_keys(project, suggest=suggest),
         "correction_key": CORRECTION_KEY,
+        "max_correction": labelling.MAX_CORRECTION,
         "side_by_side": project.layout == "side_by_side"
         or project.task == shape.TRANSLATION_REVIEW,
     }
@@ -264,6 +265,7 @@ def submit(
     flag: Annotated[str, Form(max_length=20)] = "",
     comment: Annotated[str, Form(max_length=labelling.MAX_COMMENT)] = "",
     suggestion_id: Annotated[int | None, Form(ge=1)] = None,
+    correction: Annotated[str | None, Form(max_length=2 * labelling.MAX_CORRECTION)] = None,
     key: IdempotencyKeyHeader = None,
 ) -> HTMLResponse:
     """Store a label (with the annotator's doubt, if any) and hand back one more item.
@@ -275,7 +277,14 @@ def submit(
     doubt = labelling.check_doubt(flag or None, comment)
     shown = _suggested(session, project.id, item_id, suggestion_id)
     wrote = keyed.submit_once(
-        session, project, user, key=key, item_id=item_id, labels=list(label), doubt=doubt
+        session,
+        project,
+        user,
+        key=key,
+        item_id=item_id,
+        labels=list(label),
+        doubt=doubt,
+        correction=correction,
     )
     if wrote and suggestion_id is not None and shown is not None:
         _mark(session, user, item_id, suggestion_id, shown)
@@ -354,9 +363,12 @@ def relabel(
     settings: SettingsDep,
     user: WebUser,
     label: Annotated[list[str], Form()] = (),  # type: ignore[assignment]
+    correction: Annotated[str | None, Form(max_length=2 * labelling.MAX_CORRECTION)] = None,
 ) -> HTMLResponse:
-    """Change a label from the history panel."""
-    labelling.submit(session, project, user, item_id=item_id, labels=list(label))
+    """Change a label from the history panel (its correction, if any, kept)."""
+    labelling.submit(
+        session, project, user, item_id=item_id, labels=list(label), correction=correction
+    )
     context = _context(
         session, project, user, settings, items=[], model_version=None, empty_reason=None
     )

@@ -182,18 +182,23 @@ def test_a_sentence_whose_document_was_deleted_is_shown_alone_and_labelled(
         assert stored.all() == [["include"]]
 
 
+def _label_as_bo(db: Database, project_id: int, external_id: str, correction: str) -> int:
+    """bo's label "ok" with ``correction`` for the item; returns the item's id."""
+    with db.writer() as session, session.begin():
+        bo = session.scalars(select(User).where(User.name == "bo")).one()
+        item = session.scalars(select(Item).where(Item.external_id == external_id)).one()
+        project = session.get_one(Project, project_id)
+        submit(session, project, bo, item_id=item.id, labels=["ok"], correction=correction)
+        return item.id
+
+
 def test_history_shows_the_correction(
     web: TestClient,  # noqa: F811
     db: Database,
 ) -> None:
     project = translation_project(db)
     _bo(web, db)
-    with db.writer() as session, session.begin():
-        bo = session.scalars(select(User).where(User.name == "bo")).one()
-        item = session.scalars(select(Item).where(Item.external_id == "p1")).one()
-        submit(session, session.get_one(Project, project.id), bo, item_id=item.id, labels=["ok"])
-        annotation = session.scalars(select(Annotation).where(Annotation.item_id == item.id)).one()
-        annotation.correction = "I have <no> time."
+    _label_as_bo(db, project.id, "p1", "I have <no> time.")
     page = web.get(f"/projects/{project.id}/annotate").text
     found = re.search(r'data-testid="history-correction">(.*?)</span>\n', page, re.S)
     assert found and "I have &lt;no&gt; time." in found.group(1)
@@ -205,15 +210,50 @@ def test_undo_brings_the_withdrawn_correction_back_to_the_box(
 ) -> None:
     project = translation_project(db)
     csrf = _bo(web, db)
-    with db.writer() as session, session.begin():
-        bo = session.scalars(select(User).where(User.name == "bo")).one()
-        item = session.scalars(select(Item).where(Item.external_id == "p3")).one()
-        submit(session, session.get_one(Project, project.id), bo, item_id=item.id, labels=["ok"])
-        annotation = session.scalars(select(Annotation).where(Annotation.item_id == item.id)).one()
-        annotation.correction = "We go to the cinema tomorrow."
+    item_id = _label_as_bo(db, project.id, "p3", "We go to the cinema tomorrow.")
     headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
     undone = web.post(f"/projects/{project.id}/annotate/undo", headers=headers)
     assert undone.status_code == 200
     box = re.search(r'<textarea id="correction-(\d+)"[^>]*>\n(.*?)</textarea>', undone.text, re.S)
-    assert box and int(box.group(1)) == item.id
+    assert box and int(box.group(1)) == item_id
     assert box.group(2) == "We go to the cinema tomorrow."
+
+
+def test_a_correction_is_stored_with_the_label_and_kept_by_a_change_from_history(
+    web: TestClient,  # noqa: F811
+    db: Database,
+) -> None:
+    project = translation_project(db)
+    csrf = _bo(web, db)
+    with db.reader() as session:
+        item_id = session.scalars(select(Item.id).where(Item.external_id == "p1")).one()
+    url = f"/projects/{project.id}/annotate"
+    headers = {"X-CSRF-Token": csrf, "HX-Request": "true", "Idempotency-Key": "k-1"}
+    form = {"item_id": str(item_id), "label": "mistranslation", "correction": " I have no time. "}
+    assert web.post(f"{url}/submit", data=form, headers=headers).status_code == 200
+    assert web.post(f"{url}/submit", data=form, headers=headers).status_code == 200  # a retry
+    page = web.get(url).text
+    hidden = '<input type="hidden" name="correction" value="I have no time.">'
+    assert hidden in page  # the history's form sends the correction back with a new label
+    changed = {"label": "omission", "correction": "I have no time."}
+    relabel = web.post(f"{url}/history/{item_id}", data=changed, headers=headers)
+    assert relabel.status_code == 200 and "I have no time." in relabel.text
+    with db.reader() as session:
+        stored = session.scalars(select(Annotation).where(Annotation.item_id == item_id)).one()
+    assert (stored.labels, stored.correction) == (["omission"], "I have no time.")
+
+
+def test_a_correction_outside_a_translation_review_is_refused(
+    web: TestClient,  # noqa: F811
+    db: Database,
+) -> None:
+    project = sentence_project(db, [DOCUMENT])
+    csrf = _bo(web, db)
+    with db.reader() as session:
+        item_id = session.scalars(select(Item.id).where(Item.project_id == project.id)).first()
+    headers = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+    form = {"item_id": str(item_id), "label": "include", "correction": "no"}
+    refused = web.post(f"/projects/{project.id}/annotate/submit", data=form, headers=headers)
+    assert refused.status_code == 422 and "correction" in refused.text
+    with db.reader() as session:
+        assert session.scalars(select(Annotation)).all() == []

@@ -1,6 +1,7 @@
-"""The annotate screen's task shapes in Chromium: sentences included and excluded with their
-letters and numbers, each shown inside its document. Screenshots at a laptop's and a phone's
-size."""
+"""The annotate screen's task shapes in Chromium: a translation review labelled with the keys,
+a correction typed (its keys never taken for labels) and stored with the label, taken back by
+undo; sentences included and excluded with their letters and numbers, each shown inside its
+document. Screenshots of both at a laptop's and a phone's size."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from app.db import Database
 from app.models import Annotation, Item
 from tests.factories import create_user
 from tests.web.conftest import save_shots, sign_in
-from tests.web.shapes import sentence_project
+from tests.web.shapes import PAIRS, sentence_project, translation_project
 
 pytestmark = [pytest.mark.browser, pytest.mark.process]
 
 CURRENT = "#stage article.item:not([hidden])"
+CORRECTION = "A better one, 2 times: sure."  # "2" and "s" are keys outside the box
 NEWS = [
     "Storms swept across the northern coast on Tuesday, cutting power to thousands of homes. "
     "Rail services were suspended for most of the day. Engineers worked through the night to "
@@ -49,6 +51,57 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("shapes-screenshots")
     print(f"screenshots in {path}")
     return path
+
+
+def test_a_translation_review_is_labelled_and_corrected_with_the_keys(
+    browser: Browser, live_server: str, web_db: Database, shots: Path
+) -> None:
+    project = translation_project(web_db)
+    create_user(web_db, name="bo", role="annotator", password="bo-password")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    sign_in(page, live_server, "bo")
+    page.goto(f"{live_server}/projects/{project.id}/annotate")
+    current = page.locator(CURRENT)
+    expect(current.locator("dt")).to_have_text(["source", "translation"])
+    save_shots(page, shots, "translation-review")
+    first = _shown_id(page)
+    page.keyboard.press("1")  # ok, the correction left as it was
+    expect(page.get_by_test_id("labelled-count")).to_have_text("1")
+    assert (_annotation(web_db, first).labels, _annotation(web_db, first).correction) == (
+        ["ok"],
+        None,
+    )
+    second = _shown_id(page)
+    box = current.locator(".correction-box")
+    page.keyboard.press("e")
+    expect(box).to_be_focused()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(CORRECTION)
+    expect(box).to_have_value(CORRECTION)
+    assert _shown_id(page) == second
+    save_shots(page, shots, "translation-review-corrected", full_page=False)
+    page.keyboard.press("Escape")
+    expect(box).not_to_be_focused()
+    page.keyboard.press("2")  # mistranslation, with the correction
+    expect(page.get_by_test_id("labelled-count")).to_have_text("2")
+    stored = _annotation(web_db, second)
+    assert (stored.labels, stored.correction) == (
+        ["mistranslation"],
+        CORRECTION,
+    )
+    history = page.get_by_test_id("history-correction").first
+    expect(history).to_contain_text(CORRECTION)
+    page.keyboard.press("u")  # the item comes back with the correction that was sent
+    expect(page.get_by_test_id("labelled-count")).to_have_text("1")
+    assert _shown_id(page) == second
+    expect(current.locator(".correction-box")).to_have_value(CORRECTION)
+    page.keyboard.press("3")  # omission, the correction kept
+    expect(page.get_by_test_id("labelled-count")).to_have_text("2")
+    stored = _annotation(web_db, second)
+    assert (stored.labels, stored.correction) == (["omission"], CORRECTION)
+    with web_db.reader() as session:
+        texts = session.scalars(select(Item.text).where(Item.project_id == project.id)).all()
+    assert sorted(texts) == sorted(t for _, t in PAIRS)
 
 
 def _sentence_in_view(page: Page) -> None:
