@@ -379,16 +379,17 @@ def export_annotations(
     session: WriteSession,
     db: DatabaseDep,
     actor: ActorDep,
-    format: Literal["csv", "jsonl"] = "csv",
+    format: Literal["csv", "jsonl", "summaries", "triples"] = "csv",
 ) -> StreamingResponse:
-    """Every labelled item with its label(s), annotator and time, as CSV or JSONL (audited);
-    an annotator gets only their own rows."""
+    """Every labelled item with its label(s), fields, correction, annotator and time, as CSV
+    or JSONL (audited); an annotator gets only their own rows. ``summaries`` (sentence
+    selection): per document, the included sentences in order; ``triples`` (translation
+    review): source, translation and correction of every corrected label."""
     user_id = export.rows_of(role, user)
+    lines, media, filename = export.open_stream(db.reader, project, format, user_id=user_id)
     export.record_export(session, project, format, actor=actor, own_rows=user_id is not None)
-    media = "text/csv" if format == "csv" else "application/x-ndjson"
-    filename = f"project-{project.id}-labels.{format}"
     return StreamingResponse(
-        export.stream_export(db.reader, project.id, format, user_id=user_id),
+        lines,
         media_type=f"{media}; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -18,13 +18,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.annotations.outcomes import item_outcomes
 from app.audit.service import Actor, record
-from app.items import formats
+from app.errors import Invalid
+from app.items import formats, summaries
 from app.items.formats.base import ExportRow
-from app.models import Annotation, Item, Project, ProjectRole, User
+from app.models import Annotation, Document, Item, Project, ProjectRole, User
 from app.projects.service import options
 
 FORMATS = formats.EXPORT_FORMATS
+# Every export: the label rows' formats, then the task shapes' own (``app.items.summaries``).
+ALL_FORMATS = (*FORMATS, *summaries.TASK_OF)
 BATCH = 1000
+
+
+def open_stream(
+    factory: sessionmaker[Session], project: Project, fmt: str, *, user_id: int | None = None
+) -> tuple[Iterator[str], str, str]:
+    """The export ``fmt`` of ``project``: its lines, media type and file name. Invalid for a
+    format the project's task has not (checked now, before anything streams)."""
+    if fmt not in ALL_FORMATS:
+        raise Invalid(f"unknown export format {fmt!r}; use one of {', '.join(ALL_FORMATS)}")
+    if fmt in summaries.TASK_OF:
+        summaries.check(project, fmt)
+        lines = summaries.stream(factory, project.id, fmt, user_id=user_id)
+        return lines, "application/x-ndjson", f"project-{project.id}-{fmt}.jsonl"
+    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
+    lines = stream_export(factory, project.id, fmt, user_id=user_id)
+    return lines, media, f"project-{project.id}-labels.{fmt}"
 
 
 def rows_of(role: ProjectRole, user: User) -> int | None:
@@ -48,9 +67,10 @@ def record_export(
 
 def _rows(session: Session, project: Project, user_id: int | None) -> Iterator[ExportRow]:
     stmt = (
-        select(Annotation, Item, User.name)
+        select(Annotation, Item, User.name, Document.external_id)
         .join(Item, Item.id == Annotation.item_id)
         .outerjoin(User, User.id == Annotation.user_id)
+        .outerjoin(Document, Document.id == Item.document_id)
         .where(Annotation.project_id == project.id)
         .order_by(Annotation.id)
         .execution_options(yield_per=BATCH)
@@ -58,7 +78,7 @@ def _rows(session: Session, project: Project, user_id: int | None) -> Iterator[E
     if user_id is not None:
         stmt = stmt.where(Annotation.user_id == user_id)
     batch: list[ExportRow] = []
-    for annotation, item, annotator in session.execute(stmt):
+    for annotation, item, annotator, document in session.execute(stmt):
         batch.append(
             {
                 "item_id": item.id,
@@ -70,12 +90,28 @@ def _rows(session: Session, project: Project, user_id: int | None) -> Iterator[E
                 "annotated_at": annotation.updated_at.isoformat(),
                 "outcome": None,
                 "final_labels": None,
+                "fields": item.fields,
+                "correction": annotation.correction,
+                "document": _place(item, document),
             }
         )
         if len(batch) >= BATCH:
             yield from _with_outcomes(session, project, batch, every_row=user_id is None)
             batch = []
     yield from _with_outcomes(session, project, batch, every_row=user_id is None)
+
+
+def _place(item: Item, external_id: str | None) -> dict[str, object] | None:
+    """A sentence's place in its document, as the export names it."""
+    if item.document_id is None:
+        return None
+    return {
+        "document_id": item.document_id,
+        "document_external_id": external_id,
+        "position": item.position,
+        "start": item.start_offset,
+        "end": item.end_offset,
+    }
 
 
 def _with_outcomes(

@@ -290,16 +290,13 @@ def export_file(
     db: DatabaseDep,
     actor: ActorDep,
 ) -> StreamingResponse:
-    """Download every annotation (an annotator: their own) as CSV or JSONL (audited)."""
-    if fmt not in export.FORMATS:
-        raise Invalid(f"unknown export format {fmt!r}; use csv or jsonl")
+    """Download every annotation (an annotator: their own) as CSV or JSONL, or a task's own
+    export (summaries, triples), audited."""
     user_id = export.rows_of(role, user)
+    lines, media, filename = export.open_stream(db.reader, project, fmt, user_id=user_id)
     export.record_export(session, project, fmt, actor=actor, own_rows=user_id is not None)
-    media = "text/csv" if fmt == "csv" else "application/x-ndjson"
     return StreamingResponse(
-        export.stream_export(db.reader, project.id, fmt, user_id=user_id),
+        lines,
         media_type=f"{media}; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="project-{project.id}-labels.{fmt}"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )

@@ -20,7 +20,7 @@ DOC = (
 
 
 def _project(client: TestClient, token: str, **body: Any) -> int:
-    created = client.post("/api/v1/projects", json={"name": "p", **body}, headers=auth(token))
+    created = client.post("/api/v1/projects", json={"name": "p"} | body, headers=auth(token))
     assert created.status_code == 201, created.text
     return int(created.json()["id"])
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, NoReturn, TypedDict
+from typing import Any, BinaryIO, NoReturn, TypedDict
 
 MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
 PREVIEW_ROWS = 10  # rows the preview shows
@@ -90,6 +90,11 @@ class ExportRow(TypedDict):
     # label yet) disagreement, pending; None in an annotator's own-rows export.
     outcome: str | None
     final_labels: list[str] | None  # the item's final label(s): what training uses
+    # Task shapes: every named field (None for one text), the annotation's correction, and a
+    # sentence's document: {"document_id", "document_external_id", "position", "start", "end"}.
+    fields: dict[str, str] | None
+    correction: str | None
+    document: dict[str, Any] | None
 
 
 Reader = Callable[[BinaryIO, ReadOptions], Iterator[Record]]
@@ -144,6 +149,20 @@ def objects_preview(objects: list[dict[str, object]], kind: str, total: int | No
         columns += [key for key in obj if key not in columns]
     rows = [[_cell(obj.get(c)) for c in columns] for obj in objects]
     return Preview(columns, rows, kind=kind, total=total)
+
+
+def shaped_row(row: ExportRow) -> dict[str, Any] | None:
+    """The keys a row of a shaped project has instead of ``text`` and ``source``: each field
+    under its own name (so the export imports back), the annotation's source as
+    ``label_source`` (a field may be called ``source``), the correction, and a sentence's
+    place in its document; None for a one-text row, exported as before."""
+    if row["fields"] is None and row["document"] is None and row["correction"] is None:
+        return None
+    out: dict[str, Any] = {"item_id": row["item_id"], "external_id": row["external_id"]}
+    out |= row["fields"] or {"text": row["text"]}
+    out |= {"label_source": row["source"], "correction": row["correction"]}
+    out |= row["document"] or {}
+    return out
 
 
 def _cell(value: object) -> str:

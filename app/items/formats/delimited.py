@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +26,7 @@ from app.items.formats.base import (
     ReadProblem,
     Record,
     fail,
+    shaped_row,
 )
 from app.items.formats.fields import build_record, clean_labels, optional_field, strip_or_none
 from app.items.formats.sniff import delimiter_name, delimiter_of
@@ -260,9 +262,15 @@ def escape_formula(value: str) -> str:
 
 
 def write_csv(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
-    """The header, then one line per row; several labels are joined with "|"."""
+    """The header, then one line per row; several labels are joined with "|". A shaped
+    project's rows (``shaped_row``) have their own columns, named from the first row."""
+    it = iter(rows)
+    first = next(it, None)
+    if first is not None and shaped_row(first) is not None:
+        yield from _write_shaped(itertools.chain([first], it))
+        return
     yield _csv_line(list(EXPORT_COLUMNS))
-    for row in rows:
+    for row in itertools.chain([first] if first is not None else [], it):
         values = [
             row["item_id"],
             escape_formula(row["external_id"] or ""),
@@ -275,6 +283,21 @@ def write_csv(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
             escape_formula("|".join(row["final_labels"] or [])),
         ]
         yield _csv_line(values)
+
+
+def _write_shaped(rows: Iterable[ExportRow]) -> Iterator[str]:
+    header: list[str] = []
+    for row in rows:
+        out = shaped_row(row) or {}
+        out["label"] = "|".join(row["labels"])
+        out["annotator"] = row["annotator"] or ""
+        out["annotated_at"], out["outcome"] = row["annotated_at"], row["outcome"] or ""
+        out["final_label"] = "|".join(row["final_labels"] or [])
+        if not header:
+            header = list(out)
+            yield _csv_line(header)
+        values = [out.get(name) for name in header]
+        yield _csv_line([escape_formula(v) if isinstance(v, str) else v for v in values])
 
 
 def _csv_line(values: list[Any]) -> str:

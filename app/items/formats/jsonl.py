@@ -19,6 +19,7 @@ from app.items.formats.base import (
     Record,
     fail,
     objects_preview,
+    shaped_row,
 )
 from app.items.formats.fields import json_record, json_type
 from app.items.formats.source import CHUNK_BYTES, Source
@@ -85,8 +86,11 @@ def preview(text: str, complete: bool) -> Preview:
 def write(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
     """One object per row: "labels" (a list) for multi-label projects, else "label" (or null);
     the item's final label likewise as "final_labels" or "final_label"."""
+    skip = ("labels", "final_labels", "fields", "correction", "document")
     for row in rows:
-        out: dict[str, Any] = {k: v for k, v in row.items() if k not in ("labels", "final_labels")}
+        out: dict[str, Any] = {k: v for k, v in row.items() if k not in skip}
+        if (shaped := shaped_row(row)) is not None:
+            out = {k: v for k, v in out.items() if k not in ("text", "source")} | shaped
         final = row["final_labels"]
         if multi_label:
             out["labels"] = row["labels"]
