@@ -148,3 +148,31 @@ def test_sentences_are_included_and_excluded_inside_their_documents(
     assert {item_id: labels for item_id, labels in stored} == {
         item_id: [label] for item_id, label in given.items()
     }
+
+
+def test_on_a_touch_phone_fields_stack_and_a_tapped_label_takes_the_typed_correction(
+    browser: Browser, live_server: str, web_db: Database, shots: Path
+) -> None:
+    project = translation_project(web_db)
+    create_user(web_db, name="kim", role="annotator", password="kim-password")
+    phone = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+    )
+    page = phone.new_page()
+    sign_in(page, live_server, "kim")
+    page.goto(f"{live_server}/projects/{project.id}/annotate")
+    source = page.locator(f"{CURRENT} [data-field=source]").bounding_box()
+    target = page.locator(f"{CURRENT} [data-field=translation]").bounding_box()
+    assert source and target and target["y"] >= source["y"] + source["height"]  # stacked
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    expect(page.locator(f"{CURRENT} .correction .key-hint")).to_be_hidden()
+    expect(page.locator("#labels kbd").first).to_be_hidden()
+    item_id = _shown_id(page)
+    box = page.locator(f"{CURRENT} .correction-box")
+    box.tap()
+    box.fill("The dog is sleeping in the garden.")
+    page.screenshot(path=shots / "translation-review-touch-390x844.png")
+    page.get_by_role("button", name="grammar").tap()
+    expect(page.get_by_test_id("labelled-count")).to_have_text("1")
+    stored = _annotation(web_db, item_id)
+    assert (stored.labels, stored.correction) == (["grammar"], "The dog is sleeping in the garden.")
