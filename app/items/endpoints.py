@@ -30,7 +30,9 @@ from app.deps import (
 from app.errors import responses
 from app.fields import MAX_ID, PathId
 from app.fields import Text as QueryText
-from app.items import export, filters, jobs, listing, manager, removal, service, shaped
+from app.items import documents, export, filters, jobs, listing, manager, removal, service, shaped
+from app.items.documents import DocumentOut, PlaceOut
+from app.items.schemas import ImportJobOut, ImportOut
 from app.projects.access import (
     ManagedProject,
     ManagedProjectRef,
@@ -62,6 +64,8 @@ class ItemOut(BaseModel):
     id: int
     external_id: str | None
     text: str
+    fields: dict[str, str] | None = None  # every named field (None: the one field text)
+    document: PlaceOut | None = None  # a sentence's document
     created_at: datetime
     n_annotations: int
     latest: LatestLabelOut | None
@@ -95,12 +99,14 @@ class RequestedOut(BaseModel):
     requested: int  # not already waiting in the review queue on request
 
 
-def _item_out(row: listing.ItemRow) -> ItemOut:
+def _item_out(row: listing.ItemRow, placed: dict[int, PlaceOut]) -> ItemOut:
     latest = row.latest
     return ItemOut(
         id=row.item.id,
         external_id=row.item.external_id,
         text=row.item.text,
+        fields=row.item.fields,
+        document=placed.get(row.item.id),
         created_at=row.item.created_at,
         n_annotations=row.n_annotations,
         latest=LatestLabelOut(**vars(latest)) if latest else None,
@@ -122,39 +128,6 @@ class ItemIdsIn(BaseModel):
 
 class DeletedOut(BaseModel):
     deleted: int
-
-
-class ImportOut(BaseModel):
-    imported: int
-    duplicates: int
-    labeled: int
-    import_id: int | None
-    documents: int | None = Field(
-        default=None,
-        description="Sentence selection: documents added (their sentences are "
-        "the items imported; duplicates counts documents the project had).",
-    )
-
-
-class ImportJobOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    project_id: int
-    status: Literal["queued", "running", "succeeded", "failed", "undone"]
-    filename: str
-    bytes_total: int
-    bytes_done: int
-    rows_done: int
-    imported: int | None
-    duplicates: int | None
-    labeled: int | None
-    error: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    first_item_id: int | None
-    last_item_id: int | None
 
 
 @router.post(
@@ -307,8 +280,24 @@ def list_items(
     page = listing.list_items(
         session, project, after=after, after_score=after_score, limit=limit, flt=flt
     )
-    items = [_item_out(row) for row in page.rows]
+    placed = documents.places(session, [row.item for row in page.rows])
+    items = [_item_out(row, placed) for row in page.rows]
     return ItemPageOut(items=items, next=page.next, next_score=page.next_score)
+
+
+@router.get("/documents/{document_id}", responses=responses(404))
+def get_document(
+    project_id: PathId,  # declared first, so the OpenAPI lists it before document_id
+    document_id: PathId,
+    project: ReadProject,
+    role: ProjectRoleDep,
+    user: CurrentUser,
+    session: ReadSession,
+) -> DocumentOut:
+    """A document of a sentence-selection project: its text and its sentences (item ids,
+    offsets, final labels; an annotator sees only their own labels)."""
+    own = export.rows_of(role, user)
+    return documents.get_document(session, project, document_id, user_id=own)
 
 
 @router.post("/items/label", responses=responses(403))

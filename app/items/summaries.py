@@ -63,7 +63,7 @@ def _summaries(session: Session, project: Project, user_id: int | None) -> Itera
             .where(Item.document_id.in_([d.id for d in documents]))
             .order_by(Item.document_id, Item.position)
         ).all()
-        chosen = _labels(session, project, [s.id for s in sentences], user_id)
+        chosen = labels_of(session, project, [s.id for s in sentences], user_id)
         include = include_label(project)
         for document in documents:
             mine = [s for s in sentences if s.document_id == document.id]
@@ -80,7 +80,7 @@ def _summaries(session: Session, project: Project, user_id: int | None) -> Itera
             yield json.dumps(out, ensure_ascii=False) + "\n"
 
 
-def _labels(
+def labels_of(
     session: Session, project: Project, item_ids: list[int], user_id: int | None
 ) -> dict[int, list[str]]:
     """Each item's final labels, or (``user_id``) that annotator's own."""

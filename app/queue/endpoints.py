@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 from app.config import QUEUE_LIMIT_CEILING
 from app.deps import CurrentUser, LeaseSession, SettingsDep
 from app.errors import Invalid, responses
+from app.items import documents
+from app.items.documents import PlaceOut
 from app.oracles import suggestions
 from app.oracles.schemas import SuggestionOut
 from app.projects.access import ProjectRefDep
@@ -28,7 +30,11 @@ router = APIRouter(
 class QueueItemOut(BaseModel):
     id: int
     external_id: str | None
-    text: str
+    text: str = Field(description="The primary field's text.")
+    fields: dict[str, str] | None = Field(
+        default=None, description="Every named field of the item (None: the one field text)."
+    )
+    document: PlaceOut | None = Field(default=None, description="A sentence's document.")
     score: float | None
     prediction: dict[str, Any] | None
     suggestion: SuggestionOut | None = Field(
@@ -61,6 +67,7 @@ def get_queue(
         session, project, user, limit=limit, lease_seconds=settings.lease_seconds
     )
     shown = suggestions.for_items(session, project.id, [q.item.id for q in batch.items])
+    placed = documents.places(session, [q.item for q in batch.items])
     out = QueueOut(
         model_version=batch.model_version,
         items=[
@@ -68,6 +75,8 @@ def get_queue(
                 id=q.item.id,
                 external_id=q.item.external_id,
                 text=q.item.text,
+                fields=q.item.fields,
+                document=placed.get(q.item.id),
                 score=q.score,
                 prediction=q.prediction,
                 suggestion=_suggestion(shown.get(q.item.id)),

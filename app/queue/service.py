@@ -52,6 +52,11 @@ class ItemText(NamedTuple):
     id: int
     external_id: str | None
     text: str
+    fields: dict[str, str] | None = None  # task shapes: every named field
+    document_id: int | None = None  # a sentence: its document and place in it
+    position: int | None = None
+    start_offset: int | None = None
+    end_offset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,11 @@ _LOAD = (
         _items.c.id,
         _items.c.external_id,
         _items.c.text,
+        _items.c.fields,
+        _items.c.document_id,
+        _items.c.position,
+        _items.c.start_offset,
+        _items.c.end_offset,
         _ranks.c.score,
         _ranks.c.prediction,
         _ranks.c.rank,
@@ -282,7 +292,16 @@ def _load(conn: Connection, ids: list[int], version_id: int | None) -> list[Queu
         # Cold-start rankings store no prediction ({}): there is no model to guess with.
         out.append(
             QueueItem(
-                item=ItemText(row.id, row.external_id, row.text),
+                item=ItemText(
+                    row.id,
+                    row.external_id,
+                    row.text,
+                    row.fields,
+                    row.document_id,
+                    row.position,
+                    row.start_offset,
+                    row.end_offset,
+                ),
                 score=row.score,
                 prediction=row.prediction or None,
                 rank=row.rank,

@@ -34,6 +34,7 @@ from app.db import Database, open_database
 from app.main import create_app
 from app.models import (
     Annotation,
+    Document,
     ImportJob,
     ImportStatus,
     Item,
@@ -87,6 +88,7 @@ class World:
             "action": "disable",
             "fmt": "csv",
             "label": "food",
+            "document_id": 1,  # refused calls never reach a document
         }
 
 
@@ -306,6 +308,19 @@ def _new_item(world: World) -> int:
         return session.scalars(select(Item.id).order_by(Item.id.desc())).first() or 0
 
 
+def _fresh_document(world: World, role: str) -> dict[str, object]:
+    """A document of the world's project, with one sentence item, to read."""
+    n = next(world.serial)
+    with world.db.writer() as session, session.begin():
+        text = f"A document, number {n}."
+        document = Document(
+            project_id=world.project_id, text=text, text_hash=f"doc-{n}", n_sentences=1
+        )
+        session.add(document)
+        session.flush()
+        return {"document_id": document.id}
+
+
 def _throwaway_item(world: World, role: str) -> dict[str, object]:
     return {"item_id": _new_item(world)}
 
@@ -452,6 +467,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("GET", f"{PROJECT}/runs"): Rule(ANNOTATOR, 200),
     ("GET", f"{PROJECT}/label-issues"): Rule(REVIEWER, 200),
     ("GET", f"{PROJECT}/items/{{item_id}}/history"): Rule(ANNOTATOR, 200),
+    ("GET", f"{PROJECT}/documents/{{document_id}}"): Rule(ANNOTATOR, 200, fresh=_fresh_document),
     ("DELETE", f"{PROJECT}/items/{{item_id}}"): Rule(MANAGER, 204, fresh=_throwaway_item),
     ("POST", f"{PROJECT}/items/delete"): Rule(MANAGER, 200, _delete_items_json),
     ("POST", f"{PROJECT}/items/label"): Rule(REVIEWER, 200, _label_items_json),
