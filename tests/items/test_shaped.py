@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import Annotation, Document, Item
 from tests.factories import auth, create_user
+from tests.items.test_import_jobs import _finished, _wait
 
 DOC = (
     "Mr. Smith went to Washington. He said hi!  Then he left.\n\n"
@@ -148,3 +149,24 @@ def test_documents_split_into_sentences_that_reproduce_the_text(
         client, admin, pid, "d.jsonl", _jsonl([{"text": "New.", "label": "include"}])
     )
     assert labelled.status_code == 422 and "takes no label" in labelled.text
+
+
+def test_background_jobs_read_documents_and_refuse_a_mapping(
+    client: TestClient, db: Database
+) -> None:
+    _, admin = create_user(db, role="admin")
+    pid = _project(client, admin, task="sentence_selection")
+    url = f"/api/v1/projects/{pid}/imports"
+    files = {"file": ("d.jsonl", _jsonl([{"id": "d1", "text": DOC}]), "x")}
+    started = client.post(url, params={"background": "true"}, files=files, headers=auth(admin))
+    assert started.status_code == 202, started.text
+    job = _wait(client, started.headers["Location"], admin, _finished)
+    assert (job["status"], job["imported"]) == ("succeeded", 6)
+    mapped = client.post(
+        url,
+        params={"background": "true"},
+        files=files,
+        data={"fields": '{"text": "body"}'},
+        headers=auth(admin),
+    )
+    assert mapped.status_code == 422 and "field mapping" in mapped.text
