@@ -21,7 +21,7 @@ from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
 from app.oracles import prelabel
 from app.scheduler.liveness import Heartbeat
-from app.training import jobs, runs
+from app.training import heap, jobs, runs
 from app.training import service as training
 
 log = logging.getLogger("labelloop.worker")
@@ -75,7 +75,10 @@ class Worker:
         beater = threading.Thread(target=self._beat, args=(run_id, stop_beating), daemon=True)
         beater.start()
         try:
-            jobs.execute_run(self.db, self.settings, run_id)
+            # A run's transient memory (a featuriser's vocabulary, pool chunks) goes back to
+            # the system: an idle worker stays at its start-up size (bench/memory.py).
+            with heap.returned_after():
+                jobs.execute_run(self.db, self.settings, run_id)
             log.info("run %s succeeded", run_id)
         except NotEnoughLabelsError as exc:
             self._fail(run_id, str(exc))

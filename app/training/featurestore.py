@@ -119,8 +119,11 @@ def load(
     )
 
 
-FIT_SAMPLE = 100_000
-TRANSFORM_CHUNK = 50_000
+# What building a cache costs in memory follows these two, not the pool: fitting on 100k
+# texts peaked 480 MB above the process's size, on 30k 140 MB; a chunk of 10k rows is
+# ~50 MB of transform (bench/memory.py, issue 22).
+FIT_SAMPLE = 30_000
+TRANSFORM_CHUNK = 10_000
 REFIT_GROWTH = 2.0  # refit once the pool is this many times the featuriser's fitted pool
 FORMAT = 2  # float16 values / int32 indices, mapped (1: a whole float32 .npz, read into memory)
 

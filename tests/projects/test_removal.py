@@ -35,7 +35,12 @@ def test_delete_removes_rows_and_files_and_keeps_other_projects(
     queue_and_work(db, settings, project)
     queue_and_work(db, settings, other)
     _, admin = create_user(db, name="ada", role="admin")
-    assert settings.project_dir(project.id).is_dir()
+    features = settings.project_dir(project.id) / "features"
+    assert {p.name for p in features.glob("pool-1-*.bin")} == {
+        "pool-1-data.bin",
+        "pool-1-indices.bin",
+        "pool-1-indptr.bin",
+    }  # the stored pool matrix lives in the project's folder
     assert sum(_rows_of(db, project.id).values()) > 60
     kept_rows = _rows_of(db, other.id)
 
