@@ -6,6 +6,7 @@ from app.models.annotation_history import AnnotationHistory
 from app.models.api_token import ApiToken
 from app.models.audit_event import AuditEvent
 from app.models.base import Base
+from app.models.document import Document
 from app.models.idempotency_key import IdempotencyKey
 from app.models.import_job import ImportJob, ImportStatus
 from app.models.item import Item
@@ -28,6 +29,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "Base",
+    "Document",
     "IdempotencyKey",
     "ImportJob",
     "ImportStatus",

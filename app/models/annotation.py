@@ -33,5 +33,7 @@ class Annotation(Base):
     # is that suggestion ("accepted") or not ("changed"): how far suggestions sway people.
     suggestion_id: Mapped[int | None] = mapped_column(Integer)
     suggestion: Mapped[str | None] = mapped_column(String(10))
+    # Translation review: the annotator's corrected translation, kept with the label.
+    correction: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Index, String
+from sqlalchemy import JSON, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -28,3 +28,4 @@ class AnnotationHistory(Base):
     labelled_at: Mapped[datetime] = mapped_column(UTCDateTime)
     change: Mapped[str] = mapped_column(String(10))  # "replaced" or "removed"
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    correction: Mapped[str | None] = mapped_column(Text)

@@ -1,14 +1,21 @@
-"""Items: one text of a project's pool, stored once per project (by text hash)."""
+"""Items: one text of a project's pool, stored once per project (by text hash).
+
+A multi-field item (``Project.item_fields``) keeps all its fields in ``fields`` and its primary
+field's text in ``text``; its hash covers every field, so the identity of an item is all of its
+fields. A sentence item points at its ``Document`` with its position and offsets.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     ForeignKey,
     Index,
+    Integer,
     String,
     Text,
     UniqueConstraint,
@@ -27,6 +34,8 @@ class Item(Base):
         UniqueConstraint("project_id", "external_id"),
         # Keyset pagination of a project's items by id.
         Index("ix_items_project_id_id", "project_id", "id"),
+        # A document's sentences in order (the annotate screen's context, the summary export).
+        Index("ix_items_document_position", "document_id", "position"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,6 +50,14 @@ class Item(Base):
     # Served as part of the uniformly random audit sample: its labels measure the model
     # (honest accuracy) and are never trained on.
     audit: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Every named field of a multi-field item (None when the project has the one field "text").
+    fields: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
+    # A sentence of a document (sentence selection): where it sits in the document's text.
+    # A plain column (see migration 0013): the document goes with its project or its import.
+    document_id: Mapped[int | None] = mapped_column(Integer)
+    position: Mapped[int | None] = mapped_column(Integer)
+    start_offset: Mapped[int | None] = mapped_column(Integer)
+    end_offset: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

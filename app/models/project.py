@@ -39,4 +39,11 @@ class Project(Base):
     label_descriptions: Mapped[dict[str, str]] = mapped_column(
         JSON, default=dict, server_default=text("'{}'")
     )
+    # The task shape: what an item is and how it is labelled (``app.projects.shape``).
+    task: Mapped[str] = mapped_column(
+        String(40), default="classification", server_default="classification"
+    )
+    item_fields: Mapped[list[str]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    primary_field: Mapped[str] = mapped_column(String(100), default="text", server_default="text")
+    layout: Mapped[str] = mapped_column(String(20), default="stacked", server_default="stacked")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
