@@ -77,7 +77,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 WEB_PROCESS_PING_SECONDS = 30
 # The demo projects `labelloop demo --task` loads (app.demo.loader.DEMOS, not imported here so
 # that the command starts without the app's imports).
-DEMO_TASKS = ("classification", "translation_review")
+DEMO_TASKS = ("classification", "translation_review", "sentence_selection")
 
 
 def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
@@ -238,7 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--task",
         default="classification",
         choices=DEMO_TASKS,
-        help="which demo project: intents (classification, the default), translation review",
+        help=(
+            "which demo project: intents (classification, the default), translation review, "
+            "sentence selection (Wikipedia articles)"
+        ),
     )
     demo.set_defaults(func=cmd_demo)
     oracle = sub.add_parser("oracle", help="a project's oracles; serve the local model")

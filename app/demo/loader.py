@@ -1,5 +1,6 @@
-"""The demo projects, one per task shape: a banking77 subset (classification) and English→French
-translation review on banking77 sentences, translated and labelled by hand (see NOTICE.md)."""
+"""The demo projects, one per task shape: a banking77 subset (classification), English→French
+translation review on banking77 sentences, translated and labelled by hand, and sentence
+selection on Wikipedia articles (``app.demo.articles``); sources in NOTICE.md."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.demo.articles import ARTICLES_GUIDELINES, ARTICLES_NAME, article_records
 from app.items.service import ImportOptions, import_records
 from app.models import Project
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project
-from app.projects.shape import CLASSIFICATION, DEFAULT_LABELS, TRANSLATION_REVIEW
+from app.projects.shape import (
+    CLASSIFICATION,
+    DEFAULT_LABELS,
+    SENTENCE_SELECTION,
+    TRANSLATION_REVIEW,
+)
 from app.training.service import queue_after_import
 
 DEMO_FILE = Path(__file__).with_name("banking77_demo.csv")
@@ -91,6 +98,24 @@ def _translation_review(session: Session) -> Project:
     return project
 
 
+def _sentence_selection(session: Session) -> Project:
+    """The articles as documents, split into sentence items by the import (no seed labels: a
+    document takes none, and the queue serves representative sentences until two labels)."""
+    project = create_project(
+        session,
+        ProjectCreate(
+            name=ARTICLES_NAME,
+            labels=DEFAULT_LABELS[SENTENCE_SELECTION],
+            strategy="margin",
+            batch_size=20,
+            task="sentence_selection",
+            guidelines=ARTICLES_GUIDELINES,
+        ),
+    )
+    _import(session, project, article_records(), ImportOptions(filename="demo.jsonl"))
+    return project
+
+
 def _import(
     session: Session,
     project: Project,
@@ -106,4 +131,5 @@ def _import(
 DEMOS: dict[str, tuple[str, Callable[[Session], Project]]] = {
     CLASSIFICATION: (DEMO_NAME, _classification),
     TRANSLATION_REVIEW: (TRANSLATION_NAME, _translation_review),
+    SENTENCE_SELECTION: (ARTICLES_NAME, _sentence_selection),
 }
