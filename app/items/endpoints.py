@@ -176,7 +176,7 @@ def import_file(
         fields=shaped.parse_mapping(fields),
         correction_field=correction_field or None,
     )
-    if jobs.in_background(settings, file.size, background, mapped=options.mapped):
+    if jobs.in_background(settings, file.size, background):
         job = jobs.start(session, settings, project.id, file.file, options, actor=actor)
         tasks.add_task(request.app.state.imports.submit, job.id)
         body = ImportJobOut.model_validate(job).model_dump(mode="json")

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database
-from app.errors import AppError, Invalid, NotFound
+from app.errors import AppError, NotFound
 from app.items import staging
 from app.items.formats import Format, ImportFormatError, detect_format
 from app.items.service import (
@@ -71,21 +71,8 @@ def keep_upload(settings: Settings, stream: BinaryIO, fmt: Format) -> Path:
     return path
 
 
-def in_background(
-    settings: Settings, size: int | None, asked: bool | None, *, mapped: bool = False
-) -> bool:
-    """Whether an upload of ``size`` bytes is imported by a job: as asked, else when large.
-
-    A job keeps the text, label and id columns only: an import that maps the project's
-    fields (or a correction column) to other columns runs in the request.
-    """
-    if mapped and asked:
-        raise Invalid(
-            "an import with a field mapping runs in the request: leave out background=true, "
-            "or name the file's columns as the project's fields"
-        )
-    if mapped:
-        return False
+def in_background(settings: Settings, size: int | None, asked: bool | None) -> bool:
+    """Whether an upload of ``size`` bytes is imported by a job: as asked, else when large."""
     if asked is not None:
         return asked
     return size is None or size > settings.import_background_bytes
@@ -143,6 +130,8 @@ def create_job(
         text_field=options.text_field,
         label_field=options.label_field,
         id_field=options.id_field,
+        field_map=dict(options.fields) if options.fields else None,
+        correction_field=options.correction_field,
         bytes_total=path.stat().st_size,
         bytes_done=0,
         rows_done=0,
@@ -244,6 +233,8 @@ def _claim(db: Database, settings: Settings, job_id: int) -> _Claimed | None:
             label_field=job.label_field,
             id_field=job.id_field,
             max_text_chars=settings.max_text_chars,
+            fields=job.field_map,
+            correction_field=job.correction_field,
         )
         return _Claimed(Target.of(project), imports_dir(settings) / job.stored_name, options)
 

@@ -45,11 +45,6 @@ class ImportOptions:
     fields: Mapping[str, str] | None = None
     correction_field: str | None = None  # None: a "correction" column if the file has one
 
-    @property
-    def mapped(self) -> bool:
-        """Whether the options name columns an import job does not keep."""
-        return bool(self.fields) or self.correction_field is not None
-
 
 @dataclass
 class ImportResult:

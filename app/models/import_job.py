@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, UTCDateTime, utcnow
@@ -36,6 +36,9 @@ class ImportJob(Base):
     text_field: Mapped[str] = mapped_column(String(200))
     label_field: Mapped[str | None] = mapped_column(String(200))
     id_field: Mapped[str | None] = mapped_column(String(200))
+    # A project with named fields: field -> column, as the import was asked (None: by name).
+    field_map: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True))
+    correction_field: Mapped[str | None] = mapped_column(String(200))
     bytes_total: Mapped[int] = mapped_column(BigInteger)
     bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_done: Mapped[int] = mapped_column(Integer, default=0)

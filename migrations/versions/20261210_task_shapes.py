@@ -57,6 +57,11 @@ def upgrade() -> None:
         "projects",
         sa.Column("layout", sa.String(length=20), server_default="stacked", nullable=False),
     )
+    # An import job keeps the field mapping it was started with (field -> column).
+    op.add_column("import_jobs", sa.Column("field_map", sa.JSON(), nullable=True))
+    op.add_column(
+        "import_jobs", sa.Column("correction_field", sa.String(length=200), nullable=True)
+    )
     op.create_table(
         "documents",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -171,5 +176,7 @@ def downgrade() -> None:
     for column in ("end_offset", "start_offset", "position", "document_id", "fields"):
         op.drop_column("items", column)
     op.drop_table("documents")
+    op.drop_column("import_jobs", "correction_field")
+    op.drop_column("import_jobs", "field_map")
     for column in ("layout", "primary_field", "item_fields", "task"):
         op.drop_column("projects", column)

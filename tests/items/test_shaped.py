@@ -151,9 +151,7 @@ def test_documents_split_into_sentences_that_reproduce_the_text(
     assert labelled.status_code == 422 and "takes no label" in labelled.text
 
 
-def test_background_jobs_read_documents_and_refuse_a_mapping(
-    client: TestClient, db: Database
-) -> None:
+def test_background_jobs_read_documents(client: TestClient, db: Database) -> None:
     _, admin = create_user(db, role="admin")
     pid = _project(client, admin, task="sentence_selection")
     url = f"/api/v1/projects/{pid}/imports"
@@ -162,11 +160,26 @@ def test_background_jobs_read_documents_and_refuse_a_mapping(
     assert started.status_code == 202, started.text
     job = _wait(client, started.headers["Location"], admin, _finished)
     assert (job["status"], job["imported"]) == ("succeeded", 6)
-    mapped = client.post(
-        url,
+
+
+def test_a_background_job_keeps_the_field_mapping(client: TestClient, db: Database) -> None:
+    _, admin = create_user(db, role="admin")
+    pid = _project(client, admin, task="translation_review")
+    rows = [{"src": "Good night", "mt": "Bonjour", "label": "mistranslation", "fix": "Bonne nuit"}]
+    started = client.post(
+        f"/api/v1/projects/{pid}/imports",
         params={"background": "true"},
-        files=files,
-        data={"fields": '{"text": "body"}'},
+        files={"file": ("r.jsonl", _jsonl(rows), "x")},
+        data={
+            "fields": json.dumps({"source": "src", "translation": "mt"}),
+            "correction_field": "fix",
+        },
         headers=auth(admin),
     )
-    assert mapped.status_code == 422 and "field mapping" in mapped.text
+    assert started.status_code == 202, started.text
+    job = _wait(client, started.headers["Location"], admin, _finished)
+    assert (job["status"], job["imported"], job["labeled"]) == ("succeeded", 1, 1), job
+    with db.reader() as session:
+        item = session.scalars(select(Item).where(Item.project_id == pid)).one()
+        assert item.fields == {"source": "Good night", "translation": "Bonjour"}
+        assert session.scalars(select(Annotation.correction)).all() == ["Bonne nuit"]
