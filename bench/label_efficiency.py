@@ -21,6 +21,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -345,24 +346,45 @@ class Curve:
     model: object = None  # the final fitted model
 
 
+SEED_DRAWS = 100  # seed sets drawn at most, until one holds two labels
+
+
+def seed_set(X: Any, y: np.ndarray, spec: Spec, seed: int) -> np.ndarray:  # X: (n, d)
+    """SEED_SIZE items to label first (representative for recipes that say so, else random),
+    drawn again while they hold fewer than two labels: no model can be fitted on one, and the
+    product too serves cold-start items until two labels exist. The first draw is the one used
+    before (runs that never drew a one-label set are unchanged); the next draws continue the
+    same seeded generator, so the set keeps SEED_SIZE items and curves line up by label count."""
+    from app.learning.coldstart import representative_items
+
+    seed_rng = np.random.default_rng(seed)
+    for draw in range(SEED_DRAWS):
+        if spec.representative:
+            rng = np.random.default_rng([seed, 2] if draw == 0 else [seed, 2, draw])
+            chosen = representative_items(X, SEED_SIZE, rng=rng)
+        else:
+            chosen = seed_rng.choice(X.shape[0], SEED_SIZE, replace=False)
+        if np.unique(y[chosen]).size >= 2:
+            if draw:
+                log(f"seed {seed}: seed set drawn {draw + 1} times to hold two labels")
+            return chosen
+    raise RuntimeError(f"seed {seed}: {SEED_DRAWS} seed sets of {SEED_SIZE} held one label")
+
+
 def simulate(
     data: Dataset, feats: Features, spec: Spec, seed: int, args: argparse.Namespace
 ) -> Curve:
     """One simulated annotator: 25 seed labels, then `args.rounds` batches chosen by the recipe."""
     from sklearn.metrics import accuracy_score, f1_score
 
-    from app.learning.coldstart import representative_items
     from app.learning.committee import Committee
     from app.learning.estimators import LabelModel
     from app.learning.ranking import Diversity, in_warm_up, rank_pool
     from app.learning.strategies import needs_committee
 
     X, y, n_labels = feats.train, data.train_y, len(data.labels)
-    seed_rng, rng = np.random.default_rng(seed), np.random.default_rng([seed, 1])
-    if spec.representative:
-        labelled = representative_items(X, SEED_SIZE, rng=np.random.default_rng([seed, 2]))
-    else:
-        labelled = seed_rng.choice(X.shape[0], SEED_SIZE, replace=False)
+    rng = np.random.default_rng([seed, 1])
+    labelled = seed_set(X, y, spec, seed)
     committee = needs_committee(spec.strategy) or spec.ensemble
     diversity = Diversity(BATCH, spec.diversity, spec.diversity_method) if spec.diversity else None
     present = np.unique(data.test_y)

