@@ -19,7 +19,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from app.learning.options import (  # noqa: E402
     DIVERSITY_CANDIDATES,
     QueryOptions,
 )
+from bench.imbalance import ZIPF_RATIO, zipf_keep  # noqa: E402
 
 # --- datasets ------------------------------------------------------------------------------------
 
@@ -137,12 +138,30 @@ def load_banking77(cache_dir: Path) -> Dataset:
     return _encode_labels("banking77", train, test)
 
 
-LOADERS: dict[str, Callable[[Path], Dataset]] = {
+def zipf_variant(load: Callable[[Path], Dataset]) -> Callable[[Path], Dataset]:
+    """A loader of ``load``'s set, its pool subsampled to a Zipf profile (see imbalance.py)."""
+
+    def loader(cache: Path) -> Dataset:
+        data = load(cache)
+        keep = zipf_keep(data.train_y, ZIPF_RATIO, seed=0)
+        texts = [data.train_texts[i] for i in keep]
+        name = f"{data.name}-zipf"
+        return replace(data, name=name, train_texts=texts, train_y=data.train_y[keep])
+
+    return loader
+
+
+BALANCED: dict[str, Callable[[Path], Dataset]] = {
     "banking77": load_banking77,
     "20ng": lambda cache: load_orange("20ng", "20newsgroups", cache),
     "r8": lambda cache: load_orange("r8", "reuters-r8", cache),
     "rotten": load_rotten,
 }
+# The four sets, then their imbalanced variants (R8 is imbalanced already, 69x: kept as is).
+LOADERS: dict[str, Callable[[Path], Dataset]] = BALANCED | {
+    f"{name}-zipf": zipf_variant(load) for name, load in BALANCED.items() if name != "r8"
+}
+DEFAULT_DATASETS = ",".join(BALANCED)
 
 
 # --- features ------------------------------------------------------------------------------------
@@ -642,7 +661,7 @@ def _unit(X: np.ndarray) -> np.ndarray:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default=",".join(LOADERS), help=f"of {', '.join(LOADERS)}")
+    parser.add_argument("--datasets", default=DEFAULT_DATASETS, help=f"of {', '.join(LOADERS)}")
     parser.add_argument(
         "--recipes",
         default=DEFAULT_RECIPES,
