@@ -11,6 +11,11 @@ called in-process right after the commit, so the figure leaves out the worker's 
 and is reported apart.
 
     .venv/bin/python bench/rerank.py --sizes 10000,100000,1000000 --backend sqlite
+
+With `--api` the same pool is measured as a client sees it, through the HTTP API of a real
+`labelloop serve` on default settings, with the warm-up on and off (`bench/rerank_api.py`):
+
+    .venv/bin/python bench/rerank.py --api --items 100000 --repeat 6
 """
 
 from __future__ import annotations
@@ -95,19 +100,31 @@ def synthetic_text(i: int, label: int, vocab: list[list[str]], rng: np.random.Ge
 
 
 def build_project(db: Any, n_items: int, n_labels: int, n_classes: int, batch: int) -> int:
+    labels = [f"topic{c}" for c in range(n_classes)]
+    spec = ProjectCreate(
+        name="rerank", labels=labels, batch_size=batch, features="tfidf", diversity=True
+    )
+    pid, _ = create_with_annotator(db, spec)
+    gold = add_items(db, pid, n_items, n_classes)
+    seed_labels(db, pid, gold, n_labels)
+    return pid
+
+
+def create_with_annotator(db: Any, spec: ProjectCreate) -> tuple[int, str]:
+    """The project, with a user "annotator" as its annotator: (project id, their API token)."""
+    with db.writer() as session, session.begin():
+        project = create_project(session, spec)
+        annotator, token = create_user(session, name="annotator", role="annotator")
+        join(session, project, annotator, ProjectRole.ANNOTATOR)
+        return project.id, token
+
+
+def add_items(db: Any, pid: int, n_items: int, n_classes: int) -> np.ndarray:
+    """Insert `n_items` synthetic texts (external ids 0, 1, ...); returns each one's topic."""
     rng = np.random.default_rng(0)
     vocab = topic_vocabulary(n_classes, rng)
-    labels = [f"topic{c}" for c in range(n_classes)]
-    with db.writer() as session, session.begin():
-        project = create_project(
-            session,
-            ProjectCreate(
-                name="rerank", labels=labels, batch_size=batch, features="tfidf", diversity=True
-            ),
-        )
-        annotator, _ = create_user(session, name="annotator", role="annotator")
-        join(session, project, annotator, ProjectRole.ANNOTATOR)
-        pid, seed = project.id, project.random_seed
+    with db.reader() as session:
+        seed = session.scalar(select(Project.random_seed).where(Project.id == pid))
     gold = rng.integers(n_classes, size=n_items)
     chunk = 20_000
     for start in range(0, n_items, chunk):
@@ -126,6 +143,11 @@ def build_project(db: Any, n_items: int, n_labels: int, n_classes: int, batch: i
             )
         with db.writer() as session, session.begin():
             session.execute(insert(Item), rows)
+    return gold
+
+
+def seed_labels(db: Any, pid: int, gold: np.ndarray, n_labels: int) -> None:
+    """Label the first `n_labels` items with their topic, as an import would."""
     with db.writer() as session, session.begin():
         ids = session.scalars(
             select(Item.id).where(Item.project_id == pid).order_by(Item.id).limit(n_labels)
@@ -136,7 +158,7 @@ def build_project(db: Any, n_items: int, n_labels: int, n_classes: int, batch: i
                 {
                     "project_id": pid,
                     "item_id": item_id,
-                    "labels": [labels[int(gold[k])]],
+                    "labels": [f"topic{int(gold[k])}"],
                     "source": "import",
                 }
                 for k, item_id in enumerate(ids)
@@ -145,7 +167,6 @@ def build_project(db: Any, n_items: int, n_labels: int, n_classes: int, batch: i
         session.execute(
             update(Project).where(Project.id == pid).values(label_events=n_labels, pool_version=1)
         )
-    return pid
 
 
 def one_size(n_items: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -248,13 +269,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--backend", choices=("sqlite", "postgresql"), default="sqlite")
-    parser.add_argument("--labels", type=int, default=2000)
+    parser.add_argument("--labels", type=int, help="labelled items (2000; --api: 8)")
     parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--batch", type=int, help="labels per batch (20; --api: 50)")
     parser.add_argument("--repeat", type=int, default=3, help="batches measured per size")
     parser.add_argument("--workdir", default=None, help="where the temporary data goes")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    api = parser.add_argument_group("--api: through the HTTP API of a real server")
+    api.add_argument("--api", action="store_true", help="measure as a client (rerank_api.py)")
+    api.add_argument("--items", type=int, default=100_000, help="pool size")
+    api.add_argument("--warm-up", default="on,off", help="modes: on (the default), off")
+    api.add_argument("--poll", type=float, default=0.02, help="client's poll interval, s")
     args = parser.parse_args()
+    args.labels = args.labels or (8 if args.api else 2000)
+    args.batch = args.batch or (50 if args.api else 20)
+    if args.api:
+        from bench import rerank_api
+
+        rerank_api.run(args)
+        return
     if args.one:
         print(json.dumps(one_size(args.one, args)))
         return
