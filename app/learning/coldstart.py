@@ -66,7 +66,12 @@ def _kmeans(
 
 
 def typical_items(
-    pool: Matrix, labeled: Matrix | None, k: int, *, rng: np.random.Generator
+    pool: Matrix,
+    labeled: Matrix | None,
+    k: int,
+    *,
+    rng: np.random.Generator,
+    basis: np.ndarray | None = None,
 ) -> np.ndarray:
     """TypiClust: k items that cover the regions of the pool the labelled items do not.
 
@@ -77,13 +82,16 @@ def typical_items(
     cluster. Clusters of fewer than MIN_CLUSTER_SIZE rows come last; when clusters run out the
     walk starts again, so k items are always returned if the pool has them. On big pools the
     clustering runs on a random sample of MAX_KMEANS_ROWS pool rows (plus every labelled row);
-    sparse rows (TF-IDF) are first reduced to SVD_COMPONENTS dense dimensions.
+    sparse rows (TF-IDF) are first reduced to SVD_COMPONENTS dense dimensions, by an SVD of
+    the clustered rows or, when given, by `basis` (see `svd_basis`).
 
     Args:
         pool: unlabelled features (n, d), dense or sparse (rows L2-normalised for cosine).
         labeled: labelled features (L, d), or None for none.
         k: how many items; capped at n.
         rng: seeds the sample and k-means.
+        basis: (d, c) projection of sparse rows (`svd_basis` of the pool), fitted once for
+            many calls; None fits an SVD on the clustered rows. Unused for dense rows.
 
     Returns:
         int (intp) array of shape (min(k, n),), distinct row indices of `pool`, in pick order.
@@ -98,7 +106,7 @@ def typical_items(
     if labeled is not None and n_labeled:
         rows = sp.vstack([rows, labeled]).tocsr() if is_sparse(rows) else np.vstack([rows, labeled])
     if is_sparse(rows):  # k-means centres over a TF-IDF vocabulary would be huge and slow
-        rows = _reduced(rows, rng)
+        rows = _reduced(rows, rng) if basis is None else reduce_rows(rows, basis)
     n_clusters = min(n_labeled + k, MAX_CLUSTERS, rows.shape[0])
     kmeans = _kmeans(n_clusters, rows.shape[0], rng, batch_size=4096, inits=1)
     assignment = kmeans.fit_predict(rows)
@@ -116,7 +124,50 @@ def _reduced(X: sp.spmatrix, rng: np.random.Generator) -> np.ndarray:
     if components < 1:
         return X.toarray()
     seed = int(rng.integers(2**31 - 1))
-    dense = TruncatedSVD(components, random_state=seed).fit_transform(X)
+    return _normalised(TruncatedSVD(components, random_state=seed).fit_transform(X))
+
+
+def svd_basis(X: Matrix, *, rng: np.random.Generator) -> np.ndarray:
+    """The pool's top SVD_COMPONENTS right singular vectors, for `typical_items(basis=...)`.
+
+    Fitted on a random sample of MAX_KMEANS_ROWS rows of a bigger pool, as `typical_items`
+    would fit it on the rows it clusters.
+
+    Args:
+        X: pool features (n, d), sparse (TF-IDF) or dense, n and d above SVD_COMPONENTS.
+        rng: seeds the sample and the randomised SVD.
+
+    Returns:
+        float32 array of shape (d, SVD_COMPONENTS): `X @ basis` are the rows' LSA coordinates.
+
+    Raises:
+        ValueError: the pool has SVD_COMPONENTS rows or columns or fewer.
+    """
+    if min(X.shape) <= SVD_COMPONENTS:
+        raise ValueError(f"an SVD basis needs more than {SVD_COMPONENTS} rows and columns")
+    sample = _sample(X.shape[0], rng)
+    rows = X[sample] if sample is not None else X[:]
+    seed = int(rng.integers(2**31 - 1))
+    svd = TruncatedSVD(SVD_COMPONENTS, random_state=seed).fit(rows)
+    return np.ascontiguousarray(svd.components_.T, dtype=np.float32)
+
+
+def reduce_rows(X: Matrix, basis: np.ndarray) -> np.ndarray:
+    """Rows of X in the basis's coordinates, L2-normalised (what `_reduced` gives).
+
+    Args:
+        X: (n, d) sparse or dense rows.
+        basis: (d, c), from `svd_basis`.
+
+    Returns:
+        float32 array of shape (n, c), as the SVD of float32 TF-IDF rows gives.
+    """
+    if X.shape[1] != basis.shape[0]:
+        raise ValueError(f"rows have {X.shape[1]} columns, the basis {basis.shape[0]}")
+    return _normalised(np.asarray(X @ basis, dtype=np.float32))
+
+
+def _normalised(dense: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(dense, axis=1, keepdims=True)
     return dense / np.maximum(norms, 1e-12)
 

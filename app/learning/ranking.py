@@ -148,6 +148,7 @@ def rank_scores(
     density_power: float = 0.0,
     epsilon: float = 0.0,
     warm_up: int = 0,
+    warm_up_basis: np.ndarray | None = None,
 ) -> Ranking:
     """The ordering stage of `rank_pool`, for scores computed elsewhere (e.g. `score_pool`).
 
@@ -155,6 +156,8 @@ def rank_scores(
         scores: (n,) finite strategy scores, higher = more informative.
         depth, rng, features, labeled_features, diversity, density_power, epsilon, warm_up:
             as in `rank_pool`.
+        warm_up_basis: (d, c) SVD basis of sparse pool features for the warm-up's clustering
+            (`coldstart.svd_basis`, kept between calls by the caller); None fits one.
 
     Returns:
         Ranking of min(depth, n) distinct rows.
@@ -169,7 +172,8 @@ def rank_scores(
     depth = min(depth, scores.shape[0])
     slots = exploration_positions(depth, epsilon)
     if warm_up > 0:
-        order = _typical_first(scores, depth - slots.size, features, labeled_features, warm_up, rng)
+        count, labeled = depth - slots.size, labeled_features
+        order = _typical_first(scores, count, features, labeled, warm_up, rng, warm_up_basis)
     else:
         order = _ordered(scores, depth - slots.size, features, labeled_features, diversity, rng)
     order = _with_exploration(order, slots, scores.shape[0], depth, rng)
@@ -298,9 +302,10 @@ def _typical_first(
     labeled: Matrix | None,
     warm_up: int,
     rng: np.random.Generator,
+    basis: np.ndarray | None = None,
 ) -> np.ndarray:
     """The `count` first rows: `warm_up` typical items, then the best-scored of the rest."""
-    head = typical_items(features, labeled, min(warm_up, count), rng=rng)
+    head = typical_items(features, labeled, min(warm_up, count), rng=rng, basis=basis)
     return _head_then(head, strategies.select_top_k(scores, count + head.size), count)
 
 

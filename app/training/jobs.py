@@ -20,7 +20,7 @@ from app import scaling
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
-from app.training import audit, featurestore, issues, publish, runs, score, snapshot
+from app.training import audit, featurestore, issues, publish, runs, score, snapshot, warmup
 from app.training.fit import cross_validation, fit
 from app.training.score import Ranking
 from app.training.snapshot import Snapshot
@@ -55,10 +55,13 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     with timer("fit"):
         model = _fit_or_cold_start(db, settings, run_id, snap, feats, X, y, timer)
     warm_up = snap.options.in_warm_up(len(snap.labeled), len(snap.labels))
+    project_dir = settings.project_dir(snap.project_id)
+    with timer("warm_up_basis"):  # fitted once per pool version, then read
+        basis = warmup.basis(project_dir, snap, feats) if warm_up else None
     with timer("score"):
         backend = scaling.backend_for(settings.dask_scheduler)
-        ranking = score.rank(snap, feats, model, X, settings.ranking_depth, warm_up, backend)
-    models = settings.project_dir(snap.project_id) / "models"
+        ranking = score.rank(snap, feats, model, X, settings.ranking_depth, warm_up, backend, basis)
+    models = project_dir / "models"
     with timer("stop_set"):
         stop_path = models / f"run-{run_id}-stop.npz"
         kappa = stop_set_kappa(snap, feats, model, stop_path)

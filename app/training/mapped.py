@@ -143,5 +143,18 @@ class HalfRows:
         return np.asarray(self.values[index], dtype=np.float32)
 
 
+def save_replacing(path: Path, values: np.ndarray, others: str) -> None:
+    """Save ``values`` to ``path`` (.npy) atomically by a rename, then delete the files of
+    its folder matching the glob ``others`` (earlier versions of the same cache)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _tmp_path(path)
+    with tmp.open("wb") as f:
+        np.save(f, values)
+    os.replace(tmp, path)
+    for old in path.parent.glob(others):
+        if old != path:
+            old.unlink(missing_ok=True)
+
+
 def _tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -34,13 +34,14 @@ def rank(
     depth: int,
     warm_up: bool = False,
     backend: scaling.ScoringBackend = scaling.LOCAL,
+    warm_up_basis: np.ndarray | None = None,
 ) -> Ranking:
     """Score the unlabelled pool with the project's strategy and order its top ``depth``.
 
     Batch diversity (the best item of each k-means cluster of the best candidates, or
     farthest-first away from labelled items), the warm-up (a batch of typical items while the
-    project has few labels per class, ``warm_up``) and the exploration share come from the
-    project's options; see ``app.learning.ranking``.
+    project has few labels per class, ``warm_up``; ``warm_up_basis`` from ``warmup.basis``)
+    and the exploration share come from the project's options; see ``app.learning.ranking``.
     """
     unlabeled = ~np.isin(feats.item_ids, snap.touched_ids())
     positions = np.flatnonzero(unlabeled)  # pool rows of the feature matrix
@@ -67,6 +68,7 @@ def rank(
         diversity=options.batch_diversity(),
         epsilon=options.epsilon,
         warm_up=options.batch_size if warm_up else 0,
+        warm_up_basis=warm_up_basis,
     )
     proba = model.predict_proba(X_pool[order.indices])
     predictions = to_predictions(proba, snap.labels, multi_label=snap.multi_label)

@@ -6,7 +6,6 @@ pool's ids and texts are read afterwards, outside it, so the write lock is never
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +19,7 @@ from app.db import Database
 from app.learning.options import QueryOptions
 from app.models import Annotation, Item, ModelVersion, Oracle, Project, Suggestion, TrainingRun
 from app.projects.service import options
-from app.training import featurestore, shapes
+from app.training import featurestore, mapped, shapes
 from app.training.details import PublishedModel
 
 
@@ -161,14 +160,7 @@ def _pool_ids(db: Database, settings: Settings, snap: Snapshot) -> np.ndarray:
         return cached
     with db.reader() as session:
         ids = _item_ids(session, snap.project_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with tmp.open("wb") as f:
-        np.save(f, ids)
-    os.replace(tmp, path)
-    for old in path.parent.glob("ids-*.npy"):
-        if old != path:
-            old.unlink(missing_ok=True)
+    mapped.save_replacing(path, ids, "ids-*.npy")
     return ids
 
 

@@ -98,6 +98,26 @@ def test_typical_items_on_sparse_rows_and_big_pools(monkeypatch: pytest.MonkeyPa
     assert_array_equal(first, typical_items(X, X[:2], 3, rng=np.random.default_rng(5)))
 
 
+def test_typical_items_with_a_basis_fitted_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A basis fitted on the pool once stands in for the SVD of each call's rows."""
+    monkeypatch.setattr(coldstart, "MAX_KMEANS_ROWS", 300)
+    monkeypatch.setattr(coldstart, "SVD_COMPONENTS", 4)
+    X, cluster = _clusters([500, 500, 500])
+    pool = sp.csr_matrix(X)
+    basis = coldstart.svd_basis(pool, rng=np.random.default_rng(1))
+    assert basis.shape == (8, 4) and basis.dtype == np.float32
+    reduced = coldstart.reduce_rows(pool, basis)
+    assert reduced.shape == (1500, 4) and np.allclose(np.linalg.norm(reduced, axis=1), 1)
+    labeled = pool[:2]  # cluster 0 is covered
+    for seed in range(3):
+        picked = typical_items(pool, labeled, 2, rng=np.random.default_rng(seed), basis=basis)
+        assert sorted(cluster[picked]) == [1, 2]
+    with pytest.raises(ValueError, match="columns"):  # the basis is what reduces the rows
+        typical_items(pool, labeled, 2, rng=np.random.default_rng(0), basis=basis[:6])
+    with pytest.raises(ValueError, match="rows and columns"):
+        coldstart.svd_basis(pool[:4], rng=np.random.default_rng(0))
+
+
 def test_atypicality_in_blocks_equals_one_block() -> None:
     X, _ = _clusters([30, 25])
     assert np.allclose(coldstart._atypicality(X, block=7), coldstart._atypicality(X))
