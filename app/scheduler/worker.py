@@ -25,6 +25,7 @@ from app.training import heap, jobs, runs
 from app.training import service as training
 
 log = logging.getLogger("labelloop.worker")
+STOP_CHECK_SECONDS = 0.05
 
 
 class Worker:
@@ -121,7 +122,20 @@ class Worker:
                 log.exception("worker iteration failed")
                 worked = False
             if not worked:
-                stop.wait(self.settings.worker_poll_seconds)
+                self._idle(stop)
+
+    def _idle(self, stop: threading.Event) -> None:
+        """Wait up to ``worker_poll_seconds``: less when this process queues a run (a label
+        on ``labelloop serve``'s web side: about 0.1 s sooner on average at the default 0.2 s,
+        bench/README.md) or ``stop`` is set (looked at every STOP_CHECK_SECONDS)."""
+        deadline = time.monotonic() + self.settings.worker_poll_seconds
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if training.RUN_QUEUED.wait(min(remaining, STOP_CHECK_SECONDS)):
+                training.RUN_QUEUED.clear()
+                return
 
     def _oracles_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():

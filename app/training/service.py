@@ -3,7 +3,9 @@ claimed run (claim, heartbeat, fail, finish, recover) is in ``app.training.runs`
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, func, select
+import threading
+
+from sqlalchemy import bindparam, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -60,10 +62,23 @@ def queue_after_import(session: Session, project: Project, *, imported: int) -> 
         )
 
 
+# Set when a transaction of this process that queued a run commits: the worker embedded in
+# the same process (``labelloop serve``) claims it at once instead of at its next poll
+# (``worker_poll_seconds``). Other processes' workers still find it by polling.
+RUN_QUEUED = threading.Event()
+
+
+def _wake_worker(session: Session) -> None:
+    RUN_QUEUED.set()
+
+
 def queue_run(
     session: Session, project_id: int, *, reason: str, trigger_events: int | None = None
 ) -> TrainingRun:
-    """Queue a run, or fold this trigger into the one already queued for the project."""
+    """Queue a run, or fold this trigger into the one already queued for the project; the
+    commit of the caller's transaction wakes this process's worker (``RUN_QUEUED``)."""
+    if not event.contains(session, "after_commit", _wake_worker):
+        event.listen(session, "after_commit", _wake_worker)
     if trigger_events is None:
         trigger_events = (
             session.scalar(select(Project.label_events).where(Project.id == project_id)) or 0
