@@ -249,7 +249,6 @@ def main() -> None:
     args.projects = sorted(int(n) for n in args.projects.split(",") if n)
     print(
         f"{args.items:,} items a project ({args.features}, {args.labels} labelled), "
-        f""
         f"{DEPLOYMENTS[args.processes]}; RSS summed"
     )
     print("| " + " | ".join(HEADER) + " |")
