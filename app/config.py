@@ -85,6 +85,13 @@ class Settings(BaseSettings):
     ranking_depth: int = Field(
         default=2_000, gt=0, description="How many top-ranked items a model version publishes."
     )
+    fast_features_above: int = Field(
+        default=20_000,
+        ge=0,
+        description="A MiniLM project with more items than this still to embed trains on "
+        "static embeddings distilled from MiniLM (tens of thousands of texts a second) while "
+        "the worker embeds the rest in the background, then switches to MiniLM; 0 never does.",
+    )
     worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
     oracle_poll_seconds: float = Field(

@@ -124,6 +124,33 @@ class MiniLMEncoder:
             out[rows] = self._encode_batch([texts[i] for i in rows])
         return out
 
+    def token_outputs(self, batch_size: int = 1024) -> np.ndarray:
+        """The model's output for every vocabulary token on its own, for static distillation.
+
+        Each token id is run between the special tokens, reversed ([SEP] id [CLS], which
+        model2vec found to work better), and the three output vectors are averaged.
+
+        Returns:
+            float32 (V, 384), row i for token id i.
+        """
+        vocabulary = self._tokenizer.get_vocab()
+        sep, cls = vocabulary["[SEP]"], vocabulary["[CLS]"]
+        ids = np.arange(len(vocabulary), dtype=np.int64)
+        out = np.empty((ids.size, self.dim), dtype=np.float32)
+        for start in range(0, ids.size, batch_size):
+            batch = ids[start : start + batch_size]
+            rows = np.stack([np.full(batch.size, sep), batch, np.full(batch.size, cls)], axis=1)
+            feeds: dict[str, Any] = {"input_ids": rows, "attention_mask": np.ones_like(rows)}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(rows)
+            out[start : start + batch.size] = self._session.run(None, feeds)[0].mean(axis=1)
+        return out
+
+    @property
+    def tokenizer(self) -> Any:
+        """The encoder's `tokenizers.Tokenizer`."""
+        return self._tokenizer
+
     def _encode_batch(self, texts: list[str]) -> np.ndarray:
         encodings = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)

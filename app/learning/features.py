@@ -17,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 
 _EMPTY_VOCABULARY = "empty vocabulary"
 _Block = TypeVar("_Block")
-FEATURE_KINDS = ("tfidf", "minilm", "both")
+FEATURE_KINDS = ("tfidf", "minilm", "static", "both")
+DENSE_KINDS = ("minilm", "static")  # sentence vectors alone: MiniLM or distilled from it
 
 
 def _word_vectorizer(max_features: int | None) -> TfidfVectorizer:
@@ -154,19 +155,20 @@ def pool_features(
     """The feature matrix of a feature kind.
 
     Args:
-        kind: "tfidf", "minilm", or "both" (TF-IDF and embeddings side by side).
+        kind: "tfidf", "minilm" or "static" (the embeddings alone), or "both" (TF-IDF and
+            embeddings side by side).
         tfidf: (n, d) unit-row CSR from `TfidfFeaturizer`, needed for "tfidf" and "both".
         embeddings: (n, e) unit-row float32 (e.g. MiniLM, e = 384), for "minilm" and "both".
         embedding_weight: "both": weight of the embedding block against the TF-IDF block
             before the joint rows are L2-normalised again (1.0 = equal weight).
 
     Returns:
-        "tfidf": the CSR matrix; "minilm": the dense array; "both": float32 CSR (n, d + e)
+        "tfidf": the CSR matrix; "minilm", "static": the dense array; "both": float32 CSR (n, d + e)
         with unit rows.
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; known: {', '.join(FEATURE_KINDS)}")
-    if kind == "minilm":
+    if kind in DENSE_KINDS:
         return _needed(embeddings, kind, "the embeddings")
     sparse = _needed(tfidf, kind, "the TF-IDF matrix")
     if kind == "tfidf":

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.learning import strategies
 from app.learning.ranking import Diversity, in_warm_up
 
-Features = Literal["tfidf", "minilm", "both"]
+Features = Literal["tfidf", "minilm", "static", "both"]
 DiversityMethod = Literal["cluster", "farthest_first"]
 MAX_WARM_UP = 100.0
 # Options kept in Project.settings (strategy and batch_size are columns of their own).
@@ -62,7 +62,9 @@ DIVERSITY_CANDIDATES = 10  # a diverse batch is picked among candidates x batch_
 
 FEATURES_HELP = (
     "Item features: TF-IDF words and characters, MiniLM sentence embeddings (computed once "
-    "per item by the worker), or both side by side."
+    "per item by the worker; a big pool trains on static embeddings until they are done), "
+    "static embeddings distilled from MiniLM (fast, a little less accurate), or TF-IDF and "
+    "MiniLM side by side."
 )
 DIVERSITY_HELP = (
     "Diversify each batch: the best item of each of `batch_size` k-means "

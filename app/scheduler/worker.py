@@ -14,14 +14,16 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from datetime import timedelta
 
+from app import scaling
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
 from app.oracles import prelabel
 from app.scheduler.liveness import Heartbeat
-from app.training import heap, jobs, runs
+from app.training import backfill, heap, jobs, runs
 from app.training import service as training
 
 log = logging.getLogger("labelloop.worker")
@@ -44,6 +46,7 @@ class Worker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
         self.heartbeat = heartbeat
         self._last_recovery = float("-inf")
+        self._running = threading.Event()  # set while this worker executes a run
 
     def _alive(self) -> None:
         if self.heartbeat is not None:
@@ -75,6 +78,7 @@ class Worker:
         stop_beating = threading.Event()
         beater = threading.Thread(target=self._beat, args=(run_id, stop_beating), daemon=True)
         beater.start()
+        self._running.set()
         try:
             # A run's transient memory (a featuriser's vocabulary, pool chunks) goes back to
             # the system: an idle worker stays at its start-up size (bench/memory.py).
@@ -87,6 +91,7 @@ class Worker:
             log.exception("run %s failed", run_id)
             self._fail(run_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
         finally:
+            self._running.clear()
             stop_beating.set()
             beater.join()
 
@@ -104,16 +109,14 @@ class Worker:
                 log.warning("heartbeat for run %s failed", run_id, exc_info=True)
 
     def run_forever(self, stop: threading.Event) -> None:
-        """Poll until ``stop`` is set; an error in one iteration never ends the loop.
-
-        Oracles are asked in a thread of their own: a slow language model never holds up
-        training, nor training the pre-labelling.
-        """
+        """Poll until ``stop`` is set; an error in one iteration never ends the loop."""
         log.info("worker %s started", self.name)
-        oracles = threading.Thread(
-            target=self._oracles_forever, args=(stop,), name="labelloop-oracles", daemon=True
-        )
-        oracles.start()
+        for name, step, what in (
+            ("labelloop-oracles", lambda: prelabel.step(self.db, self.settings), "pre-labelling"),
+            ("labelloop-embed", self._backfill(stop).step, "background embedding"),
+        ):
+            args = (stop, step, what)
+            threading.Thread(target=self._repeat, args=args, name=name, daemon=True).start()
         while not stop.is_set():
             self._alive()
             try:
@@ -137,14 +140,29 @@ class Worker:
                 training.RUN_QUEUED.clear()
                 return
 
-    def _oracles_forever(self, stop: threading.Event) -> None:
+    def _backfill(self, stop: threading.Event) -> backfill.Backfill:
+        """Embeds big MiniLM pools in the background (``backfill``), never during a run."""
+
+        def pause() -> None:
+            while self._running.is_set() and not stop.is_set():
+                stop.wait(STOP_CHECK_SECONDS)
+
+        encode_fn = scaling.backend_for(self.settings.dask_scheduler).encode
+        return backfill.Backfill(self.db, self.settings, pause=pause, encode_fn=encode_fn)
+
+    def _repeat(self, stop: threading.Event, step: Callable[[], bool], what: str) -> None:
+        """Call ``step`` until ``stop``; when it had nothing to do, wait ``oracle_poll_seconds``.
+
+        Oracles and background embedding each run in a thread of their own: a slow language
+        model or a big pool never holds up training, nor training them.
+        """
         while not stop.is_set():
             try:
-                asked = prelabel.step(self.db, self.settings)
-            except Exception:  # noqa: BLE001
-                log.exception("pre-labelling failed")
-                asked = False
-            if not asked:
+                worked = step()
+            except Exception:  # noqa: BLE001 - an error in one step never ends the loop
+                log.exception("%s failed", what)
+                worked = False
+            if not worked:
                 stop.wait(self.settings.oracle_poll_seconds)
 
 

@@ -19,7 +19,8 @@ class ModelDetails(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     features: Features = "tfidf"  # versions older than the option used TF-IDF
-    embedder: str | None = None  # the encoder's cache key, for MiniLM features
+    embedder: str | None = None  # the encoder's cache key, for MiniLM or static features
+    encoder_path: str | None = None  # static features: the encoder's folder (model2vec format)
     featurizer_path: str | None = None  # the fitted TF-IDF featuriser's file
     featurizer_sha256: str | None = None
     run_id: int | None = None

@@ -65,6 +65,11 @@ class EmbeddingStore:
             self._write_chunk(ids, encode_fn(texts(ids)))
         return self._gather(item_ids, dtype), int(missing.size)
 
+    def add(self, item_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Store the vectors of items (ascending ids, none stored yet) as one chunk."""
+        if len(item_ids):
+            self._write_chunk(np.asarray(item_ids, dtype=np.int64), vectors)
+
     def _gather(self, item_ids: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
         out = np.zeros((item_ids.size, self.dim), dtype=dtype)
         found = np.zeros(item_ids.size, dtype=bool)

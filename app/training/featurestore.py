@@ -26,10 +26,10 @@ from typing import Any, TypeAlias
 import numpy as np
 import scipy.sparse as sp
 
-from app.learning.embeddings import encoder_key
-from app.learning.features import FEATURE_KINDS, TfidfFeaturizer, pool_features
-from app.training import artifacts, mapped
-from app.training.embeddingstore import EmbeddingStore
+from app.learning.embeddings import MINILM_DIM, encode, encoder_key
+from app.learning.features import DENSE_KINDS, FEATURE_KINDS, TfidfFeaturizer, pool_features
+from app.training import artifacts, backfill, mapped
+from app.training.embeddingstore import CHUNK_ITEMS, EmbeddingStore
 
 # A pool matrix: stored and mapped (TF-IDF), float16 in memory (MiniLM), or float32 (both).
 # Each hands out float32 rows when indexed (``m[a:b]``, ``m[positions]``).
@@ -51,6 +51,7 @@ class PoolFeatures:
     kind: str = "tfidf"
     embedder: str | None = None
     embedded_now: int = 0
+    encoder_path: Path | None = None  # static vectors: the encoder's folder, for predictions
 
     def rows(self, ids: Sequence[int] | np.ndarray) -> sp.csr_matrix | np.ndarray:
         """Feature rows for ``ids`` (each must be in the pool), shape (len(ids), d)."""
@@ -72,6 +73,34 @@ def _paths(directory: Path, pool_version: int) -> tuple[Path, Path, Path, Path]:
     )
 
 
+@dataclass(frozen=True)
+class Embedder:
+    """Sentence vectors of one encoder: its cache key, width, encode function, items embedded
+    and written per stored chunk, and (static) the folder it is loaded from for predictions."""
+
+    key: str
+    dim: int
+    encode: Callable[[Sequence[str]], np.ndarray]
+    chunk_items: int = CHUNK_ITEMS
+    path: Path | None = None
+
+    def store(self, directory: Path) -> EmbeddingStore:
+        return EmbeddingStore(directory, key=self.key, dim=self.dim)
+
+
+MINILM = Embedder(encoder_key(), MINILM_DIM, encode)
+STATIC_CHUNK = 16_384  # static vectors: under a second of encoding per chunk
+
+
+@dataclass(frozen=True)
+class FastFeatures:
+    """Static vectors stand in for MiniLM while more than ``above`` items are not embedded
+    (``fast_features_above``); ``embedder`` builds the static encoder when first needed."""
+
+    above: int
+    embedder: Callable[[], Embedder]
+
+
 def load(
     project_dir: Path,
     kind: str,
@@ -79,6 +108,7 @@ def load(
     item_ids: np.ndarray,
     texts: Callable[[], list[str]],
     texts_of: Callable[[np.ndarray], list[str]],
+    fast: FastFeatures | None = None,
 ) -> PoolFeatures:
     """The pool's features of ``kind``, from the caches under ``project_dir``.
 
@@ -87,36 +117,60 @@ def load(
         item_ids: (n,) int64 ids of every item of the project, ascending.
         texts: all n texts in ``item_ids`` order (called only to refit TF-IDF).
         texts_of: the texts of some ids (ascending), for the items not yet embedded.
+        fast: the static encoder, for kind "static", and for "minilm" on a pool with more
+            than ``fast.above`` items to embed: the run uses static vectors (kind "static")
+            and marks the project for MiniLM embedding in the background (``backfill``).
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; known: {', '.join(FEATURE_KINDS)}")
+    embedder = MINILM
+    big = kind == "minilm" and fast is not None and _too_many_to_embed(project_dir, item_ids, fast)
+    if fast is not None and (kind == "static" or big):
+        if kind == "minilm":
+            backfill.request(project_dir)
+        kind, embedder = "static", fast.embedder()
     tfidf = embeddings = None
     embedded_now = 0
     if kind in ("tfidf", "both"):
         tfidf = load_or_build(project_dir / "features", pool_version, item_ids, texts, texts_of)
-    if kind in ("minilm", "both"):
-        store = EmbeddingStore(project_dir / "embeddings")
-        embeddings, embedded_now = store.load(item_ids, texts_of, dtype=mapped.VALUES)
-    matrix: PoolMatrix
-    if kind == "tfidf" and tfidf is not None:
-        matrix = tfidf.matrix
-    elif kind == "minilm" and embeddings is not None:
-        matrix = mapped.HalfRows(embeddings)  # half the float32 size, widened chunk by chunk
-    else:  # both: the joint float32 rows, in memory for the run
-        matrix = pool_features(
-            kind,
-            tfidf=tfidf.matrix[:] if tfidf else None,
-            embeddings=None if embeddings is None else embeddings.astype(np.float32),
+    if kind in ("minilm", "static", "both"):
+        embeddings, embedded_now = embedder.store(project_dir / "embeddings").load(
+            item_ids,
+            texts_of,
+            encode_fn=embedder.encode,
+            chunk_items=embedder.chunk_items,
+            dtype=mapped.VALUES,
         )
     return PoolFeatures(
         item_ids,
-        matrix,
+        _matrix(kind, tfidf, embeddings),
         tfidf.featurizer_path if tfidf else None,
         tfidf.featurizer_sha256 if tfidf else None,
         kind=kind,
-        embedder=encoder_key() if embeddings is not None else None,
+        embedder=embedder.key if embeddings is not None else None,
         embedded_now=embedded_now,
+        encoder_path=embedder.path if embeddings is not None else None,
     )
+
+
+def _matrix(kind: str, tfidf: PoolFeatures | None, embeddings: np.ndarray | None) -> PoolMatrix:
+    if kind == "tfidf" and tfidf is not None:
+        return tfidf.matrix
+    if kind in DENSE_KINDS and embeddings is not None:
+        return mapped.HalfRows(embeddings)  # half the float32 size, widened chunk by chunk
+    return pool_features(  # both: the joint float32 rows, in memory for the run
+        kind,
+        tfidf=tfidf.matrix[:] if tfidf else None,
+        embeddings=None if embeddings is None else embeddings.astype(np.float32),
+    )
+
+
+def _too_many_to_embed(project_dir: Path, item_ids: np.ndarray, fast: FastFeatures) -> bool:
+    """Whether the pool has more than ``fast.above`` items without a MiniLM vector."""
+    if fast.above <= 0 or item_ids.size <= fast.above:
+        return False
+    cached = MINILM.store(project_dir / "embeddings").cached_ids()
+    return item_ids.size - int(np.isin(item_ids, cached, assume_unique=True).sum()) > fast.above
 
 
 # What building a cache costs in memory follows these two, not the pool: fitting on 100k

@@ -13,7 +13,7 @@ from app.learning.embeddings import encode
 from app.learning.features import pool_features
 from app.learning.fields import combine_fields, sentence_features
 from app.models import ModelVersion
-from app.training import artifacts, heap
+from app.training import artifacts, encoders, heap
 from app.training.details import ModelDetails
 from app.training.inputs import Inputs
 from app.training.predictions import to_predictions
@@ -84,9 +84,13 @@ class Predictor:
 
     def _predict(self, version: ModelVersion, given: Inputs, shape: Shape) -> list[dict[str, Any]]:
         featurizer, model, bundle = self._load(version)
-        kind = ModelDetails.of(version).features
+        details = ModelDetails.of(version)
+        kind = details.features
         tfidf = [featurizer.transform(c) for c in given.columns] if featurizer else None
-        vectors = [encode(c) for c in given.columns] if kind != "tfidf" else None
+        embed = encode
+        if kind == "static" and details.encoder_path:
+            embed = encoders.loaded(Path(details.encoder_path)).encode
+        vectors = [embed(c) for c in given.columns] if kind != "tfidf" else None
         if shape.multi_field:
             features = pool_features(
                 kind,

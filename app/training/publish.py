@@ -60,6 +60,7 @@ def model_details(
         **shaped,
         features=feats.kind,
         embedder=feats.embedder,
+        **({"encoder_path": str(feats.encoder_path)} if feats.encoder_path else {}),
         featurizer_path=str(feats.featurizer_path) if feats.featurizer_path else None,
         featurizer_sha256=feats.featurizer_sha256,
         run_id=run_id,

@@ -23,7 +23,6 @@ import scipy.sparse as sp
 from sqlalchemy import select
 
 from app.db import Database
-from app.learning.embeddings import encoder_key
 from app.learning.features import FEATURE_KINDS, pool_features
 from app.learning.fields import combine_fields, sentence_features
 from app.models import Document, Item
@@ -86,6 +85,8 @@ class Pool:
     kind: str  # one of FEATURE_KINDS
     pool_version: int
     item_ids: np.ndarray  # (n,) int64, ascending
+    # The sentence encoder of dense kinds: MiniLM, or the static one for kind "static".
+    embedder: Callable[[], featurestore.Embedder] = lambda: featurestore.MINILM
 
 
 def load(
@@ -103,8 +104,9 @@ def load(
         context = _sentence_places(pool.db, base.item_ids)
         return replace(base, matrix=sentence_features(_whole(base.matrix), *context))
     tfidf = _fields_tfidf(pool, shape) if pool.kind in ("tfidf", "both") else None
+    embedder = pool.embedder() if pool.kind != "tfidf" else None
     embedded, embedded_now = (
-        _fields_embedded(pool, shape) if pool.kind in ("minilm", "both") else (None, 0)
+        _fields_embedded(pool, shape, embedder) if embedder is not None else (None, 0)
     )
     matrix = pool_features(pool.kind, tfidf=tfidf[1] if tfidf else None, embeddings=embedded)
     return featurestore.PoolFeatures(
@@ -113,8 +115,9 @@ def load(
         tfidf[0].featurizer_path if tfidf else None,
         tfidf[0].featurizer_sha256 if tfidf else None,
         kind=pool.kind,
-        embedder=encoder_key() if embedded is not None else None,
+        embedder=embedder.key if embedder is not None else None,
         embedded_now=embedded_now,
+        encoder_path=embedder.path if embedder is not None else None,
     )
 
 
@@ -134,7 +137,9 @@ def _fields_tfidf(pool: Pool, shape: Shape) -> tuple[featurestore.PoolFeatures, 
     return cache, combine_fields([whole[np.arange(j, whole.shape[0], k)] for j in range(k)])
 
 
-def _fields_embedded(pool: Pool, shape: Shape) -> tuple[np.ndarray, int]:
+def _fields_embedded(
+    pool: Pool, shape: Shape, embedder: featurestore.Embedder
+) -> tuple[np.ndarray, int]:
     """(the fields' combined embeddings, items embedded now), a store per field."""
     k = len(shape.fields)
     blocks, embedded_now = [], 0
@@ -143,17 +148,21 @@ def _fields_embedded(pool: Pool, shape: Shape) -> tuple[np.ndarray, int]:
         def texts_of(ids: np.ndarray, j: int = j) -> list[str]:
             return _row_texts(pool.db, shape, ids * k + j)
 
-        vectors, now = _store(pool.project_dir, shape, name).load(pool.item_ids, texts_of)
+        vectors, now = _store(pool.project_dir, shape, name, embedder).load(
+            pool.item_ids, texts_of, encode_fn=embedder.encode, chunk_items=embedder.chunk_items
+        )
         blocks.append(vectors)
         embedded_now += now
     return np.asarray(combine_fields(blocks)), embedded_now
 
 
-def _store(project_dir: Path, shape: Shape, name: str) -> EmbeddingStore:
+def _store(
+    project_dir: Path, shape: Shape, name: str, embedder: featurestore.Embedder
+) -> EmbeddingStore:
     """The field's embedding cache: the project's own for the primary field (its text)."""
     if name == shape.primary:
-        return EmbeddingStore(project_dir / "embeddings")
-    return EmbeddingStore(project_dir / "field-embeddings" / _digest(name))
+        return embedder.store(project_dir / "embeddings")
+    return embedder.store(project_dir / "field-embeddings" / _digest(name))
 
 
 def _digest(text: str) -> str:

@@ -19,7 +19,7 @@ from app.db import Database
 from app.learning.options import QueryOptions
 from app.models import Annotation, Item, ModelVersion, Oracle, Project, Suggestion, TrainingRun
 from app.projects.service import options
-from app.training import featurestore, mapped, shapes
+from app.training import encoders, featurestore, mapped, shapes
 from app.training.details import PublishedModel
 
 
@@ -77,7 +77,7 @@ class Snapshot:
 def take(db: Database, settings: Settings, run_id: int) -> Snapshot:
     """The run's snapshot, its pool ids included (read after the snapshot's transaction)."""
     snap = _snapshot(db, run_id)
-    snap.item_ids = _pool_ids(db, settings, snap)
+    snap.item_ids = pool_ids(db, settings, snap.project_id, snap.pool_version)
     return snap
 
 
@@ -93,13 +93,29 @@ def features(db: Database, settings: Settings, snap: Snapshot) -> featurestore.P
             snap.pool_version,
             snap.item_ids,
             lambda: _texts(db, snap.project_id),
-            lambda ids: _texts_of(db, ids),
+            lambda ids: texts_of(db, ids),
+            fast_features(settings),
         )
 
     if snap.shape.plain:
         return plain()
-    pool = shapes.Pool(db, project_dir, snap.options.features, snap.pool_version, snap.item_ids)
+    kind = snap.options.features
+    fast = fast_features(settings)
+    embedder = fast.embedder if kind == "static" else (lambda: featurestore.MINILM)
+    pool = shapes.Pool(db, project_dir, kind, snap.pool_version, snap.item_ids, embedder)
     return shapes.load(pool, snap.shape, plain)
+
+
+def fast_features(settings: Settings) -> featurestore.FastFeatures:
+    """Static vectors for kind "static" and for big MiniLM pools (``fast_features_above``)."""
+
+    def embedder() -> featurestore.Embedder:
+        encoder = encoders.static_encoder(settings.data_dir)
+        path = encoders.static_path(settings.data_dir)
+        chunk = featurestore.STATIC_CHUNK
+        return featurestore.Embedder(encoders.STATIC_KEY, encoder.dim, encoder.encode, chunk, path)
+
+    return featurestore.FastFeatures(settings.fast_features_above, embedder)
 
 
 def _snapshot(db: Database, run_id: int) -> Snapshot:
@@ -134,7 +150,7 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             pool_version=project.pool_version,
             random_seed=project.random_seed,
             label_events=project.label_events,
-            item_ids=np.zeros(0, dtype=np.int64),  # filled by _pool_ids, outside this lock
+            item_ids=np.zeros(0, dtype=np.int64),  # filled by pool_ids, outside this lock
             labeled=labeled,
             previous_model=PublishedModel.of(previous)
             if previous is not None and previous.version > 0
@@ -146,20 +162,20 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
         )
 
 
-def _pool_ids(db: Database, settings: Settings, snap: Snapshot) -> np.ndarray:
-    """Every item id of the project at ``snap.pool_version``, ascending, int64.
+def pool_ids(db: Database, settings: Settings, project_id: int, pool_version: int) -> np.ndarray:
+    """Every item id of the project at ``pool_version``, ascending, int64.
 
     Read once per pool version (an import bumps it) and kept in the project's folder: a
     million ids take seconds through the database and milliseconds from the file. Read after
     the snapshot's transaction, so the write lock is never held for it; an import that
     commits in between only adds ids, which are then ranked one version early.
     """
-    path = settings.project_dir(snap.project_id) / "pool" / f"ids-{snap.pool_version}.npy"
+    path = settings.project_dir(project_id) / "pool" / f"ids-{pool_version}.npy"
     if path.is_file():
         cached: np.ndarray = np.load(path)
         return cached
     with db.reader() as session:
-        ids = _item_ids(session, snap.project_id)
+        ids = _item_ids(session, project_id)
     mapped.save_replacing(path, ids, "ids-*.npy")
     return ids
 
@@ -188,7 +204,7 @@ def _texts(db: Database, project_id: int) -> list[str]:
         )
 
 
-def _texts_of(db: Database, ids: np.ndarray) -> list[str]:
+def texts_of(db: Database, ids: np.ndarray) -> list[str]:
     """Texts of ``ids`` (ascending), in that order."""
     with db.reader() as session:
         found = dict(

@@ -1,0 +1,115 @@
+"""MiniLM vectors of a big pool, embedded in the background while it trains on static ones.
+
+A run of a "minilm" project whose pool has more than ``fast_features_above`` items without a
+vector uses static vectors instead (``featurestore.load``) and leaves a marker here
+(``request``). The worker's backfill thread (``Backfill.step``) embeds the missing items one
+stored chunk at a time, a small batch per call, and waits while the worker runs a training run,
+so fresh rankings come first. Once every item has its vector it removes the marker and queues a
+run, which trains on MiniLM and publishes its ranking atomically like any other. A killed
+worker loses at most the chunk it was writing (chunks are written whole, then renamed).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from app.config import Settings
+from app.db import Database
+from app.learning.embeddings import encode
+from app.models import Project
+from app.projects.service import options
+from app.training.embeddingstore import EmbeddingStore
+
+log = logging.getLogger("labelloop.backfill")
+MARKER = "backfill"
+CHUNK_TEXTS = 2_048  # per stored chunk: a million items make ~500 files
+BATCH_TEXTS = 128  # per encoder call (~1 s on two cores): the longest a run waits for it
+
+
+def request(project_dir: Path) -> None:
+    """Mark the project: its MiniLM vectors are to be embedded in the background."""
+    directory = project_dir / "embeddings"
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / MARKER).touch()
+
+
+def requested(data_dir: Path) -> list[int]:
+    """Ids of the projects marked by ``request``, ascending."""
+    found = (p.parent.parent.name for p in (data_dir / "projects").glob(f"*/embeddings/{MARKER}"))
+    return sorted(int(name) for name in found if name.isdigit())
+
+
+class Backfill:
+    """Embeds the marked projects' missing items; ``step`` does one chunk of one project.
+
+    Args:
+        pause: blocks while the worker runs a training run (called between encoder calls).
+        encode_fn: texts -> (n, 384) MiniLM vectors (a Dask cluster's, where configured).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        *,
+        pause: Callable[[], None] = lambda: None,
+        encode_fn: Callable[[Sequence[str]], np.ndarray] = encode,
+        batch_texts: int = BATCH_TEXTS,
+    ) -> None:
+        self.db, self.settings = db, settings
+        self.pause, self.encode_fn, self.batch_texts = pause, encode_fn, batch_texts
+        self._todo: dict[int, tuple[int, np.ndarray]] = {}  # project -> (pool version, ids)
+
+    def step(self) -> bool:
+        """Embed one chunk of the first marked project that has work. Returns whether it did."""
+        return any(self._step(project_id) for project_id in requested(self.settings.data_dir))
+
+    def _step(self, project_id: int) -> bool:
+        from app.training import service, snapshot  # the run's own readers of the pool
+
+        project_dir = self.settings.project_dir(project_id)
+        with self.db.reader() as session:
+            project = session.get(Project, project_id)
+            wanted = project is not None and options(project).features == "minilm"
+            version = project.pool_version if project is not None else 0
+        if not wanted:  # deleted, or switched to other features
+            self._done(project_dir, project_id)
+            return False
+        store = EmbeddingStore(project_dir / "embeddings")
+        todo = self._missing(store, project_id, version)
+        if todo.size == 0:
+            self._done(project_dir, project_id)
+            with self.db.writer() as session, session.begin():
+                service.queue_run(session, project_id, reason="embeddings")
+            log.info("project %s: every item embedded, switching to MiniLM", project_id)
+            return True
+        ids = todo[:CHUNK_TEXTS]
+        texts = snapshot.texts_of(self.db, ids)
+        store.add(ids, self._encode(texts))
+        self._todo[project_id] = (version, todo[ids.size :])
+        return True
+
+    def _missing(self, store: EmbeddingStore, project_id: int, version: int) -> np.ndarray:
+        """The project's ids without a vector: computed once per pool version, then consumed."""
+        from app.training import snapshot
+
+        known = self._todo.get(project_id)
+        if known is not None and known[0] == version:
+            return known[1]
+        ids = snapshot.pool_ids(self.db, self.settings, project_id, version)
+        return np.setdiff1d(ids, store.cached_ids(), assume_unique=True)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        parts = []
+        for start in range(0, len(texts), self.batch_texts):
+            self.pause()
+            parts.append(self.encode_fn(texts[start : start + self.batch_texts]))
+        return np.concatenate(parts)
+
+    def _done(self, project_dir: Path, project_id: int) -> None:
+        (project_dir / "embeddings" / MARKER).unlink(missing_ok=True)
+        self._todo.pop(project_id, None)
