@@ -29,7 +29,6 @@ from label_efficiency import (  # noqa: E402  (bench/ is the script's folder)
     Spec,
     _init_worker,
     build_features,
-    load_banking77,
     log,
     simulate,
 )
@@ -38,6 +37,7 @@ from app.learning.audit import AuditMetrics, audit_metrics  # noqa: E402
 from app.learning.estimators import LabelModel  # noqa: E402
 from app.learning.metrics import cross_validated_metrics  # noqa: E402
 from app.learning.options import DEFAULT_OPTIONS  # noqa: E402
+from bench.datasets import load_banking77  # noqa: E402
 
 CV_FOLDS = 5  # app.config.Settings.cv_folds' default
 

@@ -1,4 +1,4 @@
-"""Imbalanced variants of the benchmark sets: the pool's classes subsampled to a Zipf profile.
+"""Variants of the benchmark sets: pools subsampled to a Zipf profile, and a many-class union.
 
 Real label sets have a long tail: a few common classes and many rare ones, which is where typical-
 item warm-ups and margin sampling under-sample. A variant keeps every class of a set, orders the
@@ -51,4 +51,18 @@ def zipf_keep(y: np.ndarray, ratio: float = ZIPF_RATIO, seed: int = 0) -> np.nda
     members = [np.flatnonzero(y == c) for c in classes]
     sizes = zipf_sizes(np.array([m.size for m in members]), ratio)
     kept = [rng.choice(m, size, replace=False) for m, size in zip(members, sizes, strict=True)]
+    return np.sort(np.concatenate(kept)).astype(np.int64)
+
+
+MANY_CLASS_POOL = 100  # pool items kept per class of the many-class union
+MANY_CLASS_TEST = 40  # test items kept per class
+
+
+def capped(y: np.ndarray, cap: int, seed: int = 0) -> np.ndarray:
+    """Sorted indices of ``y`` keeping at most ``cap`` items of each class (a seeded draw)."""
+    rng = np.random.default_rng(seed)
+    kept = [
+        rng.choice(members, min(cap, members.size), replace=False)
+        for members in (np.flatnonzero(y == c) for c in np.unique(y))
+    ]
     return np.sort(np.concatenate(kept)).astype(np.int64)

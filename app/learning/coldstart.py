@@ -253,3 +253,25 @@ def exploration_positions(depth: int, epsilon: float) -> np.ndarray:
     if count == 0:
         return np.empty(0, dtype=np.intp)
     return np.unique(np.floor((np.arange(count) + 1) * depth / count).astype(np.intp) - 1)
+
+
+IMBALANCE_P_VALUE = 1e-3
+
+
+def looks_imbalanced(counts: np.ndarray, p_value: float = IMBALANCE_P_VALUE) -> bool:
+    """Whether labels per class this uneven are unlikely from classes of equal size.
+
+    A chi-square test of the counts (every class, unseen ones as 0) against equal shares.
+    Typical-item batches sample about evenly across classes of equal size, so a balanced
+    project keeps passing; one where a few classes dominate fails after a few batches.
+
+    Args:
+        counts: (K,) labels per class, K >= 2.
+        p_value: the test's threshold; small, so a balanced project rarely stops early.
+    """
+    from scipy.stats import chisquare
+
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.size < 2 or counts.sum() < 2 * counts.size**0.5:
+        return False
+    return bool(chisquare(counts).pvalue < p_value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.learning import strategies
@@ -182,9 +183,10 @@ class QueryOptions(BaseModel):
         """The options kept in `Project.settings`."""
         return {name: getattr(self, name) for name in STORED}
 
-    def in_warm_up(self, n_labeled: int, n_labels: int) -> bool:
-        """Whether the next batch is a warm-up batch of typical items (see `ranking.in_warm_up`)."""
-        return in_warm_up(self.strategy, n_labeled, n_labels, self.warm_up)
+    def in_warm_up(self, n_labeled: int, n_labels: int, counts: np.ndarray | None = None) -> bool:
+        """Whether the next batch is a warm-up batch of typical items (see `ranking.in_warm_up`;
+        ``counts``: labels per class, to end it early on imbalanced classes)."""
+        return in_warm_up(self.strategy, n_labeled, n_labels, self.warm_up, counts)
 
     def batch_diversity(self) -> Diversity | None:
         """The diversity of a batch for `ranking.rank_scores`; None without the option."""

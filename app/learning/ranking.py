@@ -17,7 +17,12 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from app.learning import strategies
-from app.learning.coldstart import exploration_positions, representative_items, typical_items
+from app.learning.coldstart import (
+    exploration_positions,
+    looks_imbalanced,
+    representative_items,
+    typical_items,
+)
 from app.learning.committee import Committee
 from app.learning.diversity import (
     best_per_cluster,
@@ -65,14 +70,25 @@ class Diversity:
             raise ValueError(f"diversity method must be one of {DIVERSITY_METHODS}")
 
 
-def in_warm_up(strategy: str, n_labeled: int, n_labels: int, per_label: float) -> bool:
+def in_warm_up(
+    strategy: str,
+    n_labeled: int,
+    n_labels: int,
+    per_label: float,
+    counts: np.ndarray | None = None,
+) -> bool:
     """Whether the next batch is a warm-up batch of typical items rather than the strategy's.
 
     While the project has fewer than `per_label` labels per class, a model's uncertainty says
     little and covering the pool finds the classes sooner (bench/README.md). `random` is the
-    no-active-learning baseline: it never warms up.
+    no-active-learning baseline: it never warms up. Given the labels' `counts` per class, the
+    warm-up also ends as soon as they show the classes are imbalanced
+    (`coldstart.looks_imbalanced`): typical items follow the pool's density, so they keep
+    finding the big classes while uncertainty is what finds the rare ones.
     """
-    return strategy != "random" and n_labeled < per_label * n_labels
+    if strategy == "random" or n_labeled >= per_label * n_labels:
+        return False
+    return counts is None or not looks_imbalanced(counts)
 
 
 def rank_pool(

@@ -7,7 +7,12 @@ import scipy.sparse as sp
 from numpy.testing import assert_array_equal
 
 from app.learning import coldstart
-from app.learning.coldstart import exploration_positions, representative_items, typical_items
+from app.learning.coldstart import (
+    exploration_positions,
+    looks_imbalanced,
+    representative_items,
+    typical_items,
+)
 
 
 def _clusters(sizes: list[int], d: int = 8, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -134,3 +139,15 @@ def test_exploration_positions(depth: int, epsilon: float, expected: list[int]) 
 def test_exploration_share_must_be_a_fraction() -> None:
     with pytest.raises(ValueError, match="epsilon"):
         exploration_positions(10, 1.5)
+
+
+def test_labels_look_imbalanced_only_when_a_few_classes_dominate() -> None:
+    rng = np.random.default_rng(0)
+    k = 77
+    balanced = np.bincount(rng.integers(0, k, size=100), minlength=k)
+    shares = np.arange(1, k + 1, dtype=float) ** -(np.log(50) / np.log(k))  # 50x largest/smallest
+    zipf = np.bincount(rng.choice(k, size=100, p=shares / shares.sum()), minlength=k)
+    assert not looks_imbalanced(balanced) and looks_imbalanced(zipf)
+    assert looks_imbalanced(np.array([30, 2])) and not looks_imbalanced(np.array([16, 14]))
+    assert not looks_imbalanced(np.array([6, 0, 0]))  # too few labels to tell
+    assert not looks_imbalanced(np.array([5]))

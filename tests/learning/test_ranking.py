@@ -296,3 +296,10 @@ def test_the_default_options_rank_a_pool_and_a_cold_pool() -> None:
     for result in (warm, cold):
         assert result.indices.shape == (100,) and np.unique(result.indices).size == 100
     assert cold.scores.sum() == DEFAULT_OPTIONS.batch_size  # representatives score 1
+
+
+def test_warm_up_ends_early_when_the_labels_look_imbalanced() -> None:
+    balanced, skewed = np.array([4, 3, 4, 3, 4]), np.array([15, 1, 1, 0, 1])
+    assert in_warm_up("margin", 18, 5, 20.0, balanced)
+    assert not in_warm_up("margin", 18, 5, 20.0, skewed)
+    assert in_warm_up("margin", 18, 5, 20.0)  # no counts: the labels-per-class rule alone
