@@ -86,11 +86,12 @@ class Settings(BaseSettings):
         default=2_000, gt=0, description="How many top-ranked items a model version publishes."
     )
     fast_features_above: int = Field(
-        default=20_000,
+        default=2_000,
         ge=0,
-        description="A MiniLM project with more items than this still to embed trains on "
-        "static embeddings distilled from MiniLM (tens of thousands of texts a second) while "
-        "the worker embeds the rest in the background, then switches to MiniLM; 0 never does.",
+        description="A MiniLM project with more items than this still to embed (about 15 s of "
+        "MiniLM on two cores) trains on static embeddings distilled from MiniLM (tens of "
+        "thousands of texts a second) while the worker embeds the rest in the background, then "
+        "switches to MiniLM; 0: a run always embeds what it needs first.",
     )
     worker_poll_seconds: float = Field(default=0.2, gt=0)
     worker_heartbeat_seconds: float = Field(default=5.0, gt=0)

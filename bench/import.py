@@ -6,6 +6,11 @@ dropped), a server process started here, one project, then one multipart upload 
 queue for an item every 0.2 s, so the table shows what an import costs the people labelling.
 Prints upload and import times, rows/s, the server's peak RSS (VmHWM), and the slowest queue
 answer during the import.
+
+``--trained``: the server runs as ``labelloop serve`` does by default (embedded worker, default
+project options: MiniLM features, which a big pool replaces by static ones until MiniLM is done);
+the table adds the time from the upload's start until the target's queue serves the first
+model's ranking, and with ``--switch-timeout`` until the published model is a MiniLM one.
 """
 
 from __future__ import annotations
@@ -16,8 +21,10 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -119,25 +126,42 @@ class Result:
     queue_max_s: float
     queue_errors: int
     status: str
+    project_id: int = 0
+    first_model_s: float | None = None  # upload start -> the queue serves a model's ranking
+    first_features: str = ""
+    minilm_s: float | None = None  # upload start -> a MiniLM model is published
 
     def line(self) -> str:
         rate = self.rows / self.total_s
         return (
             f"| {self.backend} | {self.rows:,} | {self.megabytes:.0f} | {self.upload_s:.1f} | "
             f"{self.import_s:.1f} | {self.total_s:.1f} | {rate:,.0f} | {self.peak_rss_mb:.0f} | "
-            f"{self.queue_max_s:.2f} ({self.queue_errors} errors) | {self.status} |"
+            f"{self.queue_max_s:.2f} ({self.queue_errors} errors) | {self.status} | "
+            f"{_seconds(self.first_model_s)} {self.first_features} | {_seconds(self.minilm_s)} |"
         )
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 HEADER = (
     "| backend | rows | MB | upload s | job s | total s | rows/s | server peak RSS MB "
-    "| slowest queue answer s | job |\n|---|---|---|---|---|---|---|---|---|---|"
+    "| slowest queue answer s | job | first model's ranking s (features) | MiniLM model s |"
+    "\n|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
-def run_one(backend: str, csv_path: Path, rows: int, workdir: Path, postgres_url: str) -> Result:
+@dataclass(frozen=True)
+class Options:
+    postgres_url: str = POSTGRES_URL
+    trained: bool = False  # embedded worker on: time the first model's ranking
+    switch_timeout: float = 0.0  # > 0: also wait this long for the MiniLM model
+
+
+def run_one(backend: str, csv_path: Path, rows: int, workdir: Path, options: Options) -> Result:
     """Import ``csv_path`` into a fresh database through a fresh server; measure it."""
-    with fresh_database(backend, workdir, postgres_url) as db_url:
+    with fresh_database(backend, workdir, options.postgres_url) as db_url:
         db = open_database(db_url)
         with db.writer() as session, session.begin():
             token = create_user(session, name="bench-admin", role="admin")[1]
@@ -147,12 +171,14 @@ def run_one(backend: str, csv_path: Path, rows: int, workdir: Path, postgres_url
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         env = server_env(db_url, data_dir)
-        args = ("serve", "--port", str(port), "--no-worker", "--log-level", "warning")
+        worker = () if options.trained else ("--no-worker",)
+        args = ("serve", "--port", str(port), *worker, "--log-level", "warning")
         with running(*args, env=env, log=workdir / "serve.log") as proc:
             wait_until_up(url, proc, workdir / "serve.log", timeout=300)  # a busy machine is slow
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=url, headers=headers, timeout=600) as api:
-                return _measure(api, backend, csv_path, rows, proc.pid)
+                result = _measure(api, backend, csv_path, rows, proc.pid)
+                return _trained(api, result, options) if options.trained else result
 
 
 def _project(api: httpx.Client, name: str) -> int:
@@ -199,7 +225,39 @@ def _measure(api: httpx.Client, backend: str, csv_path: Path, rows: int, pid: in
         queue_max_s=max(annotator.latencies, default=0.0),
         queue_errors=annotator.errors,
         status=f"{job['status']}, {job['imported']} new",
+        project_id=target,
     )
+
+
+def _trained(api: httpx.Client, result: Result, options: Options) -> Result:
+    """``result`` with the times until the first model's ranking and the MiniLM model."""
+    target = result.project_id
+    start = time.perf_counter() - result.total_s  # the upload's start
+    first = _wait_model(api, target, lambda m: m["version"] is not None, timeout=3600)
+    if first is None:
+        return result
+    first_s, features = time.perf_counter() - start, first["features"]
+    served = api.get(f"/api/v1/projects/{target}/queue", params={"limit": 1}).json()
+    assert served.get("model_version") is not None, served  # the queue serves that ranking
+    minilm_s = None
+    if options.switch_timeout > 0:
+        minilm = _wait_model(
+            api, target, lambda m: m["features"] == "minilm", options.switch_timeout
+        )
+        minilm_s = None if minilm is None else time.perf_counter() - start
+    return replace(result, first_model_s=first_s, first_features=features, minilm_s=minilm_s)
+
+
+def _wait_model(
+    api: httpx.Client, project: int, done: Callable[[dict[str, Any]], bool], timeout: float
+) -> dict[str, Any] | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        model = api.get(f"/api/v1/projects/{project}/model").json()
+        if done(model):
+            return model
+        time.sleep(0.5)  # polling interval, as a client would
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated sizes")
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
+    parser.add_argument(
+        "--trained", action="store_true", help="embedded worker: time the first model's ranking"
+    )
+    parser.add_argument(
+        "--switch-timeout", type=float, default=0.0, help="with --trained: wait for MiniLM, s"
+    )
     args = parser.parse_args(argv)
+    options = Options(args.postgres_url, args.trained, args.switch_timeout)
     sizes = [int(n) for n in args.rows.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="labelloop-import-") as tmp:
@@ -221,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
                 workdir = Path(tmp) / f"{backend}-{n}"
                 workdir.mkdir()
                 log(f"{backend}: importing {n:,} rows")
-                results.append(run_one(backend, files[n], n, workdir, args.postgres_url))
+                results.append(run_one(backend, files[n], n, workdir, options))
                 log(results[-1].line())
     print(HEADER)
     for result in results:

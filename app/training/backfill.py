@@ -11,6 +11,7 @@ worker loses at most the chunk it was writing (chunks are written whole, then re
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -66,7 +67,19 @@ class Backfill:
 
     def step(self) -> bool:
         """Embed one chunk of the first marked project that has work. Returns whether it did."""
-        return any(self._step(project_id) for project_id in requested(self.settings.data_dir))
+        return any(self._locked_step(p) for p in requested(self.settings.data_dir))
+
+    def _locked_step(self, project_id: int) -> bool:
+        """``_step``, unless another worker process is embedding this project (a file lock)."""
+        directory = self.settings.project_dir(project_id) / "embeddings"
+        if not directory.is_dir():  # the project was deleted meanwhile
+            return False
+        with (directory / f".{MARKER}.lock").open("w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return self._step(project_id)
 
     def _step(self, project_id: int) -> bool:
         from app.training import service, snapshot  # the run's own readers of the pool

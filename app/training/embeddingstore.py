@@ -35,7 +35,7 @@ class EmbeddingStore:
         parts = [np.load(p) for p in self._id_files()]
         if not parts:
             return np.zeros(0, dtype=np.int64)
-        return np.sort(np.concatenate(parts))
+        return np.unique(np.concatenate(parts))  # an item stored twice (two writers) counts once
 
     def load(
         self,
@@ -66,9 +66,11 @@ class EmbeddingStore:
         return self._gather(item_ids, dtype), int(missing.size)
 
     def add(self, item_ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Store the vectors of items (ascending ids, none stored yet) as one chunk."""
-        if len(item_ids):
-            self._write_chunk(np.asarray(item_ids, dtype=np.int64), vectors)
+        """Store the vectors of items (ascending ids) as one chunk, less any stored meanwhile."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        new = ~np.isin(item_ids, self.cached_ids())
+        if new.any():
+            self._write_chunk(item_ids[new], vectors[new])
 
     def _gather(self, item_ids: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
         out = np.zeros((item_ids.size, self.dim), dtype=dtype)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+
+import numpy as np
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -132,3 +135,22 @@ def _published(db: Database, project_id: int) -> str | None:
         if project.current_model_id is None:
             return None
         return session.get_one(ModelVersion, project.current_model_id).details["features"]
+
+
+def test_one_worker_at_a_time_embeds_a_project_and_nothing_is_stored_twice(
+    db: Database, static_ready: Settings
+) -> None:
+    settings = _big(static_ready)
+    project = create_project(db, n_items=45, n_labeled=15, features="minilm")
+    assert queue_and_work(db, settings, project).status == RunStatus.SUCCEEDED
+    directory = settings.project_dir(project.id) / "embeddings"
+    with (directory / f".{backfill.MARKER}.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another worker process is embedding it
+        assert not backfill.Backfill(db, settings).step()
+    store = EmbeddingStore(directory)
+    ids = np.arange(1, 4, dtype=np.int64)
+    store.add(ids, np.ones((3, store.dim), dtype=np.float32))
+    store.add(np.arange(2, 6, dtype=np.int64), np.zeros((4, store.dim), dtype=np.float32))
+    assert store.cached_ids().tolist() == [1, 2, 3, 4, 5]
+    vectors, embedded = store.load(np.arange(1, 6, dtype=np.int64), lambda ids: [])
+    assert embedded == 0 and vectors[:3].all() and not vectors[3:].any()  # the first write kept
