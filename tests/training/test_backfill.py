@@ -24,6 +24,14 @@ def _big(settings: Settings) -> Settings:
     return settings.model_copy(update={"fast_features_above": 10})
 
 
+def _trained_on_static(db: Database, static_ready: Settings) -> tuple[Settings, Project]:
+    """A 45-item MiniLM project, big under ``_big``, after its first run (on static vectors)."""
+    settings = _big(static_ready)
+    project = create_project(db, n_items=45, n_labeled=15, features="minilm")
+    assert queue_and_work(db, settings, project).status == RunStatus.SUCCEEDED
+    return settings, project
+
+
 def _details(db: Database, run: TrainingRun) -> dict:
     with db.reader() as session:
         return dict(session.get_one(ModelVersion, run.model_version_id).details)
@@ -80,9 +88,7 @@ def test_big_pool_trains_on_static_vectors_then_switches_to_minilm(
 def test_a_project_switched_away_from_minilm_is_not_embedded(
     db: Database, static_ready: Settings
 ) -> None:
-    settings = _big(static_ready)
-    project = create_project(db, n_items=45, n_labeled=15, features="minilm")
-    assert queue_and_work(db, settings, project).status == RunStatus.SUCCEEDED
+    settings, project = _trained_on_static(db, static_ready)
     with db.writer() as session, session.begin():
         stored = session.get_one(Project, project.id)
         stored.settings = {**stored.settings, "features": "tfidf"}
@@ -140,9 +146,7 @@ def _published(db: Database, project_id: int) -> str | None:
 def test_one_worker_at_a_time_embeds_a_project_and_nothing_is_stored_twice(
     db: Database, static_ready: Settings
 ) -> None:
-    settings = _big(static_ready)
-    project = create_project(db, n_items=45, n_labeled=15, features="minilm")
-    assert queue_and_work(db, settings, project).status == RunStatus.SUCCEEDED
+    settings, project = _trained_on_static(db, static_ready)
     directory = settings.project_dir(project.id) / "embeddings"
     with (directory / f".{backfill.MARKER}.lock").open("w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another worker process is embedding it
