@@ -92,8 +92,8 @@ def fresh_database(backend: str, directory: Path, postgres_url: str) -> Iterator
 def _item_row(project_id: int, i: int, now: str) -> tuple[object, ...]:
     words = " ".join(WORDS[(i * k) % len(WORDS)] for k in (1, 3, 7, 11))
     body = f"customer message {i}: question about my {words}, please help"
-    digest = hashlib.sha256(body.encode()).hexdigest()
-    return (project_id, f"m{i}", body, digest, int(digest[:12], 16), now)
+    digest = hashlib.sha256(body.encode()).digest()[:16]
+    return (project_id, f"m{i}", body, digest, int.from_bytes(digest[:6], "big"), now)
 
 
 def _copy_or_insert(db: Database, table: str, columns: Sequence[str], rows: list[tuple]) -> None:

@@ -49,11 +49,33 @@ def run_migrations_online() -> None:
     engine = make_engine(_url())
     try:
         with engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                _foreign_keys(conn, on=False)
             _configure(conn)
             with context.begin_transaction():
                 context.run_migrations()
+                if sqlite:
+                    _check_foreign_keys(conn)
+            if sqlite:
+                _foreign_keys(conn, on=True)
     finally:
         engine.dispose()
+
+
+def _foreign_keys(conn: Connection, *, on: bool) -> None:
+    """SQLite: foreign keys off while migrating, as SQLite's own procedure for rebuilding a
+    table asks: dropping the old ``items`` would otherwise delete (ON DELETE CASCADE) every
+    annotation, lease and ranking row of every item. Outside any transaction (where the
+    pragma does nothing), on the DBAPI connection."""
+    conn.connection.dbapi_connection.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")  # type: ignore[union-attr]
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    """Before committing: what the migrations left must satisfy every foreign key."""
+    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+    if broken is not None:
+        raise RuntimeError(f"migration left a row of {broken[0]} without its {broken[2]} row")
 
 
 if context.is_offline_mode():

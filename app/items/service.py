@@ -8,7 +8,6 @@ connection, so the database stays free for annotators until the final publish.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
@@ -25,6 +24,8 @@ from app.audit.service import Actor
 from app.errors import AppError, Invalid
 from app.items import shaped, staging
 from app.items.formats import ImportFormatError, Record, detect_format, iter_records
+from app.items.identity import random_key as random_key  # also for scripts
+from app.items.identity import text_hash as text_hash
 from app.models import ImportJob, ImportStatus, Item, Project
 from app.models.base import utcnow
 from app.projects.shape import Shape
@@ -81,16 +82,6 @@ class Target:
     def plain(self) -> bool:
         """One text per item, staged as before task shapes existed."""
         return not (self.shape.multi_field or self.shape.sentences or self.shape.corrections)
-
-
-def text_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def random_key(seed: int, digest: str) -> int:
-    """A seeded pseudo-random sort key (48 bits) for the order served before any model."""
-    h = hashlib.blake2b(f"{seed}:{digest}".encode(), digest_size=6).digest()
-    return int.from_bytes(h, "big")
 
 
 def import_records(
@@ -238,7 +229,7 @@ class Stager:
         else:
             hashes = [text_hash(r.text) for r in chunk]
         known = self._in_project(Item.text_hash, hashes)
-        fresh: dict[str, Record] = {}
+        fresh: dict[bytes, Record] = {}
         for record, digest in zip(chunk, hashes, strict=True):
             if digest not in known and digest not in fresh:
                 fresh[digest] = record
@@ -260,7 +251,9 @@ class Stager:
         ]
         staging.add(self.conn, rows)
 
-    def _in_project(self, column: InstrumentedAttribute[Any], values: list[str]) -> set[str]:
+    def _in_project(
+        self, column: InstrumentedAttribute[Any], values: list[str] | list[bytes]
+    ) -> set[Any]:
         """The values among ``values`` that items of the project already have in ``column``.
 
         A project with no items when staging began is not probed chunk by chunk (into an

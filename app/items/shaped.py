@@ -17,6 +17,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from app.errors import Invalid
 from app.items import staging
 from app.items.formats import Record
+from app.items.identity import hash_of_hex, text_hash
 from app.items.sentences import MAX_SENTENCES, split
 from app.models import Document
 from app.projects.shape import Shape
@@ -24,19 +25,21 @@ from app.projects.shape import Shape
 MAX_MAPPING = 2000  # characters of a field mapping sent as JSON text
 
 
-def item_hash(record: Record) -> str:
+def item_hash(record: Record) -> bytes:
     """The identity of an item: every field (the same translation of another source is
     another item), as a canonical JSON text; a one-text item's hash is its text's."""
     if not record.fields:
-        return hashlib.sha256(record.text.encode("utf-8")).hexdigest()
+        return text_hash(record.text)
     canonical = json.dumps(record.fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    return text_hash(canonical)
 
 
-def sentence_hash(document_hash: str, position: int) -> str:
+def sentence_hash(document_digest: str, position: int) -> bytes:
     """A sentence item is its place in its document (the same sentence in two documents is
-    two items: each is read, and labelled, in its own context)."""
-    return hashlib.sha256(f"sentence:{document_hash}:{position}".encode()).hexdigest()
+    two items: each is read, and labelled, in its own context). ``document_digest`` is the
+    full SHA-256 of the document's text in hex, as it was before hashes were stored short
+    (so a stored hash is still the first bytes of the one computed then)."""
+    return text_hash(f"sentence:{document_digest}:{position}")
 
 
 def field_columns(shape: Shape, mapping: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
@@ -71,7 +74,7 @@ def parse_mapping(value: str | None) -> dict[str, str] | None:
 
 
 def field_rows(
-    records: list[tuple[str, Record, int]],
+    records: list[tuple[bytes, Record, int]],
 ) -> list[tuple[Any, ...]]:
     """Staged rows (``staging.SHAPED_COLUMNS``) of (hash, record, random key) triples."""
     return [
@@ -90,10 +93,11 @@ def field_rows(
 
 
 def sentence_rows(
-    record: Record, document_hash: str, first_row: int, key: Any
+    record: Record, document_digest: str, first_row: int, key: Any
 ) -> list[tuple[Any, ...]]:
     """Staged rows (``staging.SENTENCE_COLUMNS``) of one document's sentences; the first
-    carries the document's text. ``key(hash)`` is the random key of a sentence."""
+    carries the document's text. ``document_digest``: the SHA-256 of its text in hex;
+    ``key(hash)`` is the random key of a sentence."""
     if record.labels:
         raise Invalid(
             f"row {record.row}: a document takes no label (its sentences are labelled); "
@@ -104,7 +108,7 @@ def sentence_rows(
         raise Invalid(f"row {record.row}: over {MAX_SENTENCES} sentences; split the document")
     rows = []
     for position, (start, end) in enumerate(spans):
-        digest = sentence_hash(document_hash, position)
+        digest = sentence_hash(document_digest, position)
         first = position == 0
         rows.append(
             (
@@ -114,7 +118,7 @@ def sentence_rows(
                 record.text[start:end],
                 key(digest),
                 None,
-                document_hash,
+                hash_of_hex(document_digest),
                 record.external_id if first else None,
                 record.text if first else None,
                 len(spans),
@@ -130,26 +134,27 @@ class Documents:
     """Stages the documents of a sentence-selection import, chunk by chunk: a document the
     project or the file already has (same text) is skipped, a repeated or taken id refused."""
 
-    def __init__(self, conn: Connection, project_id: int, key: Callable[[str], int]) -> None:
+    def __init__(self, conn: Connection, project_id: int, key: Callable[[bytes], int]) -> None:
         self.conn, self.project_id, self._key = conn, project_id, key
         self.staged = 0  # documents staged
         self.skipped = 0  # documents the project (or the file, earlier) had
-        self._seen: set[str] = set()
+        self._seen: set[bytes] = set()
         self._ids: set[str] = set()
         self._next_row = 1
 
     def add(self, chunk: list[Record]) -> None:
-        hashes = [hashlib.sha256(r.text.encode("utf-8")).hexdigest() for r in chunk]
+        digests = [hashlib.sha256(r.text.encode("utf-8")).hexdigest() for r in chunk]
+        hashes = [hash_of_hex(digest) for digest in digests]
         known = self._in_project(Document.text_hash, hashes)
         ids = [r.external_id for r in chunk if r.external_id is not None]
         taken = self._in_project(Document.external_id, ids) if ids else set()
         rows: list[tuple[Any, ...]] = []
-        for record, digest in zip(chunk, hashes, strict=True):
-            if digest in known or digest in self._seen:
+        for record, digest, stored in zip(chunk, digests, hashes, strict=True):
+            if stored in known or stored in self._seen:
                 self.skipped += 1
                 continue
             self._check_id(record, taken)
-            self._seen.add(digest)
+            self._seen.add(stored)
             staged = sentence_rows(record, digest, self._next_row, self._key)
             self._next_row += len(staged)
             self.staged += 1
@@ -166,7 +171,9 @@ class Documents:
             raise Invalid(f"row {record.row}: id {external_id!r} already exists in the project")
         self._ids.add(external_id)
 
-    def _in_project(self, column: InstrumentedAttribute[Any], values: list[str]) -> set[str]:
+    def _in_project(
+        self, column: InstrumentedAttribute[Any], values: list[str] | list[bytes]
+    ) -> set[Any]:
         stmt = select(column).where(
             Document.project_id == self.project_id, staging.among(self.conn, column, values)
         )

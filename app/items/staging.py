@@ -17,6 +17,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Integer,
+    LargeBinary,
     MetaData,
     Table,
     Text,
@@ -39,7 +40,7 @@ STAGING = Table(
     "import_staging",
     MetaData(),
     Column("row", Integer, primary_key=True, autoincrement=False),
-    Column("text_hash", Text, nullable=False),
+    Column("text_hash", LargeBinary, nullable=False),
     Column("external_id", Text),
     Column("text", Text, nullable=False),
     Column("random_key", BigInteger, nullable=False),
@@ -47,7 +48,7 @@ STAGING = Table(
     # Task shapes (``app.items.shaped``); the one-text path leaves them NULL.
     Column("fields", JSON(none_as_null=True)),
     Column("correction", Text),
-    Column("doc_hash", Text),  # a sentence's document, by the hash of its text
+    Column("doc_hash", LargeBinary),  # a sentence's document, by the hash of its text
     Column("doc_external_id", Text),
     Column("doc_text", Text),  # on the document's first sentence only
     Column("n_sentences", Integer),
@@ -98,12 +99,22 @@ def drop(conn: Connection) -> None:
 
 
 def among(
-    conn: Connection, column: ColumnElement[Any] | QueryableAttribute[Any], values: list[str]
+    conn: Connection,
+    column: ColumnElement[Any] | QueryableAttribute[Any],
+    values: list[str] | list[bytes],
 ) -> ColumnElement[bool]:
     """``column IN values`` as one bound parameter (a JSON array on SQLite, an array on
-    PostgreSQL): thousands of values without compiling thousands of placeholders."""
+    PostgreSQL): thousands of values without compiling thousands of placeholders.
+
+    Hashes (bytes) go to SQLite as one placeholder each: JSON has no binary values, and
+    ``unhex`` only came with SQLite 3.41.
+    """
+    binary = bool(values) and isinstance(values[0], bytes)
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(Text)))
+        element = LargeBinary() if binary else Text()
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(element)))
+    if binary:
+        return column.in_(bindparam(None, values, expanding=True, type_=LargeBinary()))
     listed = func.json_each(bindparam(None, json.dumps(values), type_=Text)).table_valued("value")
     return column.in_(select(listed.c.value))
 

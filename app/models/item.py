@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -34,15 +35,14 @@ class Item(Base):
         UniqueConstraint("project_id", "external_id"),
         # Keyset pagination of a project's items by id.
         Index("ix_items_project_id_id", "project_id", "id"),
-        # A document's sentences in order (the annotate screen's context, the summary export).
-        Index("ix_items_document_position", "document_id", "position"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
     external_id: Mapped[str | None] = mapped_column(String(255))
     text: Mapped[str] = mapped_column(Text)
-    text_hash: Mapped[str] = mapped_column(String(64))
+    # ``app.items.identity.text_hash``: 16 bytes of the SHA-256 of the text (or fields).
+    text_hash: Mapped[bytes] = mapped_column(LargeBinary(16))
     # Seeded pseudo-random order used before the first model exists.
     random_key: Mapped[int] = mapped_column(BigInteger)
     # Has at least one annotation: kept by triggers on ``annotations`` (migration 0006).
@@ -80,4 +80,14 @@ Index(
     Item.random_key,
     sqlite_where=AUDIT,
     postgresql_where=AUDIT,
+)
+# A document's sentences in order (the annotate screen's context, the summary export). Only
+# sentence items are in it: other items would be entries of NULLs (11 bytes an item on SQLite).
+SENTENCE = Item.__table__.c.document_id.is_not(None)
+Index(
+    "ix_items_document_position",
+    Item.document_id,
+    Item.position,
+    sqlite_where=SENTENCE,
+    postgresql_where=SENTENCE,
 )

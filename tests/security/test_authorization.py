@@ -314,7 +314,7 @@ def _fresh_document(world: World, role: str) -> dict[str, object]:
     with world.db.writer() as session, session.begin():
         text = f"A document, number {n}."
         document = Document(
-            project_id=world.project_id, text=text, text_hash=f"doc-{n}", n_sentences=1
+            project_id=world.project_id, text=text, text_hash=f"doc-{n}".encode(), n_sentences=1
         )
         session.add(document)
         session.flush()

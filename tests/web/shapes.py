@@ -21,8 +21,8 @@ PAIRS = [
 ]
 
 
-def _hash(*parts: str) -> str:
-    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+def _hash(*parts: str) -> bytes:
+    return hashlib.sha256("\x1f".join(parts).encode()).digest()[:16]
 
 
 def translation_project(
