@@ -1,4 +1,4 @@
-"""The static encoder, distilled from MiniLM once per test process (about 20 s) and copied
+"""The static encoder, distilled from MiniLM once per test session (about 20 s) and copied
 into each test's data directory."""
 
 from __future__ import annotations
@@ -14,7 +14,10 @@ from app.training import encoders
 
 @pytest.fixture(scope="session")
 def distilled(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    data_dir = tmp_path_factory.mktemp("distilled")
+    """Built once per test session: the folder is shared by the xdist workers (the parent of
+    each one's base temp), and the encoder's own file lock lets one of them build it."""
+    data_dir = tmp_path_factory.getbasetemp().parent / "distilled"
+    data_dir.mkdir(exist_ok=True)
     encoders.static_encoder(data_dir)
     return encoders.static_path(data_dir)
 
