@@ -24,6 +24,7 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
 
 from pydantic import ValidationError  # noqa: E402
 
+from app.learning.coldstart import IMBALANCE_P_VALUE  # noqa: E402
 from app.learning.features import FEATURE_KINDS  # noqa: E402
 from app.learning.options import (  # noqa: E402
     DEFAULT_OPTIONS,
@@ -327,7 +328,14 @@ def simulate(
         members = model.predict_proba_members(X[pool]) if committee else None
         proba = members.mean(axis=0) if committee else model.predict_proba(X[pool])
         counts = None if spec.fixed_warm_up else np.bincount(y[labelled], minlength=n_labels)
-        warm_up = in_warm_up(spec.strategy, len(labelled), n_labels, spec.warm_up, counts)
+        warm_up = in_warm_up(
+            spec.strategy,
+            len(labelled),
+            n_labels,
+            spec.warm_up,
+            counts,
+            getattr(args, "imbalance_p", IMBALANCE_P_VALUE),  # other scripts: the default
+        )
         ranking = rank_pool(
             spec.strategy,
             proba,
@@ -568,6 +576,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("float32", "float16"),
         default="float32",
         help="MiniLM vectors rounded to the precision the service stores them in",
+    )
+    parser.add_argument(
+        "--imbalance-p",
+        type=float,
+        default=IMBALANCE_P_VALUE,
+        help="typ: the warm-up ends when a chi-square test of the labels per class is below it",
     )
     parser.add_argument("--C", type=float, default=10.0, help="inverse regularisation")
     parser.add_argument(

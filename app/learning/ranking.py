@@ -18,6 +18,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from app.learning import strategies
 from app.learning.coldstart import (
+    IMBALANCE_P_VALUE,
     exploration_positions,
     looks_imbalanced,
     representative_items,
@@ -76,6 +77,7 @@ def in_warm_up(
     n_labels: int,
     per_label: float,
     counts: np.ndarray | None = None,
+    p_value: float = IMBALANCE_P_VALUE,
 ) -> bool:
     """Whether the next batch is a warm-up batch of typical items rather than the strategy's.
 
@@ -88,7 +90,7 @@ def in_warm_up(
     """
     if strategy == "random" or n_labeled >= per_label * n_labels:
         return False
-    return counts is None or not looks_imbalanced(counts)
+    return counts is None or not looks_imbalanced(counts, p_value)
 
 
 def rank_pool(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from app.learning.embeddings import encode
 from app.models import Project
 from app.projects.service import options
 from app.training.embeddingstore import EmbeddingStore
+from app.training.encoders import STATIC_KEY
 
 log = logging.getLogger("labelloop.backfill")
 MARKER = "backfill"
@@ -42,6 +44,12 @@ def requested(data_dir: Path) -> list[int]:
     """Ids of the projects marked by ``request``, ascending."""
     found = (p.parent.parent.name for p in (data_dir / "projects").glob(f"*/embeddings/{MARKER}"))
     return sorted(int(name) for name in found if name.isdigit())
+
+
+def drop_stand_ins(project_dir: Path) -> None:
+    """Delete the static vectors a MiniLM project trained on while it was embedded: its runs
+    use MiniLM now (a published static model needs only the encoder, kept per data directory)."""
+    shutil.rmtree(project_dir / "embeddings" / STATIC_KEY, ignore_errors=True)
 
 
 class Backfill:

@@ -129,6 +129,8 @@ def load(
         if kind == "minilm":
             backfill.request(project_dir)
         kind, embedder = "static", fast.embedder()
+    elif kind == "minilm":  # stand-in vectors of a big pool are not needed once MiniLM's are
+        backfill.drop_stand_ins(project_dir)
     tfidf = embeddings = None
     embedded_now = 0
     if kind in ("tfidf", "both"):

@@ -83,6 +83,8 @@ def test_big_pool_trains_on_static_vectors_then_switches_to_minilm(
     assert second.status == RunStatus.SUCCEEDED, second.error
     assert _details(db, second)["features"] == "minilm"
     assert second.timings["embedded_items"] == 0  # every vector came from the backfill
+    static = settings.project_dir(project.id) / "embeddings" / encoders.STATIC_KEY
+    assert not static.exists()  # the stand-in vectors are gone (the disk holds MiniLM's only)
 
 
 def test_a_project_switched_away_from_minilm_is_not_embedded(
