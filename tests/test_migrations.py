@@ -125,12 +125,12 @@ def test_binary_hashes_go_down_and_up_keeping_rows_and_duplicates(db_url: str) -
         downgrade(db_url, "0013")
         with engine.connect() as conn:
             assert _snapshot(conn) == kept
-            hashes = dict(conn.execute(text("SELECT id, text_hash FROM items")).tuples().all())
+            hashes = dict(conn.execute(text("SELECT id, text_hash FROM items")).all())
             assert hashes == expected
         upgrade(db_url)
         with engine.connect() as conn:
             assert _snapshot(conn) == kept
-            hashes = dict(conn.execute(text("SELECT id, text_hash FROM items")).tuples().all())
+            hashes = dict(conn.execute(text("SELECT id, text_hash FROM items")).all())
             assert hashes == {i: bytes.fromhex(h[:32]) for i, h in expected.items()}
             assert _expected_hashes(conn) == expected  # documents untouched too
         # The items are recognised: a second import of each file adds nothing.
