@@ -123,14 +123,14 @@ def load(
     """
     if kind not in FEATURE_KINDS:
         raise ValueError(f"unknown feature kind {kind!r}; known: {', '.join(FEATURE_KINDS)}")
-    embedder = MINILM
-    big = kind == "minilm" and fast is not None and _too_many_to_embed(project_dir, item_ids, fast)
-    if fast is not None and (kind == "static" or big):
-        if kind == "minilm":
-            backfill.request(project_dir)
-        kind, embedder = "static", fast.embedder()
+    if kind == "minilm" and fast is not None and _too_many_to_embed(project_dir, item_ids, fast):
+        backfill.request(project_dir)
+        kind = "static"
     elif kind == "minilm":  # stand-in vectors of a big pool are not needed once MiniLM's are
         backfill.drop_stand_ins(project_dir)
+    if kind == "static" and fast is None:
+        raise ValueError("static features need the static encoder (fast)")
+    embedder = fast.embedder() if kind == "static" and fast is not None else MINILM
     tfidf = embeddings = None
     embedded_now = 0
     if kind in ("tfidf", "both"):

@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from app import scaling
 from app.config import Settings
 from app.db import Database
@@ -54,7 +56,9 @@ def execute_run(db: Database, settings: Settings, run_id: int) -> None:
     X, y = feats.rows(snap.labeled_ids()), snap.targets(snap.labeled_ids())
     with timer("fit"):
         model = _fit_or_cold_start(db, settings, run_id, snap, feats, X, y, timer)
-    warm_up = snap.options.in_warm_up(len(snap.labeled), len(snap.labels), snap.label_counts())
+    # Labels per class (a multi-label item counts for each of its labels), from the targets.
+    counts = y.sum(axis=0) if y.ndim == 2 else np.bincount(y, minlength=len(snap.labels))
+    warm_up = snap.options.in_warm_up(len(snap.labeled), len(snap.labels), counts)
     project_dir = settings.project_dir(snap.project_id)
     with timer("warm_up_basis"):  # fitted once per pool version, then read
         basis = warmup.basis(project_dir, snap, feats) if warm_up else None

@@ -63,15 +63,6 @@ class Snapshot:
         ids = [*self.labeled, *self.audit, *self.unsettled]
         return np.fromiter(ids, dtype=np.int64, count=len(ids))
 
-    def label_counts(self) -> np.ndarray:
-        """(K,) labelled items per class (a multi-label item counts for each of its labels)."""
-        index = {label: i for i, label in enumerate(self.labels)}
-        counts = np.zeros(len(self.labels), dtype=np.int64)
-        for labels in self.labeled.values():
-            for label in labels:
-                counts[index[label]] += 1
-        return counts
-
     def targets(self, labeled_ids: np.ndarray) -> np.ndarray:
         """(n,) label indices, or (n, k) 0/1 indicators for multi-label projects."""
         index = {label: i for i, label in enumerate(self.labels)}
