@@ -34,7 +34,7 @@ test: $(UV) chromium
 	$(SYNC) --extra dev --extra oracle
 	$(VENV)/bin/ruff check app tests bench migrations
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -n 2
+	$(VENV)/bin/pytest -n 2 --durations=30
 
 test-fast: $(UV)
 	$(SYNC) --extra dev --inexact

@@ -1,8 +1,10 @@
 """Freshness as a client sees it: `bench/rerank.py --api`, through a real `labelloop serve`.
 
-Per warm-up mode (`on`: the project's defaults, TypiClust batches until 20 labels per class;
-`off`: `warm_up` 0), a fresh SQLite database and data directory, a TF-IDF project of the
-synthetic texts of `rerank.py` (bulk-inserted, `--labels` of them labelled as an import would),
+Per warm-up mode (`on`: the project's defaults, the TypiClust warm-up; `off`: `warm_up` 0),
+a fresh SQLite database and data directory, a project of the synthetic texts of `rerank.py`
+(bulk-inserted, `--labels` of them labelled as an import would) with `--features`: `tfidf`,
+or `default` for the project default (MiniLM: a big pool starts on static vectors while
+MiniLM embeds in the background, then switches),
 and a `labelloop serve` with its embedded worker on default settings (only the per-user rate
 limits are lifted, for the polling). The first model is timed from the server's start. Then,
 `--repeat` times, the annotator fetches a batch (`GET /queue?limit=batch`), labels it one item
@@ -55,6 +57,7 @@ HEADER = [
     "batch",
     "labels trained on",
     "warm-up batch",
+    "features",
     "fresh s",
     "label -> claim s",
     "run to publish s",
@@ -75,7 +78,8 @@ def run(args: argparse.Namespace) -> None:
     """Print one table row per measured batch, per warm-up mode."""
     print(
         f"labelloop serve (embedded worker, default settings), SQLite, {args.items:,} items, "
-        f"TF-IDF, {args.classes} classes, {args.labels} seed labels, batches of {args.batch}; "
+        f"features {args.features}, {args.classes} classes, {args.labels} seed labels, "
+        f"batches of {args.batch}; "
         f"client polls GET /queue every {args.poll * 1000:.0f} ms"
     )
     print("| " + " | ".join(HEADER) + " |")
@@ -83,7 +87,7 @@ def run(args: argparse.Namespace) -> None:
     for mode in args.warm_up.split(","):
         with tempfile.TemporaryDirectory(prefix="rerank-api-", dir=args.workdir) as tmp:
             first, rows = one_mode(mode, Path(tmp), args)
-        print(f"| {mode} | first model | {args.labels} | | {first:.2f} | | | | | |", flush=True)
+        print(f"| {mode} | first model | {args.labels} | | | {first:.2f} | | | | | |", flush=True)
         for row in rows:
             print("| " + " | ".join(str(c) for c in [mode, *row]) + " |", flush=True)
 
@@ -95,9 +99,9 @@ def one_mode(mode: str, tmp: Path, args: argparse.Namespace) -> tuple[float, lis
     db = open_database(settings.sqlalchemy_url)
     labels = [f"topic{c}" for c in range(args.classes)]
     options: dict[str, Any] = {"warm_up": 0.0} if mode == "off" else {}
-    spec = ProjectCreate(
-        name="fresh", labels=labels, batch_size=args.batch, features="tfidf", **options
-    )
+    if args.features != "default":
+        options["features"] = args.features
+    spec = ProjectCreate(name="fresh", labels=labels, batch_size=args.batch, **options)
     pid, token = create_with_annotator(db, spec)
     gold = add_items(db, pid, args.items, args.classes)
     seed_labels(db, pid, gold, args.labels)
@@ -172,9 +176,8 @@ def _row(db: Database, pid: int, number: int, batch: Batch) -> list[Any]:
             .join(ModelVersion, ModelVersion.id == TrainingRun.model_version_id)
             .where(ModelVersion.project_id == pid, ModelVersion.version == batch.version)
         ).one()
-        warm = bool(
-            (session.get_one(ModelVersion, run.model_version_id).details or {}).get("warm_up")
-        )
+        details = session.get_one(ModelVersion, run.model_version_id).details or {}
+    warm = bool(details.get("warm_up"))
     t = run.timings
     to_publish = sum(float(t.get(k, 0.0)) for k in BEFORE_PUBLISH)
     claim = run.started_at.timestamp() - batch.labelled_at if run.started_at else float("nan")
@@ -183,6 +186,7 @@ def _row(db: Database, pid: int, number: int, batch: Batch) -> list[Any]:
         number,
         run.n_labels,
         "yes" if warm else "no",
+        details.get("features", ""),
         f"{batch.fresh:.3f}",
         f"{claim:.3f}",
         f"{to_publish:.3f}",
