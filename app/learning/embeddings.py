@@ -98,6 +98,10 @@ class MiniLMEncoder:
         # it, the largest batch ever run stays allocated for the life of the process
         # (bench/README.md, "Memory goes back").
         options.enable_cpu_mem_arena = False
+        # Idle intra-op threads sleep instead of spinning between calls: a server shares its
+        # cores with requests and training runs, which a spinning pool would slow down
+        # (bench/README.md, "As a client sees it").
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )

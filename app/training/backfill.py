@@ -30,7 +30,8 @@ from app.training.encoders import STATIC_KEY
 log = logging.getLogger("labelloop.backfill")
 MARKER = "backfill"
 CHUNK_TEXTS = 2_048  # per stored chunk: a million items make ~500 files
-BATCH_TEXTS = 128  # per encoder call (~1 s on two cores): the longest a run waits for it
+# Per encoder call (~0.2 s on two cores): the longest a run shares the cores with it.
+BATCH_TEXTS = 32
 
 
 def request(project_dir: Path) -> None:

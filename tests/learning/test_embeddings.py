@@ -46,6 +46,13 @@ def test_cache_key_names_model_and_truncation(encoder: MiniLMEncoder) -> None:
     assert encoder.cache_key == "all-MiniLM-L6-v2-onnx-int8-len128"
 
 
+def test_idle_threads_sleep_rather_than_spin(encoder: MiniLMEncoder) -> None:
+    # A spinning intra-op pool takes the cores a training run needs while the worker embeds
+    # a big pool in the background (bench/README.md, "As a client sees it").
+    options = encoder._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_the_tokenizer_ships_with_the_code() -> None:
     assert TOKENIZER_PATH.is_file()
     assert (TOKENIZER_PATH.parent / "NOTICE.md").is_file()
