@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "app.filemodes",
             "app.jsonbody",
             "app.limits",
+            "app.heap",
         ],
     ),
     ("learning", ["app.learning"]),

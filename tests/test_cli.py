@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import ApiToken, User
 from app.users.tokens import hash_token
-from tests.server import labelloop, server_env
+from tests.server import ROOT, labelloop, server_env
 
 pytestmark = pytest.mark.process
 
@@ -80,3 +82,16 @@ def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_pat
     with db.writer() as session, session.begin():
         assert authenticate(session, "dan", "long-enough-pw") is not None
         assert authenticate(session, "dan", "wrong-password") is None
+
+
+HEAVY = ("sklearn", "scipy", "pandas", "cleanlab", "statsmodels", "onnxruntime")
+
+
+def test_account_commands_start_without_the_learning_stack() -> None:
+    # `labelloop user ...` took ~4.5 s before it did anything: the project options imported
+    # the ranking code, and with it scikit-learn, SciPy and pandas.
+    code = f"import sys, app.cli_users; print([m for m in {HEAVY!r} if m in sys.modules])"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert loaded.stdout.strip() == "[]", loaded.stdout

@@ -15,10 +15,10 @@ import warnings
 from dataclasses import dataclass
 from itertools import combinations
 
-import krippendorff
 import numpy as np
-from sklearn.metrics import cohen_kappa_score
-from statsmodels.stats.inter_rater import fleiss_kappa
+
+# krippendorff, scikit-learn and statsmodels are imported where used: the web process reads
+# this module for its constants and shapes, and would otherwise load all three at start.
 
 MISSING = -1  # a rater who did not label the unit
 N_RESAMPLES = 1000
@@ -177,6 +177,8 @@ def alpha_weighted(counts: np.ndarray, weights: np.ndarray) -> np.ndarray:
 def _alpha(counts: np.ndarray, n_items: int, weights: list[np.ndarray]) -> Estimate:
     if n_items == 0:
         return Estimate(None, 0)
+    import krippendorff
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         value = krippendorff.alpha(
@@ -213,6 +215,8 @@ def _fleiss(counts: np.ndarray, clusters: np.ndarray, weights: list[np.ndarray])
     values, seen = np.unique(sizes, return_counts=True)
     chosen = sizes == values[np.flatnonzero(seen == seen.max())[-1]]
     table = counts[chosen]
+    from statsmodels.stats.inter_rater import fleiss_kappa
+
     with np.errstate(divide="ignore", invalid="ignore"):
         value = fleiss_kappa(table)
     n = np.unique(clusters[chosen]).size
@@ -244,6 +248,8 @@ def _pairs(
     codes: np.ndarray, n_categories: int, weights: list[np.ndarray]
 ) -> tuple[list[PairKappa], list[list[np.ndarray]]]:
     """Cohen's kappa of every pair of raters with a unit in common, and its resamples."""
+    from sklearn.metrics import cohen_kappa_score
+
     pairs: list[PairKappa] = []
     resampled: list[list[np.ndarray]] = []
     for i, j in combinations(range(codes.shape[1]), 2):

@@ -5,7 +5,8 @@ a seeded bootstrap percentile interval for macro-F1)."""
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from statsmodels.stats.proportion import proportion_confint
+
+# statsmodels is imported where used: the web process reads this module at start.
 
 N_RESAMPLES = 1000
 ALPHA = 0.05
@@ -54,6 +55,8 @@ def audit_metrics(
         return None
     right = (y_true == y_pred) if y_true.ndim == 1 else (y_true == y_pred).all(axis=1)
     correct = int(right.sum())
+    from statsmodels.stats.proportion import proportion_confint
+
     low, high = proportion_confint(correct, n, alpha=ALPHA, method="wilson")
     truth, guess = _indicators(y_true, y_pred)
     f1 = _macro_f1(np.ones((1, n)), truth, guess)[0]

@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from app import heap
+
 MINILM_MODEL_ID = "all-MiniLM-L6-v2-onnx-int8"
 MINILM_DIM = 384
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -98,6 +100,10 @@ class MiniLMEncoder:
         # it, the largest batch ever run stays allocated for the life of the process
         # (bench/README.md, "Memory goes back").
         options.enable_cpu_mem_arena = False
+        # Nor does it keep a memory plan per input shape: every batch length would add one
+        # (~60 MB more RSS after a few thousand texts, at the same speed: bench/README.md,
+        # "memory.py").
+        options.enable_mem_pattern = False
         # Idle intra-op threads sleep instead of spinning between calls: a server shares its
         # cores with requests and training runs, which a spinning pool would slow down
         # (bench/README.md, "As a client sees it").
@@ -105,6 +111,9 @@ class MiniLMEncoder:
         self._session = ort.InferenceSession(
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
+        # Building the session folds the int8 weights into float32 copies through temporary
+        # buffers that malloc keeps: ~60 MB of the ~160 MB it adds go back here.
+        heap.trim()
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     @property
@@ -185,6 +194,15 @@ def encode(texts: Sequence[str]) -> np.ndarray:
         return np.zeros((0, MINILM_DIM), dtype=np.float32)
     with _encode_lock:
         return shared_encoder().encode(list(texts))
+
+
+def release() -> bool:
+    """Drop the process's shared encoder, whose session holds ~170 MB; the next ``encode``
+    loads it again (about a second). Returns whether one was loaded."""
+    with _encode_lock:
+        loaded = shared_encoder.cache_info().currsize > 0
+        shared_encoder.cache_clear()
+        return loaded
 
 
 def encoder_key() -> str:

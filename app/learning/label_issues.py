@@ -8,7 +8,8 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from cleanlab.filter import find_label_issues
+
+# cleanlab is imported where used (a run's last step): the web process reads this module.
 
 MIN_ROWS = 4
 
@@ -55,6 +56,8 @@ def rank_label_issues(proba: np.ndarray, y: np.ndarray) -> LabelIssues:
     labels: list[list[int]] | np.ndarray = (
         [np.flatnonzero(row).tolist() for row in y] if multi_label else y.astype(np.int64)
     )
+    from cleanlab.filter import find_label_issues
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "too few examples in class ...": expected early on
         ranked = find_label_issues(

@@ -7,13 +7,15 @@ options a project stored before they existed the meaning they had then (`STORED_
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.learning import strategies
-from app.learning.ranking import Diversity, in_warm_up
+
+if TYPE_CHECKING:  # ranking pulls in scikit-learn: the web side reads options without it
+    from app.learning.ranking import Diversity
 
 Features = Literal["tfidf", "minilm", "static", "both"]
 DiversityMethod = Literal["cluster", "farthest_first"]
@@ -186,12 +188,16 @@ class QueryOptions(BaseModel):
     def in_warm_up(self, n_labeled: int, n_labels: int, counts: np.ndarray | None = None) -> bool:
         """Whether the next batch is a warm-up batch of typical items (see `ranking.in_warm_up`;
         ``counts``: labels per class, to end it early on imbalanced classes)."""
+        from app.learning.ranking import in_warm_up
+
         return in_warm_up(self.strategy, n_labeled, n_labels, self.warm_up, counts)
 
     def batch_diversity(self) -> Diversity | None:
         """The diversity of a batch for `ranking.rank_scores`; None without the option."""
         if not self.diversity:
             return None
+        from app.learning.ranking import Diversity
+
         return Diversity(self.batch_size, DIVERSITY_CANDIDATES, self.diversity_method)
 
     def cold_start_representatives(self) -> int:

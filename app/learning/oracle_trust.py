@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import norm
-from sklearn.metrics import f1_score
+
+# scipy and scikit-learn are imported where used: the web process reads this module at start.
 
 # The route's gate stays shut below this many measured items: a Wilson bound on a handful of
 # items beats a low target by luck (10 right of 10 has a 95 % lower bound of 0.72).
@@ -46,6 +46,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if n == 0:
         return 0.0, 1.0
+    from scipy.stats import norm
+
     z = float(norm.ppf(0.5 + confidence / 2))
     p = successes / n
     denominator = 1 + z * z / n
@@ -82,6 +84,8 @@ def agreement_metrics(
     low, high = wilson_interval(right, n)
     given = set(human)
     present = [label for label in labels if label in given]
+    from sklearn.metrics import f1_score
+
     f1 = f1_score(list(human), list(oracle), labels=present, average="macro", zero_division=0)
     return OracleAccuracy(n, right / n, low, high, float(f1))
 

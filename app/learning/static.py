@@ -49,7 +49,10 @@ def distil_table(
         (V, dims) float32 table.
     """
     keep = np.asarray(keep, dtype=bool)
-    pca = PCA(n_components=dims, svd_solver="full", random_state=0).fit(token_outputs[keep])
+    # From the (d, d) covariance: a full SVD would hold (V, d) factors besides the outputs
+    # (distilling peaked ~100 MB higher; the table differs by < 0.4 % of its largest value).
+    pca = PCA(n_components=dims, svd_solver="covariance_eigh", random_state=0)
+    pca.fit(token_outputs[keep])
     table = pca.transform(token_outputs).astype(np.float32)
     rank = np.cumsum(keep) - 1  # among the kept tokens, in vocabulary order
     inv_rank = 1.0 / (rank + 2.0)

@@ -17,13 +17,13 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 
-from app import scaling
+from app import heap, scaling
 from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
 from app.oracles import prelabel
 from app.scheduler.liveness import Heartbeat
-from app.training import backfill, heap, jobs, runs
+from app.training import backfill, jobs, runs
 from app.training import service as training
 
 log = logging.getLogger("labelloop.worker")

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app import heap
 from app.config import Settings
 from app.db import Database
-from app.learning.embeddings import encode
+from app.learning.embeddings import encode, release
 from app.models import Project
 from app.projects.service import options
 from app.training.embeddingstore import EmbeddingStore
@@ -59,6 +60,7 @@ class Backfill:
     Args:
         pause: blocks while the worker runs a training run (called between encoder calls).
         encode_fn: texts -> (n, 384) MiniLM vectors (a Dask cluster's, where configured).
+        release_fn: frees what ``encode_fn`` holds once nothing is left to embed.
     """
 
     def __init__(
@@ -68,15 +70,28 @@ class Backfill:
         *,
         pause: Callable[[], None] = lambda: None,
         encode_fn: Callable[[Sequence[str]], np.ndarray] = encode,
+        release_fn: Callable[[], bool] = release,
         batch_texts: int = BATCH_TEXTS,
     ) -> None:
         self.db, self.settings = db, settings
         self.pause, self.encode_fn, self.batch_texts = pause, encode_fn, batch_texts
+        self.release_fn, self._embedded = release_fn, False
         self._todo: dict[int, tuple[int, np.ndarray]] = {}  # project -> (pool version, ids)
 
     def step(self) -> bool:
-        """Embed one chunk of the first marked project that has work. Returns whether it did."""
-        return any(self._locked_step(p) for p in requested(self.settings.data_dir))
+        """Embed one chunk of the first marked project that has work. Returns whether it did.
+
+        Once there is nothing left to embed, the encoder is dropped and its memory handed
+        back: a server that embedded a big pool once should not keep ~170 MB for it.
+        """
+        if any(self._locked_step(p) for p in requested(self.settings.data_dir)):
+            self._embedded = True
+            return True
+        if self._embedded:
+            self._embedded = False
+            if self.release_fn():
+                heap.trim()
+        return False
 
     def _locked_step(self, project_id: int) -> bool:
         """``_step``, unless another worker process is embedding this project (a file lock)."""

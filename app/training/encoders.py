@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from app import heap
 from app.learning.embeddings import MINILM_MODEL_ID, MiniLMEncoder
 from app.learning.static import STATIC_DIM, StaticEncoder, distil_table, kept_tokens
 
@@ -59,7 +60,10 @@ def _build(path: Path) -> None:
             return
         minilm = MiniLMEncoder()
         tokenizer = Tokenizer.from_str(minilm.tokenizer.to_str())  # a copy: settings change
-        table = distil_table(minilm.token_outputs(), kept_tokens(tokenizer.get_vocab()))
+        outputs = minilm.token_outputs()
+        del minilm  # its session (~190 MB) goes, and back to the system, before PCA's copies
+        heap.trim()
+        table = distil_table(outputs, kept_tokens(tokenizer.get_vocab()))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         StaticEncoder(table, tokenizer).save(tmp)

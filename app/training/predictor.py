@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from app import heap
 from app.errors import Conflict, PayloadTooLarge
 from app.learning.embeddings import encode
 from app.learning.features import pool_features
 from app.learning.fields import combine_fields, sentence_features
 from app.models import ModelVersion
-from app.training import artifacts, encoders, heap
+from app.training import artifacts, encoders
 from app.training.details import ModelDetails
 from app.training.inputs import Inputs
 from app.training.predictions import to_predictions

@@ -1,5 +1,8 @@
 """MiniLM sentence encoder: shapes, unit rows, meaning, order, and the pooling arithmetic."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -51,6 +54,32 @@ def test_idle_threads_sleep_rather_than_spin(encoder: MiniLMEncoder) -> None:
     # a big pool in the background (bench/README.md, "As a client sees it").
     options = encoder._session.get_session_options()
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
+def test_no_memory_plan_is_kept_between_calls(encoder: MiniLMEncoder) -> None:
+    # onnxruntime's memory patterns kept ~60 MB more per process for no speed gain on this
+    # model (bench/README.md, "memory.py"); the background embedding holds a session for hours.
+    assert not encoder._session.get_session_options().enable_mem_pattern
+
+
+SESSION_GROWTH = """
+import onnxruntime, tokenizers
+from app import heap
+from app.learning.embeddings import MiniLMEncoder
+before = heap.rss_bytes()
+encoder = MiniLMEncoder()
+encoder.encode(["a first call", "allocates what inference needs"] * 16)
+print(heap.rss_bytes() - before)
+"""
+
+
+def test_an_encoder_keeps_not_much_more_than_its_float_weights() -> None:
+    # Folding the int8 weights into ~90 MB of float32 left ~60 MB of freed buffers in the
+    # process for good (~165 MB in all); the background embedding holds a session for hours.
+    grown = subprocess.run(
+        [sys.executable, "-c", SESSION_GROWTH], capture_output=True, text=True, check=True
+    )
+    assert int(grown.stdout) < 130 * 2**20, int(grown.stdout) / 2**20
 
 
 def test_the_tokenizer_ships_with_the_code() -> None:

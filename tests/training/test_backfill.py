@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
+from app.learning import embeddings
 from app.models import ModelVersion, Project, RunStatus, TrainingRun
 from app.scheduler.worker import start_thread
 from app.training import backfill, encoders
@@ -77,7 +78,9 @@ def test_big_pool_trains_on_static_vectors_then_switches_to_minilm(
     assert _queued(db, project.id) == []
     assert filler.step()  # done: the marker goes, a run is queued
     assert backfill.requested(settings.data_dir) == [] and _queued(db, project.id) == ["embeddings"]
-    assert not filler.step()
+    assert embeddings.shared_encoder.cache_info().currsize == 1
+    assert not filler.step()  # nothing left: the encoder's session is let go
+    assert embeddings.shared_encoder.cache_info().currsize == 0
 
     second = queue_and_work(db, settings, project)
     assert second.status == RunStatus.SUCCEEDED, second.error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.training import heap
+from app import heap
 
 MB = 1024 * 1024
 
