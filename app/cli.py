@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from app import heap
 from app.config import Settings
 from app.db import open_configured
 from app.filemodes import keep_files_private, make_data_dir
@@ -64,6 +65,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
     if not _require_migrated(settings):
         return 2
+    heap.limit_arenas(settings.malloc_arenas)  # before any thread, and for the web processes
     if args.workers > 1:
         return _serve_processes(settings, args)
     app = create_app(settings, worker=not args.no_worker, freeze_heap=True)
@@ -133,6 +135,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     if not _require_migrated(settings):
         return 2
+    heap.limit_arenas(settings.malloc_arenas)
     deprioritise_process(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     db = open_configured(settings)

@@ -114,6 +114,13 @@ class Settings(BaseSettings):
         description="BLAS/OpenMP threads of `labelloop worker`, and the threads that score "
         "the pool chunk by chunk (0: the libraries' default, all cores).",
     )
+    malloc_arenas: int = Field(
+        default=2,
+        ge=0,
+        description="glibc malloc arenas of `labelloop serve` and `labelloop worker` (0: "
+        "glibc's default, up to 8 per core). Every thread that allocates gets an arena up to "
+        "this cap, and each keeps its own freed pages: fewer arenas, less resident memory.",
+    )
     dask_scheduler: str | None = Field(
         default=None,
         description="Dask scheduler address (tcp://host:8786) that scores the pool and embeds "
