@@ -280,6 +280,9 @@ def main() -> None:
     api.add_argument("--items", type=int, default=100_000, help="pool size")
     api.add_argument("--warm-up", default="on,off", help="modes: on (the default), off")
     api.add_argument("--features", default="tfidf", help="tfidf, static, minilm or default")
+    api.add_argument(
+        "--pre-embed", action="store_true", help="embed every item with MiniLM before serving"
+    )
     api.add_argument("--poll", type=float, default=0.02, help="client's poll interval, s")
     args = parser.parse_args()
     args.labels = args.labels or (8 if args.api else 2000)

@@ -4,7 +4,9 @@ Per warm-up mode (`on`: the project's defaults, the TypiClust warm-up; `off`: `w
 a fresh SQLite database and data directory, a project of the synthetic texts of `rerank.py`
 (bulk-inserted, `--labels` of them labelled as an import would) with `--features`: `tfidf`,
 or `default` for the project default (MiniLM: a big pool starts on static vectors while
-MiniLM embeds in the background, then switches),
+MiniLM embeds in the background, then switches; `--pre-embed` embeds every item with MiniLM
+before the server starts, so the project trains on MiniLM from the first run, as it does once
+the background embedding has switched it),
 and a `labelloop serve` with its embedded worker on default settings (only the per-user rate
 limits are lifted, for the polling). The first model is timed from the server's start. Then,
 `--repeat` times, the annotator fetches a batch (`GET /queue?limit=batch`), labels it one item
@@ -32,10 +34,14 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database, open_database
+from app.learning.embeddings import encode
 from app.migrate import upgrade
-from app.models import ModelVersion, TrainingRun
+from app.models import Item, ModelVersion, TrainingRun
 from app.projects.schemas import ProjectCreate
 from app.training import service as training
+from app.training import snapshot
+from app.training.backfill import CHUNK_TEXTS
+from app.training.embeddingstore import EmbeddingStore
 from bench.rerank import add_items, create_with_annotator, seed_labels
 from tests.server import free_port, running, wait_until_up
 
@@ -105,6 +111,8 @@ def one_mode(mode: str, tmp: Path, args: argparse.Namespace) -> tuple[float, lis
     pid, token = create_with_annotator(db, spec)
     gold = add_items(db, pid, args.items, args.classes)
     seed_labels(db, pid, gold, args.labels)
+    if args.pre_embed:
+        pre_embed(db, settings.project_dir(pid) / "embeddings", pid)
     with db.writer() as session, session.begin():
         training.queue_run(session, pid, reason="manual")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABELLOOP_")}
@@ -127,6 +135,19 @@ def one_mode(mode: str, tmp: Path, args: argparse.Namespace) -> tuple[float, lis
         return first, [_row(db, pid, k + 1, b) for k, b in enumerate(batches)]
     finally:
         db.dispose()
+
+
+def pre_embed(db: Database, directory: Path, pid: int) -> None:
+    """Store every item's MiniLM vector as the background embedding would, chunk by chunk."""
+    with db.reader() as session:
+        ids = np.array(
+            session.scalars(select(Item.id).where(Item.project_id == pid).order_by(Item.id)).all(),
+            dtype=np.int64,
+        )
+    store = EmbeddingStore(directory)
+    for start in range(0, ids.size, CHUNK_TEXTS):
+        chunk = ids[start : start + CHUNK_TEXTS]
+        store.add(chunk, encode(snapshot.texts_of(db, chunk)))
 
 
 def _one_batch(api: httpx.Client, gold: np.ndarray, last: Batch, args: argparse.Namespace) -> Batch:
