@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 
 STATIC_DIM = 256
 SIF_COEFFICIENT = 1e-4
+ENCODE_BLOCK = 2_048  # texts tokenised at once
 MAX_TOKENS = 512  # per text, as model2vec's encode: a long document's head is enough
 # Tokens never seen in training text carry no meaning: model2vec drops them too.
 UNUSED_TOKEN = re.compile(r"\[unused\d+\]")
@@ -96,8 +97,15 @@ class StaticEncoder:
         Returns:
             float32 (n, dim), rows of unit L2 norm (or zero).
         """
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        # A block at a time: the tokenizer's encodings of 16k texts took ~90 MB at their peak
+        # and malloc kept ~70 MB of it; blocks of 2,048 peak at ~30 MB, as fast.
+        for start in range(0, len(texts), ENCODE_BLOCK):
+            block = texts[start : start + ENCODE_BLOCK]
+            out[start : start + len(block)] = self._encode_block(block)
+        return out
+
+    def _encode_block(self, texts: Sequence[str]) -> np.ndarray:
         encodings = self.tokenizer.encode_batch_fast(list(texts), add_special_tokens=False)
         ids = [e.ids[: self.max_tokens] for e in encodings]
         lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from tokenizers import Tokenizer
 
+from app.learning import static
 from app.learning.embeddings import TOKENIZER_PATH
 from app.learning.static import StaticEncoder, distil_table, kept_tokens
 
@@ -54,6 +56,22 @@ def test_a_text_is_the_normalised_mean_of_its_tokens() -> None:
     assert np.allclose(np.linalg.norm(vectors[:2], axis=1), 1.0, atol=1e-6)
     assert not vectors[2:].any()  # no token: a zero row, not NaN
     assert encoder.encode([]).shape == (0, 8)
+
+
+def test_texts_are_tokenised_a_block_at_a_time_with_the_same_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A big chunk of texts is tokenised in blocks (the tokenizer's output for 16k texts
+    # took ~90 MB); the rows must not depend on where a block ends.
+    encoder = _encoder()
+    texts = [f"refund {i} for the card payment number {i * 7}" for i in range(11)] + [""]
+    whole = encoder.encode(texts)
+    monkeypatch.setattr(static, "ENCODE_BLOCK", 5)
+    blocks: list[int] = []
+    tokenise = encoder._encode_block
+    monkeypatch.setattr(encoder, "_encode_block", lambda b: blocks.append(len(b)) or tokenise(b))
+    assert np.array_equal(encoder.encode(texts), whole)
+    assert blocks == [5, 5, 2]
 
 
 def test_long_texts_are_cut_at_max_tokens() -> None:
