@@ -9,11 +9,11 @@ uncertainty says little; covering the dense regions of the pool finds the classe
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.decomposition import TruncatedSVD
 
 from app.learning.diversity import row_norms
 from app.learning.estimators import Matrix, is_sparse
+from app.learning.seeding import FastKMeans, FastMiniBatchKMeans
 
 MAX_KMEANS_ROWS = 20_000  # k-means runs on a sample of this many rows at most
 MINIBATCH_ABOVE = 5_000
@@ -56,13 +56,13 @@ def _sample(n: int, rng: np.random.Generator) -> np.ndarray | None:
 
 def _kmeans(
     k: int, n_rows: int, rng: np.random.Generator, *, batch_size: int, inits: int = 3
-) -> KMeans | MiniBatchKMeans:
+) -> FastKMeans | FastMiniBatchKMeans:
     """k-means for n_rows rows: mini-batch (`inits` inits) above MINIBATCH_ABOVE rows, else
     full k-means (one init)."""
     seed = int(rng.integers(2**31 - 1))
     if n_rows > MINIBATCH_ABOVE:
-        return MiniBatchKMeans(k, n_init=inits, random_state=seed, batch_size=batch_size)
-    return KMeans(k, n_init=1, random_state=seed)
+        return FastMiniBatchKMeans(k, n_init=inits, random_state=seed, batch_size=batch_size)
+    return FastKMeans(k, n_init=1, random_state=seed)
 
 
 def typical_items(

@@ -6,10 +6,10 @@ Everything is O(n * d) time and O(n) extra memory: no n x n similarity matrix is
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.cluster import KMeans
 from sklearn.utils.extmath import row_norms as _sklearn_row_norms
 
 from app.learning.estimators import Matrix, is_sparse
+from app.learning.seeding import FastKMeans
 
 
 def row_norms(X: Matrix) -> np.ndarray:
@@ -128,7 +128,7 @@ def best_per_cluster(X: Matrix, k: int, *, rng: np.random.Generator) -> np.ndarr
     if k == m:
         return np.arange(m, dtype=np.intp)
     seed = int(rng.integers(2**31 - 1))
-    labels = KMeans(k, n_init=1, random_state=seed).fit_predict(X)
+    labels = FastKMeans(k, n_init=1, random_state=seed).fit_predict(X)
     _, first = np.unique(labels, return_index=True)
     return np.sort(first).astype(np.intp)
 
