@@ -17,8 +17,8 @@ from itertools import combinations
 
 import numpy as np
 
-# krippendorff, scikit-learn and statsmodels are imported where used: the web process reads
-# this module for its constants and shapes, and would otherwise load all three at start.
+# krippendorff, scikit-learn and statsmodels are imported where used: importing this module
+# (every web process does, at start) loads none of them.
 
 MISSING = -1  # a rater who did not label the unit
 N_RESAMPLES = 1000

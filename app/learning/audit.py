@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# statsmodels is imported where used: the web process reads this module at start.
+# statsmodels is imported where used: importing this module (every web process does, at
+# start) does not load it.
 
 N_RESAMPLES = 1000
 ALPHA = 0.05

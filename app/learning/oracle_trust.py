@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# scipy and scikit-learn are imported where used: the web process reads this module at start.
+# scipy and scikit-learn are imported where used: importing this module loads neither.
 
 # The route's gate stays shut below this many measured items: a Wilson bound on a handful of
 # items beats a low target by luck (10 right of 10 has a 95 % lower bound of 0.72).
