@@ -25,6 +25,7 @@ import os
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,6 @@ from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database, open_database
-from app.learning.embeddings import encode
 from app.migrate import upgrade
 from app.models import Item, ModelVersion, TrainingRun
 from app.projects.schemas import ProjectCreate
@@ -138,16 +138,14 @@ def one_mode(mode: str, tmp: Path, args: argparse.Namespace) -> tuple[float, lis
 
 
 def pre_embed(db: Database, directory: Path, pid: int) -> None:
-    """Store every item's MiniLM vector as the background embedding would, chunk by chunk."""
+    """Store every item's MiniLM vector in chunks of the background embedding's size."""
     with db.reader() as session:
         ids = np.array(
             session.scalars(select(Item.id).where(Item.project_id == pid).order_by(Item.id)).all(),
             dtype=np.int64,
         )
-    store = EmbeddingStore(directory)
-    for start in range(0, ids.size, CHUNK_TEXTS):
-        chunk = ids[start : start + CHUNK_TEXTS]
-        store.add(chunk, encode(snapshot.texts_of(db, chunk)))
+    texts = partial(snapshot.texts_of, db)
+    EmbeddingStore(directory).load(ids, texts, chunk_items=CHUNK_TEXTS, dtype=np.float16)
 
 
 def _one_batch(api: httpx.Client, gold: np.ndarray, last: Batch, args: argparse.Namespace) -> Batch:
