@@ -460,7 +460,7 @@ def print_report(results: dict[tuple[str, str], list[Curve]], args: argparse.Nam
         for recipe, curves in rows.items():
             labels, acc, f1 = mean_curve(curves)
             at = [int(np.flatnonzero(labels == n)[0]) for n in points]
-            same = finals.get(f"random@{recipe.partition('@')[2]}")
+            same = finals.get(f"random@{Spec.parse(recipe).features}")  # `default` too
             cells = [f"{acc[i]:.3f}" for i in at] + [f"{f1[i]:.3f}" for i in at]
             cells += [
                 f"{aulc(labels, acc):.3f}",

@@ -303,3 +303,10 @@ def test_warm_up_ends_early_when_the_labels_look_imbalanced() -> None:
     assert in_warm_up("margin", 18, 5, 20.0, balanced)
     assert not in_warm_up("margin", 18, 5, 20.0, skewed)
     assert in_warm_up("margin", 18, 5, 20.0)  # no counts: the labels-per-class rule alone
+
+
+def test_an_imbalanced_warm_up_goes_on_while_every_class_is_seen_and_below_its_share() -> None:
+    seen, full = np.array([18, 1, 6]), np.array([22, 1, 6])  # both imbalanced (chi-square)
+    assert in_warm_up("margin", 25, 3, 20.0, seen)
+    assert not in_warm_up("margin", 29, 3, 20.0, full)  # the biggest class has its 20
+    assert not in_warm_up("margin", 25, 3, 20.0, np.array([19, 0, 6]))  # a class unseen
