@@ -89,8 +89,8 @@ def in_warm_up(
     has its `per_label`: typical items follow the pool's density, so from then on they would
     keep finding the big classes while uncertainty is what finds the rare ones. With every
     class seen and none at its share (a few classes, e.g. a seed set of 18, 1 and 6 labels)
-    the warm-up goes on: its next batches still cover the pool (bench/README.md, "The
-    warm-up's imbalance exit").
+    the warm-up goes on: its next batches still cover the pool (bench/README.md, "The exit
+    waits while every class is seen").
     """
     if strategy == "random" or n_labeled >= per_label * n_labels:
         return False
