@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from app.learning.embeddings import MINILM_DIM, encode, encoder_key
+from app.training.mapped import ChunkRows
 
 CHUNK_ITEMS = 512
 # Within 0.005 AULC of float32 on the label-efficiency sets: bench/README.md, issue 22.
@@ -59,11 +60,45 @@ class EmbeddingStore:
             ((n, dim) array in ``item_ids`` order, number of items embedded now).
         """
         item_ids = np.asarray(item_ids, dtype=np.int64)
+        embedded = self._embed_missing(item_ids, texts, encode_fn, chunk_items)
+        return self._gather(item_ids, dtype), embedded
+
+    def rows(
+        self,
+        item_ids: np.ndarray,
+        texts: Callable[[np.ndarray], list[str]],
+        *,
+        encode_fn: Callable[[Sequence[str]], np.ndarray] = encode,
+        chunk_items: int = CHUNK_ITEMS,
+    ) -> tuple[ChunkRows, int]:
+        """As ``load``, but the vectors stay in their files: float32 rows read on indexing
+        (``ChunkRows``), so a run holds only the rows it works on."""
+        item_ids = np.asarray(item_ids, dtype=np.int64)
+        embedded = self._embed_missing(item_ids, texts, encode_fn, chunk_items)
+        chunk_of = np.full(item_ids.size, -1, dtype=np.int32)
+        row_of = np.zeros(item_ids.size, dtype=np.int32)
+        paths: list[Path] = []
+        for ids_path, pos, hit in self._placed(item_ids):
+            chunk_of[pos[hit]] = len(paths)
+            row_of[pos[hit]] = np.flatnonzero(hit)
+            paths.append(_vectors_path(ids_path))
+        if (chunk_of < 0).any():
+            raise KeyError(f"{int((chunk_of < 0).sum())} items have no stored embedding")
+        return ChunkRows(paths, chunk_of, row_of, self.dim), embedded
+
+    def _embed_missing(
+        self,
+        item_ids: np.ndarray,
+        texts: Callable[[np.ndarray], list[str]],
+        encode_fn: Callable[[Sequence[str]], np.ndarray],
+        chunk_items: int,
+    ) -> int:
+        """Embed and store the items of ``item_ids`` without a vector; how many there were."""
         missing = np.setdiff1d(item_ids, self.cached_ids(), assume_unique=True)
         for start in range(0, missing.size, chunk_items):
             ids = missing[start : start + chunk_items]
             self._write_chunk(ids, encode_fn(texts(ids)))
-        return self._gather(item_ids, dtype), int(missing.size)
+        return int(missing.size)
 
     def add(self, item_ids: np.ndarray, vectors: np.ndarray) -> None:
         """Store the vectors of items (ascending ids) as one chunk, less any stored meanwhile."""
@@ -75,6 +110,17 @@ class EmbeddingStore:
     def _gather(self, item_ids: np.ndarray, dtype: npt.DTypeLike) -> np.ndarray:
         out = np.zeros((item_ids.size, self.dim), dtype=dtype)
         found = np.zeros(item_ids.size, dtype=bool)
+        for ids_path, pos, hit in self._placed(item_ids):
+            vectors = np.load(_vectors_path(ids_path), mmap_mode="r")
+            out[pos[hit]] = vectors[hit]
+            found[pos[hit]] = True
+        if not found.all():
+            raise KeyError(f"{int((~found).sum())} items have no stored embedding")
+        return out
+
+    def _placed(self, item_ids: np.ndarray) -> Iterator[tuple[Path, np.ndarray, np.ndarray]]:
+        """Per chunk holding some of ``item_ids`` (ascending): (its ids file, the positions in
+        ``item_ids`` of its rows, which of its rows are wanted). A later chunk wins a repeat."""
         for ids_path in self._id_files():
             ids = np.load(ids_path)
             pos = np.searchsorted(item_ids, ids)
@@ -82,12 +128,7 @@ class EmbeddingStore:
             hit = np.zeros(ids.size, dtype=bool)
             hit[inside] = item_ids[pos[inside]] == ids[inside]
             if hit.any():
-                vectors = np.load(_vectors_path(ids_path), mmap_mode="r")
-                out[pos[hit]] = vectors[hit]
-                found[pos[hit]] = True
-        if not found.all():
-            raise KeyError(f"{int((~found).sum())} items have no stored embedding")
-        return out
+                yield ids_path, pos, hit
 
     def _write_chunk(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if vectors.shape != (ids.size, self.dim):

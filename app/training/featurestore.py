@@ -31,9 +31,9 @@ from app.learning.features import DENSE_KINDS, FEATURE_KINDS, TfidfFeaturizer, p
 from app.training import artifacts, backfill, mapped
 from app.training.embeddingstore import CHUNK_ITEMS, EmbeddingStore
 
-# A pool matrix: stored and mapped (TF-IDF), float16 in memory (MiniLM), or float32 (both).
+# A pool matrix: stored and mapped (TF-IDF, embeddings' chunks) or float32 in memory (both).
 # Each hands out float32 rows when indexed (``m[a:b]``, ``m[positions]``).
-PoolMatrix: TypeAlias = sp.csr_matrix | np.ndarray | mapped.MappedCSR | mapped.HalfRows
+PoolMatrix: TypeAlias = sp.csr_matrix | np.ndarray | mapped.MappedCSR | mapped.ChunkRows
 
 
 @dataclass(frozen=True)
@@ -136,12 +136,8 @@ def load(
     if kind in ("tfidf", "both"):
         tfidf = load_or_build(project_dir / "features", pool_version, item_ids, texts, texts_of)
     if kind in ("minilm", "static", "both"):
-        embeddings, embedded_now = embedder.store(project_dir / "embeddings").load(
-            item_ids,
-            texts_of,
-            encode_fn=embedder.encode,
-            chunk_items=embedder.chunk_items,
-            dtype=mapped.VALUES,
+        embeddings, embedded_now = embedder.store(project_dir / "embeddings").rows(
+            item_ids, texts_of, encode_fn=embedder.encode, chunk_items=embedder.chunk_items
         )
     return PoolFeatures(
         item_ids,
@@ -155,15 +151,17 @@ def load(
     )
 
 
-def _matrix(kind: str, tfidf: PoolFeatures | None, embeddings: np.ndarray | None) -> PoolMatrix:
+def _matrix(
+    kind: str, tfidf: PoolFeatures | None, embeddings: mapped.ChunkRows | None
+) -> PoolMatrix:
     if kind == "tfidf" and tfidf is not None:
         return tfidf.matrix
     if kind in DENSE_KINDS and embeddings is not None:
-        return mapped.HalfRows(embeddings)  # half the float32 size, widened chunk by chunk
+        return embeddings  # read from the stored chunks a few rows at a time
     return pool_features(  # both: the joint float32 rows, in memory for the run
         kind,
         tfidf=tfidf.matrix[:] if tfidf else None,
-        embeddings=None if embeddings is None else embeddings.astype(np.float32),
+        embeddings=None if embeddings is None else embeddings[:],
     )
 
 

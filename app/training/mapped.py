@@ -129,18 +129,39 @@ def blocks_of(matrix: MappedCSR | sp.csr_matrix, rows: int = 50_000) -> Iterable
         yield matrix[start : start + rows]
 
 
-class HalfRows:
-    """An (n, d) float16 array in memory that hands out float32 rows, like a pool matrix.
+class ChunkRows:
+    """An (n, d) matrix whose rows lie in .npy chunk files, read through memory maps.
 
-    Embeddings are kept at half their float32 size for a run; a chunk is widened when read.
+    Embeddings are stored a chunk of items per file (``EmbeddingStore``). A run reads them
+    as it reads a stored TF-IDF matrix: indexing maps the chunks that hold the rows, copies
+    those rows out as float32 and drops the maps, so the process never holds the pool's
+    vectors (at 1M MiniLM items, gathering them took 768 MB of float16 for a whole run).
+    Position ``p`` is row ``row_of[p]`` of the file ``paths[chunk_of[p]]``.
     """
 
-    def __init__(self, values: np.ndarray) -> None:
-        self.values = values
-        self.shape = values.shape
+    def __init__(self, paths: list[Path], chunk_of: np.ndarray, row_of: np.ndarray, dim: int):
+        self.paths, self.chunk_of, self.row_of = paths, chunk_of, row_of
+        self.shape = (int(chunk_of.size), dim)
 
-    def __getitem__(self, index: Any) -> np.ndarray:
-        return np.asarray(self.values[index], dtype=np.float32)
+    def __getitem__(self, index: slice | np.ndarray | list[int]) -> np.ndarray:
+        if isinstance(index, slice):
+            positions = np.arange(*index.indices(self.shape[0]))
+        else:
+            positions = np.asarray(index, dtype=np.int64).reshape(-1)
+        out = np.empty((positions.size, self.shape[1]), dtype=np.float32)
+        chunks = self.chunk_of[positions]
+        order = np.argsort(chunks, kind="stable")
+        for group in np.split(order, np.flatnonzero(np.diff(chunks[order])) + 1):
+            if group.size:
+                out[group] = self._read(int(chunks[group[0]]), self.row_of[positions[group]])
+        return out
+
+    def _read(self, chunk: int, rows: np.ndarray) -> np.ndarray:
+        values = np.load(self.paths[chunk], mmap_mode="r")
+        first, last = int(rows[0]), int(rows[-1])
+        if last - first + 1 == rows.size and np.all(np.diff(rows) == 1):  # a run: no gather
+            return np.array(values[first : last + 1], dtype=np.float32)
+        return np.asarray(values[rows], dtype=np.float32)
 
 
 def save_replacing(path: Path, values: np.ndarray, others: str) -> None:

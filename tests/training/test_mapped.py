@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,52 @@ def test_a_model_ranks_a_stored_pool_as_it_ranks_the_float32_one(
     assert np.array_equal(original.indices, compact.indices)
 
 
-def test_half_rows_hand_out_float32(tmp_path: Path) -> None:
+def _chunked(directory: Path, values: np.ndarray, sizes: list[int]) -> list[Path]:
+    """``values`` saved as float16 .npy chunks of ``sizes`` rows each."""
+    paths, start = [], 0
+    for k, size in enumerate(sizes):
+        paths.append(directory / f"chunk-{k}.npy")
+        np.save(paths[-1], values[start : start + size].astype(np.float16))
+        start += size
+    return paths
+
+
+def test_chunk_rows_hand_out_float32_rows_from_every_chunk(tmp_path: Path) -> None:
     values = np.random.default_rng(0).normal(size=(10, 4)).astype(np.float16)
-    rows = mapped.HalfRows(values)
+    paths = _chunked(tmp_path, values, [4, 6])
+    # The pool's order differs from the files': position p is row p of the reversed pool.
+    order = np.arange(10)[::-1]
+    chunk_of = (order >= 4).astype(np.int32)
+    row_of = np.where(order >= 4, order - 4, order).astype(np.int32)
+    rows = mapped.ChunkRows(paths, chunk_of, row_of, 4)
+    expected = values[order].astype(np.float32)
     assert rows.shape == (10, 4)
-    assert rows[2:5].dtype == np.float32 and np.array_equal(rows[[1, 1]], values[[1, 1]])
+    assert rows[2:5].dtype == np.float32 and np.array_equal(rows[2:5], expected[2:5])
+    assert np.array_equal(rows[:], expected)
+    picked = np.array([9, 0, 0, 5, 3])
+    assert np.array_equal(rows[picked], expected[picked])
+    assert rows[3:3].shape == (0, 4)
+    assert np.array_equal(rows[::3], expected[::3])
+
+
+def test_chunk_rows_keep_no_map_open_after_a_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    values = np.arange(40, dtype=np.float16).reshape(10, 4)
+    paths = _chunked(tmp_path, values, [5, 5])
+    maps: list[weakref.ref[np.ndarray]] = []
+    real = np.load
+
+    def spy(path: Path, **kwargs: object) -> np.ndarray:
+        out = real(path, **kwargs)  # type: ignore[arg-type]
+        assert isinstance(out, np.memmap)  # mapped, never read whole
+        maps.append(weakref.ref(out))
+        return out
+
+    monkeypatch.setattr(mapped.np, "load", spy)
+    rows = mapped.ChunkRows(
+        paths, np.repeat([0, 1], 5).astype(np.int32), np.tile(np.arange(5), 2).astype(np.int32), 4
+    )
+    got = rows[np.array([1, 7])]
+    assert np.array_equal(got, values[[1, 7]])
+    assert len(maps) == 2 and all(m() is None for m in maps)  # the maps are gone
