@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -89,11 +90,12 @@ def fresh_database(backend: str, directory: Path, postgres_url: str) -> Iterator
 # --- data ----------------------------------------------------------------------------------
 
 
-def _item_row(project_id: int, i: int, now: str) -> tuple[object, ...]:
+def _item_row(project_id: int, i: int, now: object) -> tuple[object, ...]:
     words = " ".join(WORDS[(i * k) % len(WORDS)] for k in (1, 3, 7, 11))
     body = f"customer message {i}: question about my {words}, please help"
     digest = hashlib.sha256(body.encode()).digest()[:16]
-    return (project_id, f"m{i}", body, digest, int.from_bytes(digest[:6], "big"), now)
+    key = int.from_bytes(digest[:4], "big") >> 1  # 31 bits, as app.items.identity
+    return (project_id, f"m{i}", body, digest, key, now)
 
 
 def _copy_or_insert(db: Database, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
@@ -118,9 +120,14 @@ def populate(db: Database, n_items: int, labeled: float) -> int:
         project = create_project(session, ProjectCreate(name=f"pages-{n_items}", labels=LABELS))
         project_id = project.id
     now = "2026-12-01 12:00:00"
+    # As the column stores it: milliseconds since 1970 on SQLite (CompactUTCDateTime).
+    created = Item.created_at.type.process_bind_param(
+        datetime(2026, 12, 1, 12, tzinfo=UTC), db.engine.dialect
+    )
     item_columns = ("project_id", "external_id", "text", "text_hash", "random_key", "created_at")
     for start in range(0, n_items, CHUNK):
-        rows = [_item_row(project_id, i, now) for i in range(start, min(n_items, start + CHUNK))]
+        stop = min(n_items, start + CHUNK)
+        rows = [_item_row(project_id, i, created) for i in range(start, stop)]
         _copy_or_insert(db, "items", item_columns, rows)
     step = max(1, round(1 / labeled)) if labeled > 0 else 0
     with db.reader() as session:

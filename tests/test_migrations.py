@@ -10,12 +10,12 @@ from typing import Any
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, select, text
 
 from app.db import make_engine, open_database
 from app.items.service import ImportOptions, import_records
 from app.migrate import alembic_config, current_revision, downgrade, head_revision, upgrade
-from app.models import Base, Project
+from app.models import Base, Item, Project
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project
 
@@ -136,5 +136,67 @@ def test_binary_hashes_go_down_and_up_keeping_rows_and_duplicates(db_url: str) -
         # The items are recognised: a second import of each file adds nothing.
         again = _reimport_counts(db_url, pids)
         assert again == {"plain": (0, 2), "fields": (0, 1), "sentences": (0, 1)}
+    finally:
+        engine.dispose()
+
+
+# Revision 0015: item times as integer milliseconds on SQLite, 31-bit random keys, external ids
+# in a partial unique index. Down to 0014 and up again: the same times, the same pool order.
+EXTERNAL_ID = "uq_items_project_id_external_id"
+
+
+def _items_at_head(conn: Connection) -> dict[int, tuple[Any, int]]:
+    rows = conn.execute(select(Item.id, Item.created_at, Item.random_key))
+    return {i: (created, key) for i, created, key in rows}
+
+
+def _pool_orders(conn: Connection) -> list[list[int]]:
+    rows = conn.execute(text("SELECT project_id, id FROM items ORDER BY random_key, id")).all()
+    return [[i for p, i in rows if p == pid] for pid in sorted({p for p, _ in rows})]
+
+
+def _external_id_index(conn: Connection) -> tuple[bool, bool]:
+    """(a unique constraint, a unique index WHERE external_id IS NOT NULL) on the ids."""
+    found = inspect(conn)
+    constraint = any(c["name"] == EXTERNAL_ID for c in found.get_unique_constraints("items"))
+    where = [
+        " ".join(map(str, i.get("dialect_options", {}).values()))
+        for i in found.get_indexes("items")
+        if i["name"] == EXTERNAL_ID and i["unique"]
+    ]
+    return constraint, any("external_id IS NOT NULL" in w for w in where)
+
+
+def _as_of_0014(conn: Connection, at_head: dict[int, tuple[Any, int]]) -> dict[int, Any]:
+    if conn.dialect.name == "sqlite":
+        return {
+            i: (t.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds"), k << 17)
+            for i, (t, k) in at_head.items()
+        }
+    return {i: (t, k << 17) for i, (t, k) in at_head.items()}
+
+
+def test_compact_item_columns_go_down_and_up_keeping_times_and_order(db_url: str) -> None:
+    _import_shapes(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            at_head, order = _items_at_head(conn), _pool_orders(conn)
+            assert all(0 <= key < 2**31 for _, key in at_head.values())
+            assert _external_id_index(conn) == (False, True)
+        downgrade(db_url, "0014")
+        with engine.begin() as conn:
+            raw = conn.execute(text("SELECT id, created_at, random_key FROM items")).all()
+            assert {i: (t, k) for i, t, k in raw} == _as_of_0014(conn, at_head)
+            assert _pool_orders(conn) == order
+            assert _external_id_index(conn) == (True, False)
+            # A key stored before 0015 keeps its top 31 bits.
+            low = 2**17 - 1
+            conn.execute(text(f"UPDATE items SET random_key = random_key + {low}"))
+        upgrade(db_url)
+        with engine.connect() as conn:
+            assert _items_at_head(conn) == at_head
+            assert _pool_orders(conn) == order
+            assert _external_id_index(conn) == (False, True)
     finally:
         engine.dispose()

@@ -21,7 +21,17 @@ def hash_of_hex(digest: str) -> bytes:
     return bytes.fromhex(digest[: 2 * HASH_BYTES])
 
 
+# Random keys have 31 bits: 4 bytes on SQLite (which stores a non-negative integer below 2^31
+# in 4 bytes, one of 2^31 or more in 6) and an ``integer`` on PostgreSQL, in the row and in the
+# queue's random-order index. Ties (some 2 pairs among 100k items) are broken by id. They are
+# the top 31 bits of the 48-bit keys stored until migration 0015, which shifted those right by
+# ``KEY_SHIFT``: a pool's order stayed the same.
+KEY_BITS = 31
+KEY_SHIFT = 48 - KEY_BITS
+
+
 def random_key(seed: int, digest: bytes) -> int:
-    """A seeded pseudo-random sort key (48 bits) for the order served before any model."""
+    """A seeded pseudo-random sort key (``KEY_BITS`` bits) for the order served before any
+    model: uniform, a function of the project's seed and the item's hash."""
     h = hashlib.blake2b(f"{seed}:{digest.hex()}".encode(), digest_size=6).digest()
-    return int.from_bytes(h, "big")
+    return int.from_bytes(h, "big") >> KEY_SHIFT

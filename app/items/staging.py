@@ -12,7 +12,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Column,
     ColumnElement,
     Connection,
@@ -43,7 +42,7 @@ STAGING = Table(
     Column("text_hash", LargeBinary, nullable=False),
     Column("external_id", Text),
     Column("text", Text, nullable=False),
-    Column("random_key", BigInteger, nullable=False),
+    Column("random_key", Integer, nullable=False),
     Column("labels", JSON(none_as_null=True)),
     # Task shapes (``app.items.shaped``); the one-text path leaves them NULL.
     Column("fields", JSON(none_as_null=True)),

@@ -20,12 +20,13 @@ Create Date: 2026-12-11 09:00:00.000000
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
+
+from app.migrate import rebuild_sqlite_table
 
 revision: str = "0014"
 down_revision: str | None = "0013"
@@ -81,35 +82,7 @@ def _unhex_function() -> None:
 def _rebuild_sqlite(table: str, column: tuple[str, str], value: str) -> None:
     """Rebuild ``table`` with its column definition ``column[0]`` replaced by ``column[1]``,
     ``text_hash`` copied as ``value``; its indexes and triggers are made again as they were."""
-    conn = op.get_bind()
-    if conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
-        raise RuntimeError(f"rebuilding {table} needs foreign keys off (see migrations/env.py)")
-    create = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-    ).scalar_one()
-    old, new = column
-    head = re.match(rf'CREATE TABLE "?{table}"? \(', create)
-    if create.count(old) != 1 or head is None:
-        raise RuntimeError(f"unexpected definition of {table}: {create}")
-    create = f"CREATE TABLE _new_{table} (" + create[head.end() :].replace(old, new)
-    extras = conn.exec_driver_sql(
-        "SELECT sql FROM sqlite_master WHERE tbl_name = ? AND type IN ('index', 'trigger') "
-        "AND sql IS NOT NULL",
-        (table,),
-    ).scalars()
-    extras = list(extras)
-    columns = [row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")]
-    copied = ", ".join(value if c == "text_hash" else c for c in columns)
-    op.execute(create)
-    op.execute(f"INSERT INTO _new_{table} ({', '.join(columns)}) SELECT {copied} FROM {table}")
-    op.execute(f"DROP TABLE {table}")
-    # Legacy rename: the triggers of other tables that name ``items`` (annotations keep
-    # ``items.labeled``) are left as they are, naming the rebuilt table once it is renamed.
-    op.execute("PRAGMA legacy_alter_table = ON")
-    op.execute(f"ALTER TABLE _new_{table} RENAME TO {table}")
-    op.execute("PRAGMA legacy_alter_table = OFF")
-    for sql in extras:
-        op.execute(sql)
+    rebuild_sqlite_table(op.get_bind(), table, dict([column]), {"text_hash": value})
 
 
 def _full_hashes() -> None:
