@@ -13,6 +13,7 @@ checkouts: the script measures the schema of the tree it is in).
     .venv/bin/python bench/disk.py                                    # 100k items, both backends
     .venv/bin/python bench/disk.py --backends sqlite --save before.json
     .venv/bin/python bench/disk.py --backends sqlite --against before.json
+    .venv/bin/python bench/disk.py --no-ids       # a file without an id column
 """
 
 from __future__ import annotations
@@ -50,19 +51,19 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def corpus(n: int, n_labels: int) -> tuple[bytes, int]:
-    """A CSV of ``n`` synthetic texts (id, text, label: the first ``n_labels`` labelled) and
-    the UTF-8 bytes of the texts alone."""
+def corpus(n: int, n_labels: int, ids: bool = True) -> tuple[bytes, int]:
+    """A CSV of ``n`` synthetic texts (id, text, label: the first ``n_labels`` labelled; no id
+    column unless ``ids``) and the UTF-8 bytes of the texts alone."""
     rng = np.random.default_rng(0)
     vocab = topic_vocabulary(CLASSES, rng)
     gold = rng.integers(CLASSES, size=n)
     out, raw = io.StringIO(), 0
-    out.write("id,text,label\n")
+    out.write("id,text,label\n" if ids else "text,label\n")
     for i in range(n):
         body = synthetic_text(i, int(gold[i]), vocab, rng)
         raw += len(body.encode())
         label = f"topic{gold[i]}" if i < n_labels else ""
-        out.write(f"r{i},{body},{label}\n")
+        out.write(f"r{i},{body},{label}\n" if ids else f"{body},{label}\n")
     return out.getvalue().encode(), raw
 
 
@@ -193,10 +194,11 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--save", default=None, help="write the figures to this JSON file")
     parser.add_argument("--against", default=None, help="a --save file to compare with")
+    parser.add_argument("--no-ids", action="store_true", help="a file without an id column")
     parser.add_argument("--workdir", default=None)
     args = parser.parse_args()
     old = json.loads(Path(args.against).read_text()) if args.against else {}
-    csv, raw = corpus(args.items, args.labels)
+    csv, raw = corpus(args.items, args.labels, ids=not args.no_ids)
     results = {}
     for backend in args.backends.split(","):
         results[backend] = measure(backend, args, csv, raw)
