@@ -171,7 +171,7 @@ def _digest(text: str) -> str:
 
 
 def _whole(matrix: Any) -> Any:
-    """An in-memory matrix of a pool matrix (a mapped or half-precision one is read whole)."""
+    """An in-memory matrix of a pool matrix (a stored one, TF-IDF or embeddings, is read whole)."""
     if isinstance(matrix, np.ndarray) or sp.issparse(matrix):
         return matrix
     return matrix[0 : matrix.shape[0]]
