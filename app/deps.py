@@ -145,36 +145,35 @@ def _token_user(db: Database, authorization: str | None) -> users_tokens.TokenUs
     return use
 
 
-async def _identify(request: Request) -> None:
-    """Pre-body check of every API route: resolve the bearer token's user once."""
+def _identify(request: Request) -> None:
+    """Pre-body check of every API route: resolve the bearer token's user once (a plain
+    function: ``app.routing`` runs it on a worker thread, with the project role's look-up)."""
     if getattr(request.state, "user", None) is not None:
         return
-    db: Database = request.app.state.db
-    header = request.headers.get("authorization")
-    use = await anyio.to_thread.run_sync(_token_user, db, header)
+    use = _token_user(request.app.state.db, request.headers.get("authorization"))
     request.state.user = use.user
     request.state.token_id = use.token_id
 
 
-async def _identify_admin(request: Request) -> None:
-    await _identify(request)
+def _identify_admin(request: Request) -> None:
+    _identify(request)
     if not request.state.user.is_admin:
         raise Forbidden("this action needs the admin role")
 
 
 @pre_body(_identify)
-def current_user(
+async def current_user(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
     """The user whose bearer token authorises this request (401 otherwise).
 
-    Resolved before the body is read (``app.routing``); this returns what was found.
+    Resolved before the body is read (``app.routing``); this returns what was found, on the
+    event loop (a plain dependency would cost a thread hop for an attribute read).
     """
-    user = getattr(request.state, "user", None)
-    if user is None:  # only outside a GuardedRoute
-        use = _token_user(request.app.state.db, request.headers.get("authorization"))
-        request.state.user, user = use.user, use.user
+    if getattr(request.state, "user", None) is None:  # only outside a GuardedRoute
+        await anyio.to_thread.run_sync(_identify, request)
+    user: User = request.state.user
     return user
 
 

@@ -5,28 +5,24 @@ counted per user, so a burst of predictions spends neither the caller's labellin
 anyone else's. The check runs before the body is read (``app.routing.pre_body``), after the
 caller's identity check: an over-limit upload is refused without spooling a byte of it.
 
-Counts live in this process's memory (``limits``' memory storage), made per app in
-``create_app``. With several web processes (``labelloop serve --workers N``) each one counts
-on its own, so a user gets up to N times a limit; a deployment that needs one count keeps
-them in a shared store (``limits`` speaks Redis and Memcached) or limits at its proxy.
+Counts live in this process's memory, made per app in ``create_app``. With several web
+processes (``labelloop serve --workers N``) each one counts on its own, so a user gets up to
+N times a limit; a deployment that needs one count limits at its proxy.
 """
 
 from __future__ import annotations
 
-import math
-import time
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 
 from app.config import Settings
 from app.deps import current_user
 from app.errors import TooManyRequests
 from app.models import User
 from app.routing import pre_body
+from app.web.ratelimit import FailureLimiter
 
 Category = Literal["queue", "label", "predict", "import", "export", "train"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
@@ -36,24 +32,26 @@ _COUNTED = "rate_limits_counted"  # request.state: the categories this request w
 class ApiLimiter:
     """The rate limits of one app, by category, with their per-user counts.
 
-    The moving window keeps the time of each counted request: ``Retry-After`` is then exact
-    (when the oldest request in the window leaves it), and refused requests are not
-    counted, so a client that keeps knocking is let in as soon as its window allows.
+    A moving window per category keeps the time of each counted request: ``Retry-After`` is
+    then exact (when the oldest request in the window leaves it), and refused requests are
+    not counted, so a client that keeps knocking is let in as soon as its window allows.
+    The windows are plain deques: ``limits``' memory storage started a timer thread to
+    expire its entries on many a request, and every request of the event loop then waited
+    for that thread to start (bench/README.md, `load.py`).
     """
 
     def __init__(self, settings: Settings) -> None:
         self.limits: dict[Category, RateLimitItem] = {
             category: parse(getattr(settings, f"rate_limit_{category}")) for category in CATEGORIES
         }
-        self._window = MovingWindowRateLimiter(MemoryStorage())
+        self._windows = {
+            category: FailureLimiter(limit.amount, limit.get_expiry())
+            for category, limit in self.limits.items()
+        }
 
     def hit(self, category: Category, user_id: int) -> int:
         """Count one request of ``user_id``; 0 if within the limit, else seconds to wait."""
-        limit = self.limits[category]
-        if self._window.hit(limit, category, str(user_id)):
-            return 0
-        reset = self._window.get_window_stats(limit, category, str(user_id)).reset_time
-        return max(1, math.ceil(reset - time.time()))
+        return self._windows[category].hit(user_id)
 
 
 def _enforce(request: Request, category: Category, user: User) -> None:
@@ -79,10 +77,12 @@ def rate_limited(category: Category) -> Any:  # noqa: ANN401 - a FastAPI Depends
     requests of ``category``.
 
     It depends on ``current_user``, so the identity check runs first and this one finds the
-    caller on ``request.state.user``; both run before the body is read.
+    caller on ``request.state.user``; both run before the body is read, on one worker thread
+    with the project role's look-up (a plain check: ``app.routing``), since in a route's
+    checks this one comes between the other two.
     """
 
-    async def check(request: Request) -> None:
+    def check(request: Request) -> None:
         user = getattr(request.state, "user", None)
         if user is not None:  # else the identity check refused, or runs as a dependency
             _enforce(request, category, user)

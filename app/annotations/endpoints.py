@@ -21,7 +21,7 @@ from app.models import ProjectRole, User
 from app.oracles import suggestions
 from app.projects.access import ProjectRefDep, ProjectRoleDep, ReadProject
 from app.ratelimits import rate_limited
-from app.routing import GuardedRoute
+from app.routing import GuardedRoute, json_response
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["annotations"], route_class=GuardedRoute)
 REPLAYED = {"Idempotent-Replayed": "true"}
@@ -113,9 +113,8 @@ def submit_annotation(
     body: AnnotationIn,
     user: CurrentUser,  # before the session: authenticate outside the write slot
     session: WriteSession,
-    response: Response,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> AnnotationOut | Response:
+) -> Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
     path = f"/projects/{project.id}/annotations"
     if replay := _claim(session, user, idempotency_key, path, body):
@@ -132,10 +131,10 @@ def submit_annotation(
         correction=body.correction,
     )
     _mark(session, [annotation], [body], shown)
-    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     out = _out(rules, annotation, user)
-    _commit(session, user, idempotency_key, response.status_code, out)
-    return out
+    _commit(session, user, idempotency_key, status_code, out)
+    return json_response(out, status_code)  # serialised here: no thread hop to validate it
 
 
 def _suggested(session: Session, project_id: int, bodies: list[AnnotationIn]) -> list[list[str]]:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from app.db import connection
 from app.errors import Invalid
 from app.models import Annotation, Oracle, Suggestion
 
@@ -27,28 +28,34 @@ class Shown:
     confidence: float | None
 
 
+_suggestions, _oracles = Suggestion.__table__, Oracle.__table__
+# Every queue answer runs this: built once, read as plain rows (see app.queue.service).
+_SHOWN = (
+    select(
+        _suggestions.c.item_id,
+        _suggestions.c.id,
+        _oracles.c.name,
+        _suggestions.c.labels,
+        _suggestions.c.confidence,
+    )
+    .join(_oracles, _oracles.c.id == _suggestions.c.oracle_id)
+    .where(
+        _suggestions.c.project_id == bindparam("project_id"),
+        _suggestions.c.item_id.in_(bindparam("item_ids", expanding=True)),
+        _suggestions.c.labels.is_not(None),
+        _oracles.c.enabled.is_(True),
+    )
+    .order_by(_oracles.c.id.desc(), _suggestions.c.id)
+)
+
+
 def for_items(session: Session, project_id: int, item_ids: Sequence[int]) -> dict[int, Shown]:
     """Each item's newest answer from the project's enabled oracles (the first oracle's when
     several answered)."""
     if not item_ids:
         return {}
-    rows = session.execute(
-        select(
-            Suggestion.item_id,
-            Suggestion.id,
-            Oracle.name,
-            Suggestion.labels,
-            Suggestion.confidence,
-        )
-        .join(Oracle, Oracle.id == Suggestion.oracle_id)
-        .where(
-            Suggestion.project_id == project_id,
-            Suggestion.item_id.in_(list(item_ids)),
-            Suggestion.labels.is_not(None),
-            Oracle.enabled.is_(True),
-        )
-        .order_by(Oracle.id.desc(), Suggestion.id)
-    )
+    params = {"project_id": project_id, "item_ids": list(item_ids)}
+    rows = connection(session).execute(_SHOWN, params)
     out: dict[int, Shown] = {}
     for item_id, sid, name, labels, confidence in rows:
         out[item_id] = Shown(sid, name, list(labels or []), confidence)  # the last row wins

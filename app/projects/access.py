@@ -47,24 +47,28 @@ def _lookup(db: Database, project_id: int, user: User) -> ProjectRole:
 
 
 def _membership_check(least: ProjectRole) -> PreBodyCheck:
-    async def check(request: Request) -> None:
-        """Runs after the caller's own check (a sub-dependency, so found first)."""
+    def check(request: Request) -> None:
+        """Runs after the caller's own check (a sub-dependency, so found first), on the
+        same worker thread (a plain function: ``app.routing``)."""
         project_id = _path_project_id(request)
         if project_id is None:
             return
-        db: Database = request.app.state.db
-        role = await anyio.to_thread.run_sync(_lookup, db, project_id, request.state.user)
+        role = _lookup(request.app.state.db, project_id, request.state.user)
         members.require(role, least)
         request.state.project_access = (project_id, role)
 
     return check
 
 
+def _checked(request: Request, project_id: int) -> bool:
+    found = getattr(request.state, "project_access", None)
+    return found is not None and found[0] == project_id
+
+
 def caller_role(request: Request, session: Session | None, project_id: int) -> ProjectRole:
     """The role the pre-body check found, or (outside a GuardedRoute) looked up now."""
-    found = getattr(request.state, "project_access", None)
-    if found is not None and found[0] == project_id:
-        return ProjectRole(found[1])
+    if _checked(request, project_id):
+        return ProjectRole(request.state.project_access[1])
     user: User = request.state.user
     if session is None:
         return _lookup(request.app.state.db, project_id, user)
@@ -104,8 +108,13 @@ def project_ref(caller: Any, *, least: ProjectRole = MEMBER) -> Callable[..., Pr
     membership lookup is the pre-body check's, outside the write slot.
     """
 
-    def load_project_ref(request: Request, project_id: PathId, user: caller) -> ProjectRef:
-        members.require(caller_role(request, None, project_id), least)
+    async def load_project_ref(request: Request, project_id: PathId, user: caller) -> ProjectRef:
+        """On the event loop: the pre-body check found the role (no thread hop for that)."""
+        if _checked(request, project_id):
+            role = caller_role(request, None, project_id)
+        else:  # outside a GuardedRoute
+            role = await anyio.to_thread.run_sync(caller_role, request, None, project_id)
+        members.require(role, least)
         return ProjectRef(project_id)
 
     return _resolver(load_project_ref, least)

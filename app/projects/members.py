@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
@@ -33,10 +33,16 @@ def not_found(project_id: int) -> NotFound:
     return NotFound(f"project {project_id} not found")
 
 
-def role_query(project_id: int, user_id: int) -> Select[str]:
-    return select(ProjectMember.role).where(
-        ProjectMember.project_id == project_id, ProjectMember.user_id == user_id
-    )
+_members = ProjectMember.__table__
+# Every project request of a non-admin runs this: built once, so no request pays for
+# building the statement and its cache key (several times SQLite's own cost; bench/README.md).
+_ROLE = select(_members.c.role).where(
+    _members.c.project_id == bindparam("project_id"), _members.c.user_id == bindparam("user_id")
+)
+
+
+def role_query(project_id: int, user_id: int) -> Select[tuple[str]]:
+    return _ROLE.params(project_id=project_id, user_id=user_id)
 
 
 def effective_role(db: Connection | Session, project_id: int, user: User) -> ProjectRole:
@@ -44,7 +50,7 @@ def effective_role(db: Connection | Session, project_id: int, user: User) -> Pro
     else needs a membership row (one lookup on its unique index), else 404."""
     if user.is_admin:
         return ProjectRole.MANAGER
-    role = db.scalar(role_query(project_id, user.id))
+    role = db.scalar(_ROLE, {"project_id": project_id, "user_id": user.id})
     if role is None:
         raise not_found(project_id)
     return ProjectRole(role)

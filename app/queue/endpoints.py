@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
 from app.config import QUEUE_LIMIT_CEILING
@@ -17,7 +17,7 @@ from app.oracles.schemas import SuggestionOut
 from app.projects.access import ProjectRefDep
 from app.queue import service
 from app.ratelimits import rate_limited
-from app.routing import GuardedRoute
+from app.routing import GuardedRoute, json_response
 
 router = APIRouter(
     prefix="/projects/{project_id}",
@@ -49,14 +49,19 @@ class QueueOut(BaseModel):
     items: list[QueueItemOut]
 
 
-@router.get("/queue", responses=responses(429), dependencies=[rate_limited("queue")])
+@router.get(
+    "/queue",
+    response_model=QueueOut,
+    responses=responses(429),
+    dependencies=[rate_limited("queue")],
+)
 def get_queue(
     project: ProjectRefDep,
     user: CurrentUser,  # before the session: authenticate outside the write slot
     session: LeaseSession,  # the queue writes only leases
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=QUEUE_LIMIT_CEILING)] = 10,
-) -> QueueOut:
+) -> Response:
     """The next items to label, most informative first; each is leased to the caller."""
     if limit > settings.queue_max_limit:
         raise Invalid(
@@ -85,7 +90,7 @@ def get_queue(
         ],
     )
     session.commit()  # now, not after FastAPI validates the response: see app.deps
-    return out
+    return json_response(out)  # serialised here: no thread hop to validate it
 
 
 def _suggestion(shown: suggestions.Shown | None) -> SuggestionOut | None:

@@ -21,7 +21,10 @@ MAX_KEYS = 10_000  # oldest keys are forgotten beyond this, so memory stays boun
 
 
 class FailureLimiter:
-    """At most ``max_failures`` failures per key in any ``window`` seconds (a sliding window)."""
+    """At most ``max_failures`` failures per key in any ``window`` seconds (a sliding window).
+
+    Also counts the API's requests per user (``app.ratelimits``, with :meth:`hit`).
+    """
 
     def __init__(
         self,
@@ -41,19 +44,34 @@ class FailureLimiter:
     def retry_after(self, key: Hashable) -> int:
         """Seconds until ``key`` may try again; 0 when it may try now."""
         with self._lock:
-            times = self._recent(key)
-            if len(times) < self.max_failures:
-                return 0
-            return max(1, math.ceil(times[0] + self.window - self._clock()))
+            return self._wait(key)
 
     def failed(self, key: Hashable) -> None:
         with self._lock:
-            times = self._recent(key)
-            times.append(self._clock())
-            self._failures[key] = times
-            self._failures.move_to_end(key)
-            while len(self._failures) > self._max_keys:
-                self._failures.popitem(last=False)
+            self._record(key)
+
+    def hit(self, key: Hashable) -> int:
+        """Count one event of ``key`` unless it is at its limit, in one step: 0 when it was
+        counted, else the seconds until it may try again (a refused event is not counted)."""
+        with self._lock:
+            wait = self._wait(key)
+            if not wait:
+                self._record(key)
+            return wait
+
+    def _wait(self, key: Hashable) -> int:
+        times = self._recent(key)
+        if len(times) < self.max_failures:
+            return 0
+        return max(1, math.ceil(times[0] + self.window - self._clock()))
+
+    def _record(self, key: Hashable) -> None:
+        times = self._recent(key)
+        times.append(self._clock())
+        self._failures[key] = times
+        self._failures.move_to_end(key)
+        while len(self._failures) > self._max_keys:
+            self._failures.popitem(last=False)
 
     def reset(self, key: Hashable) -> None:
         with self._lock:

@@ -94,3 +94,16 @@ def test_memory_is_bounded() -> None:
         limiter.failed(i)
     assert limiter.retry_after(999) > 0 and limiter.retry_after(0) == 0
     assert len(limiter._failures) == 100
+
+
+def test_hit_does_not_count_refused_events_and_says_when_to_retry() -> None:
+    clock = Clock()
+    window = FailureLimiter(2, 60, clock=clock)
+    assert window.hit("u") == 0
+    clock.now += 20
+    assert window.hit("u") == 0
+    clock.now += 10
+    assert window.hit("u") == 30  # the oldest event leaves the window in 30 s
+    clock.now += 30
+    assert window.hit("u") == 0  # the refused one was not counted: one slot was free
+    assert window.hit("u") == 20  # now the second event is the oldest

@@ -1,0 +1,71 @@
+"""Pre-body checks and the busiest routes cost as few worker-thread hops as they can."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import pytest
+from fastapi import Request
+from fastapi.testclient import TestClient
+
+from app.config import Settings
+from app.db import Database
+from app.main import create_app
+from app.routing import on_threads
+from tests.factories import auth, create_project, create_user
+
+
+def test_plain_checks_next_to_each_other_run_on_one_worker_thread() -> None:
+    seen: list[tuple[str, int]] = []
+
+    def plain(name: str) -> Any:  # noqa: ANN401 - a check
+        return lambda _request: seen.append((name, threading.get_ident()))
+
+    async def on_the_loop(_request: Request) -> None:
+        seen.append(("loop", threading.get_ident()))
+
+    checks = on_threads([plain("token"), plain("role"), on_the_loop, plain("last")])
+    assert len(checks) == 3
+
+    async def run() -> None:
+        for check in checks:
+            await check(Request({"type": "http", "headers": []}))
+
+    anyio.run(run)
+    names = [name for name, _ in seen]
+    threads = dict(seen)
+    assert names == ["token", "role", "loop", "last"]
+    assert threads["token"] == threads["role"] != threads["loop"]
+
+
+def test_a_queue_answer_and_a_label_take_two_thread_hops_each(
+    settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each hop wakes a worker thread and waits for it and for the GIL: under 50 annotators
+    # they were the requests' tail (bench/README.md, `load.py`). Two are left: the caller's
+    # look-ups (token, project role) and the route's own work.
+    project = create_project(db, labels=["a", "b"], n_items=5)
+    _, token = create_user(db, name="ann", role="annotator")
+    hops: list[str] = []
+    run_sync = anyio.to_thread.run_sync
+
+    async def counted(func: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await run_sync(func, *args, **kwargs)
+
+    with TestClient(create_app(settings, worker=False)) as client:
+        monkeypatch.setattr(anyio.to_thread, "run_sync", counted)
+        url = f"/api/v1/projects/{project.id}"
+        served = client.get(f"{url}/queue?limit=1", headers=auth(token))
+        assert served.status_code == 200, served.text
+        assert len(hops) == 2, hops
+        hops.clear()
+        item_id = served.json()["items"][0]["id"]
+        label = {"item_id": item_id, "label": "a"}
+        stored = client.post(f"{url}/annotations", json=label, headers=auth(token))
+        assert stored.status_code == 201, stored.text
+        assert stored.json()["labels"] == ["a"]
+        assert len(hops) == 2, hops
