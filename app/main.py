@@ -84,11 +84,14 @@ def api_router() -> APIRouter:
     router = APIRouter(
         prefix="/api/v1", responses=responses(400, 401, 413, 422), route_class=GuardedRoute
     )
+    # The queue and the labels first: a request's route is found by trying the routes in
+    # order, and these two carry nearly every request of a labelling crowd (no path of
+    # theirs is matched by another router's route).
     for sub in (
-        projects_router,
-        items_router,
         queue_router,
         annotations_router,
+        projects_router,
+        items_router,
         review_router,
         training_router,
         oracles_router,

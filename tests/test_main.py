@@ -7,10 +7,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.main import create_app
+from app.main import api_router, create_app
 from tests.conftest import _pg_url
 from tests.server import free_port
 
@@ -53,3 +54,14 @@ def test_a_server_freezes_its_startup_heap(settings: Settings) -> None:
     finally:
         gc.unfreeze()
     assert frozen > 50_000  # numpy, scikit-learn, SQLAlchemy: a full collection skips them
+
+
+def test_the_queue_and_label_routes_are_tried_first() -> None:
+    # A request's route is found by trying the routes in order: a labelling crowd's
+    # requests should not each try the project and item routes first.
+    paths = [c.original_route.path for c in iter_route_contexts(api_router().routes)]
+    assert paths[:3] == [
+        "/projects/{project_id}/queue",
+        "/projects/{project_id}/annotations",
+        "/projects/{project_id}/annotations/bulk",
+    ]
