@@ -20,7 +20,7 @@ from app.annotations.endpoints import router as annotations_router
 from app.audit.endpoints import router as audit_router
 from app.config import Settings
 from app.db import open_configured
-from app.deps import write_slots
+from app.deps import thread_slots, write_slots
 from app.errors import AppError, Unavailable, responses
 from app.filemodes import keep_files_private
 from app.health import router as health_router
@@ -118,6 +118,8 @@ def create_app(
         db = open_configured(settings, background_checkpoints=True)
         app.state.db = db
         app.state.write_slots = write_slots(db)
+        app.state.thread_slots = thread_slots(db)
+        app.state.inline_checks = db.is_sqlite  # see app.routing.GuardedRoute
         app.state.predictor = Predictor()
         app.state.imports = ImportRunner(db, settings)
         app.state.imports.start()

@@ -104,15 +104,31 @@ def json_response(model: BaseModel, status_code: int = 200) -> Response:
 
 
 class GuardedRoute(APIRoute):
-    """An API route whose pre-body checks run before FastAPI reads the body."""
+    """An API route whose pre-body checks run before FastAPI reads the body.
+
+    Where ``app.state.inline_checks`` is set (SQLite: see ``app.main``), the plain checks run
+    on the event loop itself. Their look-ups are reads of a local file, which in WAL mode
+    never wait for a writer and take tens of microseconds, while a hop to a worker thread
+    and back costs the loop 0.2 ms and more on a virtual machine (bench/README.md,
+    `load.py`). Elsewhere (PostgreSQL: a network round trip) they run on a worker thread.
+    """
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        checks = on_threads(pre_body_checks(self.dependant))
+        found = pre_body_checks(self.dependant)
+        threaded = on_threads(found)
+        inline = [(check, inspect.iscoroutinefunction(check)) for check in found]
 
         async def guarded(request: Request) -> Response:
-            for check in checks:
-                await check(request)
+            if getattr(request.app.state, "inline_checks", False):
+                for check, is_async in inline:
+                    if is_async:
+                        await check(request)  # type: ignore[misc]
+                    else:
+                        check(request)
+            else:
+                for joined in threaded:
+                    await joined(request)
             return await handler(StrictJSONRequest(request.scope, request.receive))
 
         return guarded

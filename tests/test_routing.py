@@ -41,12 +41,14 @@ def test_plain_checks_next_to_each_other_run_on_one_worker_thread() -> None:
     assert threads["token"] == threads["role"] != threads["loop"]
 
 
-def test_a_queue_answer_and_a_label_take_two_thread_hops_each(
+def test_a_queue_answer_and_a_label_take_one_thread_hop_each_on_sqlite(
     settings: Settings, db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Each hop wakes a worker thread and waits for it and for the GIL: under 50 annotators
-    # they were the requests' tail (bench/README.md, `load.py`). Two are left: the caller's
-    # look-ups (token, project role) and the route's own work.
+    # they were the requests' tail (bench/README.md, `load.py`). One is left on SQLite, the
+    # route's own work (its look-ups of the token and the project role run on the loop);
+    # two on PostgreSQL, where those look-ups are network round trips.
+    expected = 1 if db.is_sqlite else 2
     project = create_project(db, labels=["a", "b"], n_items=5)
     _, token = create_user(db, name="ann", role="annotator")
     hops: list[str] = []
@@ -61,11 +63,11 @@ def test_a_queue_answer_and_a_label_take_two_thread_hops_each(
         url = f"/api/v1/projects/{project.id}"
         served = client.get(f"{url}/queue?limit=1", headers=auth(token))
         assert served.status_code == 200, served.text
-        assert len(hops) == 2, hops
+        assert len(hops) == expected, hops
         hops.clear()
         item_id = served.json()["items"][0]["id"]
         label = {"item_id": item_id, "label": "a"}
         stored = client.post(f"{url}/annotations", json=label, headers=auth(token))
         assert stored.status_code == 201, stored.text
         assert stored.json()["labels"] == ["a"]
-        assert len(hops) == 2, hops
+        assert len(hops) == expected, hops

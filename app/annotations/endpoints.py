@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Response, status
@@ -14,12 +15,13 @@ from sqlalchemy.orm import Session
 from app.annotations import idempotency, service
 from app.annotations.agreement import AgreementOut, project_agreement
 from app.annotations.history import LabelEntry, item_history
-from app.deps import CurrentUser, ReadSession, WriteSession
+from app.deps import CurrentUser, ReadSession, WriteSession, WritingDep
 from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import ProjectRole, User
 from app.oracles import suggestions
 from app.projects.access import ProjectRefDep, ProjectRoleDep, ReadProject
+from app.projects.service import ProjectRef
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute, json_response
 
@@ -108,16 +110,23 @@ REPLACED: dict[int | str, dict[str, Any]] = {
     responses=REPLACED | responses(404, 409, 429),
     dependencies=[rate_limited("label")],
 )
-def submit_annotation(
+async def submit_annotation(
     project: ProjectRefDep,
     body: AnnotationIn,
-    user: CurrentUser,  # before the session: authenticate outside the write slot
-    session: WriteSession,
+    user: CurrentUser,
+    writing: WritingDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
+    store = partial(_store_one, project, body, user, idempotency_key)
+    return await writing.run(store)  # one thread hop for the whole request
+
+
+def _store_one(
+    project: ProjectRef, body: AnnotationIn, user: User, key: str | None, session: Session
+) -> Response:
     path = f"/projects/{project.id}/annotations"
-    if replay := _claim(session, user, idempotency_key, path, body):
+    if replay := _claim(session, user, key, path, body):
         return replay
     rules = service.label_rules(session, project.id)
     shown = _suggested(session, project.id, [body])
@@ -133,7 +142,7 @@ def submit_annotation(
     _mark(session, [annotation], [body], shown)
     status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
     out = _out(rules, annotation, user)
-    _commit(session, user, idempotency_key, status_code, out)
+    _record(session, user, key, status_code, out)
     return json_response(out, status_code)  # serialised here: no thread hop to validate it
 
 
@@ -199,7 +208,8 @@ def submit_annotations(
         created=created,
         replaced=len(results) - created,
     )
-    _commit(session, user, idempotency_key, status.HTTP_200_OK, out)
+    _record(session, user, idempotency_key, status.HTTP_200_OK, out)
+    session.commit()  # now, not after FastAPI validates the response (see app.deps)
     return out
 
 
@@ -229,14 +239,12 @@ def _fingerprinted(data: dict[str, Any]) -> dict[str, Any]:
 DOUBT_FIELDS = ("flag", "comment", "suggestion_id", "correction")
 
 
-def _commit(
+def _record(
     session: Session, user: User, key: str | None, status_code: int, out: BaseModel
 ) -> None:
-    """Store the response under the idempotency key (if any) with the labels, and commit now,
-    not after FastAPI validates the response (see app.deps)."""
+    """Store the response under the idempotency key (if any), in the labels' transaction."""
     if key is not None:
         idempotency.record(session, user.id, key, status_code, out.model_dump(mode="json"))
-    session.commit()
 
 
 def _out(project: service.LabelRules, annotation: service.Stored, user: User) -> AnnotationOut:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
 
 from app.config import QUEUE_LIMIT_CEILING
-from app.deps import CurrentUser, LeaseSession, SettingsDep
+from app.deps import CurrentUser, LeaseWriting, SettingsDep
 from app.errors import Invalid, responses
 from app.items import documents
 from app.items.documents import PlaceOut
+from app.models import User
 from app.oracles import suggestions
 from app.oracles.schemas import SuggestionOut
 from app.projects.access import ProjectRefDep
+from app.projects.service import ProjectRef
 from app.queue import service
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute, json_response
@@ -55,10 +59,10 @@ class QueueOut(BaseModel):
     responses=responses(429),
     dependencies=[rate_limited("queue")],
 )
-def get_queue(
+async def get_queue(
     project: ProjectRefDep,
-    user: CurrentUser,  # before the session: authenticate outside the write slot
-    session: LeaseSession,  # the queue writes only leases
+    user: CurrentUser,
+    writing: LeaseWriting,  # the queue writes only leases
     settings: SettingsDep,
     limit: Annotated[int, Query(ge=1, le=QUEUE_LIMIT_CEILING)] = 10,
 ) -> Response:
@@ -68,12 +72,17 @@ def get_queue(
             f"limit: at most {settings.queue_max_limit} items per request "
             "(LABELLOOP_QUEUE_MAX_LIMIT)"
         )
-    batch = service.next_items(
-        session, project, user, limit=limit, lease_seconds=settings.lease_seconds
-    )
+    lease = partial(_lease, project, user, limit, settings.lease_seconds)
+    return json_response(await writing.run(lease))  # one thread hop for the whole request
+
+
+def _lease(
+    project: ProjectRef, user: User, limit: int, lease_seconds: int, session: Session
+) -> QueueOut:
+    batch = service.next_items(session, project, user, limit=limit, lease_seconds=lease_seconds)
     shown = suggestions.for_items(session, project.id, [q.item.id for q in batch.items])
     placed = documents.places(session, [q.item for q in batch.items])
-    out = QueueOut(
+    return QueueOut(
         model_version=batch.model_version,
         items=[
             QueueItemOut(
@@ -89,8 +98,6 @@ def get_queue(
             for q in batch.items
         ],
     )
-    session.commit()  # now, not after FastAPI validates the response: see app.deps
-    return json_response(out)  # serialised here: no thread hop to validate it
 
 
 def _suggestion(shown: suggestions.Shown | None) -> SuggestionOut | None:

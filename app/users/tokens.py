@@ -126,7 +126,13 @@ def use_token(conn: Connection, token: str) -> TokenUse | None:
 
 
 def _touch(conn: Connection, token_id: int, now: datetime) -> None:
-    """Record the use; skipped (not failed) when the database is busy writing."""
+    """Record the use; skipped (not failed) when the database is busy writing.
+
+    On SQLite this never waits, which matters since the look-up runs on the event loop
+    there (``app.routing``): the update upgrades the read transaction of the look-up, and
+    SQLite refuses such an upgrade at once, without its busy handler, while another
+    connection writes.
+    """
     params = {"token_id": token_id, "now": now, "stale": now - LAST_USED_RESOLUTION}
     try:
         conn.execute(_TOUCH, params)
