@@ -208,7 +208,8 @@ def _token_user(db: Database, authorization: str | None) -> users_tokens.TokenUs
 
 def _identify(request: Request) -> None:
     """Pre-body check of every API route: resolve the bearer token's user once (a plain
-    function: ``app.routing`` runs it on a worker thread, with the project role's look-up)."""
+    function: ``app.routing`` runs it with the project role's look-up, on a worker thread or,
+    on SQLite, on the event loop)."""
     if getattr(request.state, "user", None) is not None:
         return
     use = _token_user(request.app.state.db, request.headers.get("authorization"))

@@ -77,9 +77,9 @@ def rate_limited(category: Category) -> Any:  # noqa: ANN401 - a FastAPI Depends
     requests of ``category``.
 
     It depends on ``current_user``, so the identity check runs first and this one finds the
-    caller on ``request.state.user``; both run before the body is read, on one worker thread
-    with the project role's look-up (a plain check: ``app.routing``), since in a route's
-    checks this one comes between the other two.
+    caller on ``request.state.user``; both run before the body is read, together with the
+    project role's look-up (plain checks: on one worker thread, or on SQLite on the event
+    loop; ``app.routing``), since in a route's checks this one comes between the other two.
     """
 
     def check(request: Request) -> None:

@@ -36,8 +36,9 @@ def pre_body(check: PreBodyCheck) -> Callable[[F], F]:
     """Mark a dependency: ``check(request)`` runs before the body of any route using it.
 
     ``check`` raises to refuse the request (401, 403, 429) and may leave what it resolved on
-    ``request.state`` for the dependency to return. A plain (not async) ``check`` runs on a
-    worker thread, on the same one as the plain checks next to it (see :func:`on_threads`).
+    ``request.state`` for the dependency to return. A plain (not async) ``check`` may block
+    on a database look-up: it runs on a worker thread, on the same one as the plain checks
+    next to it (see :func:`on_threads`), or on SQLite on the event loop (:class:`GuardedRoute`).
     """
 
     def mark(dependency: F) -> F:

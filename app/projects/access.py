@@ -48,8 +48,9 @@ def _lookup(db: Database, project_id: int, user: User) -> ProjectRole:
 
 def _membership_check(least: ProjectRole) -> PreBodyCheck:
     def check(request: Request) -> None:
-        """Runs after the caller's own check (a sub-dependency, so found first), on the
-        same worker thread (a plain function: ``app.routing``)."""
+        """Runs after the caller's own check (a sub-dependency, so found first), where it
+        runs (a plain function: on the same worker thread, or on SQLite on the event loop;
+        ``app.routing``)."""
         project_id = _path_project_id(request)
         if project_id is None:
             return
