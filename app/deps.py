@@ -71,13 +71,17 @@ def write_slots(db: Database) -> anyio.Semaphore:
     project's counter row, more than a few only queue on that row lock while their threads
     fight for the GIL (bench/README.md, `load.py`: two slots carried the most labels).
     """
-    return anyio.Semaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
+    return anyio.Semaphore(_slot_count(db))
 
 
 def thread_slots(db: Database) -> threading.BoundedSemaphore:
     """The write slots of :class:`Writing`: as many as :func:`write_slots`, held by a worker
     thread (made once per process, in ``app.main``'s lifespan)."""
-    return threading.BoundedSemaphore(1 if db.is_sqlite else POSTGRES_WRITE_SLOTS)
+    return threading.BoundedSemaphore(_slot_count(db))
+
+
+def _slot_count(db: Database) -> int:
+    return 1 if db.is_sqlite else POSTGRES_WRITE_SLOTS
 
 
 # Threads of Writing.run: their own, so threads waiting for a thread write slot never take
@@ -107,17 +111,13 @@ class Writing:
         return await anyio.to_thread.run_sync(self._run, work, limiter=_WRITERS)
 
     def _run(self, work: Callable[[Session], T]) -> T:
-        session = self._session
-        try:
-            with self._slots:
-                try:
-                    result = work(session)
-                    session.commit()
-                except BaseException:
-                    session.rollback()
-                    raise
-        finally:
-            session.close()
+        with self._slots:
+            try:
+                result = work(self._session)
+            except BaseException:
+                _finish(self._session, commit=False)
+                raise
+            _finish(self._session, commit=True)
         return result
 
 
