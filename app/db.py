@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.lookups import Lookups
+
 if TYPE_CHECKING:
     from app.config import Settings
 
@@ -180,12 +182,10 @@ class Database:
     checkpointer: Checkpointer | None = field(default=None, compare=False)
 
     @cached_property
-    def lookups(self) -> Engine:
-        """For one-statement reads (the token look-up of every API request): on PostgreSQL
-        in autocommit, so no BEGIN and ROLLBACK round trips surround the statement."""
-        if self.is_sqlite:  # its BEGIN is issued by app.db's event hook: keep transactions
-            return self.engine
-        return self.engine.execution_options(isolation_level="AUTOCOMMIT")
+    def lookups(self) -> Lookups:
+        """For the few one-statement reads of every API request (token, project role): run
+        on the DBAPI connection, without SQLAlchemy's per-statement machinery."""
+        return Lookups(self.engine)
 
     @property
     def is_sqlite(self) -> bool:

@@ -199,8 +199,8 @@ def _token_user(db: Database, authorization: str | None) -> users_tokens.TokenUs
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    with db.lookups.connect() as conn:
-        use = users_tokens.use_token(conn, token.strip())
+    with db.lookups.open() as lookup:
+        use = users_tokens.use_token(lookup, token.strip())
     if use is None:
         raise Unauthorized("invalid, expired or revoked API token")
     return use

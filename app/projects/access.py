@@ -42,8 +42,8 @@ def _path_project_id(request: Request) -> int | None:
 def _lookup(db: Database, project_id: int, user: User) -> ProjectRole:
     if user.is_admin:
         return ProjectRole.MANAGER
-    with db.lookups.connect() as conn:
-        return members.effective_role(conn, project_id, user)
+    with db.lookups.open() as lookup:
+        return members.effective_role(lookup, project_id, user)
 
 
 def _membership_check(least: ProjectRole) -> PreBodyCheck:

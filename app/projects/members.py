@@ -11,11 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Select, bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
 from app.errors import Conflict, Forbidden, NotFound
+from app.lookups import Lookup
 from app.models import Project, ProjectMember, ProjectRole, User
 from app.users import service as users
 
@@ -45,7 +46,7 @@ def role_query(project_id: int, user_id: int) -> Select[tuple[str]]:
     return _ROLE.params(project_id=project_id, user_id=user_id)
 
 
-def effective_role(db: Connection | Session, project_id: int, user: User) -> ProjectRole:
+def effective_role(db: Lookup | Session, project_id: int, user: User) -> ProjectRole:
     """What ``user`` is in the project: an instance admin counts as its manager; anyone
     else needs a membership row (one lookup on its unique index), else 404."""
     if user.is_admin:

@@ -12,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.errors import Invalid, NotFound
+from app.lookups import Lookup
 from app.models import ApiToken, User
 from app.models.base import utcnow
 
@@ -110,22 +110,21 @@ _TOUCH = (
 )
 
 
-def use_token(conn: Connection, token: str) -> TokenUse | None:
+def use_token(lookup: Lookup, token: str) -> TokenUse | None:
     """The token's user if the token is valid now, else None; records its use."""
     now = utcnow()
-    row = conn.execute(_BY_TOKEN, {"token_hash": hash_token(token), "now": now}).first()
-    if row is None:
+    values = lookup.first(_BY_TOKEN, {"token_hash": hash_token(token), "now": now})
+    if values is None:
         return None
-    values = row._asdict()
     token_id, last_used = values.pop("token_id"), values.pop("last_used_at")
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
-        _touch(conn, token_id, now)
+        _touch(lookup, token_id, now)
     user = User(**values)
     make_transient_to_detached(user)
     return TokenUse(user, token_id)
 
 
-def _touch(conn: Connection, token_id: int, now: datetime) -> None:
+def _touch(lookup: Lookup, token_id: int, now: datetime) -> None:
     """Record the use; skipped (not failed) when the database is busy writing.
 
     On SQLite this never waits, which matters since the look-up runs on the event loop
@@ -133,9 +132,5 @@ def _touch(conn: Connection, token_id: int, now: datetime) -> None:
     SQLite refuses such an upgrade at once, without its busy handler, while another
     connection writes.
     """
-    params = {"token_id": token_id, "now": now, "stale": now - LAST_USED_RESOLUTION}
-    try:
-        conn.execute(_TOUCH, params)
-        conn.commit()
-    except OperationalError:
-        conn.rollback()
+    stale = now - LAST_USED_RESOLUTION
+    lookup.try_write(_TOUCH, {"token_id": token_id, "now": now, "stale": stale})

@@ -32,8 +32,8 @@ def test_a_use_is_not_recorded_while_another_process_writes_and_nothing_waits(
     found: list[object] = []
 
     def look_up() -> None:
-        with db.lookups.connect() as conn:
-            found.append(use_token(conn, token))
+        with db.lookups.open() as lookup:
+            found.append(use_token(lookup, token))
 
     try:
         thread = threading.Thread(target=look_up, daemon=True)

@@ -1,0 +1,151 @@
+"""The look-ups of every API request (its token's user, the caller's project role), run on
+the DBAPI connection itself.
+
+They run before the body is read, on SQLite on the event loop itself (``app.routing``),
+so their cost is paid by every request waiting behind them. Through SQLAlchemy's
+execution machinery (a pooled ``Connection``, its transaction, events, a ``Result``) each
+cost 120-200 µs, ten times SQLite's own work; compiled once and run on the DBAPI cursor,
+15-20 µs (bench/README.md, `load.py`). The statements stay SQLAlchemy constructs: their SQL,
+parameter conversions and result types are the dialect's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Select, Update
+
+Processor = Callable[[Any], Any] | None
+Statement = Select[Any] | Update
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A statement's SQL for one dialect, with its parameter and result conversions."""
+
+    sql: str
+    positions: Sequence[str] | None  # parameter order of a positional paramstyle
+    binds: Mapping[str, Processor]
+    keys: Sequence[str]  # result column keys, as ``Row._asdict()`` names them
+    results: Sequence[Processor]
+
+    @classmethod
+    def of(cls, statement: Statement, dialect: Dialect) -> Compiled:
+        compiled = statement.compile(dialect=dialect)
+        binds = {
+            name: bind.type.dialect_impl(dialect).bind_processor(dialect)
+            for name, bind in compiled.binds.items()
+        }
+        columns = list(statement.selected_columns) if isinstance(statement, Select) else []
+        return cls(
+            sql=compiled.string,
+            positions=compiled.positiontup,
+            binds=binds,
+            keys=[str(column.key) for column in columns],
+            results=[
+                column.type.dialect_impl(dialect).result_processor(dialect, None)
+                for column in columns
+            ],
+        )
+
+    def parameters(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
+        converted = {
+            name: (process(value) if (process := self.binds.get(name)) else value)
+            for name, value in values.items()
+        }
+        if self.positions is None:
+            return converted
+        return [converted[name] for name in self.positions]
+
+    def row(self, raw: Sequence[Any]) -> dict[str, Any]:
+        return {
+            key: (process(value) if process else value)
+            for key, value, process in zip(self.keys, raw, self.results, strict=True)
+        }
+
+
+class Lookup:
+    """A checked-out DBAPI connection: on SQLite one deferred transaction (a write in it
+    upgrades its read, which SQLite refuses at once while another connection writes,
+    instead of waiting), on PostgreSQL statements in autocommit (no BEGIN round trip)."""
+
+    def __init__(self, lookups: Lookups, dbapi_connection: Any) -> None:  # noqa: ANN401 - a DBAPI connection
+        self._lookups = lookups
+        self._connection = dbapi_connection
+
+    def first(self, statement: Select[Any], values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The first row, as ``{column key: value}``, or None."""
+        compiled = self._lookups.compiled(statement)
+        raw = self._run(compiled, values).fetchone()
+        return None if raw is None else compiled.row(raw)
+
+    def scalar(self, statement: Select[Any], values: Mapping[str, Any], /) -> Any:  # noqa: ANN401 - the column's type
+        """The first row's first column, or None (``Connection.scalar``'s call shape)."""
+        row = self.first(statement, values)
+        return None if row is None else next(iter(row.values()))
+
+    def try_write(self, statement: Statement, values: Mapping[str, Any]) -> bool:
+        """Run a write; False, with nothing written, if the database refuses it now."""
+        try:
+            self._run(self._lookups.compiled(statement), values)
+        except DBAPIError:
+            return False
+        return True
+
+    def _run(self, compiled: Compiled, values: Mapping[str, Any]) -> Any:  # noqa: ANN401 - a DBAPI cursor
+        parameters = compiled.parameters(values)
+        cursor = self._connection.cursor()
+        try:
+            cursor.execute(compiled.sql, parameters)
+        except self._lookups.dbapi_error as exc:
+            raise DBAPIError.instance(
+                compiled.sql, dict(values), exc, self._lookups.dbapi_error
+            ) from exc
+        return cursor
+
+
+class Lookups:
+    """Look-ups on ``engine``'s pool, each statement compiled once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._compiled: dict[int, tuple[Statement, Compiled]] = {}
+        self.sqlite = engine.dialect.name == "sqlite"
+        self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+
+    def compiled(self, statement: Statement) -> Compiled:
+        found = self._compiled.get(id(statement))
+        if found is None or found[0] is not statement:  # the statement kept: ids stay unique
+            found = (statement, Compiled.of(statement, self._engine.dialect))
+            self._compiled[id(statement)] = found
+        return found[1]
+
+    @contextmanager
+    def open(self) -> Iterator[Lookup]:
+        """A connection from the pool for a few look-ups; SQLite's transaction commits at
+        the end (rolls back on an error), PostgreSQL's statements were committed each."""
+        pooled = self._engine.raw_connection()
+        connection: Any = pooled.driver_connection
+        try:
+            if self.sqlite:
+                connection.execute("BEGIN")
+            else:
+                connection.autocommit = True
+            try:
+                yield Lookup(self, connection)
+            except BaseException:
+                if self.sqlite:
+                    connection.rollback()
+                raise
+            if self.sqlite:
+                connection.commit()
+        finally:
+            if not self.sqlite:
+                connection.autocommit = False
+            pooled.close()
