@@ -194,6 +194,8 @@ class Database:
     def dispose(self) -> None:
         if self.checkpointer is not None:
             self.checkpointer.stop()
+        if "lookups" in self.__dict__:  # made (a cached property)
+            self.lookups.close()
         self.engine.dispose()
 
 

@@ -121,14 +121,18 @@ class Writing:
         return result
 
 
-async def writing(request: Request, db: DatabaseDep) -> Writing:
-    """A :class:`Writing` whose transaction takes the write lock at BEGIN on SQLite."""
-    return Writing(db.writer(), request.app.state.thread_slots)
+async def writing(request: Request) -> Writing:
+    """A :class:`Writing` whose transaction takes the write lock at BEGIN on SQLite.
+
+    The database comes from the app's state, not from ``DatabaseDep``: on the busiest
+    routes every dependency FastAPI solves costs the event loop (bench/README.md,
+    `load.py`)."""
+    return Writing(request.app.state.db.writer(), request.app.state.thread_slots)
 
 
-async def lease_writing(request: Request, db: DatabaseDep) -> Writing:
+async def lease_writing(request: Request) -> Writing:
     """A :class:`Writing` for routes that write only leases: see ``Database.soft_writer``."""
-    return Writing(db.soft_writer(), request.app.state.thread_slots)
+    return Writing(request.app.state.db.soft_writer(), request.app.state.thread_slots)
 
 
 def _finish(session: Session, *, commit: bool) -> None:

@@ -11,6 +11,7 @@ parameter conversions and result types are the dialect's own.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql import Select, Update
 
 Processor = Callable[[Any], Any] | None
@@ -111,13 +113,21 @@ class Lookup:
 
 
 class Lookups:
-    """Look-ups on ``engine``'s pool, each statement compiled once."""
+    """Look-ups on ``engine``'s connections, each statement compiled once.
+
+    On SQLite one connection is kept for them, out of the pool: the event loop runs them
+    one at a time, and a pool checkout and return cost more than the statement (a tenth of
+    a request's time on the loop). A look-up that finds it in use, on another thread, takes
+    one from the pool.
+    """
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._compiled: dict[int, tuple[Statement, Compiled]] = {}
         self.sqlite = engine.dialect.name == "sqlite"
         self.dbapi_error: type[Exception] = engine.dialect.loaded_dbapi.Error
+        self._kept: PoolProxiedConnection | None = None
+        self._kept_free = threading.Lock()
 
     def compiled(self, statement: Statement) -> Compiled:
         found = self._compiled.get(id(statement))
@@ -128,24 +138,44 @@ class Lookups:
 
     @contextmanager
     def open(self) -> Iterator[Lookup]:
-        """A connection from the pool for a few look-ups; SQLite's transaction commits at
-        the end (rolls back on an error), PostgreSQL's statements were committed each."""
-        pooled = self._engine.raw_connection()
-        connection: Any = pooled.driver_connection
-        try:
-            if self.sqlite:
-                connection.execute("BEGIN")
-            else:
+        """A connection for a few look-ups; SQLite's transaction commits at the end (rolls
+        back on an error), PostgreSQL's statements were committed each."""
+        with self._connection() as connection:
+            if not self.sqlite:
                 connection.autocommit = True
+                try:
+                    yield Lookup(self, connection)
+                finally:
+                    connection.autocommit = False
+                return
+            connection.execute("BEGIN")
             try:
                 yield Lookup(self, connection)
             except BaseException:
-                if self.sqlite:
-                    connection.rollback()
+                connection.rollback()
                 raise
-            if self.sqlite:
-                connection.commit()
+            connection.commit()
+
+    def close(self) -> None:
+        """Close the kept connection (``Database.dispose``)."""
+        with self._kept_free:
+            if self._kept is not None:
+                self._kept.close()
+                self._kept = None
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        if self.sqlite and self._kept_free.acquire(blocking=False):
+            try:
+                if self._kept is None:
+                    self._kept = self._engine.raw_connection()
+                    self._kept.detach()  # out of the pool: closed only by close()
+                yield self._kept.dbapi_connection  # pysqlite's: the sqlite3 connection
+            finally:
+                self._kept_free.release()
+            return
+        pooled = self._engine.raw_connection()
+        try:
+            yield pooled.driver_connection
         finally:
-            if not self.sqlite:
-                connection.autocommit = False
             pooled.close()

@@ -76,3 +76,24 @@ def test_a_request_looks_up_its_token_and_role_without_sqlalchemys_execution(
     assert served.status_code == 200, served.text
     assert seen, "the queue's own statements run through SQLAlchemy"
     assert not [s for s in seen if "api_tokens" in s or "project_members" in s], seen
+
+
+def test_sqlite_keeps_one_connection_for_them_and_a_second_caller_takes_the_pools(
+    db: Database,
+) -> None:
+    if not db.is_sqlite:
+        pytest.skip("PostgreSQL's look-ups take pooled connections")
+    checkouts: list[object] = []
+    event.listen(db.engine, "checkout", lambda *args: checkouts.append(args))
+    one = select(literal_column("1").label("one"))
+    for _ in range(3):
+        with db.lookups.open() as lookup:
+            assert lookup.scalar(one, {}) == 1
+    assert len(checkouts) == 1  # the kept connection, made once
+    with db.lookups.open() as outer, db.lookups.open() as inner:  # the kept one is in use
+        assert (outer.scalar(one, {}), inner.scalar(one, {})) == (1, 1)
+    assert len(checkouts) == 2
+    db.lookups.close()
+    with db.lookups.open() as lookup:  # made again after a close
+        assert lookup.scalar(one, {}) == 1
+    assert len(checkouts) == 3
