@@ -5,12 +5,12 @@ from __future__ import annotations
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from app.config import QUEUE_LIMIT_CEILING
-from app.deps import CurrentUser, LeaseWriting, SettingsDep
+from app.config import QUEUE_LIMIT_CEILING, Settings
+from app.deps import CurrentUser, LeaseWriting
 from app.errors import Invalid, responses
 from app.items import documents
 from app.items.documents import PlaceOut
@@ -63,10 +63,13 @@ async def get_queue(
     project: ProjectRefDep,
     user: CurrentUser,
     writing: LeaseWriting,  # the queue writes only leases
-    settings: SettingsDep,
+    request: Request,
     limit: Annotated[int, Query(ge=1, le=QUEUE_LIMIT_CEILING)] = 10,
 ) -> Response:
     """The next items to label, most informative first; each is leased to the caller."""
+    # The settings from the app's state, not ``SettingsDep``: every dependency FastAPI
+    # solves costs the event loop, on the busiest route (bench/README.md, `load.py`).
+    settings: Settings = request.app.state.settings
     if limit > settings.queue_max_limit:
         raise Invalid(
             f"limit: at most {settings.queue_max_limit} items per request "
