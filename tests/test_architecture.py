@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ),
     ("learning", ["app.learning"]),
     ("compute", ["app.scaling"]),
-    ("storage", ["app.db", "app.migrate", "app.models"]),
+    ("storage", ["app.db", "app.lookups", "app.migrate", "app.models"]),
     (
         "services",
         [
