@@ -163,18 +163,27 @@ class Lookups:
                 self._kept.close()
                 self._kept = None
 
+    def _checkout(self) -> PoolProxiedConnection:
+        """A connection from the pool; failing to connect raises SQLAlchemy's error, as
+        ``Engine.connect`` does (``raw_connection`` passes the driver's own), which the
+        API answers with a 503."""
+        try:
+            return self._engine.raw_connection()
+        except self.dbapi_error as exc:
+            raise DBAPIError.instance(None, None, exc, self.dbapi_error) from exc
+
     @contextmanager
     def _connection(self) -> Iterator[Any]:
         if self.sqlite and self._kept_free.acquire(blocking=False):
             try:
                 if self._kept is None:
-                    self._kept = self._engine.raw_connection()
+                    self._kept = self._checkout()
                     self._kept.detach()  # out of the pool: closed only by close()
                 yield self._kept.dbapi_connection  # pysqlite's: the sqlite3 connection
             finally:
                 self._kept_free.release()
             return
-        pooled = self._engine.raw_connection()
+        pooled = self._checkout()
         try:
             yield pooled.driver_connection
         finally:
