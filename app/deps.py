@@ -210,7 +210,7 @@ def _token_user(db: Database, authorization: str | None) -> users_tokens.TokenUs
     return use
 
 
-def _identify(request: Request) -> None:
+def identify(request: Request) -> None:
     """Pre-body check of every API route: resolve the bearer token's user once (a plain
     function: ``app.routing`` runs it with the project role's look-up, on a worker thread or,
     on SQLite, on the event loop)."""
@@ -222,12 +222,12 @@ def _identify(request: Request) -> None:
 
 
 def _identify_admin(request: Request) -> None:
-    _identify(request)
+    identify(request)
     if not request.state.user.is_admin:
         raise Forbidden("this action needs the admin role")
 
 
-@pre_body(_identify)
+@pre_body(identify)
 async def current_user(
     request: Request,
     _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -238,7 +238,7 @@ async def current_user(
     event loop (a plain dependency would cost a thread hop for an attribute read).
     """
     if getattr(request.state, "user", None) is None:  # only outside a GuardedRoute
-        await anyio.to_thread.run_sync(_identify, request)
+        await anyio.to_thread.run_sync(identify, request)
     user: User = request.state.user
     return user
 

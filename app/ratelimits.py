@@ -12,6 +12,7 @@ N times a limit; a deployment that needs one count limits at its proxy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, Request
@@ -72,6 +73,18 @@ def _enforce(request: Request, category: Category, user: User) -> None:
         )
 
 
+def rate_check(category: Category) -> Callable[[Request], None]:
+    """The pre-body check of ``category``: count the caller found by the identity check
+    before it (nothing if it found none: it refused the request, or it runs later)."""
+
+    def check(request: Request) -> None:
+        user = getattr(request.state, "user", None)
+        if user is not None:  # else the identity check refused, or runs as a dependency
+            _enforce(request, category, user)
+
+    return check
+
+
 def rate_limited(category: Category) -> Any:  # noqa: ANN401 - a FastAPI Depends marker
     """A route dependency (``dependencies=[rate_limited("predict")]``) counting the caller's
     requests of ``category``.
@@ -82,12 +95,7 @@ def rate_limited(category: Category) -> Any:  # noqa: ANN401 - a FastAPI Depends
     loop; ``app.routing``), since in a route's checks this one comes between the other two.
     """
 
-    def check(request: Request) -> None:
-        user = getattr(request.state, "user", None)
-        if user is not None:  # else the identity check refused, or runs as a dependency
-            _enforce(request, category, user)
-
-    @pre_body(check)
+    @pre_body(rate_check(category))
     async def limited(request: Request, user: Annotated[User, Depends(current_user)]) -> None:
         _enforce(request, category, user)  # outside a GuardedRoute; else already counted
 

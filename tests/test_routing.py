@@ -9,6 +9,8 @@ import anyio
 import anyio.to_thread
 import pytest
 from fastapi import Request
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -71,3 +73,30 @@ def test_a_queue_answer_and_a_label_take_one_thread_hop_each_on_sqlite(
         assert stored.status_code == 201, stored.text
         assert stored.json()["labels"] == ["a"]
         assert len(hops) == expected, hops
+
+
+def _solved_nodes(dependant: Dependant) -> int:
+    """The dependency nodes FastAPI solves for ``dependant`` on every request: a
+    sub-dependency's subtree is solved at each reference before its cache is looked in."""
+    return sum(1 + _solved_nodes(sub) for sub in dependant.dependencies)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/projects/{project_id}/queue"),
+        ("POST", "/api/v1/projects/{project_id}/annotations"),
+    ],
+)
+def test_the_busiest_routes_solve_three_dependencies(
+    settings: Settings, method: str, path: str
+) -> None:
+    # Each solved node costs the event loop its parameter parsing and cache-key work; the
+    # caller, their rate limit and their project were nine nodes (bench/README.md, `load.py`).
+    app = create_app(settings, worker=False)
+    [context] = [
+        c
+        for c in iter_route_contexts(app.routes)  # included routers too
+        if c.path == path and method in (c.methods or ())
+    ]
+    assert _solved_nodes(context.dependant) <= 3

@@ -20,7 +20,7 @@ from app.errors import responses
 from app.fields import Id, PathId, Text
 from app.models import ProjectRole, User
 from app.oracles import suggestions
-from app.projects.access import ProjectRefDep, ProjectRoleDep, ReadProject
+from app.projects.access import LabelCaller, ProjectRefDep, ProjectRoleDep, ReadProject
 from app.projects.service import ProjectRef
 from app.ratelimits import rate_limited
 from app.routing import GuardedRoute, json_response
@@ -108,17 +108,15 @@ REPLACED: dict[int | str, dict[str, Any]] = {
     response_model=AnnotationOut,
     response_description="A new label",
     responses=REPLACED | responses(404, 409, 429),
-    dependencies=[rate_limited("label")],
 )
 async def submit_annotation(
-    project: ProjectRefDep,
+    caller: LabelCaller,
     body: AnnotationIn,
-    user: CurrentUser,
     writing: WritingDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
-    store = partial(_store_one, project, body, user, idempotency_key)
+    store = partial(_store_one, caller.project, body, caller.user, idempotency_key)
     return await writing.run(store)  # one thread hop for the whole request
 
 

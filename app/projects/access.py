@@ -12,19 +12,22 @@ the route's least role a 403. Instance admins pass everywhere without a lookup.
 # the types their factory was given, which FastAPI reads from the function objects.
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import anyio
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy.orm import Session
 
 from app.db import Database
-from app.deps import CurrentUser, ReadSession, WriteSession
+from app.deps import CurrentUser, ReadSession, WriteSession, bearer, identify
 from app.fields import MAX_ID, PathId
 from app.models import Project, ProjectRole, User
 from app.projects import members
 from app.projects.service import ProjectRef, get_project
+from app.ratelimits import Category, rate_check
 from app.routing import PreBodyCheck, pre_body
 
 _MARK = "__resolves_project__"
@@ -121,6 +124,46 @@ def project_ref(caller: Any, *, least: ProjectRole = MEMBER) -> Callable[..., Pr
     return _resolver(load_project_ref, least)
 
 
+@dataclass(frozen=True, slots=True)
+class ProjectCaller:
+    """The caller of a project route and the route's project, by id."""
+
+    user: User
+    project: ProjectRef
+
+
+def project_caller(category: Category, *, least: ProjectRole = MEMBER) -> Callable[..., Any]:
+    """One dependency for the busiest routes (the queue, labels): the API caller, counted in
+    ``category``'s rate limit, and their project (``project_ref``'s).
+
+    ``CurrentUser``, ``rate_limited`` and ``ProjectRefDep`` side by side are three
+    dependencies that each depend on the caller, and FastAPI solves a dependency's whole
+    subtree again at every reference before it looks in its cache: nine nodes on every
+    request of the event loop, against two here (bench/README.md, `load.py`). The checks are
+    theirs, in their order: identity, rate limit, project role.
+    """
+    membership = _membership_check(least)
+    limit = rate_check(category)
+
+    def check(request: Request) -> None:
+        identify(request)
+        limit(request)
+        membership(request)
+
+    async def load_caller(
+        request: Request,
+        project_id: PathId,
+        _: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> ProjectCaller:
+        if not _checked(request, project_id):  # outside a GuardedRoute
+            await anyio.to_thread.run_sync(check, request)
+        members.require(ProjectRole(request.state.project_access[1]), least)
+        return ProjectCaller(request.state.user, ProjectRef(project_id))
+
+    setattr(load_caller, _MARK, True)
+    return pre_body(check)(load_caller)
+
+
 def project_role(request: Request, project_id: PathId) -> ProjectRole:
     """The caller's role in the route's project (an instance admin: manager), as the
     route's project dependency found it; for services that show members different rows."""
@@ -147,6 +190,8 @@ def project_resolvers(dependant: Dependant) -> list[Callable[..., Any]]:
 ReadProject = Annotated[Project, Depends(project_loader(CurrentUser, ReadSession))]
 WriteProject = Annotated[Project, Depends(project_loader(CurrentUser, WriteSession))]
 ProjectRefDep = Annotated[ProjectRef, Depends(project_ref(CurrentUser))]
+QueueCaller = Annotated[ProjectCaller, Depends(project_caller("queue"))]
+LabelCaller = Annotated[ProjectCaller, Depends(project_caller("label"))]
 # The review queue's: reviewers, managers and instance admins.
 ReviewReadProject = Annotated[
     Project, Depends(project_loader(CurrentUser, ReadSession, least=REVIEWER))

@@ -10,17 +10,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.config import QUEUE_LIMIT_CEILING, Settings
-from app.deps import CurrentUser, LeaseWriting
+from app.deps import LeaseWriting
 from app.errors import Invalid, responses
 from app.items import documents
 from app.items.documents import PlaceOut
 from app.models import User
 from app.oracles import suggestions
 from app.oracles.schemas import SuggestionOut
-from app.projects.access import ProjectRefDep
+from app.projects.access import QueueCaller
 from app.projects.service import ProjectRef
 from app.queue import service
-from app.ratelimits import rate_limited
 from app.routing import GuardedRoute, json_response
 
 router = APIRouter(
@@ -57,11 +56,9 @@ class QueueOut(BaseModel):
     "/queue",
     response_model=QueueOut,
     responses=responses(429),
-    dependencies=[rate_limited("queue")],
 )
 async def get_queue(
-    project: ProjectRefDep,
-    user: CurrentUser,
+    caller: QueueCaller,
     writing: LeaseWriting,  # the queue writes only leases
     request: Request,
     limit: Annotated[int, Query(ge=1, le=QUEUE_LIMIT_CEILING)] = 10,
@@ -75,7 +72,7 @@ async def get_queue(
             f"limit: at most {settings.queue_max_limit} items per request "
             "(LABELLOOP_QUEUE_MAX_LIMIT)"
         )
-    lease = partial(_lease, project, user, limit, settings.lease_seconds)
+    lease = partial(_lease, caller.project, caller.user, limit, settings.lease_seconds)
     return json_response(await writing.run(lease))  # one thread hop for the whole request
 
 
