@@ -140,21 +140,9 @@ class Lookups:
     def open(self) -> Iterator[Lookup]:
         """A connection for a few look-ups; SQLite's transaction commits at the end (rolls
         back on an error), PostgreSQL's statements were committed each."""
-        with self._connection() as connection:
-            if not self.sqlite:
-                connection.autocommit = True
-                try:
-                    yield Lookup(self, connection)
-                finally:
-                    connection.autocommit = False
-                return
-            connection.execute("BEGIN")
-            try:
-                yield Lookup(self, connection)
-            except BaseException:
-                connection.rollback()
-                raise
-            connection.commit()
+        in_transaction = _deferred_transaction if self.sqlite else _autocommit
+        with self._connection() as connection, in_transaction(connection):
+            yield Lookup(self, connection)
 
     def close(self) -> None:
         """Close the kept connection (``Database.dispose``)."""
@@ -188,3 +176,25 @@ class Lookups:
             yield pooled.driver_connection
         finally:
             pooled.close()
+
+
+@contextmanager
+def _deferred_transaction(connection: Any) -> Iterator[None]:  # noqa: ANN401 - a DBAPI connection
+    """SQLite: one deferred transaction, committed at the end, rolled back on an error."""
+    connection.execute("BEGIN")
+    try:
+        yield
+    except BaseException:
+        connection.rollback()
+        raise
+    connection.commit()
+
+
+@contextmanager
+def _autocommit(connection: Any) -> Iterator[None]:  # noqa: ANN401 - a DBAPI connection
+    """PostgreSQL: each statement commits on its own (no BEGIN round trip)."""
+    connection.autocommit = True
+    try:
+        yield
+    finally:
+        connection.autocommit = False
