@@ -78,13 +78,16 @@ def is_unlabeled(item_id: Any) -> ColumnElement[bool]:
     return ~exists().where(Annotation.item_id == item_id)
 
 
+def _held() -> ColumnElement[bool]:
+    """SQL predicate on a lease row: live at ``:now``, or skipped by ``:user_id``."""
+    return (_leases.c.expires_at > bindparam("now")) | (
+        _leases.c.skipped & (_leases.c.user_id == bindparam("user_id"))
+    )
+
+
 def _lease_free(item_id: Any) -> ColumnElement[bool]:
     """Nobody holds a live lease on the item at ``:now``, and ``:user_id`` has not skipped it."""
-    return ~exists().where(
-        _leases.c.item_id == item_id,
-        (_leases.c.expires_at > bindparam("now"))
-        | (_leases.c.skipped & (_leases.c.user_id == bindparam("user_id"))),
-    )
+    return ~exists().where(_leases.c.item_id == item_id, _held())
 
 
 # The statements of a queue request are built once: building and keying a statement costs
@@ -181,6 +184,9 @@ _LOAD = (
     )
     .where(_items.c.id.in_(bindparam("ids", expanding=True)))
 )
+_HELD = select(_leases.c.item_id).where(
+    _leases.c.item_id.in_(bindparam("ids", expanding=True)), _held()
+)
 
 
 def next_items(
@@ -276,7 +282,19 @@ def _acquire(
 
     The primary key on ``leases.item_id`` decides races: an insert that meets a live lease
     updates nothing and returns nothing, so no item is ever leased to two callers.
+
+    On PostgreSQL the candidates are first checked again in a fresh snapshot. The candidate
+    query locked their rows, but its snapshot may predate another caller's lease of one of
+    them (committed after the snapshot, so SKIP LOCKED did not skip it). The insert would
+    then wait on that lease's row while its holder labels the item, and the holder's label
+    waits on the item row this transaction locked: a deadlock. Dropping the items leased
+    meanwhile (they are lost to this round anyway) leaves the insert nothing to wait for.
     """
+    if conn.dialect.name == "postgresql":
+        held = set(conn.scalars(_HELD, keys | {"ids": candidates}))
+        candidates = [i for i in candidates if i not in held]
+        if not candidates:
+            return []
     params = keys | {"expires": expires} | {f"item_id_{k}": i for k, i in enumerate(candidates)}
     won = set(conn.scalars(_upsert(conn, len(candidates)), params))
     return [i for i in candidates if i in won]

@@ -5,13 +5,15 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import update
 
 from app.annotations.service import submit
-from app.db import Database
+from app.db import Database, connection
 from app.models import Lease, Project, User
 from app.models.base import utcnow
-from app.queue.service import next_items
+from app.queue import service
+from app.queue.service import next_items, settle
 from tests.factories import create_project, create_user
 
 
@@ -57,6 +59,28 @@ def test_reoffers_expired_leases(db: Database) -> None:
     with db.writer() as session, session.begin():
         session.execute(update(Lease).values(expires_at=utcnow() - timedelta(seconds=1)))
     assert sorted(_next(db, project, bob, 4)) == sorted(taken)
+
+
+def test_a_stale_candidate_does_not_wait_on_a_label_in_progress(db: Database) -> None:
+    """PostgreSQL: a candidate query's snapshot can predate another caller's lease of one of
+    its candidates. Leasing that item must not wait on the lease's row while its holder
+    labels the item: the label waits on the item row the candidate query locked, and the two
+    callers deadlock (seen once in a full run of the concurrency test below)."""
+    if db.is_sqlite:
+        pytest.skip("SQLite serialises writers: no two transactions write at once")
+    project = create_project(db, n_items=4)
+    alice, _ = create_user(db, name="alice", role="annotator")
+    bob, _ = create_user(db, name="bob", role="annotator")
+    [item_id] = _next(db, project, alice, 1)
+    with db.writer() as labelling, labelling.begin():
+        settle(labelling, project.id, [item_id], alice.id)  # the first write of a submit
+        with db.writer() as session, session.begin():
+            conn = connection(session)
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            keys = {"project_id": project.id, "user_id": bob.id, "now": utcnow()}
+            won = service._acquire(conn, keys, [item_id], utcnow() + timedelta(minutes=10))
+        assert won == []
+        labelling.rollback()
 
 
 def test_skips_labelled_items(db: Database) -> None:
