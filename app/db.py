@@ -5,6 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -112,13 +115,32 @@ def _configure_sqlite(engine: Engine, synchronous: str, autocheckpoint: bool) ->
             conn.exec_driver_sql("BEGIN")
 
 
+class WriteLockBusy(OperationalError):
+    """``BEGIN IMMEDIATE`` found SQLite's write lock held, inside :func:`no_wait`."""
+
+
+_NO_WAIT: ContextVar[bool] = ContextVar("labelloop_write_no_wait", default=False)
+
+
+@contextmanager
+def no_wait() -> Iterator[None]:
+    """Write transactions begun inside do not wait for SQLite's write lock: their
+    ``BEGIN IMMEDIATE`` tries once and raises :class:`WriteLockBusy` if another connection
+    holds it, so a caller that must not block (the event loop) can wait elsewhere."""
+    token = _NO_WAIT.set(True)
+    try:
+        yield
+    finally:
+        _NO_WAIT.reset(token)
+
+
 def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
     """``BEGIN IMMEDIATE``, trying again every millisecond while another process writes.
 
     SQLite's own busy handler sleeps between tries, backing off to 100 ms: a web request
     waiting behind the worker's 5 ms transaction then often slept tens of milliseconds
     more. Gives up, like ``busy_timeout``, after SQLITE_BUSY_TIMEOUT_MS ("database is
-    locked", which the API answers with a 503).
+    locked", which the API answers with a 503); inside :func:`no_wait`, after one try.
     """
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
     dbapi_conn.execute("PRAGMA busy_timeout=0")
@@ -128,6 +150,8 @@ def _begin_immediate(dbapi_conn: sqlite3.Connection) -> None:
                 dbapi_conn.execute("BEGIN IMMEDIATE")
                 return
             except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and _NO_WAIT.get():
+                    raise WriteLockBusy("BEGIN IMMEDIATE", None, exc) from exc
                 if "locked" not in str(exc) or time.monotonic() >= deadline:
                     # wrapped as SQLAlchemy wraps its own statements' errors
                     raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc

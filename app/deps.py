@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.audit.service import Actor
 from app.config import Settings
-from app.db import Database
+from app.db import Database, WriteLockBusy, no_wait
 from app.errors import Forbidden, Unauthorized
 from app.models import User
 from app.routing import pre_body
@@ -91,52 +91,79 @@ _WRITERS = anyio.CapacityLimiter(64)
 
 
 class Writing:
-    """A write transaction run whole in one worker-thread call, for the busiest routes.
+    """A write transaction run whole in one call, for the busiest routes (queue, labels).
 
-    ``await writing.run(work)`` calls ``work(session)`` on a worker thread that holds one of
-    the process's thread write slots only while ``work`` runs and its transaction commits
-    (or rolls back, if it raised), then closes the session. A write slot of
-    :func:`write_slots` is taken on the event loop and held across two thread hops: under
-    load a request kept it (and the writers behind it waiting) while its thread waited for
-    the GIL and the loop for its turn, a median 3.8 ms a request with 50 annotators on two
-    cores (bench/README.md, `load.py`). Routes using this never hold the other slots; they
-    take turns with those routes' transactions at the database's own lock.
+    ``await writing.run(work)`` calls ``work(session)`` holding one of the process's thread
+    write slots only while ``work`` runs and its transaction commits (or rolls back, if it
+    raised), then closes the session. With ``inline`` (SQLite, commits that do not wait for
+    the disk) it first tries on the event loop itself: if the slot is free and no other
+    connection holds the database's write lock, the transaction runs there, with no thread
+    hop. A hop wakes a thread and the loop again, each waiting for the GIL: sampled with one
+    sequential client, handing the work to a thread and back was about a fifth of the
+    server's time (bench/README.md, `load.py`). A held slot or lock never blocks the loop:
+    ``BEGIN IMMEDIATE`` tries once (``app.db.no_wait``) and the transaction runs on a worker
+    thread instead, which waits. So ``work`` must write nothing before its first statement:
+    it may be called again. Not a slot of :func:`write_slots`: taken on the loop and held
+    across two thread hops, it kept the writers behind a request waiting while its thread
+    waited for the GIL and the loop for its turn. Routes using this never hold the other
+    slots; they take turns with those routes' transactions at the database's own lock.
     """
 
-    def __init__(self, session: Session, slots: threading.BoundedSemaphore) -> None:
+    def __init__(
+        self, session: Session, slots: threading.BoundedSemaphore, *, inline: bool = False
+    ) -> None:
         self._session = session
         self._slots = slots
+        self._inline = inline
 
     async def run(self, work: Callable[[Session], T]) -> T:
+        if self._inline and self._slots.acquire(blocking=False):
+            try:
+                with no_wait():
+                    return self._transaction(work)
+            except WriteLockBusy:
+                pass  # another connection writes: wait for it on a worker thread
+            finally:
+                self._slots.release()
         return await anyio.to_thread.run_sync(self._run, work, limiter=_WRITERS)
 
     def _run(self, work: Callable[[Session], T]) -> T:
         with self._slots:
-            try:
-                result = work(self._session)
-            except BaseException:
-                _finish(self._session, commit=False)
-                raise
-            _finish(self._session, commit=True)
+            return self._transaction(work)
+
+    def _transaction(self, work: Callable[[Session], T]) -> T:
+        try:
+            result = work(self._session)
+        except BaseException:
+            _finish(self._session, commit=False)
+            raise
+        _finish(self._session, commit=True)
         return result
 
 
 async def writing(request: Request) -> Writing:
-    """A :class:`Writing` whose transaction takes the write lock at BEGIN on SQLite.
+    """A :class:`Writing` whose transaction takes the write lock at BEGIN on SQLite; run
+    on the event loop when it can be, unless every commit waits for the disk
+    (``LABELLOOP_SQLITE_SYNCHRONOUS=full``: the loop would wait with it).
 
     The database comes from the app's state, not from ``DatabaseDep``: on the busiest
     routes every dependency FastAPI solves costs the event loop (bench/README.md,
     `load.py`)."""
-    return Writing(request.app.state.db.writer(), request.app.state.thread_slots)
+    db: Database = request.app.state.db
+    settings: Settings = request.app.state.settings
+    inline = db.is_sqlite and settings.sqlite_synchronous == "normal"
+    return Writing(db.writer(), request.app.state.thread_slots, inline=inline)
 
 
 async def lease_writing(request: Request) -> Writing:
-    """A :class:`Writing` for routes that write only leases: see ``Database.soft_writer``."""
-    return Writing(request.app.state.db.soft_writer(), request.app.state.thread_slots)
+    """A :class:`Writing` for routes that write only leases: see ``Database.soft_writer``
+    (on SQLite their commits never wait for the disk)."""
+    db: Database = request.app.state.db
+    return Writing(db.soft_writer(), request.app.state.thread_slots, inline=db.is_sqlite)
 
 
 def _finish(session: Session, *, commit: bool) -> None:
-    """Commit (or roll back) and close: one thread hop for both."""
+    """Commit (or roll back) and close, in the call that ran the work."""
     try:
         if commit:
             session.commit()

@@ -117,7 +117,7 @@ async def submit_annotation(
 ) -> Response:
     """Label an item: 201 when new, 200 when it replaces this annotator's earlier label."""
     store = partial(_store_one, caller.project, body, caller.user, idempotency_key)
-    return await writing.run(store)  # one thread hop for the whole request
+    return await writing.run(store)  # on the loop, or one thread hop
 
 
 def _store_one(

@@ -73,7 +73,7 @@ async def get_queue(
             "(LABELLOOP_QUEUE_MAX_LIMIT)"
         )
     lease = partial(_lease, caller.project, caller.user, limit, settings.lease_seconds)
-    return json_response(await writing.run(lease))  # one thread hop for the whole request
+    return json_response(await writing.run(lease))  # on the loop, or one thread hop
 
 
 def _lease(
