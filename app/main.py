@@ -33,9 +33,7 @@ from app.queue.endpoints import router as queue_router
 from app.ratelimits import ApiLimiter
 from app.review.endpoints import router as review_router
 from app.routing import GuardedRoute
-from app.scheduler.worker import start_thread
 from app.training.endpoints import router as training_router
-from app.training.predictor import Predictor
 from app.users.endpoints import router as accounts_router
 from app.web import (
     annotate,
@@ -120,10 +118,13 @@ def create_app(
         app.state.write_slots = write_slots(db)
         app.state.thread_slots = thread_slots(db)
         app.state.inline_checks = db.is_sqlite  # see app.routing.GuardedRoute
-        app.state.predictor = Predictor()
         app.state.imports = ImportRunner(db, settings)
         app.state.imports.start()
-        thread, stop = start_thread(db, settings) if run_worker else (None, None)
+        thread, stop = None, None
+        if run_worker:  # only here: a web process that does not train never loads scikit-learn
+            from app.scheduler.worker import start_thread
+
+            thread, stop = start_thread(db, settings)
         if freeze_heap:
             _freeze_startup_heap()
         try:

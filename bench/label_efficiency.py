@@ -25,10 +25,10 @@ if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
 from pydantic import ValidationError  # noqa: E402
 
 from app.learning.coldstart import IMBALANCE_P_VALUE  # noqa: E402
-from app.learning.features import FEATURE_KINDS  # noqa: E402
 from app.learning.options import (  # noqa: E402
     DEFAULT_OPTIONS,
     DIVERSITY_CANDIDATES,
+    FEATURE_KINDS,
     QueryOptions,
 )
 from bench.datasets import DEFAULT_DATASETS, LOADERS, Dataset, log  # noqa: E402

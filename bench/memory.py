@@ -7,7 +7,9 @@ its own, `--labels` of them labelled) are bulk-inserted up to each count of `--p
 new project is trained once (its first run builds its feature cache). Then, per count: the
 RSS of the processes summed while idle (mean over `--idle` seconds, after every first run),
 its peak while one project retrains, its peak over the first runs, and the data directory's
-size against the raw text's. RSS is sampled every 0.1 s (psutil: both processes and any
+size against the raw text's; the web process's own RSS at the end of the idle window (with
+`--processes two`, the web process that never trains) and, on stderr, how long it took to
+answer `/health`. RSS is sampled every 0.1 s (psutil: both processes and any
 children). For a before/after comparison, run this script from each checkout (it runs the
 code of the tree it is in).
 
@@ -59,9 +61,10 @@ class Sampler:
         self.samples: list[int] = []
         threading.Thread(target=self._run, daemon=True).start()
 
-    def rss(self) -> int:
+    def rss(self, only: int | None = None) -> int:
+        """The processes' RSS summed now (``only``: the one at that index, with its children)."""
         total = 0
-        for proc in self.procs:
+        for proc in self.procs if only is None else self.procs[only : only + 1]:
             try:
                 family = [proc, *proc.children(recursive=True)]
             except psutil.NoSuchProcess:  # a short-lived child (ldconfig) came and went
@@ -160,9 +163,11 @@ def measure(args: argparse.Namespace, work: Path) -> list[dict[str, Any]]:
     port = free_port()
     serve = ["serve", "--port", str(port), "--log-level", "warning"]
     commands = [serve] if args.processes == "one" else [[*serve, "--no-worker"], ["worker"]]
+    started = time.perf_counter()
     procs = [_start(ROOT, cmd, env, work / f"{cmd[0]}.log") for cmd in commands]
     try:
         wait_until_up(f"http://127.0.0.1:{port}", procs[0], work / "serve.log", timeout=300)
+        print(f"web process up in {time.perf_counter() - started:.1f} s", file=sys.stderr)
         if procs[-1].poll() is not None:
             raise RuntimeError(f"the worker exited:\n{(work / 'worker.log').read_text()}")
         sampler = Sampler([p.pid for p in procs])
@@ -192,9 +197,11 @@ def _levels(
         sampler.window()
         time.sleep(args.idle)
         idle = float(np.mean(sampler.samples)) if sampler.samples else float(sampler.rss())
+        web_idle = sampler.rss(only=0)
         sampler.window()
         train(db, [pids[0]])
-        row = {"projects": count, "idle": idle / MB, "one_trains": sampler.peak / MB}
+        row = {"projects": count, "idle": idle / MB, "web_idle": web_idle / MB}
+        row |= {"one_trains": sampler.peak / MB}
         row |= {"first_runs": first_runs / MB, "data": du(data_dir) / MB}
         row |= {"features": du(data_dir / "projects") / MB, "raw": raw / MB}
         out.append(row)
@@ -218,10 +225,11 @@ DEPLOYMENTS = {
     "one": "labelloop serve (embedded worker)",
     "two": "labelloop serve --no-worker + labelloop worker",
 }
-COLUMNS = ("projects", "idle", "one_trains", "first_runs", "data", "features", "raw")
+COLUMNS = ("projects", "idle", "web_idle", "one_trains", "first_runs", "data", "features", "raw")
 HEADER = (
     "projects",
     "idle RSS MB",
+    "web process idle MB",
     "peak RSS MB, one retrains",
     "peak RSS MB, first runs",
     "data dir MB",

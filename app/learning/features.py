@@ -15,9 +15,10 @@ from sklearn.preprocessing import normalize
 from sklearn.utils import Tags
 from sklearn.utils.validation import check_is_fitted
 
+from app.learning.options import FEATURE_KINDS
+
 _EMPTY_VOCABULARY = "empty vocabulary"
 _Block = TypeVar("_Block")
-FEATURE_KINDS = ("tfidf", "minilm", "static", "both")
 DENSE_KINDS = ("minilm", "static")  # sentence vectors alone: MiniLM or distilled from it
 
 

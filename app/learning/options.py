@@ -7,7 +7,7 @@ options a project stored before they existed the meaning they had then (`STORED_
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # ranking pulls in scikit-learn: the web side reads options w
 
 Features = Literal["tfidf", "minilm", "static", "both"]
 DiversityMethod = Literal["cluster", "farthest_first"]
+FEATURE_KINDS: tuple[str, ...] = get_args(Features)
+DIVERSITY_METHODS: tuple[str, ...] = get_args(DiversityMethod)
 MAX_WARM_UP = 100.0
 # Options kept in Project.settings (strategy and batch_size are columns of their own).
 STORED = (

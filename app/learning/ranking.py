@@ -33,6 +33,7 @@ from app.learning.diversity import (
     information_density,
 )
 from app.learning.estimators import LabelModel, Matrix
+from app.learning.options import DIVERSITY_METHODS
 from app.learning.qbc import kl_of, vote_entropy_of
 
 SCORE_CHUNK_ROWS = 16_384
@@ -46,9 +47,6 @@ class Ranking(NamedTuple):
 
     indices: np.ndarray
     scores: np.ndarray
-
-
-DIVERSITY_METHODS = ("cluster", "farthest_first")
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,15 @@ metrics under ``audit_*`` keys and read back for the API, the dashboard and the 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from app.learning.audit import AuditMetrics, audit_metrics
-from app.training.featurestore import PoolFeatures
-from app.training.snapshot import Snapshot
+
+if TYPE_CHECKING:  # the worker's types: the web reads the figures without scikit-learn
+    from app.training.featurestore import PoolFeatures
+    from app.training.snapshot import Snapshot
 
 PREFIX = "audit_"
 _FIELDS = tuple(AuditMetrics.__dataclass_fields__)

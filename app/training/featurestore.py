@@ -27,7 +27,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from app.learning.embeddings import MINILM_DIM, encode, encoder_key
-from app.learning.features import DENSE_KINDS, FEATURE_KINDS, TfidfFeaturizer, pool_features
+from app.learning.features import DENSE_KINDS, TfidfFeaturizer, pool_features
+from app.learning.options import FEATURE_KINDS
 from app.training import artifacts, backfill, mapped
 from app.training.embeddingstore import CHUNK_ITEMS, EmbeddingStore
 

@@ -7,7 +7,7 @@ the review queue and the second-opinion share of the annotation queue read the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sqlalchemy import delete, select
@@ -16,10 +16,12 @@ from sqlalchemy.orm import Session
 from app.annotations.outcomes import ItemOutcome, item_outcomes
 from app.db import Database
 from app.learning.label_issues import rank_label_issues, suggested
-from app.learning.metrics import CrossValidation
 from app.models import Item, LabelIssue, Project
 from app.projects.service import options
-from app.training.snapshot import Snapshot
+
+if TYPE_CHECKING:  # the worker's types: the API reads the rows without scikit-learn
+    from app.learning.metrics import CrossValidation
+    from app.training.snapshot import Snapshot
 
 MAX_ISSUES = 500  # rows kept per project: far more than a review session gets through
 

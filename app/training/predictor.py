@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from app import heap
-from app.errors import Conflict, PayloadTooLarge
+from app.errors import Conflict
 from app.learning.embeddings import encode
 from app.learning.features import pool_features
 from app.learning.fields import combine_fields, sentence_features
@@ -18,23 +17,7 @@ from app.training import artifacts, encoders
 from app.training.details import ModelDetails
 from app.training.inputs import Inputs
 from app.training.predictions import to_predictions
-from app.training.shapes import Shape
-
-
-def within_budget(texts: Sequence[str], max_chars: int) -> None:
-    """Refuse (413) texts that together are over ``max_chars``, before any model work.
-
-    What a prediction costs grows with the characters it reads (TF-IDF n-grams, MiniLM's
-    tokenizer reads a whole text before truncating it): 160 texts of 100k characters took
-    13 CPU seconds, and four such requests slowed every other request about 20 times.
-    """
-    total = sum(map(len, texts))
-    if total > max_chars:
-        raise PayloadTooLarge(
-            f"the texts total {total:,} characters, over the limit of {max_chars:,} "
-            "characters per predict request (LABELLOOP_PREDICT_MAX_CHARS): send fewer or "
-            "shorter texts"
-        )
+from app.training.taskshape import Shape
 
 
 class Predictor:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func, select, update
 
 from app.db import Database
 from app.models import ModelVersion, Project, RankEntry, RunStatus, TrainingRun
-from app.training import artifacts, featurestore, shapes
+from app.training import artifacts, featurestore, taskshape
 from app.training.details import ModelDetails
 from app.training.score import Ranking
 from app.training.snapshot import Snapshot
@@ -49,7 +49,7 @@ def model_details(
     *,
     kappa: Any,
     warm_up: bool,
-    shape: shapes.Shape = shapes.PLAIN,
+    shape: taskshape.Shape = taskshape.PLAIN,
 ) -> ModelDetails:
     """What a fitted model's version records: its features, stop set and ranking's kind, and
     the items' shape when they are not one text (predictions featurise the same way)."""

@@ -23,57 +23,15 @@ import scipy.sparse as sp
 from sqlalchemy import select
 
 from app.db import Database
-from app.learning.features import FEATURE_KINDS, pool_features
+from app.learning.features import pool_features
 from app.learning.fields import combine_fields, sentence_features
+from app.learning.options import FEATURE_KINDS
 from app.models import Document, Item
 from app.training import featurestore
 from app.training.embeddingstore import EmbeddingStore
+from app.training.taskshape import Shape
 
-SENTENCES = "sentence_selection"
 READ_CHUNK = 10_000  # ids per IN (...) list: well under SQLite's bound-parameter limit
-
-
-@dataclass(frozen=True)
-class Shape:
-    """What a project's items are, as far as features go (``Project.task``, ``item_fields``)."""
-
-    task: str = "classification"
-    fields: tuple[str, ...] = ()
-    primary: str = "text"
-
-    @classmethod
-    def of(cls, project: Any) -> Shape:
-        fields = tuple(project.item_fields or ())
-        return cls(project.task or "classification", fields, project.primary_field or "text")
-
-    @property
-    def sentences(self) -> bool:
-        return self.task == SENTENCES
-
-    @property
-    def multi_field(self) -> bool:
-        return len(self.fields) > 1 and not self.sentences
-
-    @property
-    def plain(self) -> bool:
-        """One text per item, featurised exactly as before task shapes existed."""
-        return not (self.sentences or self.multi_field)
-
-    @property
-    def key(self) -> tuple[str, ...]:
-        """What decides the features: two shapes of one key featurise items alike."""
-        if self.sentences:
-            return ("sentences",)
-        return ("fields", *self.fields) if self.multi_field else ("text",)
-
-    def texts_of_item(self, fields: dict[str, str] | None, text: str) -> list[str]:
-        """The item's text of each field in ``fields`` order (a missing field is empty; the
-        primary field is ``Item.text``)."""
-        found = fields or {}
-        return [text if name == self.primary else found.get(name, "") for name in self.fields]
-
-
-PLAIN = Shape()
 
 
 @dataclass(frozen=True)

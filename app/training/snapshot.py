@@ -19,7 +19,7 @@ from app.db import Database
 from app.learning.options import QueryOptions
 from app.models import Annotation, Item, ModelVersion, Oracle, Project, Suggestion, TrainingRun
 from app.projects.service import options
-from app.training import encoders, featurestore, mapped, shapes
+from app.training import encoders, featurestore, mapped, shapes, taskshape
 from app.training.details import PublishedModel
 
 
@@ -43,7 +43,7 @@ class Snapshot:
     # The oracles' answers the ranking may weigh (the committee vote): item id -> label.
     votes: dict[int, str] = field(default_factory=dict)
     # What an item is (several fields, a sentence of a document): how it is featurised.
-    shape: shapes.Shape = shapes.PLAIN
+    shape: taskshape.Shape = taskshape.PLAIN
 
     @property
     def strategy(self) -> str:
@@ -158,7 +158,7 @@ def _snapshot(db: Database, run_id: int) -> Snapshot:
             audit=audit,
             unsettled=unsettled,
             votes=oracle_votes(session, project.id) if opts.oracle_vote else {},
-            shape=shapes.Shape.of(project),
+            shape=taskshape.Shape.of(project),
         )
 
 

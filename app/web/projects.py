@@ -14,9 +14,7 @@ from app.annotations.service import label_counts
 from app.deps import ActorDep, DatabaseDep, ReadSession, WriteSession
 from app.errors import Conflict, Invalid
 from app.items import export
-from app.learning.features import FEATURE_KINDS
-from app.learning.options import DEFAULT_OPTIONS
-from app.learning.ranking import DIVERSITY_METHODS
+from app.learning.options import DEFAULT_OPTIONS, DIVERSITY_METHODS, FEATURE_KINDS
 from app.learning.strategies import needs_committee, strategy_names
 from app.models import Project, ProjectRole, User
 from app.projects import members
