@@ -58,7 +58,7 @@ def test_a_server_freezes_its_startup_heap(settings: Settings) -> None:
             frozen = gc.get_freeze_count()
     finally:
         gc.unfreeze()
-    assert frozen > 50_000  # numpy, scikit-learn, SQLAlchemy: a full collection skips them
+    assert frozen > 50_000  # numpy, SQLAlchemy, FastAPI: a full collection skips them
 
 
 def test_the_queue_and_label_routes_are_tried_first() -> None:
