@@ -74,7 +74,8 @@ class Forked:
 
     def __init__(self, argv: list[str], env: dict[str, str], log: Path) -> None:
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__, "app.main", "app.migrate", "uvicorn"])
+        preload = [__name__, "app.main", "app.scheduler.worker", "app.migrate", "uvicorn"]
+        context.set_forkserver_preload(preload)
         self._proc = context.Process(target=_run_command, args=(argv, env, str(log)), daemon=True)
         self._proc.start()
 
