@@ -161,9 +161,17 @@ def get_job(session: Session, project_id: int, job_id: int) -> ImportJob:
 
 
 def fail_stale(db: Database, settings: Settings, *, stale_seconds: float) -> list[int]:
-    """Mark failed the jobs that stopped beating; returns their ids (their files are removed)."""
+    """Mark failed the jobs that stopped beating; returns their ids (their files are removed).
+
+    Looks first in a read: a web process sweeps every few seconds and almost always finds
+    nothing, and a write transaction would take SQLite's lock from the labels for nothing.
+    """
     cutoff = utcnow() - timedelta(seconds=stale_seconds)
     active = ImportJob.status.in_([ImportStatus.QUEUED, ImportStatus.RUNNING])
+    any_stale = select(ImportJob.id).where(active, ImportJob.heartbeat_at < cutoff).limit(1)
+    with db.reader() as session:
+        if session.scalar(any_stale) is None:
+            return []
     with db.writer() as session, session.begin():
         stale = session.execute(
             update(ImportJob)

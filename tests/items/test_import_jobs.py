@@ -3,6 +3,7 @@ runs, all or nothing, the queue answering meanwhile, and recovery from a killed 
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -241,3 +242,27 @@ def test_killed_server_leaves_a_failed_job_and_no_rows(
     assert job["status"] == "failed" and "stopped answering" in job["error"]
     assert _items(db, project.id) == 5
     assert not list((data_dir / "imports").iterdir())
+
+
+def test_a_sweep_that_finds_nothing_stale_takes_no_write_lock(
+    db: Database, settings: Settings
+) -> None:
+    # A web process sweeps every few seconds; a write transaction each time took SQLite's lock
+    # from the labels (and a label arriving then left the event loop for a worker thread).
+    if not db.is_sqlite:
+        pytest.skip("SQLite's write lock")
+    holder = sqlite3.connect(db.engine.url.database or "", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    found: list[list[int]] = []
+    sweep = threading.Thread(
+        target=lambda: found.append(jobs.fail_stale(db, settings, stale_seconds=60)),
+        daemon=True,
+    )
+    try:
+        sweep.start()
+        sweep.join(timeout=5)
+        assert found == [[]], "the sweep waited for the write lock"
+    finally:
+        holder.rollback()
+        holder.close()
+        sweep.join(timeout=60)
