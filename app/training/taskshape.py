@@ -9,25 +9,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-SENTENCES = "sentence_selection"
+from app.projects.shape import CLASSIFICATION, SENTENCE_SELECTION, TEXT
 
 
 @dataclass(frozen=True)
 class Shape:
     """What a project's items are, as far as features go (``Project.task``, ``item_fields``)."""
 
-    task: str = "classification"
+    task: str = CLASSIFICATION
     fields: tuple[str, ...] = ()
-    primary: str = "text"
+    primary: str = TEXT
 
     @classmethod
     def of(cls, project: Any) -> Shape:
         fields = tuple(project.item_fields or ())
-        return cls(project.task or "classification", fields, project.primary_field or "text")
+        return cls(project.task or CLASSIFICATION, fields, project.primary_field or TEXT)
 
     @property
     def sentences(self) -> bool:
-        return self.task == SENTENCES
+        return self.task == SENTENCE_SELECTION
 
     @property
     def multi_field(self) -> bool:
