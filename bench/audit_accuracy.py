@@ -21,23 +21,19 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from label_efficiency import (  # noqa: E402  (bench/ is the script's folder)
-    BATCH,
-    SEED_SIZE,
+from efficiency_features import (  # noqa: E402  (bench/ is the script's folder)
     EmbeddingCache,
     Features,
-    Spec,
-    _init_worker,
     build_features,
-    log,
-    simulate,
 )
+from efficiency_recipes import Spec  # noqa: E402
+from label_efficiency import BATCH, SEED_SIZE, _init_worker, simulate  # noqa: E402
 
 from app.learning.audit import AuditMetrics, audit_metrics  # noqa: E402
 from app.learning.estimators import LabelModel  # noqa: E402
 from app.learning.metrics import cross_validated_metrics  # noqa: E402
 from app.learning.options import DEFAULT_OPTIONS  # noqa: E402
-from bench.datasets import load_banking77  # noqa: E402
+from bench.datasets import load_banking77, log  # noqa: E402
 
 CV_FOLDS = 5  # app.config.Settings.cv_folds' default
 

