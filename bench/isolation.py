@@ -42,18 +42,20 @@ from app.db import Database, open_database  # noqa: E402
 from tests.loadgen import (  # noqa: E402
     ENDPOINTS,
     LoadResult,
-    RetrainKeeper,
     check_labels,
     create_tokens,
     jsonl,
     machine_busy,
-    no_run_active,
     own_cpu,
     run_load,
-    run_status,
     synthetic_rows,
-    training_overlap,
     tree_cpu,
+)
+from tests.runwatch import (  # noqa: E402
+    RetrainKeeper,
+    no_run_active,
+    run_status,
+    training_overlap,
     wait_for,
 )
 from tests.server import running, server_env  # noqa: E402

@@ -54,8 +54,8 @@ from tests.loadgen import (  # noqa: E402
     jsonl,
     process_cpu,
     run_load,
-    wait_for,
 )
+from tests.runwatch import wait_for  # noqa: E402
 from tests.server import free_port, running, server_env  # noqa: E402
 
 LIMIT = 1.20  # the acceptance: B's queue p99 within 20 % of A's

@@ -2,7 +2,8 @@
 
 Shared by the load and isolation benchmarks in ``bench/`` and by the tests that run them small.
 Each client is a thread with its own keep-alive ``httpx.Client`` (one connection). Training is
-watched and kept busy through the database directly, so it adds no requests to the server.
+watched and kept busy through the database directly (``tests.runwatch``), so it adds no
+requests to the server.
 """
 
 from __future__ import annotations
@@ -15,21 +16,18 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 import httpx
 import numpy as np
 from sqlalchemy import func, select
 
 from app.db import Database
-from app.models import Annotation, Project, ProjectRole, RunStatus, TrainingRun
+from app.models import Annotation, Project, ProjectRole
 from app.projects.members import join
-from app.training import service as training
 from app.users.service import create_user
 
 ENDPOINTS = ("queue", "label")
 MAX_ERROR_MESSAGES = 20
-POLL_SECONDS = 0.05  # how often the retrain keeper and wait_for look at the database
 TOPIC_WORDS = {
     "sports": "match goal team coach striker league stadium referee season final cup player",
     "weather": "rain snow storm wind forecast sunny cloud frost thunder humid drizzle heat",
@@ -168,14 +166,8 @@ def run_load(
     result = LoadResult(clients=len(tokens), cycles=cycles)
     result.served = [[] for _ in tokens]
     lock = threading.Lock()
-    began: list[float] = []  # wall clock and CPU time at the start, set by the barrier
 
-    def begin() -> None:
-        began.extend((time.perf_counter(), own_cpu()))
-
-    start = threading.Barrier(len(tokens) + 1, action=begin)
-
-    def client(k: int) -> None:
+    def client(k: int, start: threading.Barrier, began: list[float]) -> None:
         base = f"/api/v1/projects/{project_id}"
         headers = {"Authorization": f"Bearer {tokens[k]}"}
         pauses = random.Random(seed * 1_000_003 + k)
@@ -193,7 +185,24 @@ def run_load(
                     result.served[k] += items
                     _label(api, base, items, labels, result, lock)
 
-    threads = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(len(tokens))]
+    _run_together(len(tokens), client, result)
+    return result
+
+
+def _run_together(
+    n: int, client: Callable[[int, threading.Barrier, list[float]], None], result: LoadResult
+) -> None:
+    """``client(k, start, began)`` in ``n`` threads released together by the barrier ``start``,
+    whose action puts the wall clock and CPU time into ``began``; the run's times in ``result``."""
+    began: list[float] = []  # wall clock and CPU time at the start, set by the barrier
+
+    def begin() -> None:
+        began.extend((time.perf_counter(), own_cpu()))
+
+    start = threading.Barrier(n + 1, action=begin)
+    threads = [
+        threading.Thread(target=client, args=(k, start, began), daemon=True) for k in range(n)
+    ]
     for t in threads:
         t.start()
     start.wait()
@@ -201,7 +210,6 @@ def run_load(
         t.join()
     result.wall = time.perf_counter() - began[0]
     result.client_cpu = own_cpu() - began[1]
-    return result
 
 
 def _timed(
@@ -285,79 +293,6 @@ def check_labels(db: Database, project_id: int, acked: Sequence[int]) -> LabelCh
         if n != 1 or stored.get(i, 0) != 1
     ]
     return LabelCheck(wrong, sum(n for i, n in stored.items() if i not in expected))
-
-
-# --- training in the background ---------------------------------------------------------
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float) -> None:
-    """Poll ``condition`` every POLL_SECONDS until true; RuntimeError after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout:.0f} s waiting until {what}")
-        time.sleep(POLL_SECONDS)
-
-
-def run_status(db: Database, project_id: int) -> str:
-    """'training', 'queued' or 'idle' (read from the database, not through the server)."""
-    with db.reader() as session:
-        return training.status(session, project_id)
-
-
-def no_run_active(db: Database) -> bool:
-    """Whether no run of any project is queued or running."""
-    active = (RunStatus.QUEUED, RunStatus.RUNNING)
-    with db.reader() as session:
-        return session.scalar(select(TrainingRun.id).where(TrainingRun.status.in_(active))) is None
-
-
-class RetrainKeeper:
-    """Keeps a follow-up run queued for ``project_id`` while active (``retrain``), so the
-    worker retrains it back to back; otherwise counts the polls that saw any run active."""
-
-    def __init__(self, db: Database, project_id: int, *, retrain: bool) -> None:
-        self.db, self.project_id, self.retrain = db, project_id, retrain
-        self.busy_polls = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> RetrainKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _waiting(self) -> bool:
-        with self.db.reader() as session:
-            return training.queued_run(session, self.project_id) is not None
-
-    def _loop(self) -> None:
-        while not self._stop.wait(POLL_SECONDS):
-            if not self.retrain:
-                self.busy_polls += not no_run_active(self.db)
-            elif not self._waiting():  # a write only when no run waits: not every poll
-                with self.db.writer() as session, session.begin():
-                    training.queue_run(session, self.project_id, reason="manual")
-
-
-def training_overlap(db: Database, project_id: int, t0: float, t1: float) -> tuple[int, float]:
-    """(runs finished within [t0, t1], seconds of [t0, t1] during which a run was running)."""
-    with db.reader() as session:
-        rows = session.execute(
-            select(TrainingRun.started_at, TrainingRun.finished_at).where(
-                TrainingRun.project_id == project_id, TrainingRun.started_at.is_not(None)
-            )
-        ).all()
-    finished, busy = 0, 0.0
-    for started, ended in rows:
-        start = started.timestamp()
-        end = ended.timestamp() if ended else datetime.now(UTC).timestamp()
-        finished += t0 <= end <= t1
-        busy += max(0.0, min(end, t1) - max(start, t0))
-    return finished, busy
 
 
 # --- CPU use ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from app.db import Database, open_database
 from app.models import Lease
 from app.queue.service import next_items
 from tests.factories import create_project, create_user
-from tests.loadgen import wait_for
+from tests.runwatch import wait_for
 
 
 def _synchronous_at_commit(db: Database) -> list[int]:

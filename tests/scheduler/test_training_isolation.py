@@ -23,17 +23,8 @@ from app.config import Settings
 from app.db import Database
 from app.scheduler.worker import start_thread
 from tests.factories import create_project
-from tests.loadgen import (
-    ENDPOINTS,
-    LoadResult,
-    RetrainKeeper,
-    check_labels,
-    create_tokens,
-    run_load,
-    run_status,
-    training_overlap,
-    wait_for,
-)
+from tests.loadgen import ENDPOINTS, LoadResult, check_labels, create_tokens, run_load
+from tests.runwatch import RetrainKeeper, run_status, training_overlap, wait_for
 from tests.server import running, serve, server_env
 
 N_ITEMS, N_SEED_LABELS = 20_000, 300

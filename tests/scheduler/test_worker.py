@@ -8,7 +8,7 @@ from app.models import RunStatus, TrainingRun
 from app.scheduler.worker import start_thread
 from app.training import service as training
 from tests.factories import create_project
-from tests.loadgen import wait_for
+from tests.runwatch import wait_for
 
 POLL = 30.0  # the worker's poll: far longer than the test waits
 

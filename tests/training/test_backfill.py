@@ -17,7 +17,7 @@ from app.training import backfill, encoders
 from app.training import service as training
 from app.training.embeddingstore import EmbeddingStore
 from tests.factories import auth, create_project, create_user, queue_and_work
-from tests.loadgen import wait_for
+from tests.runwatch import wait_for
 
 
 def _big(settings: Settings) -> Settings:
