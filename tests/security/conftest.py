@@ -1,5 +1,6 @@
 """Helpers for the security battery: tokens, a signed-in browser client, database snapshots,
-and one real server per database shared by the tests that need a socket.
+one real server per database shared by the tests that need a socket, and the world of the
+authorisation tests (one app per database).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import Database, open_database
+from app.main import create_app
 from app.models import Annotation, Item, Project
 from tests.conftest import BACKENDS, fresh_database
 from tests.factories import create_user
+from tests.security.authz_world import World, populate
 from tests.server import serve
 
 UPLOAD_LIMIT = 1024 * 1024  # the live server's LABELLOOP_MAX_UPLOAD_BYTES
@@ -110,5 +113,26 @@ def live(
             ) as base:
                 (log,) = directory.glob("serve-*.log")
                 yield Live(url=base, db=db, settings=settings, log=log)
+        finally:
+            db.dispose()
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The authorisation tests' world (``test_authorization*.py``), built once per backend (the
+    function-scoped ``client`` and ``db`` fixtures would rebuild it for each of the ~150 cases);
+    the cases' writes never touch what another case relies on."""
+    directory = tmp_path_factory.mktemp(f"authz-{request.param}")
+    with fresh_database(request.param, request, directory) as url:
+        settings = Settings(
+            database_url=url, data_dir=directory / "data", embedded_worker=False, cv_folds=3
+        )
+        db = open_database(url)
+        try:
+            app = create_app(settings, worker=False)
+            with TestClient(app, follow_redirects=False) as client:
+                yield populate(client, db, settings)
         finally:
             db.dispose()
