@@ -79,15 +79,24 @@ def test_no_double_leases_no_lost_labels_no_errors(
     assert failures == []
     all_served = [i for s in served for i in s]
     assert len(all_served) == CLIENTS * CYCLES
-    owners: dict[int, list[int]] = {}
-    for k, items in enumerate(served):
-        for i in items:
-            owners.setdefault(i, []).append(k)
-    doubles = {i: ks for i, ks in owners.items() if len(ks) > 1}
+    doubles = _served_twice(served)
     assert not doubles, f"items served twice (item: clients): {doubles}"
     exported = [int(r["item_id"]) for r in csv.DictReader(io.StringIO(export.text))]
     all_acked = [i for a in acked for i in a]
     assert sorted(exported) == sorted(all_acked), "every acknowledged label, exactly once"
+    _print_percentiles(latency)
+
+
+def _served_twice(served: list[list[int]]) -> dict[int, list[int]]:
+    """Items served to more than one client: item -> clients."""
+    owners: dict[int, list[int]] = {}
+    for k, items in enumerate(served):
+        for i in items:
+            owners.setdefault(i, []).append(k)
+    return {i: ks for i, ks in owners.items() if len(ks) > 1}
+
+
+def _print_percentiles(latency: dict[str, list[float]]) -> None:
     for name, values in latency.items():
         p50, p95, p99 = np.percentile(np.array(values) * 1000, [50, 95, 99])
         print(f"{name}: n={len(values)} p50={p50:.1f} ms p95={p95:.1f} ms p99={p99:.1f} ms")

@@ -71,19 +71,27 @@ def test_every_item_ends_with_k_labels_from_k_different_people(
     assert failures == []
     for k, items in enumerate(served):
         assert len(items) == len(set(items)), f"annotator {k} was served an item twice"
-    with db.reader() as session:
-        by_item: dict[int, list[int | None]] = defaultdict(list)
-        for item_id, user_id in session.execute(
-            select(Annotation.item_id, Annotation.user_id).where(
-                Annotation.project_id == project.id
-            )
-        ):
-            by_item[item_id].append(user_id)
-        live = session.scalars(
-            select(Lease.item_id).where(Lease.project_id == project.id, Lease.expires_at < SETTLED)
-        ).all()
+    by_item, live = _annotators_by_item_and_live_leases(db, project.id)
     assert len(by_item) == ITEMS
     wrong = {i: u for i, u in by_item.items() if len(u) != OVERLAP or len(set(u)) != OVERLAP}
     assert not wrong, f"items without exactly {OVERLAP} labels by different people: {wrong}"
     assert sum(len(s) for s in served) == ITEMS * OVERLAP  # nothing served beyond the overlap
     assert live == []  # every lease handed out ended as a label
+
+
+def _annotators_by_item_and_live_leases(
+    db: Database, project_id: int
+) -> tuple[dict[int, list[int | None]], list[int]]:
+    """The annotators of each labelled item of the project, and the items still leased."""
+    with db.reader() as session:
+        by_item: dict[int, list[int | None]] = defaultdict(list)
+        for item_id, user_id in session.execute(
+            select(Annotation.item_id, Annotation.user_id).where(
+                Annotation.project_id == project_id
+            )
+        ):
+            by_item[item_id].append(user_id)
+        live = session.scalars(
+            select(Lease.item_id).where(Lease.project_id == project_id, Lease.expires_at < SETTLED)
+        ).all()
+    return by_item, list(live)

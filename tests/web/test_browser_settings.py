@@ -63,9 +63,17 @@ def test_labels_imports_and_the_project_are_managed_from_the_screens(
     _import(live_server, project.id, token, "mistake.csv", [f"test row {i}," for i in range(7)])
     page = browser.new_page(viewport={"width": 1280, "height": 800})
     _sign_in(page, live_server, "ada", "ada-password")
+    _undo_the_mistaken_import(page, live_server, project.id, token, artifacts)
+    _rename_add_delete_and_merge_labels(page, live_server, project.id, token, artifacts)
+    _rename_then_delete_the_project(page, live_server, project.id, token, artifacts)
+    page.close()
 
-    # the import list: undo the mistaken one after confirming
-    page.goto(f"{live_server}/projects/{project.id}/import")
+
+def _undo_the_mistaken_import(
+    page: Page, live_server: str, project_id: int, token: str, artifacts: Path
+) -> None:
+    """The import list: undo the mistaken one after confirming."""
+    page.goto(f"{live_server}/projects/{project_id}/import")
     imports = page.get_by_test_id("imports")
     expect(imports.locator("tbody tr")).to_have_count(2)
     save_shots(page, artifacts, "import-list")
@@ -76,16 +84,20 @@ def test_labels_imports_and_the_project_are_managed_from_the_screens(
     _notice(page, "7 items deleted")
     expect(mistake.get_by_text("undone")).to_be_visible()
     expect(mistake.get_by_text("Undo", exact=True)).to_have_count(0)
-    assert _api(live_server, str(project.id), token).json()["n_items"] == 10
+    assert _api(live_server, str(project_id), token).json()["n_items"] == 10
 
-    # labels: rename a used one, add and delete an unused one, merge a used one
-    page.goto(f"{live_server}/projects/{project.id}/settings")
+
+def _rename_add_delete_and_merge_labels(
+    page: Page, live_server: str, project_id: int, token: str, artifacts: Path
+) -> None:
+    """Labels: rename a used one, add and delete an unused one, merge a used one."""
+    page.goto(f"{live_server}/projects/{project_id}/settings")
     save_shots(page, artifacts, "project-settings")
     row = _label_row(page, "card")
     row.get_by_label("New name for card").fill("card_problem")
     row.get_by_role("button", name="Rename card").click()
     _notice(page, "Label 'card' is now 'card_problem'; its annotations follow.")
-    assert _labels_given(live_server, project.id, token) == {"card_problem": 6, "transfer": 4}
+    assert _labels_given(live_server, project_id, token) == {"card_problem": 6, "transfer": 4}
     page.get_by_label("New label").fill("refund")
     page.get_by_role("button", name="Add label").click()
     _notice(page, "Label 'refund' added.")
@@ -95,14 +107,18 @@ def test_labels_imports_and_the_project_are_managed_from_the_screens(
     transfer.get_by_label("Merge transfer into").select_option("card_problem")
     transfer.get_by_role("button", name="Merge transfer").click()
     _notice(page, "merged into 'card_problem'")
-    assert _labels_given(live_server, project.id, token) == {"card_problem": 10}
-    assert _api(live_server, str(project.id), token).json()["labels"] == ["card_problem", "fees"]
+    assert _labels_given(live_server, project_id, token) == {"card_problem": 10}
+    assert _api(live_server, str(project_id), token).json()["labels"] == ["card_problem", "fees"]
 
-    # the project: renamed, then deleted once its name is typed exactly
+
+def _rename_then_delete_the_project(
+    page: Page, live_server: str, project_id: int, token: str, artifacts: Path
+) -> None:
+    """The project (on the settings page): renamed, then deleted once its name is typed exactly."""
     page.get_by_label("Project name").fill("Bank chat 2026")
     page.get_by_role("button", name="Rename", exact=True).click()
     _notice(page, "now called 'Bank chat 2026'")
-    assert _api(live_server, str(project.id), token).json()["name"] == "Bank chat 2026"
+    assert _api(live_server, str(project_id), token).json()["name"] == "Bank chat 2026"
     delete = page.get_by_role("button", name="Delete this project")
     confirm = page.get_by_label("Type Bank chat 2026 to confirm")
     confirm.fill("Bank chat")
@@ -114,5 +130,4 @@ def test_labels_imports_and_the_project_are_managed_from_the_screens(
     delete.click()
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
     _notice(page, "Project 'Bank chat 2026' was deleted")
-    assert _api(live_server, str(project.id), token).status_code == 404
-    page.close()
+    assert _api(live_server, str(project_id), token).status_code == 404
