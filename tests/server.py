@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.forked import Proc, launch, stop
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -46,28 +48,16 @@ def server_env(db_url: str, data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 @contextmanager
-def running(*args: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen]:
-    """Run ``labelloop <args>`` in the background; kill it on exit."""
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", *args],
-            env=env,
-            cwd=ROOT,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            yield proc
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+def running(*args: str, env: dict[str, str], log: Path) -> Iterator[Proc]:
+    """Run ``labelloop <args>`` in the background (``tests.forked.launch``); stop it on exit."""
+    proc = launch(list(args), env, log)
+    try:
+        yield proc
+    finally:
+        stop(proc)
 
 
-def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+def wait_until_up(url: str, proc: Proc, log: Path, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:

@@ -9,7 +9,7 @@ from typing import Any, cast
 import pytest
 
 from app.items.formats import ImportFormatError, iter_records
-from tests.items.test_parsing import byte_by_byte
+from tests.items.parsing import byte_by_byte
 
 ROWS = "".join(f"{i},café number {i}\n" for i in range(5000))  # well past the sniffed 64 KB
 HEAD = ("id,text\n" + ROWS).encode("cp1252")

@@ -5,21 +5,18 @@ that no acknowledged label was lost or doubled, no file was half-imported, no ru
 
 Reduced size by default; ``LABELLOOP_TEST_FULL=1`` runs more kills and clients and starts
 every process as a cold interpreter. The reduced run forks each ``labelloop serve`` /
-``labelloop worker`` from a forkserver that has imported the app once (a cold start spends
-seconds importing scikit-learn): each fork is still a process of its own that runs the CLI
-command and opens its database connections after the crash. ``LABELLOOP_CRASH_SEED`` picks
+``labelloop worker`` from a forkserver that has imported the app once (``tests.forked``):
+each fork is still a process of its own that runs the CLI command and opens its database
+connections after the crash. ``LABELLOOP_CRASH_SEED`` picks
 other random moments.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import random
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,15 +47,6 @@ KINDS = ("web", "worker", "both")
 SEED = int(os.environ.get("LABELLOOP_CRASH_SEED", "5"))
 MAX_KILL_DELAY = 0.4  # seconds after the trigger condition; the kill lands uniformly within
 HEARTBEAT_SECONDS, STALE_SECONDS = 0.2, 2.0
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _stop_forkserver() -> Iterator[None]:
-    """The forkserver holds the imported app in memory: stop it after this module."""
-    yield
-    stop = getattr(multiprocessing.forkserver._forkserver, "_stop", None)
-    if stop is not None:
-        stop()
 
 
 @dataclass
