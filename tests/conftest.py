@@ -17,6 +17,10 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+
+# Cheap argon2 parameters for the hundreds of sign-ins (`app.users.service._password_hasher`),
+# set before the app is imported; server processes inherit it. `=0` keeps the real cost.
+os.environ.setdefault("LABELLOOP_TEST_WEAK_PASSWORD_HASHES", "1")
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 

@@ -7,7 +7,10 @@ disabling and deleting also stop the user's tokens (the token look-up checks the
 
 from __future__ import annotations
 
-from argon2 import PasswordHasher
+import logging
+import os
+
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -89,7 +92,27 @@ def list_users(session: Session) -> list[User]:
     return list(session.scalars(query))
 
 
-_hasher = PasswordHasher()
+WEAK_HASHES_VARIABLE = "LABELLOOP_TEST_WEAK_PASSWORD_HASHES"
+
+
+def _password_hasher() -> PasswordHasher:
+    """argon2id at argon2-cffi's defaults (RFC 9106's low-memory profile: ~0.2 s and 64 MiB a
+    hash), or at its CHEAPEST profile when ``LABELLOOP_TEST_WEAK_PASSWORD_HASHES=1``.
+
+    The weak profile is for the test suite only: it signs in hundreds of users, each costing a
+    hash and a verification, which at the real cost was a fifth of the suite's fixture time.
+    Hashes made under either profile verify under the other (the parameters are in the hash).
+    """
+    if os.environ.get(WEAK_HASHES_VARIABLE) == "1":
+        logging.getLogger("labelloop").warning(
+            "%s=1: passwords are hashed at argon2's cheapest cost, for tests only",
+            WEAK_HASHES_VARIABLE,
+        )
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
+    return PasswordHasher()
+
+
+_hasher = _password_hasher()
 _DUMMY_HASH = _hasher.hash("not a password of anyone")
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 
 from app.audit.service import CLI
 from app.db import Database
 from app.errors import AppError
 from app.users import service
 from app.users.service import _DUMMY_PASSWORD
+from tests.server import ROOT
 
 
 def test_an_account_without_a_password_never_signs_in(db: Database) -> None:
@@ -72,6 +76,31 @@ def test_passwords_are_stored_as_argon2id(db: Database) -> None:
         user, _ = service.create_user(session, name="ada", role="annotator", password="pw-ada-123")
         assert user.password_hash and user.password_hash.startswith("$argon2id$")
         assert "pw-ada-123" not in user.password_hash
+
+
+def _hash_in_a_new_process(weak: str | None) -> str:
+    """A hash of "pw-ada-123" made by a fresh interpreter, the test switch set to ``weak``."""
+    env = {k: v for k, v in os.environ.items() if k != service.WEAK_HASHES_VARIABLE}
+    if weak is not None:
+        env[service.WEAK_HASHES_VARIABLE] = weak
+    code = "from app.users import service; print(service._hasher.hash('pw-ada-123'))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return done.stdout.strip()
+
+
+def test_passwords_hash_at_argon2s_default_cost_unless_the_test_switch_is_on() -> None:
+    """The suite's cheap hashes are opt-in: without the variable (or with anything but 1) a
+    process uses argon2-cffi's defaults (64 MiB, 3 passes, 4 lanes); a hash of either cost
+    verifies under the other hasher, since its parameters are in the hash."""
+    default = "$argon2id$v=19$m=65536,t=3,p=4$"
+    real, weak = _hash_in_a_new_process(None), _hash_in_a_new_process("1")
+    assert real.startswith(default)
+    assert _hash_in_a_new_process("0").startswith(default)
+    assert weak.startswith("$argon2id$") and not weak.startswith(default)
+    assert PasswordHasher().verify(weak, "pw-ada-123")
+    assert PasswordHasher.from_parameters(profiles.CHEAPEST).verify(real, "pw-ada-123")
 
 
 @pytest.mark.parametrize(
