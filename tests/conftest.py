@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 # Cheap argon2 parameters for the hundreds of sign-ins (`app.users.service._password_hasher`),
 # set before the app is imported; server processes inherit it. `=0` keeps the real cost.
 os.environ.setdefault("LABELLOOP_TEST_WEAK_PASSWORD_HASHES", "1")
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from app.config import Settings
 from app.db import Database, open_database

@@ -99,9 +99,9 @@ def _password_hasher() -> PasswordHasher:
     """argon2id at argon2-cffi's defaults (RFC 9106's low-memory profile: ~0.2 s and 64 MiB a
     hash), or at its CHEAPEST profile when ``LABELLOOP_TEST_WEAK_PASSWORD_HASHES=1``.
 
-    The weak profile is for the test suite only: it signs in hundreds of users, each costing a
-    hash and a verification, which at the real cost was a fifth of the suite's fixture time.
-    Hashes made under either profile verify under the other (the parameters are in the hash).
+    The weak profile is for the test suite only: it signs in hundreds of users, and each
+    sign-in costs a hash and a verification, ~0.35 s of CPU at the real cost. Hashes made
+    under either profile verify under the other (the parameters are in the hash).
     """
     if os.environ.get(WEAK_HASHES_VARIABLE) == "1":
         logging.getLogger("labelloop").warning(
