@@ -37,7 +37,8 @@ def item_outcomes(
     """The outcome of each labelled (or adjudicated) item of the project, in label order.
 
     An imported label (no annotator) is final on its own, whatever the overlap: it is the
-    label the data came with. ``item_ids`` limits the read to those items.
+    label the data came with (see `_imported_outcome` for a member who disagrees with it).
+    ``item_ids`` limits the read to those items.
     """
     ann = select(Annotation.item_id, Annotation.user_id, Annotation.labels, Item.audit).join(
         Item, Item.id == Annotation.item_id
@@ -76,6 +77,26 @@ def item_outcomes(
             adjudicated=final,
         )
         if item_id in imported and item_id not in adjudicated:
-            outcome = Outcome("individual", tuple(imported[item_id]), outcome.agreement)
+            outcome = _imported_outcome(imported[item_id], item_votes, multi_label=multi_label)
         out[item_id] = ItemOutcome(item_id, outcome, len(item_votes), audit[item_id])
     return out
+
+
+def _imported_outcome(imported: list[str], votes: list[list[str]], *, multi_label: bool) -> Outcome:
+    """An imported label's outcome: final while every member's label agrees with it.
+
+    A member who labels the item otherwise puts it in disagreement, so a reviewer decides and
+    training leaves it out meanwhile: the data's own label can be the wrong one (what the
+    suspicious-label ranking looks for), and a person's correction must not be dropped in
+    silence. Multi-label sets compare without order.
+    """
+
+    def key(labels: list[str]) -> tuple[str, ...]:
+        return tuple(sorted(labels)) if multi_label else tuple(labels)
+
+    given = key(imported)
+    agreeing = sum(key(vote) == given for vote in votes)
+    agreement = agreeing / len(votes) if votes else 1.0
+    if agreeing < len(votes):
+        return Outcome("disagreement", (), agreement)
+    return Outcome("individual", tuple(imported), agreement)
