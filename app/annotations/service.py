@@ -352,7 +352,8 @@ def _insert_new(dialect: str) -> Insert:
 
 
 def undo_last(session: Session, project: Project, user: User, *, lease_seconds: int) -> Item | None:
-    """Withdraw ``user``'s most recent label in the project; the item is leased back to them."""
+    """Withdraw ``user``'s most recent label in the project; the item is leased back to them.
+    No new label: its count towards the retrain comes back (``take_back_label_event``)."""
     annotation = session.scalar(
         select(Annotation)
         .where(Annotation.project_id == project.id, Annotation.user_id == user.id)
@@ -365,7 +366,7 @@ def undo_last(session: Session, project: Project, user: User, *, lease_seconds: 
     session.delete(annotation)
     session.flush()
     queue.lease_again(session, project.id, item.id, user.id, lease_seconds)
-    connection(session).execute(_BUMP, {"project_id": project.id, "n": 1})
+    training.take_back_label_event(session, project.id)
     return item
 
 

@@ -22,8 +22,9 @@ class Project(Base):
     batch_size: Mapped[int] = mapped_column(Integer)
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     random_seed: Mapped[int] = mapped_column(Integer)
-    # Bumped by every label write; a run records the value it saw, so "new labels since
-    # the last run" is a subtraction, with no scan of the annotations table.
+    # Bumped by every label write (an undo takes its step back, app.training.service); a run
+    # records the value it saw, so "new labels since the last run" is a subtraction, with no
+    # scan of the annotations table.
     label_events: Mapped[int] = mapped_column(Integer, default=0)
     # Bumped by every import that adds items; feature caches are keyed by it.
     pool_version: Mapped[int] = mapped_column(Integer, default=0)

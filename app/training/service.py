@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import bindparam, event, func, select
+from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -47,6 +47,32 @@ def maybe_queue_run(
     last = connection(session).scalar(_LAST_TRIGGER, {"project_id": project_id})
     if label_events - (last or 0) >= batch_size:
         queue_run(session, project_id, reason="labels", trigger_events=label_events)
+
+
+_projects = Project.__table__
+# Built once: an undo runs it. The WHERE keeps label_events at or above the last trigger.
+_TAKE_BACK = (
+    update(_projects)
+    .where(
+        _projects.c.id == bindparam("project_id"),
+        _projects.c.label_events > func.coalesce(_LAST_TRIGGER.scalar_subquery(), 0),
+    )
+    .values(label_events=_projects.c.label_events - 1)
+)
+
+
+def take_back_label_event(session: Session, project_id: int) -> bool:
+    """Count one label event fewer, for a label that was withdrawn (an undo); returns whether
+    it did.
+
+    A withdrawn label is no new label, so the countdown to the next retrain gets back the step
+    the label took, unless the count has reached a run's trigger since: that run is queued
+    (it finds the label gone) and the counter never goes below the last trigger. The counter
+    keeps no record per label: when others labelled after the withdrawn label and past a
+    trigger, the step given back is one of theirs, and the next run comes one label later.
+    """
+    done = connection(session).execute(_TAKE_BACK, {"project_id": project_id})
+    return bool(done.rowcount)
 
 
 def queue_after_import(session: Session, project: Project, *, imported: int) -> None:
