@@ -66,7 +66,8 @@ class Client:
         try:
             hosts.check_url(url_of(self.config), self.allowed_hosts)
         except hosts.HostRefused as exc:
-            return [OracleResult(None, 0.0, error=str(exc), error_kind="config") for _ in texts]
+            refused = OracleResult(None, 0.0, error=str(exc), error_kind="config", sent=False)
+            return [refused for _ in texts]
         if self._http is not None:
             return self._http.classify_many(texts)
         openai = self._openai

@@ -16,7 +16,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.oracles.config import HttpOracleConfig
-from app.oracles.openai import ERROR_BODY_CHARS, ErrorKind, OracleResult, redact
+from app.oracles.openai import ERROR_BODY_CHARS, ErrorKind, OracleResult, redact, was_sent
 
 
 class _Reply(BaseModel):
@@ -52,17 +52,19 @@ class HttpOracle:
         key = os.environ.get(self.config.api_key_env or "", "") if self.config.api_key_env else ""
         if self.config.api_key_env and not key:
             error = f"the environment variable {self.config.api_key_env} is unset"
-            return _all(texts, 0.0, "config", error)
+            return _all(texts, 0.0, "config", error, sent=False)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         body = {"texts": list(texts), "labels": list(self.labels)}
         try:
             response = self._http.post(str(self.config.url), json=body, headers=headers)
-        except httpx.TimeoutException:
+        except httpx.TimeoutException as exc:
             error = f"no answer in {self.config.timeout_seconds:g} s"
-            return _all(texts, time.perf_counter() - started, "timeout", error)
+            latency = time.perf_counter() - started
+            return _all(texts, latency, "timeout", error, sent=was_sent(exc))
         except httpx.HTTPError as exc:
             error = redact(f"{type(exc).__name__}: {exc}", key)
-            return _all(texts, time.perf_counter() - started, "unreachable", error)
+            latency = time.perf_counter() - started
+            return _all(texts, latency, "unreachable", error, sent=was_sent(exc))
         latency = (time.perf_counter() - started) / max(len(texts), 1)
         if response.status_code != 200:
             error = redact(f"HTTP {response.status_code}: {response.text[:ERROR_BODY_CHARS]}", key)
@@ -95,5 +97,7 @@ class HttpOracle:
         return OracleResult(label, latency, confidence=confidence)
 
 
-def _all(texts: Sequence[str], latency: float, kind: ErrorKind, error: str) -> list[OracleResult]:
-    return [OracleResult(None, latency, error=error, error_kind=kind) for _ in texts]
+def _all(
+    texts: Sequence[str], latency: float, kind: ErrorKind, error: str, *, sent: bool = True
+) -> list[OracleResult]:
+    return [OracleResult(None, latency, error=error, error_kind=kind, sent=sent) for _ in texts]

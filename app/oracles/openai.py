@@ -40,6 +40,10 @@ class OracleResult:
     completion_tokens: int | None = None
     error: str | None = None
     error_kind: ErrorKind | None = None
+    # Whether the request left this process: not when it was refused here (a host not
+    # allowed, an unset key: ``config``) nor when no connection could be opened. A call that
+    # was never sent costs no budget.
+    sent: bool = True
 
     @property
     def total_tokens(self) -> int | None:
@@ -195,16 +199,18 @@ class OpenAIOracle:
         started = time.perf_counter()
         key, problem = self._api_key()
         if problem is not None:
-            return OracleResult(None, 0.0, error=problem, error_kind="config")
+            return OracleResult(None, 0.0, error=problem, error_kind="config", sent=False)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         try:
             response = self._http.post(
                 "chat/completions", json=self.request_body(text, examples), headers=headers
             )
-        except httpx.TimeoutException:
-            result = self._failed(started, "timeout", f"no answer in {self._timeout()}")
+        except httpx.TimeoutException as exc:
+            message = f"no answer in {self._timeout()}"
+            result = self._failed(started, "timeout", message, sent=was_sent(exc))
         except httpx.HTTPError as exc:  # refused, reset, closed mid-answer, bad URL
-            result = self._failed(started, "unreachable", f"{type(exc).__name__}: {exc}", key)
+            message = f"{type(exc).__name__}: {exc}"
+            result = self._failed(started, "unreachable", message, key, sent=was_sent(exc))
         else:
             result = self._read(response, time.perf_counter() - started, key)
         logger.debug(
@@ -229,10 +235,17 @@ class OpenAIOracle:
         return f"{self.config.timeout_seconds:g} s"
 
     def _failed(
-        self, started: float, kind: ErrorKind, message: str, key: str | None = None
+        self,
+        started: float,
+        kind: ErrorKind,
+        message: str,
+        key: str | None = None,
+        *,
+        sent: bool = True,
     ) -> OracleResult:
         latency = time.perf_counter() - started
-        return OracleResult(None, latency, error=redact(message, key), error_kind=kind)
+        error = redact(message, key)
+        return OracleResult(None, latency, error=error, error_kind=kind, sent=sent)
 
     def _read(self, response: httpx.Response, latency: float, key: str | None) -> OracleResult:
         if response.status_code != 200:
@@ -255,6 +268,12 @@ class OpenAIOracle:
         except BadAnswer as exc:
             return replace(counted, error=str(exc), error_kind=exc.kind)
         return replace(counted, label=label)
+
+
+def was_sent(exc: httpx.HTTPError) -> bool:
+    """Whether the request had left this process when httpx raised ``exc``: not when no
+    connection could be opened (refused, no route, a failed TLS handshake, a connect timeout)."""
+    return not isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
 
 
 def redact(text: str, key: str | None) -> str:

@@ -3,9 +3,10 @@ is about to serve, within their budgets, and stores the answers as suggestions.
 
 One step asks one batch per due oracle. The batch's calls and worst-case tokens are reserved
 in the oracle's row first (an UPDATE that succeeds only within the budget), the oracle is asked
-outside any transaction, and the tokens the answers did not use are given back: however many
-workers run, the budget is never exceeded. A failing, slow or nonsense-answering oracle is
-backed off (5 s, doubling, at most 10 minutes); the queue and labelling never wait for it.
+outside any transaction, and the calls never sent and the tokens not used are given back:
+however many workers run, the budget is never exceeded. A failing, slow, nonsense-answering or
+misconfigured oracle is backed off (5 s, doubling, at most 10 minutes) with its last error; the
+queue and labelling never wait for it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -43,6 +45,14 @@ class Batch:
     ids: list[int]
     texts: list[str]
     guesses: list[tuple[str | None, float | None]]  # the published model's, when ranked
+
+
+@dataclass(frozen=True)
+class Refund:
+    """What a batch gives back of its reservation."""
+
+    calls: int
+    tokens: int
 
 
 def due_oracles(session: Session, now: datetime) -> list[Oracle]:
@@ -139,10 +149,11 @@ def record(
     *,
     model: str,
     prompt_version: str,
-    refund_tokens: int,
+    given_back: Refund,
     project_id: int,
 ) -> None:
-    """Store every answer, give back unused tokens, and back the oracle off if most failed."""
+    """Store every answer, give back the unused budget, and back the oracle off if most
+    failed."""
     now = utcnow()
     for item_id, (label, sure), result in zip(batch.ids, batch.guesses, results, strict=True):
         session.add(
@@ -165,28 +176,35 @@ def record(
             )
         )
     oracle = session.get_one(Oracle, batch.oracle_id, with_for_update=True)
-    oracle.tokens_used = max(0, oracle.tokens_used - refund_tokens)
+    oracle.calls_used = max(0, oracle.calls_used - given_back.calls)
+    oracle.tokens_used = max(0, oracle.tokens_used - given_back.tokens)
     failed = [r for r in results if r.error is not None]
     if results and len(failed) * 2 >= len(results):
-        oracle.failures += 1
-        delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (oracle.failures - 1))
-        oracle.backoff_until = now + timedelta(seconds=delay)
-        oracle.last_error = f"{failed[0].error_kind}: {failed[0].error}"[:2000]
-        log.warning("oracle %s backs off %.0f s: %s", oracle.id, delay, oracle.last_error)
+        back_off(oracle, now, f"{failed[0].error_kind}: {failed[0].error}")
     else:
         oracle.failures, oracle.backoff_until = 0, None
 
 
-def refund(results: list[OracleResult], bounds: list[int]) -> int:
-    """Reserved tokens the answers did not use (an answer without usage keeps its bound)."""
-    back = 0
+def back_off(oracle: Oracle, now: datetime, error: str) -> None:
+    """One more failure in a row: the oracle rests, twice as long as the last time."""
+    oracle.failures += 1
+    delay = min(BACKOFF_MAX, BACKOFF_FIRST * 2 ** (oracle.failures - 1))
+    oracle.backoff_until = now + timedelta(seconds=delay)
+    oracle.last_error = error[:2000]
+    log.warning("oracle %s backs off %.0f s: %s", oracle.id, delay, oracle.last_error)
+
+
+def refund(results: list[OracleResult], bounds: list[int]) -> Refund:
+    """The calls never sent (refused here, or no connection) and the tokens the answers did
+    not use: a call never sent spent nothing, an answer without usage keeps its bound."""
+    calls = tokens = 0
     for result, bound in zip(results, bounds, strict=True):
         used = result.total_tokens
-        if used is not None:
-            back += max(0, bound - used)
-        elif result.error_kind in ("config", "unreachable"):
-            back += bound  # never reached a model: nothing was spent
-    return back
+        if not result.sent:
+            calls, tokens = calls + 1, tokens + bound
+        elif used is not None:
+            tokens += max(0, bound - used)
+    return Refund(calls, tokens)
 
 
 def step(db: Database, settings: Settings) -> bool:
@@ -197,9 +215,29 @@ def step(db: Database, settings: Settings) -> bool:
     for oracle_id, project_id in due:
         try:
             asked |= _one(db, settings, oracle_id, project_id)
-        except Exception:  # noqa: BLE001 - one oracle's trouble never stops the others
+        except Exception as exc:  # noqa: BLE001 - one oracle's trouble never stops the others
             log.exception("pre-labelling with oracle %s failed", oracle_id)
+            _rest(db, oracle_id, _describe(exc))
     return asked
+
+
+def _rest(db: Database, oracle_id: int, error: str) -> None:
+    """Back off an oracle whose step raised (a stored configuration that no longer parses,
+    say): the next poll would only fail the same way, and its status says why."""
+    with db.writer() as session, session.begin():
+        oracle = session.get(Oracle, oracle_id, with_for_update=True)
+        if oracle is not None:
+            back_off(oracle, utcnow(), error)
+
+
+def _describe(exc: Exception) -> str:
+    """An oracle's status line for ``exc``: a stored configuration that no longer fits its kind
+    names the fields, never their values (a URL with credentials in it, say)."""
+    if isinstance(exc, ValidationError):
+        problems = exc.errors(include_url=False, include_input=False, include_context=False)
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in problems)
+        return f"config: the stored configuration does not fit its kind: {fields}"
+    return f"error: {type(exc).__name__}: {exc}"
 
 
 def _one(db: Database, settings: Settings, oracle_id: int, project_id: int) -> bool:
@@ -235,7 +273,7 @@ def _one(db: Database, settings: Settings, oracle_id: int, project_id: int) -> b
                 results,
                 model=model,
                 prompt_version=client.prompt_version,
-                refund_tokens=refund(results, bounds),
+                given_back=refund(results, bounds),
                 project_id=project_id,
             )
             machine.apply(session, project_id)

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from app.oracles.config import OpenAIOracleConfig
 from app.oracles.openai import OpenAIOracle, OracleResult
 from tests.llm import KEY_ENV, LocalLLM
-from tests.server import ROOT
+from tests.server import ROOT, free_port
 
 BANKING77 = ROOT.parent / "shared" / "data" / "banking77"
 N_LABELS = 10
@@ -56,6 +57,20 @@ def test_a_request_the_server_refuses_is_an_error_result(
         result = oracle.classify("When will my new card arrive?")
     assert result.label is None and result.error_kind == "http"
     assert result.error and result.error.startswith("HTTP 500: ") and "json_object" in result.error
+
+
+def test_a_call_refused_here_or_without_a_connection_was_never_sent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("LABELLOOP_TEST_UNSET_KEY", raising=False)
+    closed = {"base_url": f"http://127.0.0.1:{free_port()}/v1", "model": "m"}
+    no_key = closed | {"api_key_env": "LABELLOOP_TEST_UNSET_KEY"}
+    results = []
+    for raw in (closed, no_key):
+        config = OpenAIOracleConfig.model_validate(raw, strict=False)
+        with OpenAIOracle(config, ["food", "sports"]) as oracle:
+            results.append(oracle.classify("Soup"))
+    assert [(r.error_kind, r.sent) for r in results] == [("unreachable", False), ("config", False)]
 
 
 def test_a_label_outside_the_set_is_an_error_result(local_llm: LocalLLM, oracle_key: str) -> None:

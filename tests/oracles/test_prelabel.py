@@ -126,6 +126,7 @@ def test_a_failing_service_is_backed_off_then_asked_again(db: Database, allowed:
         assert failed and {s.error_kind for s in failed} == {"http"}
         assert "knowledge base is down" in (failed[0].error or "")
         first = oracle_row(db, oracle_id)
+        assert first.calls_used == len(kb.asked) == len(failed)  # sent: they count
         kb.mode = "right"
         _end_backoff(db, oracle_id)
         drain(db, allowed)
@@ -142,6 +143,7 @@ def test_a_stopped_service_is_recorded_and_backed_off(db: Database, allowed: Set
     found = suggestions(db, oracle_id)
     assert {s.error_kind for s in found} == {"unreachable"}
     assert oracle_row(db, oracle_id).backoff_until is not None
+    assert oracle_row(db, oracle_id).calls_used == 0  # no connection: nothing was sent
 
 
 def test_a_slow_service_times_out(db: Database, allowed: Settings) -> None:
@@ -153,6 +155,7 @@ def test_a_slow_service_times_out(db: Database, allowed: Settings) -> None:
     found = suggestions(db, oracle_id)
     assert {s.error_kind for s in found} == {"timeout"}
     assert all(s.latency_seconds < 2.0 for s in found)
+    assert oracle_row(db, oracle_id).calls_used == len(found)  # sent, unanswered: they count
 
 
 def test_an_internal_host_is_refused_unless_listed(db: Database, settings: Settings) -> None:
@@ -164,6 +167,56 @@ def test_an_internal_host_is_refused_unless_listed(db: Database, settings: Setti
     found = suggestions(db, oracle_id)
     assert {s.error_kind for s in found} == {"config"}
     assert "LABELLOOP_ORACLE_HOSTS" in (found[0].error or "")
+
+
+def test_calls_refused_before_they_are_sent_cost_no_budget(
+    db: Database, settings: Settings
+) -> None:
+    project = create_project(db, n_items=8)
+    with knowledge.serve("right") as kb:
+        oracle_id = add_oracle(db, project, kb.url, budget_calls=20)
+        assert prelabel.step(db, settings)  # 127.0.0.1 is not in LABELLOOP_ORACLE_HOSTS
+        assert not prelabel.step(db, settings)  # backed off: not asked again at once
+        _end_backoff(db, oracle_id)
+        assert prelabel.step(db, settings)
+    assert kb.asked == []
+    assert {s.error_kind for s in suggestions(db, oracle_id)} == {"config"}
+    row = oracle_row(db, oracle_id)
+    assert row.calls_used == 0
+    assert row.failures == 2 and row.backoff_until is not None
+    assert row.backoff_until > utcnow() + timedelta(seconds=8)  # 10 s the second time
+    assert (row.last_error or "").startswith("config: ")
+    assert "LABELLOOP_ORACLE_HOSTS" in (row.last_error or "")
+
+
+def test_an_unset_key_costs_no_budget(
+    db: Database, allowed: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LABELLOOP_TEST_KB_KEY", raising=False)
+    project = create_project(db, n_items=4)
+    with knowledge.serve("right") as kb:
+        config = {"url": kb.url, "api_key_env": "LABELLOOP_TEST_KB_KEY"}
+        oracle_id = create_oracle(db, project.id, name="kb", kind="http", config=config)
+        assert prelabel.step(db, allowed)
+    assert kb.asked == []
+    row = oracle_row(db, oracle_id)
+    assert row.calls_used == 0 and row.failures == 1
+    assert "LABELLOOP_TEST_KB_KEY" in (row.last_error or "")
+
+
+def test_a_stored_configuration_that_no_longer_parses_backs_the_oracle_off(
+    db: Database, allowed: Settings
+) -> None:
+    project = create_project(db, n_items=4)
+    config = {"url": "http://ada:s3cret@127.0.0.1:9/label"}  # refused since it was stored
+    oracle_id = create_oracle(db, project.id, name="old", kind="http", config=config)
+    assert not prelabel.step(db, allowed)
+    row = oracle_row(db, oracle_id)
+    assert row.failures == 1 and row.backoff_until is not None and row.calls_used == 0
+    assert (row.last_error or "").startswith("config: ") and "url" in (row.last_error or "")
+    assert "s3cret" not in (row.last_error or "")
+    assert not prelabel.step(db, allowed)  # not tried again on every poll
+    assert oracle_row(db, oracle_id).failures == 1
 
 
 def test_the_items_about_to_be_served_are_asked_first(db: Database, allowed: Settings) -> None:
