@@ -72,7 +72,9 @@ class Shape(BaseModel):
         _check_task(self.task, fields)
         primary = self.primary_field or (primary if primary in fields else fields[0])
         if primary not in fields:
-            raise ValueError(f"primary_field {primary!r} is not one of the fields: {fields}")
+            raise ValueError(
+                f"the primary field {primary!r} is not one of the fields: {', '.join(fields)}"
+            )
         object.__setattr__(self, "fields", fields)
         object.__setattr__(self, "primary_field", primary)
         object.__setattr__(self, "layout", self.layout or layout)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, get_args
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, StreamingResponse
@@ -21,6 +21,13 @@ from app.projects import members
 from app.projects import service as projects
 from app.projects.access import ProjectRoleDep
 from app.projects.schemas import ProjectCreate, ProjectUpdate
+from app.projects.shape import (
+    CLASSIFICATION,
+    DEFAULT_LABELS,
+    SENTENCE_SELECTION,
+    TRANSLATION_REVIEW,
+    Layout,
+)
 from app.routing import GuardedRoute
 from app.training import audit as audit_sample
 from app.training import service as training
@@ -37,6 +44,10 @@ router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 FIELD_TITLES = {
     "name": "Name",
     "labels": "Labels",
+    "task": "Task",
+    "fields": "Fields",
+    "layout": "Layout",
+    "primary_field": "Primary field",
     "batch_size": "Retrain after every … new labels",
     "epsilon": "Exploration",
     "committee_size": "Committee size",
@@ -75,6 +86,17 @@ def validation_message(exc: ValidationError, titles: dict[str, str] = FIELD_TITL
     return f"{titles.get(field, field or 'The form')}: {detail}"
 
 
+# The new-project form's task choices, each with its line of explanation.
+TASKS = {
+    CLASSIFICATION: "Give each item a label: one text, or several fields such as question and "
+    "answer.",
+    TRANSLATION_REVIEW: "Judge a translation beside its source (fields source and translation) "
+    "and correct it.",
+    SENTENCE_SELECTION: "Each imported document is split into sentences; mark each sentence to "
+    "keep or leave out (an extractive summary).",
+}
+
+
 @router.get("/", response_class=HTMLResponse)
 def project_list(request: Request, session: ReadSession, user: WebUser) -> HTMLResponse:
     """The user's projects (an instance admin: every project) with counts and model version."""
@@ -96,6 +118,9 @@ def _new_project_form(
         "current_user": user,
         "strategies": strategy_names(),
         "feature_kinds": FEATURE_KINDS,
+        "tasks": TASKS,
+        "task_labels": DEFAULT_LABELS,
+        "layouts": get_args(Layout),
         "error": error,
         "form": form,
     }
@@ -106,6 +131,7 @@ def _new_project_form(
 def new_project(request: Request, user: WebAdmin) -> HTMLResponse:
     """The create-project form."""
     defaults = {
+        "task": CLASSIFICATION,
         "features": DEFAULT_OPTIONS.features,
         "strategy": DEFAULT_OPTIONS.strategy,
         "batch_size": DEFAULT_OPTIONS.batch_size,
@@ -117,16 +143,30 @@ class NewProjectForm(BaseModel):
     """The create-project form as submitted; `ProjectCreate` judges the values, as for the API."""
 
     name: str = Field(max_length=200)
-    labels: str = Field(max_length=100_000)  # one per line, or comma-separated
+    labels: str = Field(default="", max_length=100_000)  # one per line, or comma-separated
+    task: str = Field(default=CLASSIFICATION, max_length=40)
+    fields: str = Field(default="", max_length=1000)  # comma-separated; classification only
+    layout: str = Field(default="", max_length=20)  # empty: the task's
+    primary_field: str = Field(default="", max_length=40)
     strategy: str = Field(default=DEFAULT_OPTIONS.strategy, max_length=50)
     batch_size: int = DEFAULT_OPTIONS.batch_size
     multi_label: bool = False
     features: str = Field(default=DEFAULT_OPTIONS.features, max_length=20)
 
     def project(self) -> ProjectCreate:
+        """The API's body: labels left empty are left out, so that a task with default labels
+        gets them from `ProjectCreate`; the layout and primary field go with the fields, which
+        only a classification project names (the other tasks have their own)."""
+        data = self.model_dump(exclude={"labels", "fields", "layout", "primary_field"})
         separator = "\n" if "\n" in self.labels.strip() else ","
         labels = [part.strip() for part in self.labels.split(separator) if part.strip()]
-        return ProjectCreate.model_validate({**self.model_dump(), "labels": labels})
+        if labels or self.task not in DEFAULT_LABELS:
+            data["labels"] = labels
+        fields = [part.strip() for part in self.fields.split(",") if part.strip()]
+        if self.task == CLASSIFICATION and fields:
+            primary = self.primary_field.strip()
+            data |= {"fields": fields, "layout": self.layout or None, "primary_field": primary}
+        return ProjectCreate.model_validate(data)
 
 
 class SettingsForm(BaseModel):
@@ -157,8 +197,8 @@ def create_project(
     actor: ActorDep,
     form: Annotated[NewProjectForm, Form()],
 ) -> HTMLResponse | RedirectResponse:
-    """Create a project; labels come one per line (or comma-separated). A refusal shows the
-    form again with everything typed still in it."""
+    """Create a project of a task; labels come one per line (or comma-separated), fields
+    comma-separated. A refusal shows the form again with everything typed still in it."""
     try:
         project = projects.create_project(session, form.project(), actor=actor)
     except ValidationError as exc:

@@ -1,6 +1,7 @@
 """The dashboard and the forms around it in Chromium: an empty project points to Import, a lone
 model's point is readable, the settings are aligned and explained, error pages keep the
-navigation, and a refused new project keeps what was typed."""
+navigation, a refused new project keeps what was typed, and choosing its task fills in the
+task's default labels."""
 
 from __future__ import annotations
 
@@ -137,3 +138,30 @@ def test_a_refused_new_project_keeps_what_was_typed(
     page.get_by_label("Name").fill("Mail")
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("alert")).to_contain_text("'ham' and 'Ham' differ only in case")
+
+
+def test_choosing_a_task_puts_its_default_labels_in_the_new_project_form(
+    browser: Browser, live_server: str, web_db: Database, artifacts: Path
+) -> None:
+    page = _admin_page(browser, live_server, web_db)
+    page.goto(f"{live_server}/projects/new")
+    labels = page.get_by_role("textbox", name="Labels")
+    fields = page.get_by_role("textbox", name="Fields")
+    expect(page.get_by_label("Layout")).to_be_hidden()
+    fields.fill("question, answer")
+    expect(page.get_by_label("Layout")).to_be_visible()
+    save_shots(page, artifacts, "new-project-fields")
+    page.get_by_role("radio", name="Translation review").check()
+    expect(labels).to_have_value("ok\nmistranslation\nomission\naddition\ngrammar\nterminology")
+    expect(fields).to_be_hidden()
+    page.get_by_role("radio", name="Sentence selection").check()
+    expect(labels).to_have_value("include\nexclude")
+    save_shots(page, artifacts, "new-project-task")
+    page.get_by_role("radio", name="Classification").check()
+    expect(labels).to_have_value("")
+    labels.fill("keep\ndrop")
+    page.get_by_role("radio", name="Sentence selection").check()
+    expect(labels).to_have_value("keep\ndrop")  # labels of one's own stay
+    page.get_by_label("Name").fill("Summaries")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("heading", name="1. Upload a file")).to_be_visible()

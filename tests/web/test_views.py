@@ -198,3 +198,115 @@ def test_error_pages_keep_the_navigation_of_a_signed_in_user(web: TestClient, db
         assert page.status_code == 404 and "Not found" in page.text
         assert 'aria-label="Main"' in page.text and "Sign out" in page.text, path
         assert '<a href="/users">Users</a>' in page.text
+
+
+def _stored_shape(db: Database, name: str) -> tuple[str, list[str], str, str, list[str]]:
+    """The task, fields, primary field, layout and labels of the project called ``name``."""
+    with db.reader() as session:
+        p = session.scalars(select(Project).where(Project.name == name)).one()
+        return p.task, list(p.item_fields), p.primary_field, p.layout, list(p.labels)
+
+
+def test_the_new_project_form_offers_every_task_with_its_default_labels(
+    web: TestClient, db: Database
+) -> None:
+    _user(db, "ada", "admin")
+    _sign_in(web, "ada")
+    page = web.get("/projects/new").text
+    assert '<input type="radio" name="task" value="classification" data-labels="" checked>' in page
+    assert 'value="sentence_selection" data-labels="include\nexclude"' in page
+    assert "Default labels: ok, mistranslation, omission, addition, grammar, terminology." in page
+    assert 'name="fields"' in page and 'name="primary_field"' in page
+    assert '<option value="side_by_side" >side by side</option>' in page
+
+
+@pytest.mark.parametrize(
+    ("form", "shape"),
+    [
+        (
+            {"task": "classification", "labels": "yes\nno", "fields": " question , answer,"},
+            ("classification", ["question", "answer"], "question", "stacked", ["yes", "no"]),
+        ),
+        (
+            {
+                "task": "classification",
+                "labels": "yes, no",
+                "fields": "question, answer",
+                "layout": "side_by_side",
+                "primary_field": "answer",
+            },
+            ("classification", ["question", "answer"], "answer", "side_by_side", ["yes", "no"]),
+        ),
+        (
+            {"task": "classification", "labels": "a\nb", "fields": "", "primary_field": "x"},
+            ("classification", [], "text", "stacked", ["a", "b"]),
+        ),
+        (
+            {"task": "translation_review", "labels": "", "fields": "question, answer"},
+            (
+                "translation_review",
+                ["source", "translation"],
+                "translation",
+                "side_by_side",
+                ["ok", "mistranslation", "omission", "addition", "grammar", "terminology"],
+            ),
+        ),
+        (
+            {"task": "translation_review", "labels": "fine\nwrong"},
+            (
+                "translation_review",
+                ["source", "translation"],
+                "translation",
+                "side_by_side",
+                ["fine", "wrong"],
+            ),
+        ),
+        (
+            {"task": "sentence_selection", "labels": " \n"},
+            ("sentence_selection", [], "text", "stacked", ["include", "exclude"]),
+        ),
+    ],
+    ids=[
+        "fields",
+        "fields-side-by-side",
+        "one-text",
+        "translation-default-labels",
+        "translation-own-labels",
+        "sentences-default-labels",
+    ],
+)
+def test_the_new_project_form_creates_a_project_of_each_task(
+    web: TestClient, db: Database, form: dict[str, str], shape: tuple[object, ...]
+) -> None:
+    _user(db, "ada", "admin")
+    status, page = _create(web, _sign_in(web, "ada"), **form)
+    assert status == 303, page
+    assert _stored_shape(db, "mail") == shape
+
+
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        (
+            {"fields": "Question, answer"},
+            "Field name &#39;Question&#39;: use 1 to 40 lower-case letters, digits or _",
+        ),
+        ({"fields": "question, label"}, "Field name &#39;label&#39; is reserved"),
+        ({"fields": "question, question"}, "Field names must be unique"),
+        (
+            {"fields": "question, answer", "primary_field": "text"},
+            "The primary field &#39;text&#39; is not one of the fields: question, answer",
+        ),
+        ({"task": "summarisation"}, "Task: input should be &#39;classification&#39;"),
+    ],
+    ids=["upper-case", "reserved", "twice", "primary-not-a-field", "unknown-task"],
+)
+def test_a_refused_task_shape_shows_the_form_again_naming_the_field(
+    web: TestClient, db: Database, form: dict[str, str], message: str
+) -> None:
+    _user(db, "ada", "admin")
+    status, page = _create(web, _sign_in(web, "ada"), labels="yes\nno", **form)
+    assert status == 422 and message in page and "<form" in page
+    assert f'value="{form.get("fields", "")}"' in page
+    with db.reader() as session:
+        assert session.scalar(select(func.count()).select_from(Project)) == 0
