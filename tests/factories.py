@@ -19,7 +19,15 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db import Database
 from app.items.service import ImportOptions, import_records
-from app.models import Oracle, Project, ProjectMember, ProjectRole, TrainingRun, User
+from app.models import (
+    ModelVersion,
+    Oracle,
+    Project,
+    ProjectMember,
+    ProjectRole,
+    TrainingRun,
+    User,
+)
 from app.projects.members import join
 from app.projects.schemas import ProjectCreate
 from app.projects.service import create_project as _create_project
@@ -204,3 +212,18 @@ def queue_and_work(db: Database, settings: Settings, project: Project) -> Traini
     assert Worker(db, settings).run_once()
     with db.reader() as session:
         return session.get_one(TrainingRun, run_id)
+
+
+def model_version(project: Project, *, n_labels: int = 0) -> ModelVersion:
+    """An unsaved model version without a model file: what a run publishes with a ranking
+    built by hand (``app.training.publish.publish`` numbers and saves it)."""
+    return ModelVersion(
+        project_id=project.id,
+        n_labels=n_labels,
+        metrics=None,
+        strategy="margin",
+        path="-",
+        sha256="-",
+        sklearn_version="-",
+        details={},
+    )

@@ -3,12 +3,14 @@
 The item's annotations, leases, ranking entries and review rows go with it (``ON DELETE
 CASCADE``), and so does its label history: a deleted text leaves nothing behind. The pool
 changed, so its version is bumped (the feature caches are keyed by it) and a run is queued to
-rank what is left; the labels withdrawn count as label events.
+rank what is left; the labels withdrawn count as label events. A run already under way
+computed on the old pool: it writes its per-item rows through `present`, which drops the
+deleted items' rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, func, select, update
@@ -20,6 +22,8 @@ from app.models import Annotation, AnnotationHistory, ImportJob, ImportStatus, I
 from app.training import service as training
 
 MAX_DELETE = 1000  # items per request
+PRESENT_CHUNK = 5000  # item ids per look-up: far below SQLite's and PostgreSQL's bind limits
+Row = dict[str, Any]
 
 
 def selection(session: Session, project: Project, item_ids: Sequence[int]) -> list[int]:
@@ -104,3 +108,27 @@ def _remove(session: Session, project: Project, which: Which) -> int:
     )
     training.queue_run(session, project.id, reason="import")
     return labels or 0
+
+
+def present(session: Session, rows: list[Row]) -> list[Row]:
+    """The rows (each with an ``item_id``) whose item still exists, in order; call it in the
+    transaction that inserts them. A delete committed since the rows were computed drops its
+    items' rows here instead of failing the insert on the foreign key.
+
+    On PostgreSQL the items found stay locked (``FOR KEY SHARE``, the lock the foreign key
+    check takes anyway) until the transaction ends, so a delete starting meanwhile waits and
+    its cascade then takes the new rows too; on SQLite writers are serialised.
+    """
+    found: set[int] = set()
+    for chunk in _chunks(sorted({row["item_id"] for row in rows})):
+        found.update(
+            session.scalars(
+                select(Item.id).where(Item.id.in_(chunk)).with_for_update(read=True, key_share=True)
+            )
+        )
+    return [row for row in rows if row["item_id"] in found]
+
+
+def _chunks(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), PRESENT_CHUNK):
+        yield ids[start : start + PRESENT_CHUNK]

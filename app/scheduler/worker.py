@@ -13,7 +13,6 @@ import socket
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -28,6 +27,7 @@ from app.training import service as training
 
 log = logging.getLogger("labelloop.worker")
 STOP_CHECK_SECONDS = 0.05
+INTERNAL_ERROR = "the run failed on an internal error; the worker's log has the details"
 
 
 class Worker:
@@ -87,9 +87,11 @@ class Worker:
             log.info("run %s succeeded", run_id)
         except NotEnoughLabelsError as exc:
             self._fail(run_id, str(exc))
-        except Exception as exc:  # noqa: BLE001 - any error fails the run, the worker goes on
+        except Exception:  # noqa: BLE001 - any error fails the run, the worker goes on
+            # The run's error is shown on the dashboard and by the API: a sentence for people,
+            # never the exception's text (a database error carries its SQL); the log has it.
             log.exception("run %s failed", run_id)
-            self._fail(run_id, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+            self._fail(run_id, INTERNAL_ERROR)
         finally:
             self._running.clear()
             stop_beating.set()

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.annotations.outcomes import ItemOutcome, item_outcomes
 from app.db import Database
+from app.items import removal
 from app.learning.label_issues import rank_label_issues, suggested
 from app.models import Item, LabelIssue, Project
 from app.projects.service import options
@@ -95,6 +96,7 @@ def replace(
     rows = _rows(run_id, snap, labeled_ids, y, cv) if cv is not None else []
     with db.writer() as session, session.begin():
         session.execute(delete(LabelIssue).where(LabelIssue.project_id == snap.project_id))
+        rows = removal.present(session, rows)  # not the items deleted since the snapshot
         if rows:
             session.execute(LabelIssue.__table__.insert(), rows)
     return len(rows)

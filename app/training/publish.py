@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
 
 from app.db import Database
+from app.items import removal
 from app.models import ModelVersion, Project, RankEntry, RunStatus, TrainingRun
 from app.training import artifacts, featurestore, taskshape
 from app.training.details import ModelDetails
@@ -89,7 +91,8 @@ def cold_start_version(
 
 
 def publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking) -> None:
-    """Make ``version`` and its ranking the published ones, in one transaction."""
+    """Make ``version`` and its ranking the published ones, in one transaction (the items
+    deleted since the ranking was computed are left out)."""
     with db.writer() as session, session.begin():
         run = session.get_one(TrainingRun, run_id)
         if run.status != RunStatus.RUNNING:  # declared lost meanwhile: its successor publishes
@@ -108,8 +111,7 @@ def publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking) 
             )
         session.add(version)
         session.flush()
-        if len(ranking.item_ids):
-            session.execute(RankEntry.__table__.insert(), _rank_rows(version.id, ranking))
+        _insert_ranking(session, version.id, ranking)
         keep = [v for v in (version.id, previous) if v is not None]
         session.execute(
             delete(RankEntry).where(
@@ -128,6 +130,14 @@ def publish(db: Database, run_id: int, version: ModelVersion, ranking: Ranking) 
             .values(current_model_id=version.id)
         )
         run.model_version_id = version.id
+
+
+def _insert_ranking(session: Session, version_id: int, ranking: Ranking) -> None:
+    """The ranking's rows, but for items deleted since it was computed (the others keep their
+    ranks, so the warm-up's leading picks stay where the run put them)."""
+    rows = removal.present(session, _rank_rows(version_id, ranking))
+    if rows:
+        session.execute(RankEntry.__table__.insert(), rows)
 
 
 def _rank_rows(version_id: int, ranking: Ranking) -> list[dict[str, Any]]:

@@ -25,7 +25,13 @@ from app.scheduler.worker import Worker
 from app.training import jobs, publish
 from app.training import runs as lifecycle
 from app.training import service as training
-from tests.factories import create_project, create_user, queue_and_work, topic_texts
+from tests.factories import (
+    create_project,
+    create_user,
+    model_version,
+    queue_and_work,
+    topic_texts,
+)
 
 
 def test_trains_evaluates_and_publishes_a_ranking(db: Database, settings: Settings) -> None:
@@ -201,16 +207,7 @@ def test_published_ranking_switches_atomically(db: Database, settings: Settings)
                 np.full(len(pool), float(k)),
                 [{"label": "food", "probabilities": {}}] * len(pool),
             )
-            version = ModelVersion(
-                project_id=project.id,
-                n_labels=30,
-                metrics=None,
-                strategy="margin",
-                path="-",
-                sha256="-",
-                sklearn_version="-",
-                details={},
-            )
+            version = model_version(project, n_labels=30)
             publish.publish(db, run_id, version, ranking)
             lifecycle.finish(db, run_id, version.id, None, {})
             score_of[version.version] = float(k)
