@@ -65,6 +65,9 @@ class QueueItem:
     score: float | None
     prediction: dict[str, Any] | None
     rank: int | None = None  # 0-based position in the published ranking
+    # In the audit sample (``app.queue.picks``): served because it was drawn at random, even
+    # when the ranking also holds it; its label is measured on, never trained on.
+    audit: bool = False
 
 
 @dataclass(frozen=True)
@@ -169,6 +172,7 @@ _LOAD = (
         _items.c.position,
         _items.c.start_offset,
         _items.c.end_offset,
+        _items.c.audit,
         _ranks.c.score,
         _ranks.c.prediction,
         _ranks.c.rank,
@@ -323,6 +327,7 @@ def _load(conn: Connection, ids: list[int], version_id: int | None) -> list[Queu
                 score=row.score,
                 prediction=row.prediction or None,
                 rank=row.rank,
+                audit=bool(row.audit),
             )
         )
     return out

@@ -6,11 +6,11 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from app.annotations.service import submit
 from app.db import Database, connection
-from app.models import Lease, Project, User
+from app.models import Item, Lease, Project, User
 from app.models.base import utcnow
 from app.queue import service
 from app.queue.service import next_items, settle
@@ -116,3 +116,14 @@ def test_concurrent_callers_never_get_the_same_item(db: Database) -> None:
     assert len(served[0]) == len(set(served[0])) == 200
     assert len(served[1]) == len(set(served[1])) == 200
     assert not set(served[0]) & set(served[1])
+
+
+def test_marks_the_audit_picks_it_serves(db: Database) -> None:
+    project = create_project(db, n_items=40, n_labeled=20, audit_share=0.1)
+    alice, _ = create_user(db, name="alice", role="annotator")
+    with db.writer() as session, session.begin():
+        batch = next_items(session, project, alice, limit=4, lease_seconds=600)
+    with db.reader() as session:
+        audit = set(session.scalars(select(Item.id).where(Item.audit)))
+    assert len(audit) == 2  # 10 % of the 20 labels and these 4 items
+    assert {q.item.id for q in batch.items if q.audit} == audit

@@ -1,14 +1,17 @@
 """What the annotate screen says about an item and the model: the retrain countdown agrees with
-the API, an undone item keeps the model's guess, and a warm-up pick is called one."""
+the API, an undone item keeps the model's guess, and a warm-up pick and an audit pick are
+each called one."""
 
 from __future__ import annotations
 
 import re
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from app.config import Settings
 from app.db import Database
+from app.models import Item
 from tests.factories import auth, create_project, create_user, queue_and_work
 from tests.web.test_views import _sign_in, web  # noqa: F401 - the fixture
 
@@ -86,3 +89,34 @@ def test_a_warm_up_pick_is_explained_as_one(
     first = page.split('class="why"')[1].split("</p>")[0]
     assert "picked during the warm-up" in first and "typical item" in first
     assert "margin score" not in first
+
+
+def _explanations(page: str) -> dict[int, str]:
+    """Each item's "Why this item" text, by item id, in the page's order."""
+    found = {}
+    for article in page.split('<article class="item"')[1:]:
+        match = re.search(r'data-item-id="(\d+)"', article)
+        assert match, article
+        found[int(match.group(1))] = article.split('class="why"')[1].split("</p>")[0]
+    return found
+
+
+def test_an_audit_pick_is_explained_as_one_even_when_the_ranking_holds_it(
+    web: TestClient,  # noqa: F811
+    db: Database,
+    settings: Settings,
+) -> None:
+    project = create_project(db, n_items=40, n_labeled=20, audit_share=0.1)
+    queue_and_work(db, settings, project)  # ranks every unlabelled item, audit ones too
+    _annotator(db)
+    _sign_in(web, "bo")
+    why = _explanations(web.get(f"/projects/{project.id}/annotate").text)
+    with db.reader() as session:
+        audit = set(session.scalars(select(Item.id).where(Item.audit)))
+    assert len(why) == 4 and len(audit) == 2  # 10 % of the 20 labels and these 4 items
+    for item_id, text in why.items():
+        if item_id in audit:
+            assert "random audit item" in text and "measure the model's accuracy" in text
+            assert "margin score" not in text and "rank" not in text
+        else:
+            assert "margin score" in text and "random audit item" not in text
