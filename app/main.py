@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import OperationalError
@@ -49,6 +51,7 @@ from app.web import (
     review,
     users,
 )
+from app.web.problems import request_problem
 from app.web.ratelimit import LoginLimiter
 from app.web.security import (
     LoginRequired,
@@ -237,6 +240,13 @@ def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
         return await _error_response(request, exc.message, exc.status_code, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        # The API keeps FastAPI's list of problems (its contract); a screen says the first.
+        if _is_api(request):
+            return await request_validation_exception_handler(request, exc)
+        return await _error_response(request, request_problem(exc.errors()), 422)
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)

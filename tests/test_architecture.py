@@ -63,6 +63,7 @@ LAYERS: list[tuple[str, list[str]]] = [
             "app.web.templating",
             "app.web.ratelimit",
             "app.web.charts",
+            "app.web.problems",
         ],
     ),
     ("adapters", ["app.*.endpoints", "app.web", "app.health", "app.scheduler"]),

@@ -34,6 +34,7 @@ from app.training import service as training
 from app.training import summary
 from app.web.access import WebManagedProject, WebReadProject, WebWriteProject
 from app.web.charts import learning_curve
+from app.web.problems import problem_sentence
 from app.web.security import WebAdmin, WebUser, check_csrf
 from app.web.templating import render, take_flash
 
@@ -61,29 +62,11 @@ FIELD_TITLES = {
     "machine_threshold": "Model confidence for machine labels",
     "machine_target": "Target accuracy of machine labels",
 }
-# Pydantic's messages for bounds and lengths, as a sentence about the field.
-BOUNDS = {
-    "greater_than_equal": "must be at least {ge}",
-    "less_than_equal": "must be at most {le}",
-    "greater_than": "must be more than {gt}",
-    "less_than": "must be less than {lt}",
-    "string_too_long": "must be at most {max_length} characters",
-    "too_long": "may hold at most {max_length} entries",
-}
 
 
 def validation_message(exc: ValidationError, titles: dict[str, str] = FIELD_TITLES) -> str:
-    """The first problem as a sentence for people: a rule's own message (it names the field
-    and the value) as it is, else the field's title (from ``titles``) and what its value must
-    be."""
-    first = exc.errors()[0]
-    field = str(first["loc"][0]) if first["loc"] else ""
-    if first["type"] == "value_error":
-        message = first["msg"].removeprefix("Value error, ")
-        return message[:1].upper() + message[1:]
-    template = BOUNDS.get(first["type"])
-    detail = template.format(**first.get("ctx", {})) if template else first["msg"].lower()
-    return f"{titles.get(field, field or 'The form')}: {detail}"
+    """The first problem as a sentence for people, naming the field by the form's title."""
+    return problem_sentence(exc.errors(), titles)
 
 
 # The new-project form's task choices, each with its line of explanation.

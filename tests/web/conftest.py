@@ -1,16 +1,22 @@
-"""Browser-test fixtures: a real server on SQLite and Debian's Chromium through Playwright."""
+"""Web-test fixtures: an admin signed in through the TestClient; for the browser tests, a real
+server on SQLite and Debian's Chromium through Playwright."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
+from app.config import Settings
 from app.db import Database, open_database
+from app.main import create_app
+from tests.factories import create_user
 from tests.server import ROOT, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -23,6 +29,25 @@ LAUNCH_ARGS = [
     "--no-first-run",
     "--disable-sync",
 ]
+
+
+def csrf_of(client: TestClient, path: str) -> str:
+    """The CSRF token in the form of the page at ``path``."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
+    assert match, "the page should carry a CSRF token"
+    return match.group(1)
+
+
+@pytest.fixture
+def admin_web(settings: Settings, db: Database) -> Iterator[TestClient]:
+    """The app with the admin ada signed in, sending her CSRF token on every request."""
+    create_user(db, name="ada", role="admin", password="ada-password")
+    with TestClient(create_app(settings, worker=False), follow_redirects=False) as client:
+        form = {"username": "ada", "password": "ada-password"}
+        response = client.post("/login", data={**form, "csrf_token": csrf_of(client, "/login")})
+        assert response.status_code == 303
+        client.headers["X-CSRF-Token"] = csrf_of(client, "/")
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """The data manager in Chromium: a manager searches and filters the items table, sets a final
-label from a row, and deletes a selection; each step is checked through the JSON API."""
+label from a row, and deletes a selection (its buttons wait for a ticked row); each step is
+checked through the JSON API."""
 
 from __future__ import annotations
 
@@ -70,9 +71,17 @@ def test_manager_filters_relabels_and_deletes_from_the_table(
         (unlabelled, ["sports"], "adjudicated")
     ]
 
-    # select three unlabelled rows and delete them
+    # select three unlabelled rows and delete them: the bulk buttons wait for a ticked row
     page.goto(f"{live_server}/projects/{project.id}/items?status=unlabeled")
     doomed = _row_ids(page)[:3]
+    bulk = [page.get_by_test_id(f"bulk-{name}") for name in ("label", "review", "delete")]
+    for button in bulk:
+        expect(button).to_be_disabled()
+    page.get_by_label(f"select item {doomed[0]}").check()
+    for button in bulk:
+        expect(button).to_be_enabled()
+    page.get_by_label(f"select item {doomed[0]}").uncheck()
+    expect(bulk[2]).to_be_disabled()
     for item_id in doomed:
         page.get_by_label(f"select item {item_id}").check()
     page.get_by_test_id("bulk-delete").click()
