@@ -1,11 +1,11 @@
-"""The Members section of a project's settings: managers add people, change roles, remove."""
+"""The Members section of a project's dashboard: managers add people, change roles, remove."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.orm import Session
 
 from app.deps import ActorDep, WriteSession
@@ -13,7 +13,7 @@ from app.fields import PathId
 from app.models import Project, ProjectRole, User
 from app.projects import members
 from app.routing import GuardedRoute
-from app.web.access import WebManagedProject
+from app.web.access import WebManagedProject, WebManagedReadProject
 from app.web.security import WebUser, check_csrf
 from app.web.templating import render
 
@@ -30,6 +30,12 @@ def _section(request: Request, session: Session, project: Project, user: User) -
         "member_roles": list(ProjectRole),
     }
     return render(request, "projects/dashboard.html", context, block="members")
+
+
+@router.get("/projects/{project_id}/members")
+def members_section(project: WebManagedReadProject) -> RedirectResponse:
+    """The members are managed in the dashboard's Members section: go there."""
+    return RedirectResponse(f"/projects/{project.id}#members", status_code=303)
 
 
 @router.post("/projects/{project_id}/members", response_class=HTMLResponse)

@@ -201,6 +201,7 @@ ROUTES: dict[tuple[str, str], Rule] = {
     ("POST", "/projects/{project_id}/imports/{job_id}/undo"): Rule(
         MANAGER, 303, fresh=throwaway_import
     ),
+    ("GET", "/projects/{project_id}/members"): Rule(MANAGER, 303),
     ("POST", "/projects/{project_id}/members"): Rule(MANAGER, 200, new_member_form),
     ("POST", "/projects/{project_id}/members/{user_id}/role"): Rule(
         MANAGER, 200, member_role_form, fresh=throwaway_member
