@@ -23,7 +23,11 @@ from app.projects import members
 from app.projects.service import get_project
 from app.users import service, tokens
 
-PROMPT = object()
+PROMPT = object()  # --password without a value: ask for it
+NO_PASSWORD = (
+    "no password to read: standard input ended before one was given "
+    "(give it as --password VALUE, pipe it in, or run the command in a terminal)"
+)
 
 
 @contextmanager
@@ -43,20 +47,34 @@ def _user(session: Session, name: str) -> User:
     return user
 
 
-def password_arg(value: object) -> str | None:
-    """The --password value; prompt (twice, without echo) when given without a value."""
-    if value is not PROMPT:
-        return value  # type: ignore[return-value]
+def prompt_password() -> str:
+    """Ask for a password twice without echo on a terminal; from a pipe, read one line.
+
+    With nothing to read (standard input closed or at its end) or the prompt cancelled,
+    ``AppError`` says so in a line instead of a traceback.
+    """
+    stdin = sys.stdin
+    if stdin is None or not stdin.isatty():
+        line = stdin.readline() if stdin is not None else ""
+        if not line:
+            raise AppError(NO_PASSWORD)
+        return line.removesuffix("\n").removesuffix("\r")
     import getpass
 
-    first = getpass.getpass("Password: ")
-    if getpass.getpass("Repeat password: ") != first:
+    try:
+        first = getpass.getpass("Password: ")
+        repeated = getpass.getpass("Repeat password: ")
+    except EOFError:
+        raise AppError(NO_PASSWORD) from None
+    except KeyboardInterrupt:
+        raise AppError("cancelled at the password prompt") from None
+    if repeated != first:
         raise AppError("the passwords do not match")
     return first
 
 
 def add(session: Session, args: argparse.Namespace) -> None:
-    password = password_arg(args.password)
+    password = args.password
     user, token = service.create_user(
         session, name=args.name, role=args.role, password=password, actor=CLI
     )
@@ -88,7 +106,7 @@ def delete(session: Session, args: argparse.Namespace) -> None:
 
 
 def reset_password(session: Session, args: argparse.Namespace) -> None:
-    password = password_arg(args.password)
+    password = args.password
     if password is None:
         raise AppError("give the new password with --password (or --password to be prompted)")
     user = _user(session, args.name)
@@ -152,6 +170,9 @@ Command = Callable[[Session, argparse.Namespace], None]
 def run(command: Command, settings: Settings, args: argparse.Namespace) -> int:
     """Run one command in a transaction; an ``AppError`` is printed and exits 1."""
     try:
+        if getattr(args, "password", None) is PROMPT:
+            # Asked before the database is opened: nothing there waits on a person typing.
+            args.password = prompt_password()
         with _transaction(settings) as session:
             command(session, args)
     except AppError as exc:
@@ -166,7 +187,9 @@ def add_parsers(user: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     p.add_argument("name")
     p.add_argument("--role", choices=["admin", "annotator"], default="annotator")
     _password_option(
-        p, "web sign-in password (prompted for without a value); without it the account is API-only"
+        p,
+        "web sign-in password (prompted for without a value, or read from a pipe); without it "
+        "the account is API-only",
     )
     p.set_defaults(user_func=add)
     user.add_parser("list", help="list users").set_defaults(user_func=list_users)
@@ -180,7 +203,7 @@ def add_parsers(user: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         p.set_defaults(user_func=func)
     p = user.add_parser("reset-password", help="set a user's password; ends their sessions")
     p.add_argument("name")
-    _password_option(p, "the new password (prompted for without a value)")
+    _password_option(p, "the new password (prompted for without a value, or read from a pipe)")
     p.add_argument("--revoke-tokens", action="store_true", help="also revoke every API token")
     p.set_defaults(user_func=reset_password)
     _token_parsers(user.add_parser("token", help="a user's API tokens"))

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from app.db import Database
 from app.models import ApiToken, User
 from app.users.tokens import hash_token
+from tests.factories import create_user
 from tests.server import ROOT, labelloop, server_env
 
 pytestmark = pytest.mark.process
@@ -82,6 +83,24 @@ def test_user_add_with_a_password_can_sign_in(db_url: str, db: Database, tmp_pat
     with db.writer() as session, session.begin():
         assert authenticate(session, "dan", "long-enough-pw") is not None
         assert authenticate(session, "dan", "wrong-password") is None
+
+
+def test_a_password_prompt_without_a_terminal_fails_in_one_line(
+    db_url: str, db: Database, tmp_path: Path
+) -> None:
+    create_user(db, name="dan", role="annotator", password="long-enough-pw")
+    env = server_env(db_url, tmp_path / "data")
+    done = labelloop(
+        "user",
+        "reset-password",
+        "dan",
+        "--password",
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,  # no controlling terminal to prompt on either
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: no password to read") and done.stderr.count("\n") == 1
 
 
 HEAVY = ("sklearn", "scipy", "pandas", "cleanlab", "statsmodels", "onnxruntime")

@@ -4,8 +4,10 @@ process start per call (``tests/test_cli.py`` runs the console command itself)."
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -89,3 +91,29 @@ def test_project_members_commands_add_change_and_remove(cli: Cli, db: Database) 
             .order_by(AuditEvent.id)
         ).all()
     assert actions == ["member.add", "member.role", "member.remove"]
+
+
+@pytest.mark.parametrize("stdin", [io.StringIO(""), None], ids=["at-eof", "closed"])
+@pytest.mark.parametrize("command", [("add", "cy"), ("reset-password", "bot")])
+def test_a_password_prompt_with_nothing_to_read_is_a_one_line_error(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, stdin: io.StringIO | None, command: tuple[str, str]
+) -> None:
+    assert cli("user", "add", "bot").returncode == 0
+    monkeypatch.setattr(sys, "stdin", stdin)
+    refused = cli("user", *command, "--password")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.startswith("error: no password to read: standard input ended")
+    assert len(refused.stderr.splitlines()) == 1
+    assert "\tcy\t" not in cli("user", "list").stdout
+
+
+def test_a_piped_password_is_read_from_its_line(
+    cli: Cli, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.users.service import authenticate
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a-piped-password\r\nignored\n"))
+    added = cli("user", "add", "cy", "--password")
+    assert added.returncode == 0, added.stderr
+    with db.writer() as session, session.begin():
+        assert authenticate(session, "cy", "a-piped-password") is not None
