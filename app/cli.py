@@ -124,7 +124,7 @@ def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from app.scheduler.liveness import Heartbeat, check, heartbeat_path
+    from app.scheduler.liveness import check, host_heartbeat
 
     settings = _settings()
     if args.check:  # a health check: answer before importing the learning stack
@@ -143,8 +143,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        heartbeat = Heartbeat(heartbeat_path(settings), settings.worker_heartbeat_seconds)
-        Worker(db, settings, heartbeat=heartbeat).run_forever(stop)
+        Worker(db, settings, heartbeat=host_heartbeat(settings)).run_forever(stop)
     finally:
         db.dispose()
     return 0
@@ -226,7 +225,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--check",
         action="store_true",
-        help="exit 0 if this host's worker beat recently, 1 if not (a health check)",
+        help=(
+            "exit 0 if a worker on this host (this command's, or the one `serve` embeds) "
+            "beat recently, 1 if not (a health check)"
+        ),
     )
     worker.set_defaults(func=cmd_worker)
     users = sub.add_parser("user", help="manage users and their API tokens")

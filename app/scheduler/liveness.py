@@ -1,4 +1,5 @@
-"""A ``labelloop worker`` process's sign of life: a file it touches while its loop turns.
+"""A training worker's sign of life: a file it touches while its loop turns, whether it is a
+``labelloop worker`` process or the thread ``labelloop serve`` embeds.
 
 A container health check cannot look inside the process, and the worker serves no port;
 ``labelloop worker --check`` reads how long ago the file was touched instead. One file per
@@ -42,13 +43,22 @@ class Heartbeat:
             log.warning("could not touch the heartbeat file %s: %s", self.path, exc)
 
 
+def host_heartbeat(settings: Settings) -> Heartbeat:
+    """The heartbeat of a worker on this host, which ``check`` reads."""
+    return Heartbeat(heartbeat_path(settings), settings.worker_heartbeat_seconds)
+
+
 def check(settings: Settings) -> tuple[bool, str]:
-    """Whether this host's worker beat within ``worker_stale_seconds``, and a line saying so."""
+    """Whether a worker on this host (a process or embedded in ``serve``) beat within
+    ``worker_stale_seconds``, and a line saying so."""
     path = heartbeat_path(settings)
     try:
         age = time.time() - path.stat().st_mtime
     except FileNotFoundError:
-        return False, f"no heartbeat at {path}: the worker has not started here"
+        return False, (
+            f"no heartbeat at {path}: no training worker has run on this host "
+            "(`labelloop worker`, or `labelloop serve` without --no-worker)"
+        )
     limit = settings.worker_stale_seconds
     if age > limit:
         return False, f"the worker's last heartbeat was {age:.0f} s ago (stale after {limit:g} s)"

@@ -21,7 +21,7 @@ from app.config import Settings
 from app.db import Database
 from app.learning.estimators import NotEnoughLabelsError
 from app.oracles import prelabel
-from app.scheduler.liveness import Heartbeat
+from app.scheduler.liveness import Heartbeat, host_heartbeat
 from app.training import backfill, jobs, runs
 from app.training import service as training
 
@@ -31,7 +31,7 @@ INTERNAL_ERROR = "the run failed on an internal error; the worker's log has the 
 
 
 class Worker:
-    """Claims and executes runs; ``heartbeat`` (``labelloop worker``) shows the loop is alive."""
+    """Claims and executes runs; ``heartbeat`` shows the loop is alive (``worker --check``)."""
 
     def __init__(
         self,
@@ -195,7 +195,8 @@ def _deprioritise_thread(settings: Settings) -> None:
 def start_thread(db: Database, settings: Settings) -> tuple[threading.Thread, threading.Event]:
     """Start an embedded worker thread (at a lower priority); set the returned event to stop it."""
     stop = threading.Event()
-    worker = Worker(db, settings)
+    # It beats like a worker process: `labelloop worker --check` on this host then sees it.
+    worker = Worker(db, settings, heartbeat=host_heartbeat(settings))
 
     def run() -> None:
         _deprioritise_thread(settings)
