@@ -297,7 +297,7 @@ def test_the_new_project_form_creates_a_project_of_each_task(
             {"fields": "question, answer", "primary_field": "text"},
             "The primary field &#39;text&#39; is not one of the fields: question, answer",
         ),
-        ({"task": "summarisation"}, "Task: input should be &#39;classification&#39;"),
+        ({"task": "summarisation"}, "Task: must be &#39;classification&#39;"),
     ],
     ids=["upper-case", "reserved", "twice", "primary-not-a-field", "unknown-task"],
 )
