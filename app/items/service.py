@@ -22,7 +22,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from app.audit import service as audit
 from app.audit.service import Actor
 from app.errors import AppError, Invalid
-from app.items import shaped, staging
+from app.items import checks, shaped, staging
 from app.items.formats import ImportFormatError, Record, detect_format, iter_records
 from app.items.identity import random_key as random_key  # also for scripts
 from app.items.identity import text_hash as text_hash
@@ -180,8 +180,9 @@ def check_head(target: Target, stream: BinaryIO, options: ImportOptions) -> None
 class Stager:
     """Validates records a chunk at a time and stages the new ones on ``conn``.
 
-    Duplicates (of an earlier row, or of an item of the project) are counted and skipped;
-    any other problem raises Invalid naming the row.
+    Duplicates (of an earlier row, or of an item of the project) are counted and skipped,
+    but two rows of one text with different labels are refused; any problem raises Invalid
+    naming the row.
     """
 
     def __init__(self, conn: Connection, target: Target) -> None:
@@ -229,25 +230,24 @@ class Stager:
         else:
             hashes = [text_hash(r.text) for r in chunk]
         known = self._in_project(Item.text_hash, hashes)
-        fresh: dict[bytes, Record] = {}
-        for record, digest in zip(chunk, hashes, strict=True):
-            if digest not in known and digest not in fresh:
-                fresh[digest] = record
+        fresh, probes = checks.first_of_each(chunk, hashes, known)
         self._check_external_ids(list(fresh.values()))
         seed = self.target.random_seed
+        staged = [*fresh.items(), *probes]
         if not self.target.plain:
-            triples = [(d, r, random_key(seed, d)) for d, r in fresh.items()]
+            triples = [(d, r, random_key(seed, d)) for d, r in staged]
             return staging.add(self.conn, shaped.field_rows(triples), staging.SHAPED_COLUMNS)
         rows = [
             (
                 r.row,
+                r.line,
                 digest,
                 r.external_id,
                 r.text,
                 random_key(seed, digest),
                 json.dumps(list(r.labels)) if r.labels else None,
             )
-            for digest, r in fresh.items()
+            for digest, r in staged
         ]
         staging.add(self.conn, rows)
 
@@ -271,8 +271,11 @@ class Stager:
         return set(self.conn.scalars(stmt))
 
     def _check_whole_file(self) -> None:
-        """Across chunks: drop repeated texts (keeping the first), then refuse repeated ids."""
-        staging.drop_repeated_texts(self.conn)
+        """Across chunks: refuse a text labelled two ways, drop repeated texts (keeping the
+        first), then refuse repeated ids."""
+        if staging.index_repeated_texts(self.conn):
+            checks.refuse_conflicts(staging.label_conflicts(self.conn))
+            staging.drop_repeated_texts(self.conn)
         repeated = staging.first_repeated_id(self.conn)
         if repeated is not None:
             row, external_id = repeated

@@ -80,6 +80,7 @@ def field_rows(
     return [
         (
             r.row,
+            r.line,
             digest,
             r.external_id,
             r.text,
@@ -113,6 +114,7 @@ def sentence_rows(
         rows.append(
             (
                 first_row + position,
+                record.line,
                 digest,
                 None,
                 record.text[start:end],

@@ -8,7 +8,8 @@ Publishing copies them into ``items`` and ``annotations`` in one INSERT ... SELE
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     JSON,
@@ -39,6 +40,7 @@ STAGING = Table(
     "import_staging",
     MetaData(),
     Column("row", Integer, primary_key=True, autoincrement=False),
+    Column("line", Integer),  # where the row starts in the file, for messages (None: JSON)
     Column("text_hash", LargeBinary, nullable=False),
     Column("external_id", Text),
     Column("text", Text, nullable=False),
@@ -56,7 +58,7 @@ STAGING = Table(
     Column("end_offset", Integer),
     prefixes=["TEMPORARY"],
 )
-COLUMNS = ("row", "text_hash", "external_id", "text", "random_key", "labels")
+COLUMNS = ("row", "line", "text_hash", "external_id", "text", "random_key", "labels")
 SHAPED_COLUMNS = (*COLUMNS, "fields", "correction")
 SENTENCE_COLUMNS = (
     *COLUMNS,
@@ -73,6 +75,14 @@ _PUBLISH_LOCK = 0x1AB1
 _COUNTED = {"preserve_rowcount": True}
 IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache of an importing connection, per database
 DEFAULT_CACHE_KIB = 2000  # SQLite's default
+
+
+class Labelled(NamedTuple):
+    """A staged row's place in the file and its labels."""
+
+    row: int
+    line: int | None
+    labels: tuple[str, ...]
 
 
 def create(conn: Connection) -> None:
@@ -118,15 +128,43 @@ def among(
     return column.in_(select(listed.c.value))
 
 
-def drop_repeated_texts(conn: Connection) -> int:
-    """Keep the first row of each text; returns how many later repeats were dropped.
+def index_repeated_texts(conn: Connection) -> bool:
+    """Whether two staged rows share a text; if they do, index the rows by text for
+    ``label_conflicts`` and ``drop_repeated_texts``, which only such a file needs.
 
     Rows are staged without indexes (appending is what stays fast at a million rows); the
     repeats are found at the end by sorting, which is one pass instead of a million probes.
     """
     if not _has_repeats(conn, "text_hash"):
-        return 0
+        return False
     conn.execute(text("CREATE INDEX ix_import_staging_hash ON import_staging (text_hash, row)"))
+    return True
+
+
+def label_conflicts(conn: Connection) -> Iterator[tuple[Labelled, Labelled]]:
+    """Each labelled staged row whose labels, as staged, differ from those of the first
+    labelled row of the same text, in row order (after ``index_repeated_texts``). The same
+    labels in another order differ here: the caller compares them as sets."""
+    found = conn.execute(
+        text(
+            "SELECT first_row, first_line, CAST(first_labels AS TEXT), row, line, "
+            "CAST(labels AS TEXT) FROM (SELECT row, line, labels, "
+            "first_value(row) OVER w AS first_row, first_value(line) OVER w AS first_line, "
+            "first_value(labels) OVER w AS first_labels FROM import_staging "
+            "WHERE labels IS NOT NULL WINDOW w AS (PARTITION BY text_hash ORDER BY row)) "
+            "AS ranked WHERE CAST(labels AS TEXT) <> CAST(first_labels AS TEXT) ORDER BY row"
+        )
+    )
+    for first_row, first_line, first, row, line, labels in found:
+        yield (
+            Labelled(first_row, first_line, tuple(json.loads(first))),
+            Labelled(row, line, tuple(json.loads(labels))),
+        )
+
+
+def drop_repeated_texts(conn: Connection) -> int:
+    """Keep the first row of each text (after ``index_repeated_texts`` found repeats);
+    returns how many later repeats were dropped."""
     repeats = text(
         "DELETE FROM import_staging WHERE row IN (SELECT row FROM (SELECT row, row_number() "
         "OVER (PARTITION BY text_hash ORDER BY row) AS n FROM import_staging) AS ranked "

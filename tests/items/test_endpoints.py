@@ -8,33 +8,14 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from app.config import Settings
 from app.db import Database
 from app.main import create_app
-from app.models import Annotation, Item, Project
 from tests.factories import auth, create_project, create_user, import_counts
+from tests.items.importing import state, upload
 
 CSV = "id,text,label\n1,the pasta was great,food\n2,rain all day,weather\n3,a late goal,\n"
-
-
-def _upload(client: TestClient, pid: int, token: str, name: str, data: bytes, **form: str):
-    return client.post(
-        f"/api/v1/projects/{pid}/imports",
-        files={"file": (name, data, "application/octet-stream")},
-        data=form,
-        headers=auth(token),
-    )
-
-
-def _state(db: Database) -> tuple[int, int, int]:
-    with db.reader() as session:
-        return (
-            session.scalar(select(func.count()).select_from(Item)) or 0,
-            session.scalar(select(func.count()).select_from(Annotation)) or 0,
-            session.scalar(select(func.sum(Project.label_events))) or 0,
-        )
 
 
 @pytest.fixture
@@ -44,7 +25,7 @@ def admin(db: Database) -> str:
 
 def test_imports_csv_with_seed_labels(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
-    response = _upload(client, project.id, admin, "data.csv", CSV.encode())
+    response = upload(client, project.id, admin, "data.csv", CSV.encode())
     assert response.status_code == 201
     assert import_counts(response) == {"imported": 3, "duplicates": 0, "labeled": 2}
     counts = client.get(f"/api/v1/projects/{project.id}", headers=auth(admin)).json()
@@ -65,7 +46,7 @@ def test_a_semicolon_separated_csv_imports_by_its_semicolons(
     project = create_project(db, labels=["food", "weather"])
     data = b"msg_id;utterance;intent\nm1;pasta, then cake;food\nm2;rain all day;weather\n"
     form = {"text_field": "utterance", "label_field": "intent", "id_field": "msg_id"}
-    response = _upload(client, project.id, admin, "chat.csv", data, **form)
+    response = upload(client, project.id, admin, "chat.csv", data, **form)
     assert response.status_code == 201, response.text
     assert _texts(client, project.id, admin) == [
         ("m1", "pasta, then cake", ["food"]),
@@ -78,7 +59,7 @@ def test_a_windows_1252_csv_imports_its_accented_texts(
 ) -> None:
     project = create_project(db, labels=["food", "weather"])
     data = "text,label\ncafé au lait,food\ntrès froid – neige,weather\n".encode("cp1252")
-    response = _upload(client, project.id, admin, "excel.csv", data)
+    response = upload(client, project.id, admin, "excel.csv", data)
     assert response.status_code == 201, response.text
     texts = [text for _, text, _ in _texts(client, project.id, admin)]
     assert texts == ["café au lait", "très froid – neige"]
@@ -88,9 +69,9 @@ def test_identical_texts_are_stored_once(client: TestClient, db: Database, admin
     project = create_project(db)
     rows = [{"text": "same text"}, {"text": "other"}, {"text": "same text"}]
     body = "\n".join(json.dumps(r) for r in rows).encode()
-    first = _upload(client, project.id, admin, "a.jsonl", body)
+    first = upload(client, project.id, admin, "a.jsonl", body)
     assert import_counts(first) == {"imported": 2, "duplicates": 1, "labeled": 0}
-    again = _upload(client, project.id, admin, "a.jsonl", body)
+    again = upload(client, project.id, admin, "a.jsonl", body)
     assert again.status_code == 201
     assert import_counts(again) == {"imported": 0, "duplicates": 3, "labeled": 0}
 
@@ -98,7 +79,7 @@ def test_identical_texts_are_stored_once(client: TestClient, db: Database, admin
 def test_custom_field_names(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
     data = b"body\tcategory\tkey\nhello there\tfood\tk1\n"
-    response = _upload(
+    response = upload(
         client,
         project.id,
         admin,
@@ -114,7 +95,7 @@ def test_custom_field_names(client: TestClient, db: Database, admin: str) -> Non
 def test_json_array_import(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
     data = json.dumps([{"text": "one", "label": "food"}, {"text": "two"}]).encode()
-    response = _upload(client, project.id, admin, "x.json", data)
+    response = upload(client, project.id, admin, "x.json", data)
     assert import_counts(response) == {"imported": 2, "duplicates": 0, "labeled": 1}
 
 
@@ -146,11 +127,11 @@ def test_bad_files_are_rejected_and_write_nothing(
     word: str,
 ) -> None:
     project = create_project(db)
-    before = _state(db)
-    response = _upload(client, project.id, admin, name, data, **form)
+    before = state(db)
+    response = upload(client, project.id, admin, name, data, **form)
     assert response.status_code == status, response.text
     assert word in response.json()["detail"]
-    assert _state(db) == before
+    assert state(db) == before
 
 
 def test_error_after_many_good_rows_writes_nothing(
@@ -158,18 +139,18 @@ def test_error_after_many_good_rows_writes_nothing(
 ) -> None:
     project = create_project(db)
     lines = ["text,label"] + [f"text number {i},food" for i in range(2500)] + ["bad row,music"]
-    response = _upload(client, project.id, admin, "big.csv", "\n".join(lines).encode())
+    response = upload(client, project.id, admin, "big.csv", "\n".join(lines).encode())
     assert response.status_code == 422 and "row 2501" in response.json()["detail"]
-    assert _state(db) == (0, 0, 0)
+    assert state(db) == (0, 0, 0)
 
 
 def test_existing_id_is_rejected(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
-    assert _upload(client, project.id, admin, "a.csv", b"id,text\n1,first\n").status_code == 201
-    before = _state(db)
-    response = _upload(client, project.id, admin, "b.csv", b"id,text\n1,second\n")
+    assert upload(client, project.id, admin, "a.csv", b"id,text\n1,first\n").status_code == 201
+    before = state(db)
+    response = upload(client, project.id, admin, "b.csv", b"id,text\n1,second\n")
     assert response.status_code == 422 and "already exists" in response.json()["detail"]
-    assert _state(db) == before
+    assert state(db) == before
 
 
 def test_upload_over_the_limit_is_413(settings: Settings, db: Database, admin: str) -> None:
@@ -177,22 +158,22 @@ def test_upload_over_the_limit_is_413(settings: Settings, db: Database, admin: s
     project = create_project(db)
     with TestClient(create_app(small, worker=False)) as client:
         data = b"text\n" + b"x" * 5000
-        response = _upload(client, project.id, admin, "big.csv", data)
+        response = upload(client, project.id, admin, "big.csv", data)
         assert response.status_code == 413
         assert "2000" in response.json()["detail"]
-    assert _state(db) == (0, 0, 0)
+    assert state(db) == (0, 0, 0)
 
 
 def test_annotator_cannot_import(client: TestClient, db: Database) -> None:
     project = create_project(db)
     _, token = create_user(db, name="ann", role="annotator")
-    assert _upload(client, project.id, token, "a.csv", CSV.encode()).status_code == 403
+    assert upload(client, project.id, token, "a.csv", CSV.encode()).status_code == 403
 
 
 def test_export_csv_and_jsonl(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
     data = CSV.replace("the pasta was great", "=HYPERLINK(1)").encode()
-    _upload(client, project.id, admin, "a.csv", data)
+    upload(client, project.id, admin, "a.csv", data)
     response = client.get(f"/api/v1/projects/{project.id}/export?format=csv", headers=auth(admin))
     assert response.status_code == 200
     rows = list(csv.DictReader(io.StringIO(response.text)))

@@ -40,9 +40,14 @@ def test_tsv_reads_tab_separated_fields() -> None:
     assert records == [Record(row=1, text="hello, world", labels=("pos",), external_id="42")]
 
 
-def test_csv_multi_label_cell_is_split_on_pipes_stripped_and_deduplicated() -> None:
-    records = parse("text,label\nhi, a | b||a \nho,\n", multi_label=True)
+def test_csv_multi_label_cell_is_split_on_pipes_and_stripped() -> None:
+    records = parse("text,label\nhi, a | b|| \nho,\n", multi_label=True)
     assert [r.labels for r in records] == [("a", "b"), ()]
+
+
+def test_csv_multi_label_cell_with_a_label_twice_is_refused_naming_row_and_line() -> None:
+    error = parse_error("text,label\nhi,a\nho,a | b|a\n", multi_label=True)
+    assert str(error) == "row 2 (line 3): labels must not repeat: 'a' is there twice"
 
 
 def test_csv_single_label_cell_is_one_stripped_label_even_with_a_pipe() -> None:

@@ -15,8 +15,13 @@ def test_jsonl_reads_one_object_per_line_skipping_blank_lines() -> None:
 
 
 def test_jsonl_multi_label_takes_a_list_or_a_string() -> None:
-    data = '{"text": "a", "label": ["x", " y ", "", "x"]}\n{"text": "b", "label": "z"}\n'
+    data = '{"text": "a", "label": ["x", " y ", ""]}\n{"text": "b", "label": "z"}\n'
     assert [r.labels for r in parse(data, "jsonl", multi_label=True)] == [("x", "y"), ("z",)]
+
+
+def test_jsonl_list_with_a_label_twice_is_refused_as_the_annotation_api_refuses_it() -> None:
+    error = parse_error('{"text": "a", "label": ["x", " y ", "x "]}\n', "jsonl", multi_label=True)
+    assert str(error) == "row 1 (line 1): labels must not repeat: 'x' is there twice"
 
 
 @pytest.mark.parametrize("label", ["null", '""', '"   "', "[]"])

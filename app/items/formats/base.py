@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NoReturn, TypedDict
 
 MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
@@ -37,6 +37,9 @@ class Record:
     # A project with named fields: every field's text (``text`` is the primary field's).
     fields: dict[str, str] | None = None
     correction: str | None = None  # translation review: a corrected translation, with a label
+    # The line the record starts on (None where the format has no lines per record: a JSON
+    # array); where it is, not what it is, so records compare without it.
+    line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,13 +132,24 @@ class BadValue(ReadProblem):
     """A value no database can hold (a lone surrogate); the JSON reader names its field."""
 
 
+def where(row: int | None, line: int | None = None) -> str:
+    """Where a problem is, as every import error says it: "row 2 (line 3)", "row 2", "line 3"."""
+    place = f"row {row}" if row is not None else ""
+    if line is not None:
+        place = f"{place} (line {line})" if place else f"line {line}"
+    return place
+
+
+def located(problem: object, row: int | None, line: int | None = None) -> str:
+    """The user-facing message of ``problem``, prefixed with where it is: the one formatter
+    of every import error, from the readers and from the checks after them."""
+    place = where(row, line)
+    return f"{place}: {problem}" if place else str(problem)
+
+
 def fail(problem: object, row: int | None, line: int | None = None) -> NoReturn:
     """Raise the user-facing error for `problem`, prefixed with where it is."""
-    where = f"row {row}" if row is not None else ""
-    if line is not None:
-        where = f"{where} (line {line})" if where else f"line {line}"
-    message = f"{where}: {problem}" if where else str(problem)
-    raise ImportFormatError(message, row=row) from None
+    raise ImportFormatError(located(problem, row, line), row=row) from None
 
 
 def unsupported(message: str) -> NoReturn:

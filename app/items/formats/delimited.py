@@ -82,7 +82,7 @@ def read(stream: BinaryIO, options: ReadOptions, *, delimiter: str) -> Iterator[
     while (next_row := _next_row(reader, options, row + 1)) is not None:
         line, cells = next_row
         try:
-            record = _record(cells, columns, options, row + 1)
+            record = _record(cells, columns, options, row + 1, line)
         except Problem as exc:
             fail(exc, row + 1, line)
         if record is not None:
@@ -169,10 +169,12 @@ def _optional_column(names: tuple[str, ...], field: str | None, required: bool) 
     return _column(names, field)
 
 
-def _record(cells: list[str], columns: _Columns, options: ReadOptions, row: int) -> Record | None:
-    """Build the record of one CSV row; None for a blank row."""
+def _record(
+    cells: list[str], columns: _Columns, options: ReadOptions, row: int, line: int
+) -> Record | None:
+    """Build the record of one CSV row, starting on ``line``; None for a blank row."""
     if len(cells) != len(columns.names):
-        return _ragged_record(cells, columns, options, row)
+        return _ragged_record(cells, columns, options, row, line)
     text = cells[columns.text]
     if (not text or text.isspace()) and all(not cell or cell.isspace() for cell in cells):
         return None
@@ -180,12 +182,12 @@ def _record(cells: list[str], columns: _Columns, options: ReadOptions, row: int)
     external_id = strip_or_none(cells[columns.id]) if columns.id is not None else None
     if columns.extra:  # a project with named fields: keep off the one-text path
         values = {column: cells[index] for column, index in columns.extra}
-        return build_record(row, text, labels, external_id, options, values)
-    return build_record(row, text, labels, external_id, options)
+        return build_record(row, text, labels, external_id, options, values, line=line)
+    return build_record(row, text, labels, external_id, options, line=line)
 
 
 def _ragged_record(
-    cells: list[str], columns: _Columns, options: ReadOptions, row: int
+    cells: list[str], columns: _Columns, options: ReadOptions, row: int, line: int
 ) -> Record | None:
     """Build the record of a row with more or fewer fields than the header."""
     if all(not cell or cell.isspace() for cell in cells):
@@ -199,7 +201,8 @@ def _ragged_record(
     external_id = optional_field(present, options.id_field, options.id_required)
     labels = _labels(label, options) if label else ()
     text = present[options.text_field]
-    return build_record(row, text, labels, strip_or_none(external_id), options, present)
+    external_id = strip_or_none(external_id)
+    return build_record(row, text, labels, external_id, options, present, line=line)
 
 
 def _labels(cell: str, options: ReadOptions) -> tuple[str, ...]:

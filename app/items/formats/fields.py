@@ -15,9 +15,12 @@ def build_record(
     external_id: str | None,
     options: ReadOptions,
     values: Mapping[str, Any] | None = None,
+    *,
+    line: int | None = None,
 ) -> Record:
-    """Check the text and build the record; ``values`` (column -> value) gives the named
-    fields and the correction of a project that has them."""
+    """Check the text and build the record (read from ``line``, where the format has lines);
+    ``values`` (column -> value) gives the named fields and the correction of a project that
+    has them."""
     if values is not None and (options.fields or options.correction_field):
         fields = {n: _field_text(values, n, column, options) for n, column in options.fields}
         correction = _correction(values, options)
@@ -28,8 +31,8 @@ def build_record(
     if not text or text.isspace():
         raise Problem("empty text")
     if values is None or not (options.fields or options.correction_field):
-        return Record(row=row, text=text, labels=labels, external_id=external_id)
-    return Record(row, text, labels, external_id, fields or None, correction)
+        return Record(row=row, text=text, labels=labels, external_id=external_id, line=line)
+    return Record(row, text, labels, external_id, fields or None, correction, line)
 
 
 def _field_text(values: Mapping[str, Any], name: str, column: str, options: ReadOptions) -> str:
@@ -73,8 +76,13 @@ def optional_field(item: Mapping[str, Any], field: str | None, required: bool) -
 
 
 def clean_labels(values: list[str]) -> tuple[str, ...]:
-    """Strip labels, drop empty ones and repeats, keep their order."""
-    return tuple(dict.fromkeys(label for label in map(str.strip, values) if label))
+    """Strip labels and drop empty ones, in order; a label given twice is refused, as the
+    annotation API refuses it (a repeat is a slip, not a second label)."""
+    labels = tuple(label for label in map(str.strip, values) if label)
+    if len(set(labels)) != len(labels):
+        twice = next(label for i, label in enumerate(labels) if label in labels[:i])
+        raise Problem(f"labels must not repeat: {twice!r} is there twice")
+    return labels
 
 
 def strip_or_none(value: str | None) -> str | None:
@@ -84,13 +92,15 @@ def strip_or_none(value: str | None) -> str | None:
 # --- JSON objects (JSON Lines and JSON arrays) -------------------------------------------------
 
 
-def json_record(item: Mapping[str, Any], options: ReadOptions, row: int) -> Record:
-    """Build the record of one JSON object."""
+def json_record(
+    item: Mapping[str, Any], options: ReadOptions, row: int, line: int | None = None
+) -> Record:
+    """Build the record of one JSON object (on ``line`` of a JSON Lines file)."""
     field = options.text_field
     text = _string(item, field, f'field "{field}"')
     labels = _json_labels(item, options)
     external_id = _json_id(item, options)
-    return build_record(row, text, labels, external_id, options, item)
+    return build_record(row, text, labels, external_id, options, item, line=line)
 
 
 def json_type(value: object) -> str:

@@ -40,7 +40,7 @@ def read(stream: BinaryIO, options: ReadOptions) -> Iterator[Record]:
                 raise Problem(f"the line is longer than {limit} bytes")
             if raw.isspace():
                 continue
-            record = json_record(_load_line(raw), options, row + 1)
+            record = json_record(_load_line(raw), options, row + 1, line)
         except Problem as exc:
             fail(exc, row + 1, line)
         row += 1
