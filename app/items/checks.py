@@ -1,6 +1,6 @@
-"""The checks an import makes of its records once they are read: one label per text. Each
-refusal names the row and line through the formatter of every import error
-(``formats.base.located``)."""
+"""The checks an import makes of its records once they are read: labels the project has, one
+label per text, ids neither repeated nor taken. Each refusal names the row and line through
+the formatter of every import error (``formats.base.located``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ from app.errors import Invalid
 from app.items.formats import Record
 from app.items.formats.base import located, where
 from app.items.staging import Labelled
+
+ID_TWICE = "id {!r} appears twice in the file"
+ID_TAKEN = "id {!r} already exists in the project"
 
 
 class Placed(Protocol):
@@ -26,6 +29,29 @@ class Placed(Protocol):
 def refuse(place: Placed, problem: str) -> NoReturn:
     """Refuse the import (422) for ``problem`` at ``place``: "row 2 (line 3): ..."."""
     raise Invalid(located(problem, place.row, place.line))
+
+
+def check_labels(labels: tuple[str, ...], chunk: list[Record]) -> None:
+    """Refuse the first record with a label the project (``labels``) does not have."""
+    known = set(labels)
+    for record in chunk:
+        for label in record.labels:
+            if label not in known:
+                listed = ", ".join(labels[:20]) + (", ..." if len(labels) > 20 else "")
+                refuse(record, f"unknown label {label!r}; the project's labels are: {listed}")
+
+
+def check_id(record: Record, seen: set[str], taken: Collection[str]) -> None:
+    """Refuse the record's id if an earlier record (``seen``, which it joins) or the project
+    (``taken``) has it."""
+    external_id = record.external_id
+    if external_id is None:
+        return
+    if external_id in seen:
+        refuse(record, ID_TWICE.format(external_id))
+    if external_id in taken:
+        refuse(record, ID_TAKEN.format(external_id))
+    seen.add(external_id)
 
 
 def first_of_each(

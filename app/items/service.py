@@ -9,7 +9,7 @@ connection, so the database stays free for annotators until the final publish.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from itertools import islice
@@ -222,7 +222,7 @@ class Stager:
     def _add(self, chunk: list[Record]) -> None:
         """Check one chunk against itself and the project, and stage its new rows."""
         self.rows += len(chunk)
-        _check_labels(self.target, chunk)
+        checks.check_labels(self.target.labels, chunk)
         if self.target.shape.sentences:
             return self.documents.add(chunk)
         if not self.target.plain:
@@ -231,7 +231,7 @@ class Stager:
             hashes = [text_hash(r.text) for r in chunk]
         known = self._in_project(Item.text_hash, hashes)
         fresh, probes = checks.first_of_each(chunk, hashes, known)
-        self._check_external_ids(list(fresh.values()))
+        self._check_external_ids(fresh.values())
         seed = self.target.random_seed
         staged = [*fresh.items(), *probes]
         if not self.target.plain:
@@ -278,8 +278,7 @@ class Stager:
             staging.drop_repeated_texts(self.conn)
         repeated = staging.first_repeated_id(self.conn)
         if repeated is not None:
-            row, external_id = repeated
-            raise Invalid(f"row {row}: id {external_id!r} appears twice in the file")
+            checks.refuse(repeated, checks.ID_TWICE.format(repeated.external_id))
 
     def _raise_earlier_problem(self) -> None:
         """Before reporting a problem, report a repeated id among the rows staged before it."""
@@ -287,20 +286,14 @@ class Stager:
             with self.conn.begin() if not self.conn.in_transaction() else nullcontext():
                 self._check_whole_file()
 
-    def _check_external_ids(self, records: list[Record]) -> None:
+    def _check_external_ids(self, records: Collection[Record]) -> None:
         ids = list({r.external_id for r in records if r.external_id is not None})
         if not ids:
             return
-        existing = self._in_project(Item.external_id, ids)
+        taken = self._in_project(Item.external_id, ids)
         seen: set[str] = set()
-        for r in records:
-            if r.external_id is None:
-                continue
-            if r.external_id in seen:
-                raise Invalid(f"row {r.row}: id {r.external_id!r} appears twice in the file")
-            if r.external_id in existing:
-                raise Invalid(f"row {r.row}: id {r.external_id!r} already exists in the project")
-            seen.add(r.external_id)
+        for record in records:
+            checks.check_id(record, seen, taken)
 
 
 def publish(session: Session, project: Project, stager: Stager) -> ImportResult:
@@ -368,15 +361,3 @@ def _chunks(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
     it = iter(records)
     while chunk := list(islice(it, size)):
         yield chunk
-
-
-def _check_labels(target: Target, chunk: list[Record]) -> None:
-    known = set(target.labels)
-    for record in chunk:
-        for label in record.labels:
-            if label not in known:
-                raise Invalid(
-                    f"row {record.row}: unknown label {label!r}; "
-                    f"the project's labels are: {', '.join(target.labels[:20])}"
-                    + (", ..." if len(target.labels) > 20 else "")
-                )

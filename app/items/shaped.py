@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from app.errors import Invalid
 from app.items import staging
+from app.items.checks import check_id, refuse
 from app.items.formats import Record
 from app.items.identity import hash_of_hex, text_hash
 from app.items.sentences import MAX_SENTENCES, split
@@ -100,13 +101,14 @@ def sentence_rows(
     carries the document's text. ``document_digest``: the SHA-256 of its text in hex;
     ``key(hash)`` is the random key of a sentence."""
     if record.labels:
-        raise Invalid(
-            f"row {record.row}: a document takes no label (its sentences are labelled); "
-            "import it without the label column"
+        refuse(
+            record,
+            "a document takes no label (its sentences are labelled); "
+            "import it without the label column",
         )
     spans = split(record.text)
     if len(spans) > MAX_SENTENCES:
-        raise Invalid(f"row {record.row}: over {MAX_SENTENCES} sentences; split the document")
+        refuse(record, f"over {MAX_SENTENCES} sentences; split the document")
     rows = []
     for position, (start, end) in enumerate(spans):
         digest = sentence_hash(document_digest, position)
@@ -155,23 +157,13 @@ class Documents:
             if stored in known or stored in self._seen:
                 self.skipped += 1
                 continue
-            self._check_id(record, taken)
+            check_id(record, self._ids, taken)
             self._seen.add(stored)
             staged = sentence_rows(record, digest, self._next_row, self._key)
             self._next_row += len(staged)
             self.staged += 1
             rows += staged
         staging.add(self.conn, rows, staging.SENTENCE_COLUMNS)
-
-    def _check_id(self, record: Record, taken: set[str]) -> None:
-        external_id = record.external_id
-        if external_id is None:
-            return
-        if external_id in self._ids:
-            raise Invalid(f"row {record.row}: id {external_id!r} appears twice in the file")
-        if external_id in taken:
-            raise Invalid(f"row {record.row}: id {external_id!r} already exists in the project")
-        self._ids.add(external_id)
 
     def _in_project(
         self, column: InstrumentedAttribute[Any], values: list[str] | list[bytes]

@@ -85,6 +85,14 @@ class Labelled(NamedTuple):
     labels: tuple[str, ...]
 
 
+class Repeated(NamedTuple):
+    """A staged row's place in the file and its external id."""
+
+    row: int
+    line: int | None
+    external_id: str
+
+
 def create(conn: Connection) -> None:
     """Make an empty staging table on ``conn`` (dropping one a previous import left).
 
@@ -173,7 +181,7 @@ def drop_repeated_texts(conn: Connection) -> int:
     return conn.execute(repeats, execution_options=_COUNTED).rowcount
 
 
-def first_repeated_id(conn: Connection) -> tuple[int, str] | None:
+def first_repeated_id(conn: Connection) -> Repeated | None:
     """The first staged row whose external id an earlier staged row has, with that id."""
     if not _has_repeats(conn, "external_id"):
         return None
@@ -182,12 +190,12 @@ def first_repeated_id(conn: Connection) -> tuple[int, str] | None:
     )
     found = conn.execute(
         text(
-            "SELECT row, external_id FROM (SELECT row, external_id, row_number() OVER "
-            "(PARTITION BY external_id ORDER BY row) AS n FROM import_staging "
+            "SELECT row, line, external_id FROM (SELECT row, line, external_id, row_number() "
+            "OVER (PARTITION BY external_id ORDER BY row) AS n FROM import_staging "
             "WHERE external_id IS NOT NULL) AS ranked WHERE n > 1 ORDER BY row LIMIT 1"
         )
     ).first()
-    return None if found is None else (found[0], found[1])
+    return None if found is None else Repeated(found[0], found[1], found[2])
 
 
 def _has_repeats(conn: Connection, column: str) -> bool:

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 
 from app.db import Database
 from app.items.service import CHUNK_ROWS
-from tests.factories import create_project, create_user, import_counts
+from tests.factories import auth, create_project, create_user, import_counts
 from tests.items.importing import state, upload
 
 
@@ -70,3 +70,53 @@ def test_the_same_labels_in_another_order_are_a_duplicate(
     assert detail.startswith("row 3 (line 4): labelled 'a' and 'c', but row 1 (line 2)")
     response = upload(client, project.id, admin, "a.csv", data.rsplit(b"hello", 1)[0])
     assert import_counts(response) == {"imported": 1, "duplicates": 1, "labeled": 1}
+
+
+def _ids(n: int) -> str:
+    return "\n".join(["id,text"] + [f"r{i},text number {i}" for i in range(n)] + ["r0,again"])
+
+
+REFUSALS = [
+    ("unknown label", {}, "", "text,label\nfine,pos\nhmm,maybe\n", "row 2 (line 3): unknown label"),
+    ("id twice", {}, "", "id,text\n1,a\n1,b\n", "row 2 (line 3): id '1' appears twice in the file"),
+    ("id twice across chunks", {}, "", _ids(CHUNK_ROWS), f"row {CHUNK_ROWS + 1} (line "),
+    ("id taken", {}, "id,text\n1,a\n", "id,text\n\n1,b\n", "row 1 (line 3): id '1' already exists"),
+    (
+        "labelled document",
+        {"task": "sentence_selection"},
+        "",
+        "text,label\nOne. Two.,pos\n",
+        "row 1 (line 2): a document takes no label",
+    ),
+    (
+        "document id twice",
+        {"task": "sentence_selection"},
+        "",
+        "id,text\nd,One. Two.\n\nd,Three.\n",
+        "row 2 (line 4): id 'd' appears twice in the file",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "shape", "first", "data", "message"), REFUSALS, ids=[c[0] for c in REFUSALS]
+)
+def test_every_refusal_after_reading_names_the_row_and_line(
+    client: TestClient,
+    db: Database,
+    admin: str,
+    case: str,
+    shape: dict[str, str],
+    first: str,
+    data: str,
+    message: str,
+) -> None:
+    body = {"name": "p", "labels": ["pos", "neg"]} | shape
+    pid = client.post("/api/v1/projects", json=body, headers=auth(admin)).json()["id"]
+    if first:
+        assert upload(client, pid, admin, "first.csv", first.encode()).status_code == 201
+    before = state(db)
+    response = upload(client, pid, admin, "a.csv", data.encode())
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(message)
+    assert state(db) == before

@@ -132,7 +132,7 @@ def test_existing_ids_are_refused(client: TestClient, db: Database, admin: str) 
     before = snapshot(db)
     response = _upload(client, project.id, admin, "x.csv", b"id,text\nnew1,fresh\nt3,other\n")
     assert response.status_code == 422
-    assert "row 2: id 't3' already exists in the project" in response.json()["detail"]
+    assert "row 2 (line 3): id 't3' already exists in the project" in response.json()["detail"]
     assert snapshot(db) == before
 
 

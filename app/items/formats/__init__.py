@@ -19,6 +19,7 @@ from app.items.formats.base import (
     Preview,
     ReadOptions,
     Record,
+    located,
     unsupported,
 )
 from app.items.formats.delimited import CSV, TSV
@@ -152,7 +153,7 @@ def _decode(head: bytes, codec: str, complete: bool) -> str:
     if bad >= 0:
         line = body[:bad].count(b"\n") + 1
         message = bad_byte_message(body[bad], bom + bad, encoding_name(codec))
-        raise ImportFormatError(f"line {line}: {message}")
+        raise ImportFormatError(located(message, None, line))
     if not text.strip():
         raise ImportFormatError("the file is empty")
     return text
