@@ -91,7 +91,8 @@ def start(
     started it, in the audit log: the job itself runs as nobody).
 
     The copy is made before the first database access, so the write lock (SQLite) is not held
-    while the file is written. Problems the first rows show (format, columns) fail here, 4xx.
+    while the file is written. Problems the first row shows (format, columns, the row's
+    fields, label or id) fail here, 4xx, checked as the import will check them.
     """
     try:
         fmt = detect_format(options.filename, options.format)
@@ -101,7 +102,7 @@ def start(
     try:
         project = get_project(session, project_id)
         with path.open("rb") as fh:
-            check_head(Target.of(project), fh, options)
+            check_head(session, project, fh, options)
         job = create_job(session, project, path=path, filename=options.filename, options=options)
         record_import(
             session, actor, project, options, job_id=job.id, bytes=job.bytes_total, background=True

@@ -169,12 +169,17 @@ def record_import(
     )
 
 
-def check_head(target: Target, stream: BinaryIO, options: ImportOptions) -> None:
-    """Read the first record of ``stream``: format, header and first-row problems raise."""
-    try:
-        next(_records(target, stream, options), None)
-    except ImportFormatError as exc:
-        raise AppError(exc.message, status_code=exc.status_code) from None
+def check_head(
+    session: Session, project: Project, stream: BinaryIO, options: ImportOptions
+) -> None:
+    """Check the first record of ``stream`` as the import will, before a job is started for
+    it: staged by the same ``Stager`` on the request's connection, then dropped. A format,
+    header or first-row problem (a field, the label, the id) raises AppError, 4xx."""
+    conn = session.connection()
+    staging.create(conn)
+    for _ in Stager(conn, Target.of(project)).stage(stream, options, rows=1):
+        pass
+    staging.drop(conn)
 
 
 class Stager:
@@ -199,14 +204,17 @@ class Stager:
         stream: BinaryIO,
         options: ImportOptions,
         transaction: Callable[[], AbstractContextManager[Any]] | None = None,
+        rows: int | None = None,
     ) -> Iterator[int]:
-        """Stage every record of ``stream``; yields the rows read so far after each chunk.
+        """Stage every record of ``stream`` (the first ``rows`` only, when given); yields the
+        rows read so far after each chunk.
 
         ``transaction``, when given, is entered around each chunk (a job commits chunk by chunk).
         """
         enter = transaction or nullcontext
         try:
-            for chunk in _chunks(_records(self.target, stream, options), CHUNK_ROWS):
+            records = islice(_records(self.target, stream, options), rows)
+            for chunk in _chunks(records, CHUNK_ROWS):
                 with enter():
                     self._add(chunk)
                 yield self.rows

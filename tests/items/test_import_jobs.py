@@ -176,6 +176,34 @@ def test_head_problems_are_refused_before_a_job_starts(
     assert not list((settings.data_dir / "imports").iterdir())
 
 
+FIRST_ROW_PROBLEMS = [
+    ("unknown label", b"text,label\nhello,maybe\n", "row 1 (line 2): unknown label 'maybe'"),
+    ("id taken", b"id,text\n\nt1,hello\n", "row 1 (line 3): id 't1' already exists"),
+]
+
+
+@pytest.mark.parametrize(
+    ("case", "data", "message"), FIRST_ROW_PROBLEMS, ids=[c[0] for c in FIRST_ROW_PROBLEMS]
+)
+def test_a_bad_first_row_is_refused_before_a_job_starts(
+    client: TestClient,
+    db: Database,
+    settings: Settings,
+    admin: str,
+    case: str,
+    data: bytes,
+    message: str,
+) -> None:
+    project = create_project(db, n_items=2)
+    response = _post(client, project.id, admin, data)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(message)
+    jobs_url = f"/api/v1/projects/{project.id}/imports"
+    assert client.get(jobs_url, headers=auth(admin)).json() == []
+    assert _items(db, project.id) == 2
+    assert not list((settings.data_dir / "imports").iterdir())
+
+
 def test_unknown_job_is_404(client: TestClient, db: Database, admin: str) -> None:
     project = create_project(db)
     response = client.get(f"/api/v1/projects/{project.id}/imports/99", headers=auth(admin))
