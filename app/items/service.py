@@ -24,6 +24,7 @@ from app.audit.service import Actor
 from app.errors import AppError, Invalid
 from app.items import checks, shaped, staging
 from app.items.formats import ImportFormatError, Record, detect_format, iter_records
+from app.items.formats.base import EXPORT_ID, EXPORT_LABELS
 from app.items.identity import random_key as random_key  # also for scripts
 from app.items.identity import text_hash as text_hash
 from app.models import ImportJob, ImportStatus, Item, Project
@@ -358,6 +359,10 @@ def _records(target: Target, stream: BinaryIO, options: ImportOptions) -> Iterat
         text_field=text_field,
         label_field=options.label_field or "label",
         id_field=options.id_field or "id",
+        # An export's own columns, read when the file has not the default ones (and none
+        # is named): so that an export imports back.
+        label_fallback=None if options.label_field else EXPORT_LABELS,
+        id_fallback=None if options.id_field else EXPORT_ID,
         label_field_required=options.label_field is not None,
         id_field_required=options.id_field is not None,
         multi_label=target.multi_label,

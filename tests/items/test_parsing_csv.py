@@ -1,10 +1,13 @@
 """The CSV and TSV upload parser: happy paths, and every error naming its row and line."""
 
+import csv
+import io
 from typing import Any, cast
 
 import pytest
 
 from app.items.formats import FORMATS, Format, ImportFormatError, Record, iter_records
+from app.items.formats.delimited import escape_formula
 from tests.items.parsing import byte_by_byte, parse, parse_error
 
 # --- CSV and TSV: happy paths ----------------------------------------------------------------
@@ -232,3 +235,37 @@ def test_utf16_file_is_refused_with_a_specific_message(encoding: str) -> None:
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_binary_file_is_refused_as_binary(magic: bytes, kind: str, fmt: Format) -> None:
     assert kind in str(parse_error(magic + b"\x00" * 100, fmt))
+
+
+# --- the export's formula guard --------------------------------------------------------------
+
+GUARDED = [  # (a value, its exported cell)
+    ("=SUM(1+1)", "'=SUM(1+1)"),
+    ("+1", "'+1"),
+    ("-1", "'-1"),
+    ("@home", "'@home"),
+    ("\tindented", "'\tindented"),
+    ("'=quoted", "''=quoted"),
+    ("''-twice", "'''-twice"),
+    ("'", "'"),
+    ("'plain", "'plain"),
+    ("it's", "it's"),
+]
+
+
+@pytest.mark.parametrize(("value", "exported"), GUARDED)
+def test_csv_import_takes_off_exactly_the_quote_the_export_put_on(
+    value: str, exported: str
+) -> None:
+    assert escape_formula(value) == exported
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([["id", "text", "label"], [exported] * 3])
+    record = parse(buffer.getvalue())[0]
+    expected = (value.strip(), value, (value.strip(),))
+    assert (record.external_id, record.text, record.labels) == expected
+
+
+def test_tsv_import_keeps_the_quotes_only_a_csv_export_puts_on() -> None:
+    assert parse("text\tlabel\n'=formula\t'-1\n", "tsv")[0] == Record(
+        row=1, text="'=formula", labels=("'-1",), external_id=None
+    )

@@ -95,14 +95,17 @@ def iter_records(
     max_text_chars: int = 100_000,
     fields: tuple[tuple[str, str], ...] = (),
     correction_field: str | None = None,
+    label_fallback: str | None = None,
+    id_fallback: str | None = None,
 ) -> Iterator[Record]:
     """Stream validated records out of an uploaded file, in file order.
 
     A generator: nothing is read until iteration starts, and the caller owns (and closes)
     `stream`. A required field must be present (a CSV column, a key of each JSON object); its
     value may still be empty. ``fields`` are a project's named fields as (field, column)
-    pairs: each must be present and non-blank in every record. Raises ImportFormatError,
-    naming the row, at the first problem.
+    pairs: each must be present and non-blank in every record. A file without a
+    ``label_field`` (``id_field``) column reads ``label_fallback`` (``id_fallback``) when it
+    has that. Raises ImportFormatError, naming the row, at the first problem.
     """
     reader = get(fmt).read
     options = ReadOptions(
@@ -115,6 +118,8 @@ def iter_records(
         max_text_chars=max_text_chars,
         fields=fields,
         correction_field=correction_field,
+        label_fallback=label_fallback,
+        id_fallback=id_fallback,
     )
     yield from reader(stream, options)
 

@@ -11,6 +11,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, NoReturn, TypedDict
 
+# What the exports call the id and (multi-label JSON Lines) the labels: read when a file has no
+# "id" / "label" column and the import names none, so that an export imports back.
+EXPORT_ID = "external_id"
+EXPORT_LABELS = "labels"
 MIN_RECORD_LIMIT = 8 * 1024 * 1024  # longest line or field read, whatever max_text_chars is
 PREVIEW_ROWS = 10  # rows the preview shows
 SAMPLE_ROWS = 100  # rows a preview reads, to guess the columns from
@@ -56,6 +60,9 @@ class ReadOptions:
     # A project with named fields: (field, column) pairs, every column required.
     fields: tuple[tuple[str, str], ...] = ()
     correction_field: str | None = None  # read when present (translation review)
+    # Read instead of label_field / id_field when a file has not those but these.
+    label_fallback: str | None = None
+    id_fallback: str | None = None
 
     @property
     def record_limit(self) -> int:
@@ -172,7 +179,7 @@ def shaped_row(row: ExportRow) -> dict[str, Any] | None:
     place in its document; None for a one-text row, exported as before."""
     if row["fields"] is None and row["document"] is None and row["correction"] is None:
         return None
-    out: dict[str, Any] = {"item_id": row["item_id"], "external_id": row["external_id"]}
+    out: dict[str, Any] = {"item_id": row["item_id"], EXPORT_ID: row["external_id"]}
     out |= row["fields"] or {"text": row["text"]}
     out |= {"label_source": row["source"], "correction": row["correction"]}
     out |= row["document"] or {}

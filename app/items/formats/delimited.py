@@ -2,7 +2,8 @@
 
 The two differ only in the delimiter their name promises; the file's own (comma, semicolon,
 tab or pipe) is sniffed from its start. Only CSV is exported, with spreadsheet formulas
-neutralised (OWASP CSV injection).
+neutralised (OWASP CSV injection); a CSV import takes exactly that neutralising quote off
+again, so that an export imports back as it was.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import partial
 from typing import Any, BinaryIO, Protocol, TextIO
 
 from app.items.formats.base import (
+    EXPORT_ID,
     SAMPLE_ROWS,
     ExportRow,
     FileFormat,
@@ -28,13 +30,19 @@ from app.items.formats.base import (
     fail,
     shaped_row,
 )
-from app.items.formats.fields import build_record, clean_labels, optional_field, strip_or_none
+from app.items.formats.fields import (
+    build_record,
+    clean_labels,
+    key_of,
+    optional_field,
+    strip_or_none,
+)
 from app.items.formats.sniff import delimiter_name, delimiter_of
 from app.items.formats.source import CHUNK_BYTES, Source
 
 EXPORT_COLUMNS = (
     "item_id",
-    "external_id",
+    EXPORT_ID,
     "text",
     "label",
     "annotator",
@@ -54,6 +62,12 @@ class _Columns:
     id: int | None
     extra: tuple[tuple[str, int], ...] = ()  # named fields' and correction's columns
 
+    @property
+    def read(self) -> tuple[int, ...]:
+        """The columns a record is built from."""
+        found = (self.text, self.label, self.id, *(index for _, index in self.extra))
+        return tuple(index for index in found if index is not None)
+
 
 class _RowReader(Protocol):
     """What the parser uses of a csv.reader."""
@@ -68,8 +82,11 @@ class _RowReader(Protocol):
 # --- read ------------------------------------------------------------------------------------
 
 
-def read(stream: BinaryIO, options: ReadOptions, *, delimiter: str) -> Iterator[Record]:
-    """Stream the records of a delimited file, the first non-blank row being the header."""
+def read(
+    stream: BinaryIO, options: ReadOptions, *, delimiter: str, guarded: bool = False
+) -> Iterator[Record]:
+    """Stream the records of a delimited file, the first non-blank row being the header;
+    ``guarded``: the cells may carry the export's formula guard (``unescape_formula``)."""
     source = Source(stream, legacy_encodings=True)
     delimiter = delimiter_of(source.head_text(), delimiter)
     _raise_csv_field_limit(options.record_limit)
@@ -78,9 +95,13 @@ def read(stream: BinaryIO, options: ReadOptions, *, delimiter: str) -> Iterator[
         _bounded_lines(text, options.record_limit), delimiter=delimiter, strict=True
     )
     columns = _read_header(reader, options)
+    guarded_columns = columns.read if guarded else ()
     row = 0
     while (next_row := _next_row(reader, options, row + 1)) is not None:
         line, cells = next_row
+        for index in guarded_columns:
+            if index < len(cells):
+                cells[index] = unescape_formula(cells[index])
         try:
             record = _record(cells, columns, options, row + 1, line)
         except Problem as exc:
@@ -135,11 +156,13 @@ def _read_header(reader: _RowReader, options: ReadOptions) -> _Columns:
     extra = tuple((column, _column(names, column, name)) for name, column in options.fields)
     if options.correction_field in names:
         extra += ((options.correction_field, names.index(options.correction_field)),)
+    label = key_of(names, options.label_field, options.label_fallback)
+    external_id = key_of(names, options.id_field, options.id_fallback)
     return _Columns(
         names=names,
         text=_column(names, options.text_field),
-        label=_optional_column(names, options.label_field, options.label_required),
-        id=_optional_column(names, options.id_field, options.id_required),
+        label=_optional_column(names, label, options.label_required),
+        id=_optional_column(names, external_id, options.id_required),
         extra=extra,
     )
 
@@ -197,12 +220,16 @@ def _ragged_record(
     present = {name: cells[index] for index, name in enumerate(columns.names[: len(cells)])}
     if options.text_field not in present:
         raise Problem(f'missing field "{options.text_field}"')
-    label = optional_field(present, options.label_field, options.label_required)
-    external_id = optional_field(present, options.id_field, options.id_required)
+    label = optional_field(present, _name(columns, columns.label), options.label_required)
+    external_id = optional_field(present, _name(columns, columns.id), options.id_required)
     labels = _labels(label, options) if label else ()
     text = present[options.text_field]
     external_id = strip_or_none(external_id)
     return build_record(row, text, labels, external_id, options, present, line=line)
+
+
+def _name(columns: _Columns, index: int | None) -> str | None:
+    return None if index is None else columns.names[index]
 
 
 def _labels(cell: str, options: ReadOptions) -> tuple[str, ...]:
@@ -260,8 +287,18 @@ def preview(text: str, complete: bool, *, delimiter: str) -> Preview:
 
 
 def escape_formula(value: str) -> str:
-    """Neutralise spreadsheet formulas (OWASP CSV injection): prefix a quote."""
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    """Neutralise spreadsheet formulas (OWASP CSV injection): prefix a quote to a value that
+    starts with a formula character, or with quotes and then one, so that
+    ``unescape_formula`` knows exactly which values have it."""
+    return "'" + value if value.lstrip("'").startswith(FORMULA_PREFIXES) else value
+
+
+def unescape_formula(value: str) -> str:
+    """The value ``escape_formula`` was given: a quote less on a value that starts with
+    quotes and then a formula character (one it escaped); any other value as it is."""
+    if value.startswith("'") and value.lstrip("'").startswith(FORMULA_PREFIXES):
+        return value[1:]
+    return value
 
 
 def write_csv(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
@@ -313,7 +350,7 @@ def _csv_line(values: list[Any]) -> str:
 CSV = FileFormat(
     name="csv",
     extensions=(".csv",),
-    read=partial(read, delimiter=","),
+    read=partial(read, delimiter=",", guarded=True),
     preview=partial(preview, delimiter=","),
     write=write_csv,
     legacy_encodings=True,

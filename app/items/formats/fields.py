@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 from app.items.formats.base import Problem, ReadOptions, Record
@@ -66,6 +66,14 @@ def _correction(values: Mapping[str, Any], options: ReadOptions) -> str | None:
     return _field_text(values, "correction", str(column), options)
 
 
+def key_of(item: Container[str], field: str | None, fallback: str | None) -> str | None:
+    """The key (column) to read ``field`` from: ``fallback`` when ``item`` (a JSON object, a
+    CSV header) has it and not ``field``."""
+    if fallback is not None and fallback in item and field not in item:
+        return fallback
+    return field
+
+
 def optional_field(item: Mapping[str, Any], field: str | None, required: bool) -> Any:
     """The value of an optional field; None when absent (an error when it is required)."""
     if field is None or field in item:
@@ -121,7 +129,7 @@ def _check_no_nul(value: str, field: str | None) -> None:
 
 
 def _json_labels(item: Mapping[str, Any], options: ReadOptions) -> tuple[str, ...]:
-    field = options.label_field
+    field = key_of(item, options.label_field, options.label_fallback)
     value = optional_field(item, field, options.label_required)
     if value is None:
         return ()
@@ -139,7 +147,7 @@ def _json_labels(item: Mapping[str, Any], options: ReadOptions) -> tuple[str, ..
 
 
 def _json_id(item: Mapping[str, Any], options: ReadOptions) -> str | None:
-    field = options.id_field
+    field = key_of(item, options.id_field, options.id_fallback)
     value = optional_field(item, field, options.id_required)
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)

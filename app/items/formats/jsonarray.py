@@ -73,7 +73,8 @@ def read(stream: BinaryIO, options: ReadOptions) -> Iterator[Record]:
     events = _json_events(source)
     named = (column for _, column in options.fields)
     keys = (options.text_field, options.label_field, options.id_field, options.correction_field)
-    wanted = frozenset(f for f in (*keys, *named) if f)
+    fallbacks = (options.label_fallback, options.id_fallback)
+    wanted = frozenset(f for f in (*keys, *fallbacks, *named) if f)
     _expect_array(events, source)
     row = 0
     try:

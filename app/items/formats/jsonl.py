@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 from app import jsonbody
 from app.items.formats.base import (
+    EXPORT_LABELS,
     SAMPLE_ROWS,
     ExportRow,
     FileFormat,
@@ -93,7 +94,7 @@ def write(rows: Iterable[ExportRow], multi_label: bool) -> Iterator[str]:
             out = {k: v for k, v in out.items() if k not in ("text", "source")} | shaped
         final = row["final_labels"]
         if multi_label:
-            out["labels"] = row["labels"]
+            out[EXPORT_LABELS] = row["labels"]
             out["final_labels"] = final
         else:
             out["label"] = row["labels"][0] if row["labels"] else None
