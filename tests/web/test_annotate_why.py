@@ -120,3 +120,32 @@ def test_an_audit_pick_is_explained_as_one_even_when_the_ranking_holds_it(
             assert "margin score" not in text and "rank" not in text
         else:
             assert "margin score" in text and "random audit item" not in text
+
+
+def _articles(page: str) -> dict[int, str]:
+    """Each item's whole article, by item id."""
+    found = {}
+    for article in page.split('<article class="item"')[1:]:
+        match = re.search(r'data-item-id="(\d+)"', article)
+        assert match, article
+        found[int(match.group(1))] = article.split("</article>")[0]
+    return found
+
+
+def test_an_audit_pick_is_labelled_blind_without_the_models_guess(
+    web: TestClient,  # noqa: F811
+    db: Database,
+    settings: Settings,
+) -> None:
+    project = create_project(db, n_items=40, n_labeled=20, audit_share=0.1)
+    queue_and_work(db, settings, project)
+    _annotator(db)
+    _sign_in(web, "bo")
+    articles = _articles(web.get(f"/projects/{project.id}/annotate").text)
+    with db.reader() as session:
+        audit = set(session.scalars(select(Item.id).where(Item.audit)))
+    assert audit and audit < set(articles)
+    for item_id, article in articles.items():
+        guessed = "Model guess:" in article or "data-best=" in article or "suggest-btn" in article
+        assert guessed != (item_id in audit), article
+        assert ('data-testid="blind"' in article) == (item_id in audit)
