@@ -232,9 +232,11 @@ async def _error_response(
 def _error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LoginRequired)
     async def _login(request: Request, exc: LoginRequired) -> Response:
-        target = f"/login?next={request.url.path}"
+        target = auth.login_url(request)
         if is_htmx(request):
-            return Response(status_code=204, headers={"HX-Redirect": target})
+            # 401, not 204: a script that sends its own requests (the annotate screen's
+            # outbox) must never take a refusal for success; htmx follows HX-Redirect anyway.
+            return Response(status_code=exc.status_code, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
 
     @app.exception_handler(AppError)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated
-from urllib.parse import urlparse
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -15,7 +15,7 @@ from app.routing import GuardedRoute
 from app.users import service as users
 from app.web.ratelimit import LoginLimiter
 from app.web.security import check_csrf, client_address, sign_in, sign_out
-from app.web.templating import render
+from app.web.templating import is_htmx, render
 
 router = APIRouter(route_class=GuardedRoute)
 
@@ -24,10 +24,36 @@ def _safe_next(target: str | None) -> str:
     """Only same-site paths: never redirect to another host after signing in."""
     if not target:
         return "/"
-    parsed = urlparse(target)
+    parsed = urlsplit(target)
     if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
         return "/"
     return target
+
+
+def _path_of(url: str | None) -> str:
+    """The path and query of ``url``, a page of this site; "/" without one."""
+    if not url:
+        return "/"
+    parsed = urlsplit(url)
+    return _safe_next(parsed.path + (f"?{parsed.query}" if parsed.query else ""))
+
+
+def login_url(request: Request) -> str:
+    """The sign-in page, coming back afterwards to the page the browser was on.
+
+    An HTMX request (a fragment, a label sent by the annotate screen) and a form post name
+    an address that is no page to come back to (a fragment, a POST-only route: 405), so they
+    come back to the page they were sent from: htmx's ``HX-Current-URL``, or the
+    ``Referer`` (sent only to this site, ``referrer-policy: same-origin``). Only the path
+    and query of either are kept: the target stays on this site whatever the header says.
+    """
+    if is_htmx(request):
+        target = _path_of(request.headers.get("hx-current-url"))
+    elif request.method not in ("GET", "HEAD"):
+        target = _path_of(request.headers.get("referer"))
+    else:
+        target = _path_of(str(request.url))
+    return f"/login?next={quote(target, safe='/')}"
 
 
 @router.get("/login", response_class=HTMLResponse)

@@ -16,6 +16,7 @@ sessions are tested in ``test_authorization_sessions.py``, another project's obj
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -101,13 +102,21 @@ def _assert_refusal(
 
 def _assert_sign_in_redirect(world: World, key: tuple[str, str]) -> None:
     """Anonymous browsers (with a valid CSRF token, so only the missing sign-in counts) are sent
-    to the sign-in page and back; HTMX requests get the same target as ``HX-Redirect``."""
-    path = plain(key[1]).format(**world.path_values())
-    page = call(world, key, ANONYMOUS)
+    to the sign-in page and back to the page they were on: a page's own address; the page that
+    sent a form post (``Referer``) or an HTMX request (``HX-Current-URL``), never a fragment or
+    a POST-only route. HTMX requests get the target as ``HX-Redirect`` with a 401, which no
+    script can take for success."""
+    came_from = f"/projects/{world.project_id}/items?page=2"
+    sent_from = f"http://testserver{came_from}"
+    page = call(world, key, ANONYMOUS, headers={"Referer": sent_from})
     assert page.status_code == 303, page.text[:500]
-    assert page.headers["location"] == f"/login?next={path}"
-    fragment = call(world, key, ANONYMOUS, headers={"HX-Request": "true"})
-    assert fragment.status_code == 204 and fragment.headers["HX-Redirect"] == f"/login?next={path}"
+    own = page.request.url.copy_with(scheme=None, host=None)  # path and query
+    back = quote(str(own) if key[0] == "GET" else came_from, safe="/")
+    assert page.headers["location"] == f"/login?next={back}"
+    headers = {"HX-Request": "true", "HX-Current-URL": sent_from}
+    fragment = call(world, key, ANONYMOUS, headers=headers)
+    assert fragment.status_code == 401
+    assert fragment.headers["HX-Redirect"] == f"/login?next={quote(came_from, safe='/')}"
 
 
 @pytest.mark.parametrize("key", list(PUBLIC), ids=key_id)
