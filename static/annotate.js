@@ -131,7 +131,7 @@
   function troubleText(n) {
     const kept = `${n} label${n === 1 ? " is" : "s are"} kept in this browser`;
     if (outbox.status === "signed-out") {
-      return `Your session has ended: ${kept}. Sign in again (in another tab), then reload.`;
+      return `Your session has ended: ${kept} and will be sent once you sign in again.`;
     }
     const why = outbox.status === "offline" ? "cannot be reached" : `answers ${outbox.status}`;
     return `The server ${why}: ${kept} and will be sent, in order, when it is back.`;
@@ -204,6 +204,7 @@
   }
 
   // Undo takes back a label still waiting in this browser; else the server undoes the last one.
+  const SIGNED_OUT_UNDO = "Your session has ended: sign in again to undo a saved label.";
   let undoing = Promise.resolve();
 
   function undo() {
@@ -216,11 +217,11 @@
     await outbox.exclusive(async () => {
       try {
         const response = await fetch(`${base}/undo`, {
-          method: "POST", credentials: "same-origin", redirect: "manual",
-          headers: { "X-CSRF-Token": csrf, "HX-Request": "true" },
+          method: "POST", credentials: "same-origin", redirect: "manual", headers: outbox.headers(),
         });
         const html = await response.text();
-        if (response.ok) swap("#stage", html, "afterbegin");
+        if (window.LabelloopOutbox.signedOut(response)) connectionToast(SIGNED_OUT_UNDO);
+        else if (response.ok) swap("#stage", html, "afterbegin");
         else toastFrom(html, response);
       } catch (error) {
         connectionToast("Undo needs the server, which cannot be reached right now.");

@@ -134,9 +134,9 @@ window.LabelloopOutbox = class {
         body: this.body(entry),
         redirect: "manual",
         credentials: "same-origin",
-        headers: { "X-CSRF-Token": this.csrf, "HX-Request": "true", "Idempotency-Key": entry.key },
+        headers: { ...this.headers(), "Idempotency-Key": entry.key },
       });
-      if (response.type === "opaqueredirect" || [401, 403].includes(response.status)) {
+      if (window.LabelloopOutbox.signedOut(response)) {
         this.status = "signed-out";
         return null;
       }
@@ -149,6 +149,18 @@ window.LabelloopOutbox = class {
       this.status = "offline";
       return null;
     }
+  }
+
+  // What htmx sends: the server answers as to htmx, and signs in back to this page.
+  headers() {
+    return { "X-CSRF-Token": this.csrf, "HX-Request": "true", "HX-Current-URL": location.href };
+  }
+
+  // The session ended (or its CSRF token with it): a new sign-in, not a retry, is needed. Any
+  // answer that sends the browser to sign in counts, whatever its status: never a success.
+  static signedOut(response) {
+    return response.type === "opaqueredirect" || [401, 403].includes(response.status)
+      || response.headers.has("HX-Redirect");
   }
 
   body(entry) {

@@ -1,6 +1,7 @@
-"""The annotate screen in Chromium: labels typed while the server is down are kept and stored
-once it is back; 77 labels (banking77's): the filter beside the item, fuzzy matching, the
-model's top three guesses on keys; a phone shows Skip and Undo without scrolling."""
+"""The annotate screen in Chromium: labels typed while the server is down, or after the session
+ended, are kept and stored once it is back or the annotator signed in again; 77 labels
+(banking77's): the filter beside the item, fuzzy matching, the model's top three guesses on
+keys; a phone shows Skip and Undo without scrolling."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 
 from app.db import Database
-from app.models import Project
+from app.models import Annotation, Project
 from app.training.service import queue_run
 from tests.factories import auth, create_project, create_user, import_jsonl
 from tests.server import ROOT, free_port, running, server_env, wait_until_up
@@ -65,10 +67,14 @@ def _server(sqlite_url: str, data_dir: Path, port: int) -> Iterator[str]:
 
 def _sign_in(page: Page, url: str, name: str) -> None:
     page.goto(f"{url}/login")
-    page.get_by_label("Username").fill(name)
-    page.get_by_label("Password").fill(f"{name}-password")
-    page.get_by_role("button", name="Sign in").click()
+    _submit_sign_in(page, name, f"{name}-password")
     expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+
+
+def _submit_sign_in(page: Page, name: str, password: str) -> None:
+    page.get_by_label("Username").fill(name)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
 
 
 def _export(url: str, project_id: int, token: str) -> list[dict[str, str]]:
@@ -127,6 +133,46 @@ def test_labels_typed_while_the_server_is_down_are_stored_once_it_is_back(
     assert sorted(r["text"] for r in rows) == sorted(given)
     assert {r["text"]: r["label"] for r in rows} == given
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('labelloop:'))") == []
+
+
+UNSENT = """Object.entries(localStorage).filter(([k]) => k.startsWith("labelloop:unsent:"))
+  .flatMap(([, v]) => JSON.parse(v)).map((entry) => entry.labels)"""
+
+
+def test_a_label_typed_after_the_session_ended_is_kept_and_stored_once_signed_in_again(
+    browser: Browser, live_server: str, web_db: Database
+) -> None:
+    project = create_project(web_db, n_items=10)
+    _, admin = create_user(web_db, name="ada", role="admin")
+    bo, _ = create_user(web_db, name="bo", role="annotator", password="bo-password")
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    _sign_in(page, live_server, "bo")
+    annotate = f"/projects/{project.id}/annotate"
+    with page.expect_response(f"{live_server}{annotate}/progress"):
+        page.goto(f"{live_server}{annotate}")  # a poll answered: the next is 4 s away
+    reset = httpx.post(
+        f"{live_server}/api/v1/users/{bo.id}/password",
+        json={"password": "a-brand-new-password"},
+        headers=auth(admin),
+        timeout=10,
+    )
+    assert reset.status_code == 204, reset.text  # ends bo's web sessions
+    text = page.locator(f"{CURRENT} .item-text").inner_text()
+    page.keyboard.press("3")  # food: refused, as the session has ended
+    expect(page.locator("#toasts .toast")).to_contain_text("Your session has ended")
+    expect(page.get_by_test_id("unsaved")).to_have_text("1 unsaved")
+    assert page.evaluate(UNSENT) == [["food"]]
+    page.wait_for_url(f"{live_server}/login?next={annotate}")  # the progress poll goes
+    _submit_sign_in(page, "bo", "a-brand-new-password")
+    expect(page).to_have_url(f"{live_server}{annotate}")  # back to the screen, which sends it
+    expect(page.get_by_test_id("labelled-count")).to_have_text("1", timeout=10_000)
+    expect(page.get_by_test_id("unsaved")).to_be_hidden()
+    assert page.evaluate(UNSENT) == []
+    assert {r["text"]: r["label"] for r in _export(live_server, project.id, admin)} == {
+        text: "food"
+    }
+    with web_db.reader() as session:
+        assert session.scalars(select(Annotation.labels)).all() == [["food"]]
 
 
 def _banking_project(db: Database) -> int:
