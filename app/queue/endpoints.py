@@ -39,11 +39,18 @@ class QueueItemOut(BaseModel):
     )
     document: PlaceOut | None = Field(default=None, description="A sentence's document.")
     score: float | None
-    prediction: dict[str, Any] | None
+    prediction: dict[str, Any] | None = Field(
+        description="The published model's guess (None before a model, and on an audit item)."
+    )
     suggestion: SuggestionOut | None = Field(
         default=None,
         description="An oracle's answer for the item, if any: send its id as the label's "
-        "`suggestion_id` when it was shown.",
+        "`suggestion_id` when it was shown. None on an audit item.",
+    )
+    audit: bool = Field(
+        default=False,
+        description="In the audit sample, drawn at random to measure the model: label it blind "
+        "(its prediction and suggestion are None), it is never trained on.",
     )
 
 
@@ -80,7 +87,10 @@ def _lease(
     project: ProjectRef, user: User, limit: int, lease_seconds: int, session: Session
 ) -> QueueOut:
     batch = service.next_items(session, project, user, limit=limit, lease_seconds=lease_seconds)
-    shown = suggestions.for_items(session, project.id, [q.item.id for q in batch.items])
+    # An audit item is labelled blind: a guess in view would pull its label towards the
+    # model's and flatter the accuracy measured on the audit sample.
+    sighted = [q.item.id for q in batch.items if not q.audit]
+    shown = suggestions.for_items(session, project.id, sighted)
     placed = documents.places(session, [q.item for q in batch.items])
     return QueueOut(
         model_version=batch.model_version,
@@ -94,6 +104,7 @@ def _lease(
                 score=q.score,
                 prediction=q.prediction,
                 suggestion=_suggestion(shown.get(q.item.id)),
+                audit=q.audit,
             )
             for q in batch.items
         ],

@@ -311,7 +311,7 @@ def _load(conn: Connection, ids: list[int], version_id: int | None) -> list[Queu
     out = []
     for i in ids:
         row = rows[i]
-        # Cold-start rankings store no prediction ({}): there is no model to guess with.
+        # Cold-start rankings store no prediction ({}); an audit item is labelled blind.
         out.append(
             QueueItem(
                 item=ItemText(
@@ -325,7 +325,7 @@ def _load(conn: Connection, ids: list[int], version_id: int | None) -> list[Queu
                     row.end_offset,
                 ),
                 score=row.score,
-                prediction=row.prediction or None,
+                prediction=None if row.audit else row.prediction or None,
                 rank=row.rank,
                 audit=bool(row.audit),
             )
