@@ -38,7 +38,10 @@ class EstimateOut(BaseModel):
 
 
 class FiguresOut(BaseModel):
-    cohen_kappa: EstimateOut = Field(description="Mean of Cohen's kappa over annotator pairs.")
+    cohen_kappa: EstimateOut = Field(
+        description="Mean of Cohen's kappa over annotator pairs, each weighted by the items "
+        "it shares."
+    )
     fleiss_kappa: EstimateOut
     krippendorff_alpha: EstimateOut = Field(description="Nominal.")
 

@@ -50,7 +50,7 @@ class PairKappa:
 class Agreement:
     """The three coefficients of one ratings matrix, and Cohen's kappa of every pair."""
 
-    cohen: Estimate  # mean over the pairs with a defined kappa
+    cohen: Estimate  # mean over the pairs with a defined kappa, weighted by shared units
     fleiss: Estimate
     alpha: Estimate
     pairs: list[PairKappa]
@@ -246,12 +246,13 @@ def cohen_weighted(
 
 def _pairs(
     codes: np.ndarray, n_categories: int, weights: list[np.ndarray]
-) -> tuple[list[PairKappa], list[list[np.ndarray]]]:
-    """Cohen's kappa of every pair of raters with a unit in common, and its resamples."""
+) -> tuple[list[PairKappa], list[list[tuple[np.ndarray, np.ndarray]]]]:
+    """Cohen's kappa of every pair of raters with a unit in common, and per chunk of
+    resamples its kappas and shared units, each shape (chunk,)."""
     from sklearn.metrics import cohen_kappa_score
 
     pairs: list[PairKappa] = []
-    resampled: list[list[np.ndarray]] = []
+    resampled: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for i, j in combinations(range(codes.shape[1]), 2):
         both = (codes[:, i] != MISSING) & (codes[:, j] != MISSING)
         if not both.any():
@@ -261,19 +262,42 @@ def _pairs(
             warnings.simplefilter("ignore", RuntimeWarning)
             kappa = cohen_kappa_score(a, b, labels=np.arange(n_categories))
         pairs.append(PairKappa(i, j, int(both.sum()), _defined(kappa)))
-        resampled.append([cohen_weighted(a, b, n_categories, w[:, both]) for w in weights])
+        resampled.append(
+            [
+                (cohen_weighted(a, b, n_categories, w[:, both]), w[:, both].sum(axis=1))
+                for w in weights
+            ]
+        )
     return pairs, resampled
 
 
 def _cohen_mean(
-    pairs: list[PairKappa], resampled: list[list[np.ndarray]], n_items: int
+    pairs: list[PairKappa],
+    resampled: list[list[tuple[np.ndarray, np.ndarray]]],
+    n_items: int,
 ) -> Estimate:
-    """The mean kappa over the pairs where it is defined, per resample likewise."""
-    defined = [p.kappa for p in pairs if p.kappa is not None]
+    """The mean kappa over the pairs where it is defined, each pair weighted by the units it
+    shares (a pair with one item in common barely moves it), per resample likewise."""
+    defined = [(p.kappa, p.n) for p in pairs if p.kappa is not None]
     if n_items == 0 or not defined:
         return Estimate(None, n_items)
-    chunks = [np.vstack(chunk) for chunk in zip(*resampled, strict=True)]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        means = [np.nanmean(chunk, axis=0) for chunk in chunks]
-    return _estimate(float(np.mean(defined)), n_items, means)
+    kappas, shared = np.array(defined).T
+    means = [_weighted_mean(chunk) for chunk in zip(*resampled, strict=True)]
+    return _estimate(float(np.average(kappas, weights=shared)), n_items, means)
+
+
+def _weighted_mean(chunk: tuple[tuple[np.ndarray, np.ndarray], ...]) -> np.ndarray:
+    """Per resample, the mean of the pairs' defined kappas weighted by their shared units.
+
+    Args:
+        chunk: per pair, its kappas and shared units, each shape (resamples,).
+
+    Returns:
+        shape (resamples,) the weighted mean (NaN where no pair's kappa is defined).
+    """
+    kappas = np.vstack([k for k, _ in chunk])
+    shared = np.vstack([n for _, n in chunk]).astype(float)
+    shared[~np.isfinite(kappas)] = 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: np.ndarray = np.nansum(kappas * shared, axis=0) / shared.sum(axis=0)
+    return out

@@ -167,3 +167,17 @@ def test_pace_leaves_breaks_out_of_labels_per_hour() -> None:
 def test_labels_sent_in_bulk_have_no_rate() -> None:
     bulk = pace(np.arange(50) * 0.001)  # 50 labels a millisecond apart: no person's pace
     assert bulk.labels_per_hour is None and bulk.median_seconds == pytest.approx(0.001)
+
+
+def test_overall_cohen_weights_each_pair_by_the_units_it_shares() -> None:
+    # Raters 0 and 1 agree on 20 items; rater 2 shares one item with rater 0, and disagrees.
+    agreed = np.array([[k % 3, k % 3, MISSING] for k in range(20)])
+    codes = np.vstack([agreed, [[0, MISSING, 1]]])
+    result = agreement(codes, 3, n_resamples=200)
+    assert [(p.rater_a, p.rater_b, p.n, p.kappa) for p in result.pairs] == [
+        (0, 1, 20, pytest.approx(1.0)),
+        (0, 2, 1, pytest.approx(0.0)),
+    ]
+    assert result.cohen.value == pytest.approx(20 / 21)  # not the plain mean, 0.5
+    assert result.cohen.low is not None and result.cohen.high is not None
+    assert result.cohen.low <= 20 / 21 <= result.cohen.high
