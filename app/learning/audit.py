@@ -11,22 +11,29 @@ import numpy as np
 
 N_RESAMPLES = 1000
 ALPHA = 0.05
+# Below this many audit labels the macro-F1 gets no interval: a bootstrap of a handful of
+# rows draws the same few rows over and over, and its percentiles collapse to a point (n = 5
+# of a perfect model: 1.000-1.000) that looks precise and is not. Accuracy keeps its Wilson
+# interval, which is honest (wide) at any n.
+MIN_INTERVAL_N = 10
 
 
 @dataclass(frozen=True)
 class AuditMetrics:
-    """The figures of one audit sample; ``*_low``/``*_high`` bound the 95 % interval."""
+    """The figures of one audit sample; ``*_low``/``*_high`` bound the 95 % interval (the
+    macro-F1's is None when the sample is too small for one, see ``MIN_INTERVAL_N``)."""
 
     n: int
     accuracy: float
     accuracy_low: float
     accuracy_high: float
     macro_f1: float
-    macro_f1_low: float
-    macro_f1_high: float
+    macro_f1_low: float | None = None
+    macro_f1_high: float | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return {key: float(value) for key, value in asdict(self).items()}
+        """The figures as floats, leaving out an interval there is none of."""
+        return {key: float(value) for key, value in asdict(self).items() if value is not None}
 
 
 def audit_metrics(
@@ -61,17 +68,38 @@ def audit_metrics(
     low, high = proportion_confint(correct, n, alpha=ALPHA, method="wilson")
     truth, guess = _indicators(y_true, y_pred)
     f1 = _macro_f1(np.ones((1, n)), truth, guess)[0]
-    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
-    f1_low, f1_high = np.percentile(_macro_f1(weights, truth, guess), [2.5, 97.5])
+    f1_low, f1_high = _f1_interval(truth, guess, n_resamples, seed)
     return AuditMetrics(
         n=n,
         accuracy=correct / n,
         accuracy_low=float(low),
         accuracy_high=float(high),
         macro_f1=float(f1),
-        macro_f1_low=float(f1_low),
-        macro_f1_high=float(f1_high),
+        macro_f1_low=f1_low,
+        macro_f1_high=f1_high,
     )
+
+
+def _f1_interval(
+    truth: np.ndarray, guess: np.ndarray, n_resamples: int, seed: int
+) -> tuple[float | None, float | None]:
+    """The bootstrap 95 % percentile interval of macro-F1, or (None, None) below
+    ``MIN_INTERVAL_N`` rows, without resamples, or when every resample gives one value.
+
+    Args:
+        truth, guess: (n, k) 0/1 indicators.
+        n_resamples: bootstrap resamples of the n rows.
+        seed: seed of the resampling.
+    """
+    n = truth.shape[0]
+    if n < MIN_INTERVAL_N or n_resamples == 0:
+        return None, None
+    weights = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_resamples)
+    resampled = _macro_f1(weights, truth, guess)
+    if np.ptp(resampled) == 0:
+        return None, None
+    low, high = np.percentile(resampled, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _indicators(y_true: np.ndarray, y_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # the worker's types: the web reads the figures without sciki
 
 PREFIX = "audit_"
 _FIELDS = tuple(AuditMetrics.__dataclass_fields__)
+_REQUIRED = ("n", "accuracy", "accuracy_low", "accuracy_high", "macro_f1")  # no interval: small n
 
 
 def measure(snap: Snapshot, feats: PoolFeatures, model: Any) -> dict[str, float]:
@@ -40,9 +41,9 @@ def with_audit(
 def figures(metrics: dict[str, float] | None) -> AuditMetrics | None:
     """The audit figures stored in a version's metrics, or None (no audit items labelled)."""
     stored = metrics or {}
-    if any(PREFIX + name not in stored for name in _FIELDS):
+    if any(PREFIX + name not in stored for name in _REQUIRED):
         return None
-    values: dict[str, Any] = {name: stored[PREFIX + name] for name in _FIELDS}
+    values: dict[str, Any] = {n: stored[PREFIX + n] for n in _FIELDS if PREFIX + n in stored}
     values["n"] = int(values["n"])
     return AuditMetrics(**values)
 

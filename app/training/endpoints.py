@@ -12,6 +12,7 @@ from starlette.datastructures import State
 
 from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
+from app.learning.audit import MIN_INTERVAL_N
 from app.models import ModelVersion, Project
 from app.projects.access import ManagedProject, ReadProject, ReviewReadProject
 from app.projects.service import counts
@@ -63,8 +64,11 @@ class AuditOut(BaseModel):
     accuracy_low: float = Field(description="Lower end of its 95 % Wilson interval.")
     accuracy_high: float = Field(description="Upper end of its 95 % Wilson interval.")
     macro_f1: float = Field(description="Macro-F1 over the labels the audit sample holds.")
-    macro_f1_low: float = Field(description="Lower end of its 95 % bootstrap interval.")
-    macro_f1_high: float = Field(description="Upper end of its 95 % bootstrap interval.")
+    macro_f1_low: float | None = Field(
+        description="Lower end of its 95 % bootstrap interval; null: too few audit labels "
+        f"for an interval (fewer than {MIN_INTERVAL_N}, or every resample gave one value)."
+    )
+    macro_f1_high: float | None = Field(description="Upper end of that interval, or null.")
 
 
 class ModelOut(BaseModel):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
-from app.learning.audit import audit_metrics
+from app.learning.audit import MIN_INTERVAL_N, audit_metrics
 
 Z = 1.959963984540054  # the 97.5 % point of the standard normal
 
@@ -73,14 +73,35 @@ def test_bootstrap_interval_is_seeded_and_narrows_with_more_rows() -> None:
     assert large_width < small_width / 3  # about sqrt(20) = 4.5 times narrower
 
 
-def test_perfect_predictions_have_a_degenerate_f1_interval() -> None:
-    y = np.array([0, 1, 2, 1, 0, 2])
+def test_perfect_predictions_have_no_f1_interval_but_a_wilson_one() -> None:
+    y = np.tile([0, 1, 2], 10)  # 30 rows: enough for an interval, but every resample is 1.0
     result = audit_metrics(y, y)
     assert result is not None
     assert (result.accuracy, result.macro_f1) == (1.0, 1.0)
-    assert (result.macro_f1_low, result.macro_f1_high) == (1.0, 1.0)
+    assert (result.macro_f1_low, result.macro_f1_high) == (None, None)
     assert result.accuracy_high == pytest.approx(1.0)
-    assert result.accuracy_low == pytest.approx(_wilson(6, 6)[0])
+    assert result.accuracy_low == pytest.approx(_wilson(30, 30)[0])
+
+
+@pytest.mark.parametrize("n", [1, 5, MIN_INTERVAL_N - 1])
+def test_too_few_rows_have_no_f1_interval(n: int) -> None:
+    rng = np.random.default_rng(n)
+    y_true = rng.integers(0, 3, size=n)
+    y_pred = np.where(rng.random(n) < 0.5, y_true, (y_true + 1) % 3)
+    result = audit_metrics(y_true, y_pred)
+    assert result is not None
+    assert (result.macro_f1_low, result.macro_f1_high) == (None, None)
+    assert result.accuracy_low < result.accuracy_high  # Wilson's stays, wide
+
+
+def test_enough_mixed_rows_have_an_f1_interval() -> None:
+    y_true = np.tile([0, 1, 2], 4)[:MIN_INTERVAL_N]
+    y_pred = y_true.copy()
+    y_pred[:3] = (y_pred[:3] + 1) % 3
+    result = audit_metrics(y_true, y_pred)
+    assert result is not None and result.macro_f1_low is not None
+    assert result.macro_f1_high is not None
+    assert result.macro_f1_low < result.macro_f1 < result.macro_f1_high
 
 
 def test_multi_label_uses_subset_accuracy_and_per_label_f1() -> None:
@@ -104,7 +125,8 @@ def test_mismatched_shapes_are_refused() -> None:
 
 
 def test_as_dict_holds_every_figure_as_a_float() -> None:
-    result = audit_metrics(np.array([0, 1, 1]), np.array([0, 1, 0]))
+    y_true = np.tile([0, 1], 10)
+    result = audit_metrics(y_true, np.where(np.arange(20) < 3, 1 - y_true, y_true))
     assert result is not None
     figures = result.as_dict()
     assert set(figures) == {
@@ -116,4 +138,10 @@ def test_as_dict_holds_every_figure_as_a_float() -> None:
         "macro_f1_low",
         "macro_f1_high",
     }
-    assert figures["n"] == 3.0 and all(isinstance(v, float) for v in figures.values())
+    assert figures["n"] == 20.0 and all(isinstance(v, float) for v in figures.values())
+
+
+def test_as_dict_leaves_out_a_missing_interval() -> None:
+    result = audit_metrics(np.array([0, 1, 1]), np.array([0, 1, 0]))
+    assert result is not None
+    assert set(result.as_dict()) == {"n", "accuracy", "accuracy_low", "accuracy_high", "macro_f1"}

@@ -70,5 +70,6 @@ def test_pages_render_with_audit_figures_and_no_cross_validated_ones(
     assert page.status_code == 200
     assert _cell(page.text, "model-accuracy") == "—"
     assert "n = 3" in _cell(page.text, "audit-accuracy")
+    assert "too few audit labels for an interval" in _cell(page.text, "audit-note")
     annotate = web.get(f"/projects/{project.id}/annotate")
     assert annotate.status_code == 200 and "% acc." not in annotate.text
