@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from app.learning.consensus import Outcome, consensus
 from app.learning.options import QueryOptions
-from app.models import Adjudication, Annotation, Item
+from app.models import Adjudication, Annotation, Item, Project
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,28 @@ def item_outcomes(
             outcome = _imported_outcome(imported[item_id], item_votes, multi_label=multi_label)
         out[item_id] = ItemOutcome(item_id, outcome, len(item_votes), audit[item_id])
     return out
+
+
+@dataclass(frozen=True)
+class FinalCounts:
+    """The items of each final label, and the labelled items still without one."""
+
+    by_label: dict[str, int]  # every label of the project, zeros included
+    awaiting: int  # pending (too few labels for the overlap) or in disagreement
+
+
+def final_label_counts(session: Session, project: Project, options: QueryOptions) -> FinalCounts:
+    """Items counted by their final label, as training and the export take it (a multi-label
+    item once per label), not annotations: three votes on one item count once."""
+    outcomes = item_outcomes(session, project.id, options, multi_label=project.multi_label)
+    by_label = dict.fromkeys(project.labels, 0)
+    awaiting = 0
+    for found in outcomes.values():
+        awaiting += found.outcome.status in ("pending", "disagreement")
+        for label in found.outcome.labels:
+            if label in by_label:
+                by_label[label] += 1
+    return FinalCounts(by_label, awaiting)
 
 
 def _imported_outcome(imported: list[str], votes: list[list[str]], *, multi_label: bool) -> Outcome:

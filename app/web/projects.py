@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.orm import Session
 
 from app.annotations.agreement import project_agreement
-from app.annotations.service import label_counts
+from app.annotations.outcomes import final_label_counts
 from app.deps import ActorDep, DatabaseDep, ReadSession, WriteSession
 from app.errors import Conflict, Invalid
 from app.items import export
@@ -205,7 +205,8 @@ def _model_context(session: Session, project: Project) -> dict[str, Any]:
 
 def _dashboard_context(session: Session, project: Project, role: ProjectRole) -> dict[str, Any]:
     versions = summary.published_versions(session, project.id)
-    counts = label_counts(session, project)
+    final = final_label_counts(session, project, projects.options(project))
+    counts = final.by_label
     manager = role == ProjectRole.MANAGER
     return {
         "project": project,
@@ -216,6 +217,7 @@ def _dashboard_context(session: Session, project: Project, role: ProjectRole) ->
         **_model_context(session, project),
         "label_counts": sorted(counts.items(), key=lambda kv: -kv[1]),
         "max_count": max(counts.values(), default=0) or 1,
+        "awaiting_final": final.awaiting,
         "chart": learning_curve([(v.n_labels, v.metrics or {}) for v in versions]),
         "versions": versions,
         "runs": training.list_runs(session, project.id, limit=15),
