@@ -47,9 +47,11 @@ class ItemFilter:
 
     @property
     def needs_outcomes(self) -> bool:
-        """Whether a fetched row must still pass the consensus rule."""
-        final_label = self.label is not None and self.own_user_id is None
-        return final_label or self.status == "disagreement"
+        """Whether a fetched row must still pass the consensus rule (never in an annotator's
+        view: an outcome is made of other people's labels)."""
+        if self.own_user_id is not None:
+            return False
+        return self.label is not None or self.status == "disagreement"
 
 
 @dataclass(frozen=True)
@@ -116,22 +118,29 @@ def _passes(guess: Guess, flt: ItemFilter) -> bool:
 
 
 def conditions(session: Session, project: Project, flt: ItemFilter) -> list[ColumnElement[bool]]:
-    """The SQL conditions on ``items`` that the filter implies (besides the project)."""
+    """The SQL conditions on ``items`` that the filter implies (besides the project).
+
+    In an annotator's view (``own_user_id``) every filter on labels looks at their own labels
+    only, and ``disagreement`` matches nothing: labelling is blind, so a filter must not tell
+    them where someone else chose differently (or who else labelled an item, or its seed).
+    """
+    own = flt.own_user_id
+    mine = true() if own is None else Annotation.user_id == own
     out: list[ColumnElement[bool]] = []
     if flt.q:
         out.append(Item.text.icontains(flt.q, autoescape=True))
-    out += _status(flt.status)
-    if flt.own_user_id is not None:
-        out.append(_annotated(Annotation.user_id == flt.own_user_id))
+    out += _status(flt.status) if own is None or flt.status != "disagreement" else [~true()]
+    if own is not None:
+        out.append(_annotated(mine))
     if flt.annotator is not None:
         user_id = session.scalar(select(User.id).where(User.name == flt.annotator))
-        out.append(_annotated(Annotation.user_id == user_id) if user_id else ~true())
+        out.append(_annotated((Annotation.user_id == user_id) & mine) if user_id else ~true())
     if flt.source == "import":
-        out.append(_annotated(Annotation.user_id.is_(None)))
+        out.append(_annotated(Annotation.user_id.is_(None) & mine))
     elif flt.source == "human":
-        out.append(_annotated(Annotation.user_id.is_not(None)))
+        out.append(_annotated(Annotation.user_id.is_not(None) & mine))
     if flt.label is not None:
-        out.append(_has_label(flt.label, flt.own_user_id))
+        out.append(_has_label(flt.label, own))
     return out
 
 

@@ -199,8 +199,7 @@ def _passes(found: ItemOutcome | None, flt: ItemFilter) -> bool:
         return False
     if flt.status == "disagreement" and found.outcome.status != "disagreement":
         return False
-    own_view = flt.own_user_id is not None
-    return flt.label is None or own_view or flt.label in found.outcome.labels
+    return flt.label is None or flt.label in found.outcome.labels
 
 
 def _outcomes(session: Session, project: Project, ids: Sequence[int]) -> dict[int, ItemOutcome]:
