@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.audit.service import Actor
 from app.config import Settings
 from app.db import Database, WriteLockBusy, no_wait
-from app.errors import Forbidden, Unauthorized
+from app.errors import AppError, Forbidden, Unauthorized
 from app.models import User
 from app.routing import pre_body
 from app.users import tokens as users_tokens
+from app.web.ratelimit import LoginLimiter
 
 T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="API token from `labelloop user add`.")
@@ -198,15 +199,17 @@ async def _in_write_slot(
     request: Request, factory: sessionmaker[Session]
 ) -> AsyncIterator[Session]:
     """A session of ``factory`` in one of the process's write slots: committed (unless the
-    route did) and closed on the way out, rolled back if the route raised."""
+    route did) and closed on the way out, rolled back if the route raised (unless its error
+    ``keeps_writes``)."""
     async with request.app.state.write_slots:
         session = factory()
         try:
             yield session
-        except BaseException:
+        except BaseException as exc:
+            keep = isinstance(exc, AppError) and exc.keeps_writes  # a refusal's audit event
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(
-                    partial(_finish, session, commit=False), limiter=_FINISH
+                    partial(_finish, session, commit=keep), limiter=_FINISH
                 )
             raise
         if session.in_transaction():
@@ -289,3 +292,12 @@ def request_actor(request: Request) -> Actor:
 
 
 ActorDep = Annotated[Actor, Depends(request_actor)]
+
+
+def login_lockout(request: Request) -> LoginLimiter:
+    """The app's sign-in lockout, which every password check shares (``app.users.lockout``)."""
+    limiter: LoginLimiter = request.app.state.login_limiter
+    return limiter
+
+
+LockoutDep = Annotated[LoginLimiter, Depends(login_lockout)]

@@ -12,6 +12,9 @@ class AppError(Exception):
 
     status_code = 400
     headers: dict[str, str] | None = None  # extra response headers
+    # The request's writes are committed all the same (``app.deps``): only for an error raised
+    # after writing nothing but the audit event of the refusal (a wrong password).
+    keeps_writes = False
 
     def __init__(self, message: str, *, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -53,6 +56,13 @@ class Invalid(AppError):
     """The request is well-formed but breaks a rule (unknown label, bad field)."""
 
     status_code = 422
+
+
+class WrongPassword(Invalid):
+    """A password given again (to change it, to mint a token) is wrong: 422, and the audit
+    event of the failed check stays."""
+
+    keeps_writes = True
 
 
 class TooManyRequests(AppError):

@@ -221,12 +221,12 @@ async def _error_response(
             {"message": message, "status": status_code},
             block="toast",
             status_code=status_code,
-            headers={"HX-Retarget": "#toasts", "HX-Reswap": "beforeend"},
+            headers={**(headers or {}), "HX-Retarget": "#toasts", "HX-Reswap": "beforeend"},
         )
     context = {"message": message, "status": status_code}
     if status_code != Unavailable.status_code:  # the database may be what failed
         context["current_user"] = await signed_in_user(request)
-    return render(request, "error.html", context, status_code=status_code)
+    return render(request, "error.html", context, status_code=status_code, headers=headers)
 
 
 def _error_handlers(app: FastAPI) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, status
 
-from app.deps import ActorDep, AdminUser, CurrentUser, ReadSession, WriteSession
+from app.deps import ActorDep, AdminUser, CurrentUser, LockoutDep, ReadSession, WriteSession
 from app.errors import NotFound, responses
 from app.fields import PathId
 from app.routing import GuardedRoute
@@ -35,12 +35,21 @@ def me(user: CurrentUser) -> UserOut:
 
 @router.post("/me/password", **NO_CONTENT)
 def change_password(
-    body: PasswordChange, me: CurrentUser, session: WriteSession, actor: ActorDep
+    body: PasswordChange,
+    me: CurrentUser,
+    session: WriteSession,
+    actor: ActorDep,
+    lockout: LockoutDep,
 ) -> None:
     """Change your password (ends every web session of yours; tokens keep working)."""
     user = service.get_user(session, me.id)
     service.change_password(
-        session, user, current=body.current_password, new=body.new_password, actor=actor
+        session,
+        user,
+        current=body.current_password,
+        new=body.new_password,
+        actor=actor,
+        lockout=lockout,
     )
 
 
@@ -52,7 +61,7 @@ def my_tokens(user: CurrentUser, session: ReadSession) -> list[TokenOut]:
 
 @router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
 def mint_token(
-    body: TokenIn, me: CurrentUser, session: WriteSession, actor: ActorDep
+    body: TokenIn, me: CurrentUser, session: WriteSession, actor: ActorDep, lockout: LockoutDep
 ) -> TokenCreated:
     """A new named token; asks for your password (a stolen token cannot mint more)."""
     token, value = service.mint_token(
@@ -62,6 +71,7 @@ def mint_token(
         expires_days=body.expires_days,
         password=body.password,
         actor=actor,
+        lockout=lockout,
     )
     return TokenCreated(token=TokenOut.model_validate(token), value=value)
 

@@ -17,11 +17,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.audit.service import Actor, record
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound, WrongPassword
 from app.models import ApiToken, Role, User
 from app.models.base import utcnow
 from app.text import clean_name, label_key
 from app.users import sessions, tokens
+from app.users.lockout import Lockout, checked
 
 MIN_PASSWORD = 8
 ROLES = ", ".join(r.value for r in Role)
@@ -151,10 +152,37 @@ def authenticate(session: Session, name: str, password: str) -> User | None:
 _DUMMY_PASSWORD = "not a password of anyone"
 
 
-def change_password(session: Session, user: User, *, current: str, new: str, actor: Actor) -> None:
-    """The user's own change: needs the current password; ends all their web sessions."""
-    if not check_password(user, current):
-        raise Invalid("the current password is wrong")
+def sign_in_check(
+    session: Session, *, username: str, password: str, actor: Actor, lockout: Lockout
+) -> User | None:
+    """The sign-in's check: :func:`authenticate` under the lockout (429 while locked out;
+    a failure counted and audited)."""
+
+    def check() -> User | None:
+        return authenticate(session, username, password)
+
+    return checked(session, lockout, check, username=username, actor=actor)
+
+
+def _recheck(
+    session: Session, user: User, password: str, *, actor: Actor, lockout: Lockout, via: str
+) -> bool:
+    """Whether ``password`` is the signed-in ``user``'s, checked as a sign-in is."""
+
+    def check() -> User | None:
+        return user if check_password(user, password) else None
+
+    found = checked(session, lockout, check, username=user.name, actor=actor, via=via)
+    return found is not None
+
+
+def change_password(
+    session: Session, user: User, *, current: str, new: str, actor: Actor, lockout: Lockout
+) -> None:
+    """The user's own change: needs the current password, under the sign-in lockout; ends
+    all their web sessions."""
+    if not _recheck(session, user, current, actor=actor, lockout=lockout, via="password.change"):
+        raise WrongPassword("the current password is wrong")
     _set_hash(user, new)
     sessions.end_all(session, user.id)
     record(session, actor, "password.change", target=user.name)
@@ -215,11 +243,13 @@ def mint_token(
     expires_days: int | None,
     password: str,
     actor: Actor,
+    lockout: Lockout,
 ) -> tuple[ApiToken, str]:
-    """A new named token of the user, who must give their password again (so neither a
-    stolen cookie nor a stolen token can mint more); returns it with its plain value."""
-    if not check_password(user, password):
-        raise Invalid("the password is wrong")
+    """A new named token of the user, who must give their password again, under the sign-in
+    lockout (so neither a stolen cookie nor a stolen token can mint more, nor guess it);
+    returns it with its plain value."""
+    if not _recheck(session, user, password, actor=actor, lockout=lockout, via="token.create"):
+        raise WrongPassword("the password is wrong")
     token, value = tokens.create_token(session, user, name=name, expires_days=expires_days)
     record(session, actor, "token.create", target=f"{user.name}/{token.name}")
     return token, value

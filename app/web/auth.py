@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
@@ -10,10 +9,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from app.audit.service import Actor, record
-from app.deps import WriteSession
+from app.deps import LockoutDep, WriteSession
+from app.errors import TooManyRequests
 from app.routing import GuardedRoute
 from app.users import service as users
-from app.web.ratelimit import LoginLimiter
 from app.web.security import check_csrf, client_address, sign_in, sign_out
 from app.web.templating import is_htmx, render
 
@@ -66,30 +65,28 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 def login(
     request: Request,
     session: WriteSession,
+    lockout: LockoutDep,
     username: Annotated[str, Form(max_length=100)],
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> HTMLResponse | RedirectResponse:
     """Check the password; on success start a session and go on to ``next``."""
-    limiter: LoginLimiter = request.app.state.login_limiter
     address = client_address(request)
-    if wait := limiter.retry_after(username, address):
-        minutes = math.ceil(wait / 60)
-        error = f"Too many failed sign-ins. Try again in {minutes} minute{'s' * (minutes > 1)}."
-        context = {"next": _safe_next(next), "error": error, "username": username}
-        headers = {"Retry-After": str(wait)}
-        return render(request, "login.html", context, status_code=429, headers=headers)
-    user = users.authenticate(session, username, password)
+    context = {"next": _safe_next(next), "username": username}
+    try:
+        user = users.sign_in_check(
+            session,
+            username=username,
+            password=password,
+            actor=Actor(None, address),
+            lockout=lockout,
+        )
+    except TooManyRequests as exc:
+        context["error"] = exc.message
+        return render(request, "login.html", context, status_code=429, headers=exc.headers)
     if user is None:
-        limiter.failed(username, address)
-        record(session, Actor(None, address), "signin.failed", target=username[:100])
-        context = {
-            "next": _safe_next(next),
-            "error": "Wrong username or password.",
-            "username": username,
-        }
+        context["error"] = "Wrong username or password."
         return render(request, "login.html", context, status_code=401)
-    limiter.succeeded(username, address)
     sign_in(request, session, user)
     record(session, Actor(user, address), "signin.ok", target=user.name)
     return RedirectResponse(_safe_next(next), status_code=303)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
 
 from app.audit.service import Actor
-from app.deps import ReadSession, WriteSession
+from app.deps import LockoutDep, ReadSession, WriteSession
 from app.errors import NotFound
 from app.fields import PathId
 from app.models import User
@@ -140,13 +140,15 @@ def change_password(
     request: Request,
     session: WriteSession,
     user: WebUser,
+    lockout: LockoutDep,
     current_password: Password,
     new_password: Password,
 ) -> HTMLResponse:
     """Change your password; every other session of yours ends, this one goes on."""
     me = users.get_user(session, user.id)
+    actor = _actor(request, user)
     users.change_password(
-        session, me, current=current_password, new=new_password, actor=_actor(request, user)
+        session, me, current=current_password, new=new_password, actor=actor, lockout=lockout
     )
     sign_in(request, session, me)
     return _account(request, session, user, password_changed=True)
@@ -157,6 +159,7 @@ def mint_token(
     request: Request,
     session: WriteSession,
     user: WebUser,
+    lockout: LockoutDep,
     name: Annotated[str, Form(max_length=100)],
     password: Password,
     expires_days: Annotated[int | None, Form(ge=1, le=tokens.MAX_EXPIRY_DAYS)] = None,
@@ -170,6 +173,7 @@ def mint_token(
         expires_days=expires_days,
         password=password,
         actor=_actor(request, user),
+        lockout=lockout,
     )
     return _account(request, session, user, block="tokens", new_token=value)
 

@@ -15,6 +15,7 @@ from app.db import Database
 from app.errors import AppError
 from app.users import service
 from app.users.service import _DUMMY_PASSWORD
+from app.web.ratelimit import LoginLimiter
 from tests.server import ROOT
 
 
@@ -59,13 +60,18 @@ def test_a_disabled_user_cannot_sign_in_until_enabled(db: Database) -> None:
 
 
 def test_changing_a_password_needs_the_current_one(db: Database) -> None:
+    lockout = LoginLimiter(5, 300)
     with db.writer() as session, session.begin():
         user, _ = service.create_user(session, name="ada", role="annotator", password="pw-ada-123")
     with db.writer() as session, session.begin():
         me = service.get_user(session, user.id)
         with pytest.raises(service.Invalid, match="current password"):
-            service.change_password(session, me, current="wrong", new="new-password", actor=CLI)
-        service.change_password(session, me, current="pw-ada-123", new="new-password", actor=CLI)
+            service.change_password(
+                session, me, current="wrong", new="new-password", actor=CLI, lockout=lockout
+            )
+        service.change_password(
+            session, me, current="pw-ada-123", new="new-password", actor=CLI, lockout=lockout
+        )
     with db.writer() as session, session.begin():
         assert service.authenticate(session, "ada", "new-password") is not None
         assert service.authenticate(session, "ada", "pw-ada-123") is None
