@@ -1,4 +1,5 @@
-"""Per-user request rates on the JSON API, one moving-window limit per category of route.
+"""Per-user request rates, one moving-window limit per category of route: the JSON API's
+routes and the screens that do the same (``web_rate_limited``) count in the same windows.
 
 A category (``queue``, ``predict``, ...) is limited by its ``rate_limit_<category>`` setting,
 counted per user, so a burst of predictions spends neither the caller's labelling budget nor
@@ -24,6 +25,7 @@ from app.errors import TooManyRequests
 from app.models import User
 from app.routing import pre_body
 from app.web.ratelimit import FailureLimiter
+from app.web.security import web_user
 
 Category = Literal["queue", "label", "predict", "import", "export", "train"]
 CATEGORIES: tuple[Category, ...] = get_args(Category)
@@ -85,19 +87,32 @@ def rate_check(category: Category) -> Callable[[Request], None]:
     return check
 
 
-def rate_limited(category: Category) -> Any:  # noqa: ANN401 - a FastAPI Depends marker
+def rate_limited(  # noqa: ANN401 - returns a FastAPI Depends marker
+    category: Category, *, caller: Callable[..., Any] = current_user
+) -> Any:
     """A route dependency (``dependencies=[rate_limited("predict")]``) counting the caller's
     requests of ``category``.
 
-    It depends on ``current_user``, so the identity check runs first and this one finds the
+    It depends on ``caller`` (the API's ``current_user``, or the screens' ``web_user``:
+    :func:`web_rate_limited`), so the identity check runs first and this one finds the
     caller on ``request.state.user``; both run before the body is read, together with the
     project role's look-up (plain checks: on one worker thread, or on SQLite on the event
     loop; ``app.routing``), since in a route's checks this one comes between the other two.
     """
 
     @pre_body(rate_check(category))
-    async def limited(request: Request, user: Annotated[User, Depends(current_user)]) -> None:
+    async def limited(request: Request, user: User) -> None:
         _enforce(request, category, user)  # outside a GuardedRoute; else already counted
 
+    # Set here: a string annotation naming ``caller`` could not be resolved by FastAPI.
+    limited.__annotations__["user"] = Annotated[User, Depends(caller)]
     limited.__name__ = f"rate_limited_{category}"
     return Depends(limited)
+
+
+def web_rate_limited(*categories: Category) -> list[Any]:
+    """The dependencies of a screen's route that does what API routes limited in
+    ``categories`` do: counted in the same per-user windows, so a user's API and web
+    requests share one limit. Over it the screen shows the 429 as a page or an HTMX toast,
+    with ``Retry-After`` (``app.main``)."""
+    return [rate_limited(category, caller=web_user) for category in categories]

@@ -27,6 +27,7 @@ from app.oracles import suggestions
 from app.projects import service as projects
 from app.projects import shape
 from app.queue import service as queue
+from app.ratelimits import web_rate_limited
 from app.routing import GuardedRoute
 from app.training import guess, summary
 from app.training import service as training
@@ -41,6 +42,9 @@ HISTORY_SHOWN = 8
 router = APIRouter(dependencies=[Depends(check_csrf)], route_class=GuardedRoute)
 BUFFER = 4
 TEMPLATE = "annotate.html"
+# The API's limits (app.ratelimits): a label from the screen also fetches the next items.
+QUEUE, LABEL = web_rate_limited("queue"), web_rate_limited("label")
+BOTH = QUEUE + LABEL
 
 
 def _have(have: str) -> set[int]:
@@ -193,7 +197,7 @@ def _fetch(
     return fresh, batch.model_version
 
 
-@router.get("/projects/{project_id}/annotate", response_class=HTMLResponse)
+@router.get("/projects/{project_id}/annotate", response_class=HTMLResponse, dependencies=QUEUE)
 def annotate_page(
     request: Request,
     project: WebLeaseProject,
@@ -252,7 +256,9 @@ def _next_fragment(
     )
 
 
-@router.post("/projects/{project_id}/annotate/submit", response_class=HTMLResponse)
+@router.post(
+    "/projects/{project_id}/annotate/submit", response_class=HTMLResponse, dependencies=BOTH
+)
 def submit(
     request: Request,
     project: WebWriteProject,
@@ -311,7 +317,9 @@ def _suggested(
         return None
 
 
-@router.post("/projects/{project_id}/annotate/skip", response_class=HTMLResponse)
+@router.post(
+    "/projects/{project_id}/annotate/skip", response_class=HTMLResponse, dependencies=QUEUE
+)
 def skip(
     request: Request,
     project: WebLeaseProject,
@@ -354,7 +362,11 @@ def undo(
     )
 
 
-@router.post("/projects/{project_id}/annotate/history/{item_id}", response_class=HTMLResponse)
+@router.post(
+    "/projects/{project_id}/annotate/history/{item_id}",
+    response_class=HTMLResponse,
+    dependencies=LABEL,
+)
 def relabel(
     request: Request,
     project: WebWriteProject,

@@ -17,6 +17,7 @@ from app.items import service as items
 from app.items.uploads import keep_and_preview, uploads_dir
 from app.models import ImportStatus
 from app.projects.service import get_project
+from app.ratelimits import web_rate_limited
 from app.routing import GuardedRoute
 from app.web.access import WebManagedProject, WebManagedProjectRef
 from app.web.security import WebUser, check_csrf
@@ -59,7 +60,11 @@ def undo_import(
     return RedirectResponse(f"/projects/{project.id}/import", status_code=303)
 
 
-@router.post("/projects/{project_id}/import/preview", response_class=HTMLResponse)
+@router.post(
+    "/projects/{project_id}/import/preview",
+    response_class=HTMLResponse,
+    dependencies=web_rate_limited("import"),
+)
 def upload_preview(
     request: Request,
     project: WebManagedProject,
@@ -80,7 +85,11 @@ def upload_preview(
     return render(request, "projects/import.html", context, block="mapping")
 
 
-@router.post("/projects/{project_id}/import", response_class=HTMLResponse)
+@router.post(
+    "/projects/{project_id}/import",
+    response_class=HTMLResponse,
+    dependencies=web_rate_limited("import"),
+)
 def run_import(
     request: Request,
     project: WebManagedProjectRef,  # loaded below: a large file is copied before the session begins

@@ -28,6 +28,7 @@ from app.projects.shape import (
     TRANSLATION_REVIEW,
     Layout,
 )
+from app.ratelimits import web_rate_limited
 from app.routing import GuardedRoute
 from app.training import audit as audit_sample
 from app.training import service as training
@@ -265,7 +266,11 @@ def live(
     return render(request, "projects/dashboard.html", context, block="live")
 
 
-@router.post("/projects/{project_id}/train", response_class=HTMLResponse)
+@router.post(
+    "/projects/{project_id}/train",
+    response_class=HTMLResponse,
+    dependencies=web_rate_limited("train"),
+)
 def train_now(
     request: Request,
     project: WebManagedProject,
@@ -303,7 +308,7 @@ def update_settings(
     return render(request, "projects/dashboard.html", context, block="settings")
 
 
-@router.get("/projects/{project_id}/export.{fmt}")
+@router.get("/projects/{project_id}/export.{fmt}", dependencies=web_rate_limited("export"))
 def export_file(
     project: WebWriteProject,
     role: ProjectRoleDep,
