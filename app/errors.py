@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import chain
 from typing import Any
 
 from pydantic import BaseModel
+
+# The longest ``input`` a 422 echoes back, in characters (roughly, as JSON): a request over a
+# length limit (1,001 texts of 2 KB) would otherwise get its whole body back in the answer.
+MAX_ECHO_CHARS = 1_000
 
 
 class AppError(Exception):
@@ -94,6 +100,37 @@ class FieldProblem(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+
+
+def short_inputs(problems: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Request validation ``problems`` with each ``input`` longer than ``MAX_ECHO_CHARS`` left
+    out (the documented format is ``loc``, ``msg`` and ``type``; ``input`` is an echo)."""
+    return [
+        {key: value for key, value in problem.items() if key != "input"}
+        if _size(problem.get("input"), MAX_ECHO_CHARS) > MAX_ECHO_CHARS
+        else dict(problem)
+        for problem in problems
+    ]
+
+
+def _size(value: Any, limit: int) -> int:
+    """About how many characters ``value`` takes as JSON, counted no further than past
+    ``limit`` (a list of 10,000 texts stops after the first few)."""
+    if isinstance(value, str | bytes):
+        return len(value) + 2
+    parts: Iterable[Any]
+    if isinstance(value, Mapping):
+        parts = chain.from_iterable(value.items())
+    elif isinstance(value, list | tuple | set | frozenset):
+        parts = value
+    else:
+        return len(str(value))
+    total = 2
+    for part in parts:
+        total += _size(part, limit - total) + 1
+        if total > limit:
+            break
+    return total
 
 
 class InvalidOut(BaseModel):

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -23,7 +23,7 @@ from app.audit.endpoints import router as audit_router
 from app.config import Settings
 from app.db import open_configured
 from app.deps import thread_slots, write_slots
-from app.errors import AppError, Unavailable, responses
+from app.errors import AppError, Unavailable, responses, short_inputs
 from app.filemodes import keep_files_private
 from app.health import router as health_router
 from app.items.endpoints import router as items_router
@@ -245,9 +245,11 @@ def _error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
-        # The API keeps FastAPI's list of problems (its contract); a screen says the first.
+        # The API keeps FastAPI's list of problems (its contract), without echoing a long
+        # ``input`` (``short_inputs``); a screen says the first.
         if _is_api(request):
-            return await request_validation_exception_handler(request, exc)
+            problems = jsonable_encoder(short_inputs(exc.errors()))
+            return JSONResponse({"detail": problems}, status_code=422)
         return await _error_response(request, request_problem(exc.errors()), 422)
 
     @app.exception_handler(OperationalError)

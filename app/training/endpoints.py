@@ -12,6 +12,7 @@ from starlette.datastructures import State
 
 from app.deps import ActorDep, ReadSession, SettingsDep, WriteSession
 from app.errors import Conflict, responses
+from app.fields import Text
 from app.learning.audit import MIN_INTERVAL_N
 from app.models import ModelVersion, Project
 from app.projects.access import ManagedProject, ReadProject, ReviewReadProject
@@ -105,13 +106,14 @@ class RunOut(BaseModel):
     error: str | None
 
 
-PredictText = Annotated[str, StringConstraints(max_length=100_000)]
+# ``Text`` refuses NUL, as every other string of the API does (PostgreSQL cannot hold it).
+PredictText = Annotated[Text, StringConstraints(max_length=100_000)]
 
 
 class PredictItem(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
-    fields: dict[Annotated[str, StringConstraints(max_length=100)], PredictText] = Field(
+    fields: dict[Annotated[Text, StringConstraints(max_length=100)], PredictText] = Field(
         max_length=20, description="The item's text of each of the project's fields."
     )
 

@@ -1,7 +1,11 @@
-"""``GET /label-issues``: reviewers, managers and admins read the ranked suspicious labels."""
+"""The model's JSON routes: ``GET /label-issues`` for reviewers, managers and admins, and what
+``POST /predict`` refuses."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
@@ -50,3 +54,42 @@ def test_annotators_are_refused_and_other_projects_are_not_found(
     assert client.get(path.format(other.id), headers=auth(reviewer_token)).status_code == 404
     empty = client.get(path.format(project.id), headers=auth(reviewer_token))
     assert empty.status_code == 200 and empty.json() == {"run_id": None, "issues": []}
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"texts": ["fine", "a\x00b"]}, ["body", "texts", 1]),
+        ({"items": [{"fields": {"source": "a\x00b"}}]}, ["body", "items", 0, "fields", "source"]),
+        (
+            {"items": [{"fields": {"sou\x00rce": "a"}}]},
+            ["body", "items", 0, "fields", "sou\x00rce"],
+        ),
+        ({"documents": [{"sentences": ["a", "\x00"]}]}, ["body", "documents", 0, "sentences", 1]),
+    ],
+    ids=["text", "field", "field-name", "sentence"],
+)
+def test_predict_refuses_nul_in_texts_fields_and_sentences(
+    client: TestClient, db: Database, body: dict[str, Any], loc: list[str | int]
+) -> None:
+    project = create_project(db)
+    _, token = create_user(db, name="ann", role="annotator")
+    answer = client.post(f"/api/v1/projects/{project.id}/predict", json=body, headers=auth(token))
+    assert answer.status_code == 422, answer.text
+    problem = answer.json()["detail"][0]
+    assert problem["loc"][: len(loc)] == loc and "NUL" in problem["msg"], problem
+
+
+def test_predict_over_the_count_limit_names_it_without_echoing_the_texts(
+    client: TestClient, db: Database
+) -> None:
+    project = create_project(db)
+    _, token = create_user(db, name="ann", role="annotator")
+    texts = ["x" * 2_000] * 1_001  # 2 MB
+    answer = client.post(
+        f"/api/v1/projects/{project.id}/predict", json={"texts": texts}, headers=auth(token)
+    )
+    assert answer.status_code == 422
+    (problem,) = answer.json()["detail"]
+    assert problem["loc"] == ["body", "texts"] and "at most 1000" in problem["msg"]
+    assert "input" not in problem and len(answer.content) < 1_000
