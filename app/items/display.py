@@ -100,6 +100,12 @@ def _documents(session: Session, items: Sequence[Item]) -> dict[int, Document]:
     return {d.id: d for d in session.scalars(select(Document).where(Document.id.in_(ids)))}
 
 
+def side_by_side(project: Project) -> bool:
+    """Whether the fields stand side by side: the project's layout, and always for a
+    translation review (source beside translation)."""
+    return project.layout == "side_by_side" or project.task == TRANSLATION_REVIEW
+
+
 def plain(project: Project) -> bool:
     """A project of one text per item: its items show their text and need no more reading."""
     return project.task not in (TRANSLATION_REVIEW, SENTENCE_SELECTION) and not project.item_fields

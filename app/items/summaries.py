@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.annotations.outcomes import item_outcomes
@@ -17,6 +17,7 @@ from app.projects.service import options
 from app.projects.shape import SENTENCE_SELECTION, TRANSLATION_REVIEW
 
 BATCH = 200  # documents read at a time
+TRIPLES_BATCH = 1000  # corrections read at a time, with their items' final labels
 INCLUDE = "include"
 # Which task each export needs.
 TASK_OF = {"summaries": SENTENCE_SELECTION, "triples": TRANSLATION_REVIEW}
@@ -102,23 +103,54 @@ def labels_of(
 
 
 def _triples(session: Session, project: Project, user_id: int | None) -> Iterator[str]:
-    """One object per correction: the source, the translation and its correction."""
+    """One object per correction: the source, the translation and its correction. Only a
+    correction whose label is the item's final label: one a reviewer or the other annotators
+    overruled (an ``omission`` the final ``ok``) is no translation to learn from. An
+    annotator's own export (``user_id``) has each of their corrections, as they see no
+    outcomes."""
+    after = 0
+    while True:
+        rows = session.execute(_corrections(project.id, user_id, after)).all()
+        if not rows:
+            return
+        after = rows[-1].id
+        finals = None
+        if user_id is None:
+            finals = labels_of(session, project, sorted({row.item_id for row in rows}), None)
+        for row in rows:
+            if finals is not None and sorted(row.labels) != sorted(finals.get(row.item_id, ())):
+                continue  # not (or not yet) the item's final label
+            fields = row.fields or {}
+            out = {
+                "item_id": row.item_id,
+                "source": fields.get("source"),
+                "translation": fields.get("translation", row.text),
+                "correction": row.correction,
+                "label": row.labels[0] if row.labels else None,
+            }
+            yield json.dumps(out, ensure_ascii=False) + "\n"
+
+
+def _corrections(
+    project_id: int, user_id: int | None, after: int
+) -> Select[int, int, dict[str, str] | None, str, list[str], str | None]:
+    """The next ``TRIPLES_BATCH`` corrections after annotation ``after``, with their items."""
     stmt = (
-        select(Item.id, Item.fields, Item.text, Annotation.labels, Annotation.correction)
-        .join(Annotation, Annotation.item_id == Item.id)
-        .where(Annotation.project_id == project.id, Annotation.correction.is_not(None))
+        select(
+            Annotation.id,
+            Annotation.item_id,
+            Item.fields,
+            Item.text,
+            Annotation.labels,
+            Annotation.correction,
+        )
+        .join(Item, Annotation.item_id == Item.id)
+        .where(
+            Annotation.project_id == project_id,
+            Annotation.correction.is_not(None),
+            Annotation.id > after,
+        )
         .order_by(Annotation.id)
-        .execution_options(yield_per=1000)
+        .limit(TRIPLES_BATCH)
     )
-    if user_id is not None:
-        stmt = stmt.where(Annotation.user_id == user_id)
-    for item_id, fields, text, labels, correction in session.execute(stmt):
-        fields = fields or {}
-        out = {
-            "item_id": item_id,
-            "source": fields.get("source"),
-            "translation": fields.get("translation", text),
-            "correction": correction,
-            "label": labels[0] if labels else None,
-        }
-        yield json.dumps(out, ensure_ascii=False) + "\n"
+    return stmt if user_id is None else stmt.where(Annotation.user_id == user_id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.fields import Text
+from app.items.documents import PlaceOut
 from app.review.service import MAX_NOTE, Entry
 
 
@@ -35,6 +36,9 @@ class VoteOut(BaseModel):
     flag: str | None
     comment: str | None
     labelled_at: datetime
+    correction: str | None = Field(
+        description="Translation review: the annotator's corrected translation (None: none)."
+    )
 
 
 class GuessOut(BaseModel):
@@ -60,7 +64,11 @@ class AdjudicationOut(BaseModel):
 class ReviewItemOut(BaseModel):
     item_id: int
     external_id: str | None
-    text: str
+    text: str = Field(description="The primary field's text.")
+    fields: dict[str, str] | None = Field(
+        description="Every named field of the item, as the queue gives them (None: one text)."
+    )
+    document: PlaceOut | None = Field(description="A sentence's place in its document.")
     reasons: list[str] = Field(
         description="disagreement, flagged, suspicious and/or requested (sent to review by hand)."
     )
@@ -81,6 +89,8 @@ def entry_out(entry: Entry) -> ReviewItemOut:
         item_id=entry.item.id,
         external_id=entry.item.external_id,
         text=entry.item.text,
+        fields=entry.item.fields,
+        document=entry.place,
         reasons=entry.reasons,
         annotations=[VoteOut(**vars(v)) for v in entry.votes],
         outcome=OutcomeOut(

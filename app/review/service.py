@@ -17,6 +17,7 @@ from app.annotations.outcomes import item_outcomes
 from app.annotations.service import check_labels
 from app.audit.service import Actor, record
 from app.errors import Invalid, NotFound
+from app.items.documents import PlaceOut, places
 from app.learning.consensus import Outcome
 from app.models import Adjudication, Annotation, Item, LabelIssue, Project, ReviewRequest, User
 from app.models.base import utcnow
@@ -40,6 +41,7 @@ class Vote:
     flag: str | None
     comment: str | None
     labelled_at: datetime
+    correction: str | None = None  # translation review: the annotator's corrected translation
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,7 @@ class Entry:
     guess: Guess | None
     adjudication: Adjudication | None = None
     reviewer: str | None = None  # who adjudicated it
+    place: PlaceOut | None = None  # a sentence's place in its document, as the queue gives it
 
 
 def review_queue(
@@ -257,7 +260,7 @@ def _entries(
         .order_by(Annotation.updated_at, Annotation.id)
     )
     for a, name in rows:
-        votes[a.item_id].append(Vote(name, a.labels, a.flag, a.comment, a.updated_at))
+        votes[a.item_id].append(Vote(name, a.labels, a.flag, a.comment, a.updated_at, a.correction))
     adjudications = {
         a.item_id: (a, name)
         for a, name in session.execute(
@@ -270,6 +273,7 @@ def _entries(
         session, project.id, options(project), multi_label=project.multi_label, item_ids=item_ids
     )
     guesses = model_guesses(session, project, item_ids)
+    placed = places(session, list(items.values()))
     pending = Outcome("pending", (), 0.0)
     return [
         Entry(
@@ -280,6 +284,7 @@ def _entries(
             guess=guesses.get(i),
             adjudication=adjudications[i][0] if i in adjudications else None,
             reviewer=adjudications[i][1] if i in adjudications else None,
+            place=placed.get(i),
         )
         for i in item_ids
     ]

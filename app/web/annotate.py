@@ -107,8 +107,7 @@ def _layout(project: Project) -> dict[str, Any]:
         "labels": _label_keys(project, suggest=suggest),
         "correction_key": CORRECTION_KEY,
         "max_correction": labelling.MAX_CORRECTION,
-        "side_by_side": project.layout == "side_by_side"
-        or project.task == shape.TRANSLATION_REVIEW,
+        "side_by_side": display.side_by_side(project),
     }
 
 

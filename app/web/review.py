@@ -3,13 +3,16 @@ a label button settles an item in place (HTMX), and the keys 1-9 press them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
 
 from app.deps import ActorDep, ReadSession, WriteSession
 from app.fields import PathId
+from app.items import display
+from app.models import Project, User
 from app.review import service
 from app.routing import GuardedRoute
 from app.web.access import WebReviewProject, WebReviewReadProject
@@ -27,8 +30,8 @@ def review_page(
 ) -> HTMLResponse:
     """The items waiting for review, oldest item first."""
     entries = service.review_queue(session, project, limit=PAGE_SIZE)
-    context = {"current_user": user, "project": project, "entries": entries, "page": PAGE_SIZE}
-    return render(request, TEMPLATE, context)
+    context = _context(session, project, user, entries)
+    return render(request, TEMPLATE, {**context, "entries": entries, "page": PAGE_SIZE})
 
 
 @router.post("/projects/{project_id}/review/{item_id}", response_class=HTMLResponse)
@@ -46,5 +49,19 @@ def adjudicate(
     entry = service.adjudicate(
         session, project, user, item_id=item_id, labels=list(label), note=note, actor=actor
     )
-    context = {"current_user": user, "project": project, "entry": entry}
-    return render(request, TEMPLATE, context, block="entry")
+    context = _context(session, project, user, [entry])
+    return render(request, TEMPLATE, {**context, "entry": entry}, block="entry")
+
+
+def _context(
+    session: Session, project: Project, user: User, entries: list[service.Entry]
+) -> dict[str, Any]:
+    """What every card needs: how its item is shown (fields, a sentence in its document), as
+    on the annotate screen, whose item body the card reuses without its correction box."""
+    return {
+        "current_user": user,
+        "project": project,
+        "views": display.shown(session, project, [e.item.id for e in entries]),
+        "side_by_side": display.side_by_side(project),
+        "reviewing": True,
+    }

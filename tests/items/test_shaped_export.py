@@ -13,6 +13,9 @@ from app.db import Database
 from app.models import Annotation, Item
 from tests.factories import auth, create_user
 from tests.items.test_shaped import DOC, _import, _jsonl, _project
+from tests.review.conftest import shaped_in_review
+from tests.web.shapes import PAIRS as SHOWN_PAIRS
+from tests.web.shapes import translation_project
 
 PAIRS = [
     {"source": "Hello", "translation": "Bonjour", "label": "ok"},
@@ -89,6 +92,28 @@ def test_triples_hold_the_corrections(client: TestClient, db: Database) -> None:
     ]
     summaries = _export(client, admin, pid, "summaries")
     assert summaries.status_code == 422 and "sentence_selection" in summaries.text
+
+
+def test_triples_hold_a_correction_only_while_its_label_is_the_final_one(
+    client: TestClient, db: Database
+) -> None:
+    project = translation_project(db)
+    votes = {"ann1": ("omission", "The dog sleeps."), "ann2": ("ok", None)}
+    shaped = shaped_in_review(db, project, votes)
+    _, admin = create_user(db, name="boss", role="admin")
+    review = f"/api/v1/projects/{project.id}/review/{shaped.item_id}"
+
+    def triples() -> list[Any]:
+        exported = _export(client, admin, project.id, "triples").text
+        return [json.loads(line) for line in exported.splitlines()]
+
+    assert triples() == []  # a disagreement: no final label yet
+    for final, expected in (("ok", []), ("omission", ["The dog sleeps."])):
+        decided = client.put(review, json={"label": final}, headers=auth(shaped.tokens["rev"]))
+        assert decided.status_code == 200, decided.text
+        assert [t["correction"] for t in triples()] == expected, final
+    (line,) = triples()
+    assert (line["source"], line["label"]) == (SHOWN_PAIRS[0][0], "omission")
 
 
 def test_summaries_give_the_included_sentences_and_import_back(

@@ -1,4 +1,5 @@
-"""A project with overlap 2, two annotators and a reviewer, for the review tests."""
+"""A project with overlap 2, two annotators and a reviewer, for the review tests; and an item of
+a task shape (translation review, sentence selection) put in review by two labels."""
 
 from __future__ import annotations
 
@@ -82,3 +83,34 @@ def standard_queue(db: Database, team: Team) -> None:
     label(db, team, team.ann1, i[4], "food")
     label(db, team, team.ann2, i[4], "food")
     suspicious(db, team, i[4], 500, "sports")
+
+
+@dataclass
+class Shaped:
+    """A project of a task shape with one item in review, labelled by ann1 and ann2."""
+
+    project: Project
+    item_id: int
+    tokens: dict[str, str]
+
+
+def shaped_in_review(
+    db: Database, project: Project, votes: dict[str, tuple[str, str | None]]
+) -> Shaped:
+    """``project``'s first item labelled by each of ``votes``' annotators (name: label and
+    correction), with a reviewer; two labels that differ put it in review."""
+    tokens = {}
+    with db.reader() as session:
+        first = session.scalars(
+            select(Item.id).where(Item.project_id == project.id).order_by(Item.id).limit(1)
+        ).one()
+    for name in (*votes, "rev"):
+        user, tokens[name] = create_user(db, name=name, role="annotator", projects=[project.id])
+        if name == "rev":
+            add_member(db, project, user, "reviewer")
+            continue
+        label, correction = votes[name]
+        with db.writer() as session, session.begin():
+            stored = session.get_one(Project, project.id)
+            submit(session, stored, user, item_id=first, labels=[label], correction=correction)
+    return Shaped(project, first, tokens)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from app.db import Database
 from app.models import Adjudication, Item
 from tests.factories import auth, create_project, create_user
-from tests.review.conftest import Team, standard_queue
+from tests.review.conftest import Team, shaped_in_review, standard_queue
+from tests.web.shapes import PAIRS, sentence_project, translation_project
 
 
 def test_reviewer_reads_the_queue_and_settles_an_item(
@@ -87,3 +88,43 @@ def test_multi_label_items_are_settled_with_a_label_list(client: TestClient, db:
     assert both.json()["adjudication"]["reason"] == "manual"
     repeated = client.put(url, json={"labels": ["food", "food"]}, headers=auth(admin))
     assert repeated.status_code == 422 and "repeat" in repeated.text
+
+
+def test_a_translation_review_item_carries_its_fields_and_each_correction(
+    client: TestClient, db: Database
+) -> None:
+    project = translation_project(db)
+    votes = {"ann1": ("omission", "The dog sleeps in the garden today."), "ann2": ("ok", None)}
+    shaped = shaped_in_review(db, project, votes)
+    url = f"/api/v1/projects/{project.id}/review"
+    (entry,) = client.get(url, headers=auth(shaped.tokens["rev"])).json()["items"]
+    source, translation = PAIRS[0]
+    assert entry["fields"] == {"source": source, "translation": translation}
+    assert entry["text"] == translation and entry["document"] is None
+    assert {a["annotator"]: a["correction"] for a in entry["annotations"]} == {
+        "ann1": "The dog sleeps in the garden today.",
+        "ann2": None,
+    }
+
+
+def test_a_sentence_in_review_names_its_document_and_place(
+    client: TestClient, db: Database
+) -> None:
+    project = sentence_project(db, ["One here. Two there. Three."])
+    votes = {"ann1": ("include", None), "ann2": ("exclude", None)}
+    shaped = shaped_in_review(db, project, votes)
+    url = f"/api/v1/projects/{project.id}/review"
+    (entry,) = client.get(url, headers=auth(shaped.tokens["rev"])).json()["items"]
+    assert entry["fields"] is None and entry["text"] == "One here."
+    place = entry["document"]
+    assert (place["external_id"], place["position"], place["start"], place["end"]) == (
+        "doc0",
+        0,
+        0,
+        9,
+    )
+    document = client.get(
+        f"/api/v1/projects/{project.id}/documents/{place['id']}",
+        headers=auth(shaped.tokens["rev"]),
+    )
+    assert document.status_code == 200 and document.json()["external_id"] == "doc0"

@@ -8,8 +8,10 @@ from sqlalchemy import select
 
 from app.db import Database
 from app.models import Adjudication
-from tests.review.conftest import Team, standard_queue
+from tests.factories import create_user
+from tests.review.conftest import Team, shaped_in_review, standard_queue
 from tests.review.conftest import team as team  # noqa: F401 - the fixture
+from tests.web.shapes import PAIRS, sentence_project, translation_project
 from tests.web.test_views import _sign_in, web  # noqa: F401 - the fixture
 
 
@@ -52,3 +54,39 @@ def test_annotators_get_no_review_link_nor_page(
     pid = team.project.id
     assert f'href="/projects/{pid}/review"' not in web.get(f"/projects/{pid}").text
     assert web.get(f"/projects/{pid}/review").status_code == 403
+
+
+def _card(client: TestClient, project_id: int, item_id: int) -> str:
+    page = client.get(f"/projects/{project_id}/review")
+    assert page.status_code == 200, page.text
+    return page.text.split(f'id="review-{item_id}"')[1].split("</article>")[0]
+
+
+def test_a_translation_review_card_shows_source_translation_and_corrections(
+    web: TestClient,  # noqa: F811
+    db: Database,
+) -> None:
+    project = translation_project(db)
+    votes = {"ann1": ("omission", "The dog sleeps <here>."), "ann2": ("ok", None)}
+    shaped = shaped_in_review(db, project, votes)
+    create_user(db, name="rev-web", role="admin", password="rev-web-password")
+    _sign_in(web, "rev-web")
+    card = _card(web, project.id, shaped.item_id)
+    source, translation = PAIRS[0]
+    assert f'<dd dir="auto">{source}</dd>' in card
+    assert f'<dd dir="auto">{translation}</dd>' in card
+    assert "The dog sleeps &lt;here&gt;." in card and "correction-box" not in card
+    assert card.count(f'data-testid="correction-{shaped.item_id}"') == 2
+
+
+def test_a_sentence_card_shows_the_sentence_in_its_document(
+    web: TestClient,  # noqa: F811
+    db: Database,
+) -> None:
+    project = sentence_project(db, ["One here. Two there. Three."])
+    shaped = shaped_in_review(db, project, {"ann1": ("include", None), "ann2": ("exclude", None)})
+    create_user(db, name="rev-web", role="admin", password="rev-web-password")
+    _sign_in(web, "rev-web")
+    card = _card(web, project.id, shaped.item_id)
+    assert "Sentence <strong>1</strong> of 3 · document doc0" in card
+    assert '<mark class="sentence" data-testid="sentence">One here.</mark>' in card
