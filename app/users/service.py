@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,6 +26,7 @@ from app.users import sessions, tokens
 from app.users.lockout import Lockout, checked
 
 MIN_PASSWORD = 8
+NAME_LENGTH = 100  # ``users.name``
 ROLES = ", ".join(r.value for r in Role)
 
 
@@ -44,12 +46,12 @@ def create_user(
     if role not in {r.value for r in Role}:
         raise Invalid(f"unknown role {role!r}; use one of: {ROLES}")
     user = User(name=name, role=role)
-    session.add(user)
     try:
-        with session.begin_nested():
+        with session.begin_nested():  # added inside: a refused row leaves the session usable
+            session.add(user)
             session.flush()
     except IntegrityError:
-        raise Conflict(f"a user named {name!r} already exists") from None
+        raise _taken(session, name) from None
     if password is not None:
         _set_hash(user, password)
     _, token = tokens.create_token(session, user, name="default")
@@ -57,6 +59,15 @@ def create_user(
         detail = {"role": role, "password": password is not None}
         record(session, actor, "user.create", target=name, detail=detail)
     return user, token
+
+
+def _taken(session: Session, name: str) -> Conflict:
+    """The 409 for a name in use: by a user, or by an account deleted before deletion freed
+    its name (``delete_user``)."""
+    deleted = session.scalar(select(User.deleted_at).where(User.name == name))
+    if deleted is not None:
+        return Conflict(f"the name {name!r} belongs to a deleted user; choose another")
+    return Conflict(f"a user named {name!r} already exists")
 
 
 def _clean_name(session: Session, name: str) -> str:
@@ -213,15 +224,30 @@ def set_disabled(session: Session, user: User, disabled: bool, *, actor: Actor) 
 
 def delete_user(session: Session, user: User, *, actor: Actor) -> None:
     """Delete an account: it can no longer sign in or use tokens, and leaves every list;
-    its labels stay, attributed to it (the row is kept, marked deleted)."""
+    its labels stay, attributed to it (the row is kept, marked deleted). Its name is freed
+    for a new account: the row is renamed ``<name> (deleted #<id>)``, so its labels and audit
+    events (by id; the events keep the name they were written with) stay its own."""
     if actor.user is not None and actor.user.id == user.id:
         raise Invalid("you cannot delete your own account")
+    name = user.name
     user.deleted_at = utcnow()
     user.password_hash = None
+    user.name = _retired_name(session, user)
     sessions.end_all(session, user.id)
     tokens.revoke_all(session, user.id)
-    record(session, actor, "user.delete", target=user.name)
+    record(session, actor, "user.delete", target=name, detail={"renamed": user.name})
     session.flush()
+
+
+def _retired_name(session: Session, user: User) -> str:
+    """``<name> (deleted #<id>)`` within the column's 100 characters; with a random tag as
+    well if a user already holds that name (any name can be typed)."""
+    suffix = f" (deleted #{user.id})"
+    retired = user.name[: NAME_LENGTH - len(suffix)] + suffix
+    if session.scalar(select(User.id).where(User.name == retired)) is not None:
+        suffix = f" (deleted #{user.id} {secrets.token_hex(4)})"
+        retired = user.name[: NAME_LENGTH - len(suffix)] + suffix
+    return retired
 
 
 def set_role(session: Session, user: User, role: str, *, actor: Actor) -> None:

@@ -159,3 +159,43 @@ def test_api_only_accounts_and_own_password_change(client: TestClient, db: Datab
     with db.reader() as session:
         assert session.scalar(select(User.password_hash).where(User.name == "ada"))
     assert _works(client, ada)  # tokens outlive a password change (a reset may revoke them)
+
+
+def test_a_deleted_users_name_is_free_and_its_history_stays_its_own(
+    client: TestClient, db: Database
+) -> None:
+    old_id, old = _user(db, "outsider")
+    _, admin = create_user(db, name="root")
+    project = create_project(db, n_items=3)
+    item_id = _unlabelled(client, project.id, old)
+    url = f"/api/v1/projects/{project.id}/annotations"
+    client.post(url, json={"item_id": item_id, "label": "sports"}, headers=auth(old))
+    assert client.delete(f"/api/v1/users/{old_id}", headers=auth(admin)).status_code == 204
+    again = client.post(
+        "/api/v1/users", json={"name": "outsider", "role": "annotator"}, headers=auth(admin)
+    )
+    assert again.status_code == 201, again.text
+    new_id = again.json()["user"]["id"]
+    assert new_id != old_id
+    with db.reader() as session:
+        gone = session.get_one(User, old_id)
+        assert gone.name == f"outsider (deleted #{old_id})" and gone.deleted_at is not None
+        labelled = session.scalars(select(Annotation.user_id)).all()
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "user.delete")).one()
+    assert labelled == [old_id]  # the label stays the deleted account's, not the new one's
+    assert (event.target, event.detail) == ("outsider", {"renamed": gone.name})
+    names = [u["name"] for u in client.get("/api/v1/users", headers=auth(admin)).json()]
+    assert names.count("outsider") == 1 and gone.name not in names
+
+
+def test_a_name_a_deleted_user_still_holds_is_refused_saying_so(
+    client: TestClient, db: Database
+) -> None:
+    old_id, _ = _user(db, "legacy")
+    _, admin = create_user(db, name="root")
+    with db.writer() as session, session.begin():  # deleted before deletion freed names
+        session.execute(update(User).where(User.id == old_id).values(deleted_at=utcnow()))
+    taken = client.post(
+        "/api/v1/users", json={"name": "legacy", "role": "annotator"}, headers=auth(admin)
+    )
+    assert taken.status_code == 409 and "deleted user" in taken.json()["detail"]
