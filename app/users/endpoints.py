@@ -33,7 +33,7 @@ def me(user: CurrentUser) -> UserOut:
     return UserOut.of(user)
 
 
-@router.post("/me/password", **NO_CONTENT)
+@router.post("/me/password", responses=responses(429), **NO_CONTENT)
 def change_password(
     body: PasswordChange,
     me: CurrentUser,
@@ -59,7 +59,7 @@ def my_tokens(user: CurrentUser, session: ReadSession) -> list[TokenOut]:
     return [TokenOut.model_validate(t) for t in tokens.list_tokens(session, user.id)]
 
 
-@router.post("/me/tokens", status_code=status.HTTP_201_CREATED)
+@router.post("/me/tokens", status_code=status.HTTP_201_CREATED, responses=responses(429))
 def mint_token(
     body: TokenIn, me: CurrentUser, session: WriteSession, actor: ActorDep, lockout: LockoutDep
 ) -> TokenCreated:
