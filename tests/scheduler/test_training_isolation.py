@@ -30,7 +30,10 @@ from tests.server import running, serve, server_env
 N_ITEMS, N_SEED_LABELS = 20_000, 300
 CLIENTS, SLICE_CYCLES, WARMUP = 8, 12, 2
 ORDER = ("base", "train", "base", "train")
-P95_FACTOR, P95_SLACK_MS = 2.0, 100.0
+# The slack covers a neighbouring test's burst under `pytest -n 2` landing in one train slice
+# (seen: queue p95 191 ms against 35 ms base, while alone the same code gives 28-51 against
+# 21-31); a retrain that stalls the web process costs seconds, far above it.
+P95_FACTOR, P95_SLACK_MS = 2.0, 250.0
 MIN_TRAINING_SHARE = 0.5  # of the train slices' wall time, or the test measured nothing
 NO_RETRAIN = 10_000  # the largest batch_size: the load's own labels never queue a run
 TIMEOUT = 120
