@@ -91,14 +91,22 @@ def test_a_warm_up_pick_is_explained_as_one(
     assert "margin score" not in first
 
 
-def _explanations(page: str) -> dict[int, str]:
-    """Each item's "Why this item" text, by item id, in the page's order."""
+def _articles(page: str) -> dict[int, str]:
+    """Each item's whole article, by item id, in the page's order."""
     found = {}
     for article in page.split('<article class="item"')[1:]:
         match = re.search(r'data-item-id="(\d+)"', article)
         assert match, article
-        found[int(match.group(1))] = article.split('class="why"')[1].split("</p>")[0]
+        found[int(match.group(1))] = article.split("</article>")[0]
     return found
+
+
+def _explanations(page: str) -> dict[int, str]:
+    """Each item's "Why this item" text, by item id, in the page's order."""
+    return {
+        item_id: article.split('class="why"')[1].split("</p>")[0]
+        for item_id, article in _articles(page).items()
+    }
 
 
 def test_an_audit_pick_is_explained_as_one_even_when_the_ranking_holds_it(
@@ -120,16 +128,6 @@ def test_an_audit_pick_is_explained_as_one_even_when_the_ranking_holds_it(
             assert "margin score" not in text and "rank" not in text
         else:
             assert "margin score" in text and "random audit item" not in text
-
-
-def _articles(page: str) -> dict[int, str]:
-    """Each item's whole article, by item id."""
-    found = {}
-    for article in page.split('<article class="item"')[1:]:
-        match = re.search(r'data-item-id="(\d+)"', article)
-        assert match, article
-        found[int(match.group(1))] = article.split("</article>")[0]
-    return found
 
 
 def test_an_audit_pick_is_labelled_blind_without_the_models_guess(
