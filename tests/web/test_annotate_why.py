@@ -109,18 +109,28 @@ def _explanations(page: str) -> dict[int, str]:
     }
 
 
+def _page_with_audit_picks(
+    web: TestClient,  # noqa: F811
+    db: Database,
+    settings: Settings,
+) -> tuple[str, set[int]]:
+    """bo's annotate page of a trained project with an audit sample, and its audit item ids."""
+    project = create_project(db, n_items=40, n_labeled=20, audit_share=0.1)
+    queue_and_work(db, settings, project)  # ranks every unlabelled item, audit ones too
+    _annotator(db)
+    _sign_in(web, "bo")
+    page = web.get(f"/projects/{project.id}/annotate").text
+    with db.reader() as session:
+        return page, set(session.scalars(select(Item.id).where(Item.audit)))
+
+
 def test_an_audit_pick_is_explained_as_one_even_when_the_ranking_holds_it(
     web: TestClient,  # noqa: F811
     db: Database,
     settings: Settings,
 ) -> None:
-    project = create_project(db, n_items=40, n_labeled=20, audit_share=0.1)
-    queue_and_work(db, settings, project)  # ranks every unlabelled item, audit ones too
-    _annotator(db)
-    _sign_in(web, "bo")
-    why = _explanations(web.get(f"/projects/{project.id}/annotate").text)
-    with db.reader() as session:
-        audit = set(session.scalars(select(Item.id).where(Item.audit)))
+    page, audit = _page_with_audit_picks(web, db, settings)
+    why = _explanations(page)
     assert len(why) == 4 and len(audit) == 2  # 10 % of the 20 labels and these 4 items
     for item_id, text in why.items():
         if item_id in audit:
@@ -135,13 +145,8 @@ def test_an_audit_pick_is_labelled_blind_without_the_models_guess(
     db: Database,
     settings: Settings,
 ) -> None:
-    project = create_project(db, n_items=40, n_labeled=20, audit_share=0.1)
-    queue_and_work(db, settings, project)
-    _annotator(db)
-    _sign_in(web, "bo")
-    articles = _articles(web.get(f"/projects/{project.id}/annotate").text)
-    with db.reader() as session:
-        audit = set(session.scalars(select(Item.id).where(Item.audit)))
+    page, audit = _page_with_audit_picks(web, db, settings)
+    articles = _articles(page)
     assert audit and audit < set(articles)
     for item_id, article in articles.items():
         guessed = "Model guess:" in article or "data-best=" in article or "suggest-btn" in article
